@@ -1,0 +1,45 @@
+"""Id generation: deterministic from a seed in simulated mode, random in live mode.
+
+Determinism matters because the same scenario seed must give the same report byte for byte,
+and reports quote notification, message and dispatch ids.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import uuid
+
+
+class IdFactory:
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self._rng = random.Random(seed) if seed is not None else None
+        self._lock = threading.Lock()
+
+    def _bits(self, n: int) -> int:
+        if self._rng is None:
+            return secrets.randbits(n)
+        with self._lock:
+            return self._rng.getrandbits(n)
+
+    def uuid(self) -> str:
+        """An RFC 4122 version-4 UUID string."""
+        return str(uuid.UUID(int=self._bits(128), version=4))
+
+    def hex(self, length: int = 32) -> str:
+        return f"{self._bits(length * 4):0{length}x}"
+
+    def new(self, prefix: str = "", length: int = 24) -> str:
+        """A prefixed opaque id, e.g. `new("noti_")`."""
+        return prefix + self.hex(length)
+
+    def integer(self, digits: int = 12) -> int:
+        """A positive integer id with exactly `digits` digits (Sendbird message ids are integers)."""
+        low = 10 ** (digits - 1)
+        span = 9 * low
+        if self._rng is None:
+            return low + secrets.randbelow(span)
+        with self._lock:
+            return low + self._rng.randrange(span)

@@ -1,0 +1,48 @@
+"""The runtime a service is built on: one clock, scheduler, journal, id factory and transport.
+
+In simulated mode every service in the process shares one runtime, so one clock drives them all
+and one journal holds every hop. In live mode each process makes its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from harness.clock import Clock, RealClock, SimClock
+from harness.ids import IdFactory
+from harness.journal import Journal
+from harness.scheduler import Scheduler
+from harness.transport import Transport
+
+
+@dataclass
+class Runtime:
+    clock: Clock
+    scheduler: Scheduler
+    journal: Journal
+    ids: IdFactory
+    transport: Transport
+
+    @property
+    def simulated(self) -> bool:
+        return self.clock.simulated
+
+    @property
+    def mode(self) -> str:
+        return "simulated" if self.simulated else "live"
+
+    @classmethod
+    def simulation(cls, seed: int = 0, start: datetime | None = None, journal_capacity: int = 200_000) -> Runtime:
+        clock = SimClock(start)
+        return cls(clock, Scheduler(clock), Journal(clock, journal_capacity), IdFactory(seed), Transport(True))
+
+    @classmethod
+    def live(cls, speed: float = 1.0, seed: int | None = None, workers: int = 4,
+             journal_capacity: int = 200_000) -> Runtime:
+        clock = RealClock(speed)
+        return cls(clock, Scheduler(clock, workers), Journal(clock, journal_capacity), IdFactory(seed),
+                   Transport(False))
+
+    def close(self) -> None:
+        self.scheduler.shutdown(wait=False)

@@ -1,0 +1,47 @@
+"""Serve a WSGI app live with a production server (granian), never Flask's development server.
+
+One worker process holds all state (the fakes keep their stores in memory), with a pool of
+blocking threads for concurrent requests. The app is built inside the worker by `factory`, so
+the scheduler's threads start in the process that serves. The worker dies with its supervisor
+(PR_SET_PDEATHSIG), so a `kill -9` of a service never leaves an orphan holding the port.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from harness.transport import WSGIApp
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_THREADS = 8
+
+log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not glibc: the worker may outlive a killed supervisor
+        log.debug("PR_SET_PDEATHSIG unavailable")
+
+
+def serve(factory: Callable[[], WSGIApp], port: int, host: str = DEFAULT_HOST,
+          threads: int = DEFAULT_THREADS, name: str = "harness") -> None:
+    """Block serving `factory()` on host:port until SIGINT/SIGTERM."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    def load(_target: str) -> WSGIApp:
+        _die_with_parent()
+        return factory()
+
+    server = Server(target=name, address=host, port=port, interface=Interfaces.WSGI, workers=1,
+                    blocking_threads=threads, log_level="warning", log_access=False, process_name=None)
+    server.serve(target_loader=load)

@@ -1,0 +1,196 @@
+"""One way to get a `requests.Session` for calling another service, in either mode.
+
+Simulated mode mounts an adapter that hands each request to the registered Flask (WSGI) app for
+its host, in-process and with no sockets: `http://sendbird.local/v1/notifications` calls the fake
+Sendbird's app directly. An unregistered host answers like an unreachable one (a
+`requests.ConnectionError`), so simulated runs never reach the network. Live mode uses real HTTP
+with connection pooling and a default timeout. Calling code is identical in both.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+SIMULATED_HOSTS = ("braze.local", "sendbird.local", "bridge.local")
+DEFAULT_TIMEOUT = (3.05, 30.0)
+
+
+class _IterStream(io.RawIOBase):
+    """A file-like over a WSGI body iterator, so `stream=True` reads (SSE) work in-process."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._iter: Iterator[bytes] = iter(chunks)
+        self._closer = getattr(chunks, "close", None)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._iter)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._buffer))
+        buffer[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+        super().close()
+
+
+class WSGIAdapter(BaseAdapter):
+    """A requests adapter that calls a WSGI app instead of opening a socket."""
+
+    def __init__(self, transport: Transport) -> None:
+        super().__init__()
+        self.transport = transport
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        url = urlsplit(request.url or "")
+        host = url.hostname or ""
+        app = self.transport.app_for(host, url.port)
+        if app is None:
+            raise requests.ConnectionError(
+                f"simulated transport: no service is registered for host {host!r}", request=request)
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif not isinstance(body, bytes):  # a file-like or generator body
+            body = b"".join(body) if not hasattr(body, "read") else body.read()
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": request.method or "GET",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(url.path or "/", "latin-1"),
+            "QUERY_STRING": url.query,
+            "SERVER_NAME": host,
+            "SERVER_PORT": str(url.port or (443 if url.scheme == "https" else 80)),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url.scheme or "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in request.headers.items():
+            key = name.upper().replace("-", "_")
+            if key == "CONTENT_TYPE":
+                environ["CONTENT_TYPE"] = value
+            elif key != "CONTENT_LENGTH":
+                environ["HTTP_" + key] = value
+
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            captured["status"] = status
+            captured["headers"] = headers
+            return lambda data: None
+
+        result = app(environ, start_response)
+        response = requests.Response()
+        if stream:
+            iterator = iter(result)
+            first = next(iterator, b"")  # runs the view so start_response has been called
+            response.raw = io.BufferedReader(_IterStream(_chain(first, iterator, result)))
+        else:
+            try:
+                response._content = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        status = captured["status"]
+        code, _, reason = status.partition(" ")
+        response.status_code = int(code)
+        response.reason = reason
+        response.headers = CaseInsensitiveDict(captured["headers"])
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.url = request.url or ""
+        response.request = request
+        response.connection = self
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def _chain(first: bytes, rest: Iterator[bytes], original: Iterable[bytes]):
+    try:
+        yield first
+        yield from rest
+    finally:
+        if hasattr(original, "close"):
+            original.close()
+
+
+class _TimeoutSession(requests.Session):
+    """A session whose requests get a default timeout unless the caller gives one."""
+
+    def __init__(self, timeout: Any) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method, url, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("timeout", self.default_timeout)
+        return super().request(method, url, **kwargs)
+
+
+class Transport:
+    def __init__(self, simulated: bool, timeout: Any = DEFAULT_TIMEOUT, pool_size: int = 32) -> None:
+        self.simulated = simulated
+        self.timeout = timeout
+        self.pool_size = pool_size
+        self._apps: dict[str, WSGIApp] = {}
+        self._lock = threading.Lock()
+
+    def register(self, host: str, app: WSGIApp) -> None:
+        """Route `http://host[:port]` to `app` (simulated mode); `host` may include a port."""
+        with self._lock:
+            self._apps[host.lower()] = app
+
+    def unregister(self, host: str) -> None:
+        with self._lock:
+            self._apps.pop(host.lower(), None)
+
+    def app_for(self, host: str, port: int | None = None) -> WSGIApp | None:
+        host = host.lower()
+        if port is not None:
+            app = self._apps.get(f"{host}:{port}")
+            if app is not None:
+                return app
+        return self._apps.get(host)
+
+    @property
+    def hosts(self) -> list[str]:
+        return sorted(self._apps)
+
+    def session(self, timeout: Any = None) -> requests.Session:
+        session = _TimeoutSession(timeout if timeout is not None else self.timeout)
+        if self.simulated:
+            adapter: BaseAdapter = WSGIAdapter(self)
+        else:
+            adapter = HTTPAdapter(pool_connections=self.pool_size, pool_maxsize=self.pool_size, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
