@@ -1,0 +1,42 @@
+"""`python -m mocks.sendbird --port 7200`: serve the fake Sendbird live on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+
+from pydantic import BaseModel, Field
+
+from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
+from harness.settings import load_settings
+from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID
+
+
+class SendbirdSettings(BaseModel):
+    """Serve the fake Sendbird Notifications API."""
+
+    port: int = Field(7200, description="port to listen on")
+    host: str = Field(DEFAULT_HOST, description="address to bind (loopback by default)")
+    app_id: str = Field(DEFAULT_APP_ID, description="Sendbird application id")
+    api_token: str = Field(DEFAULT_API_TOKEN, description="Notifications API token (Api-Token header)")
+    webhook_url: str | None = Field(None, description="where to send webhooks")
+    threads: int = Field(DEFAULT_THREADS, description="server threads")
+    speed: float = Field(1.0, description="clock speed-up for scheduled work")
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = load_settings(SendbirdSettings, argv, env_prefix="SENDBIRD_", prog="python -m mocks.sendbird")
+
+    def factory():
+        from harness.runtime import Runtime
+        from mocks.sendbird.app import create_app
+
+        return create_app(Runtime.live(speed=settings.speed), app_id=settings.app_id, api_token=settings.api_token,
+                          webhook_url=settings.webhook_url)
+
+    print(f"fake Sendbird on http://{settings.host}:{settings.port} (app id {settings.app_id}, "
+          f"Api-Token {settings.api_token})", file=sys.stderr, flush=True)
+    serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird")
+
+
+if __name__ == "__main__":
+    main()

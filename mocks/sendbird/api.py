@@ -1,0 +1,273 @@
+"""The fake Sendbird's HTTP layer: parse, call the service, serialize, map errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from harness.ratelimit import Limit
+from harness.sse import format_event, subscription_stream
+from mocks.sendbird import errors
+from mocks.sendbird.errors import SendbirdError, invalid, missing
+from mocks.sendbird.models import (
+    MarkAsRead,
+    NotificationStats,
+    PresignRequest,
+    SendRequest,
+    TemplateCreate,
+    TemplateUpdate,
+    load_json,
+    parse,
+)
+from mocks.sendbird.service import SendbirdService
+from mocks.sendbird.storage import UPLOAD_PATH
+from mocks.sendbird.webhooks import EVENTS
+
+log = logging.getLogger(__name__)
+
+RATE_LIMIT_KEYS = ("send", "templates", "storage", "notification_log", "messages", "unread", "mark_as_read",
+                   "stats", "stream")
+
+
+def _body() -> Any:
+    return load_json(request.get_data(cache=False))
+
+
+def _int_arg(name: str, default: int | None, low: int = 0, high: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SendbirdError(errors.NOT_NUMBER, f'"{name}" must be a number.') from None
+    if value < low or (high is not None and value > high):
+        raise invalid(f'"{name}" must be between {low} and {high}.' if high is not None else f'"{name}" >= {low}.')
+    return value
+
+
+def api_blueprint(service: SendbirdService) -> Blueprint:
+    bp = Blueprint("sendbird_api", __name__)
+
+    @bp.before_request
+    def authenticate() -> None:
+        if request.headers.get("Api-Token") != service.api_token:
+            raise SendbirdError(errors.INVALID_API_TOKEN, "Invalid value: API token is missing or invalid.")
+
+    def limited(key: str) -> Callable:
+        def wrap(view: Callable) -> Callable:
+            @wraps(view)
+            def inner(*args: Any, **kwargs: Any) -> Any:
+                verdict = service.limiter.hit(key)
+                if verdict is not None:
+                    g.rate_verdict = verdict
+                    if not verdict.allowed:
+                        raise SendbirdError(errors.RATE_LIMITED, "Too many requests: rate limit exceeded.")
+                return view(*args, **kwargs)
+            return inner
+        return wrap
+
+    # -- send ---------------------------------------------------------------------------------
+    @bp.post("/v1/notifications")
+    @bp.post("/v1/notifications/messages")
+    @bp.post("/v2/notifications")
+    @limited("send")
+    def send():
+        req = parse(SendRequest, _body())
+        notification = service.send(req, request.headers.get("X-Trace-Id"))
+        return jsonify({"notification_id": notification.notification_id, "mode": notification.mode,
+                        "targets_count": notification.targets_count})
+
+    @bp.get("/v1/notifications/<notification_id>")
+    @limited("notification_log")
+    def notification_log(notification_id: str):
+        return jsonify(service.notification(notification_id).resource())
+
+    # -- templates ----------------------------------------------------------------------------
+    @bp.post("/v1/templates")
+    @limited("templates")
+    def create_template():
+        return jsonify(service.create_template(parse(TemplateCreate, _body())).resource())
+
+    @bp.get("/v1/templates")
+    @limited("templates")
+    def list_templates():
+        limit = _int_arg("limit", 20, 1, 100)
+        token = request.args.get("token") or "0"
+        if not token.isdigit():
+            raise invalid('"token" is not a valid page token.')
+        items, nxt = service.templates.page(limit, int(token))
+        return jsonify({"templates": [t.resource() for t in items], "next": str(nxt) if nxt is not None else ""})
+
+    @bp.get("/v1/templates/<key>")
+    @limited("templates")
+    def get_template(key: str):
+        return jsonify(service.templates.get(key).resource())
+
+    @bp.put("/v1/templates/<key>")
+    @limited("templates")
+    def update_template(key: str):
+        return jsonify(service.update_template(key, parse(TemplateUpdate, _body())).resource())
+
+    @bp.post("/v1/templates/<key>/archive")
+    @limited("templates")
+    def archive_template(key: str):
+        return jsonify(service.archive_template(key, True).resource())
+
+    @bp.post("/v1/templates/<key>/unarchive")
+    @limited("templates")
+    def unarchive_template(key: str):
+        return jsonify(service.archive_template(key, False).resource())
+
+    # -- targets files ------------------------------------------------------------------------
+    @bp.post("/v1/storage/targets_files/<file_key>/presigned_urls")
+    @limited("storage")
+    def presign(file_key: str):
+        raw = request.get_data(cache=False)
+        req = parse(PresignRequest, load_json(raw) if raw else {})
+        return jsonify(service.files.presign(file_key, req.overwrite_duplicate_key, request.host_url))
+
+    # -- device API ---------------------------------------------------------------------------
+    @bp.get("/v3/group_channels/<channel_url>/messages")
+    @limited("messages")
+    def list_messages(channel_url: str):
+        user_id = request.args.get("user_id")
+        if not user_id:
+            raise missing("user_id")
+        message_ts = _int_arg("message_ts", service.now_ms())
+        prev_limit = _int_arg("prev_limit", 15, 0, 200)
+        next_limit = _int_arg("next_limit", 0, 0, 200)
+        messages = service.feeds.list_messages(channel_url, user_id, message_ts, prev_limit, next_limit)
+        return jsonify({"messages": [m.to_dict() for m in messages]})
+
+    @bp.get("/v3/users/<user_id>/unread_message_count")
+    @limited("unread")
+    def unread_count(user_id: str):
+        return jsonify({"unread_count": service.feeds.unread_count(user_id)})
+
+    @bp.put("/v3/group_channels/<channel_url>/messages/mark_as_read")
+    @limited("mark_as_read")
+    def mark_as_read(channel_url: str):
+        req = parse(MarkAsRead, _body())
+        unread = service.mark_as_read(channel_url, req.user_id, req.message_ids, req.timestamp)
+        return jsonify({"unread_message_count": unread})
+
+    @bp.post("/v3/group_channels/<channel_url>/notification_stats")
+    @limited("stats")
+    def notification_stats(channel_url: str):
+        req = parse(NotificationStats, _body())
+        return jsonify({"action": req.action, "updated": service.record_stats(channel_url, req)})
+
+    @bp.get("/v3/users/<user_id>/notifications/stream")
+    @limited("stream")
+    def notification_stream(user_id: str):
+        stream = subscription_stream(lambda put: service.feeds.subscribe(put, user_id=user_id),
+                                     lambda m: format_event(m.to_dict(), "notification", m.message_id))
+        return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    return bp
+
+
+def storage_blueprint(service: SendbirdService) -> Blueprint:
+    """The upload target of a presigned URL: authorised by its policy field, not the API token."""
+    bp = Blueprint("sendbird_storage", __name__)
+
+    @bp.post(UPLOAD_PATH)
+    def upload():
+        file = request.files.get("file")
+        if file is None:
+            raise missing("file")
+        count = service.files.upload(request.form.get("key"), request.form.get("policy"), file.read())
+        return jsonify({"file_key": request.form.get("key"), "targets_count": count}), 201
+
+    return bp
+
+
+def admin_extras_blueprint(service: SendbirdService) -> Blueprint:
+    bp = Blueprint("sendbird_admin_extras", __name__, url_prefix="/_admin")
+
+    @bp.get("/webhooks")
+    def get_webhooks():
+        return jsonify(service.webhooks.config.to_dict())
+
+    @bp.put("/webhooks")
+    def put_webhooks():
+        body = _body()
+        if not isinstance(body, dict):
+            raise SendbirdError(errors.INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
+        url, events = body.get("url"), body.get("events")
+        if url is not None and not isinstance(url, str):
+            raise SendbirdError(errors.NOT_STRING, '"url" must be a string.')
+        if events is not None and (not isinstance(events, list) or not all(isinstance(e, str) for e in events)):
+            raise SendbirdError(errors.NOT_LIST, f'"events" must be a list of: {", ".join(EVENTS)}.')
+        try:
+            service.webhooks.configure(url, events)
+        except ValueError as exc:
+            raise invalid(str(exc)) from None
+        return jsonify(service.webhooks.config.to_dict())
+
+    @bp.get("/rate_limits")
+    def get_rate_limits():
+        return jsonify({k: {"limit": v.limit, "window_seconds": v.window_seconds}
+                        for k, v in service.limiter.limits.items()})
+
+    @bp.put("/rate_limits")
+    def put_rate_limits():
+        body = _body()
+        if not isinstance(body, dict):
+            raise SendbirdError(errors.INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
+        limits = {}
+        for key, spec in body.items():
+            if key not in RATE_LIMIT_KEYS:
+                raise invalid(f'Unknown rate limit "{key}"; known: {", ".join(RATE_LIMIT_KEYS)}.')
+            try:
+                limits[key] = Limit(int(spec["limit"]), float(spec.get("window_seconds", 1)))
+            except (TypeError, KeyError, ValueError):
+                raise invalid(f'"{key}" needs {{"limit": n, "window_seconds": s}}.') from None
+        service.limiter.configure(limits)
+        return get_rate_limits()
+
+    @bp.get("/deliveries/stream")
+    def deliveries_stream():
+        stream = subscription_stream(service.feeds.subscribe,
+                                     lambda m: format_event(m.to_dict(), "notification", m.message_id))
+        return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @bp.get("/stats")
+    def stats():
+        return jsonify(service.counts())
+
+    return bp
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SendbirdError)
+    def sendbird_error(exc: SendbirdError):
+        return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 405:
+            body = SendbirdError(errors.INVALID_VALUE, f"Method {request.method} is not allowed here.").body()
+        elif exc.code == 404:
+            body = SendbirdError(errors.NOT_FOUND, f'"{request.path}" not found.').body()
+        else:
+            body = SendbirdError(errors.INVALID_VALUE, exc.description or exc.name).body()
+        return jsonify(body), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error in the fake Sendbird")
+        return jsonify(SendbirdError(errors.INTERNAL, "Internal server error.").body()), 500
+
+    @app.after_request
+    def rate_headers(response: Response) -> Response:
+        verdict = g.pop("rate_verdict", None)
+        if verdict is not None:
+            response.headers.update(verdict.headers())
+        return response

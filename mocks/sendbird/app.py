@@ -1,0 +1,31 @@
+"""`create_app()`: the fake Sendbird as a Flask app, for in-process use or live serving."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from harness.admin import admin_blueprint
+from harness.runtime import Runtime
+from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
+from mocks.sendbird.service import SendbirdService
+
+DEFAULT_APP_ID = "LOCAL"
+DEFAULT_API_TOKEN = "local-sendbird-token"
+
+
+def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api_token: str = DEFAULT_API_TOKEN,
+               webhook_url: str | None = None) -> Flask:
+    runtime = runtime or Runtime.live()
+    service = SendbirdService(runtime, app_id=app_id, api_token=api_token, webhook_url=webhook_url)
+    app = Flask("mocks.sendbird")
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.extensions["sendbird"] = service
+    app.extensions["runtime"] = runtime
+    app.register_blueprint(api_blueprint(service))
+    app.register_blueprint(storage_blueprint(service))
+    app.register_blueprint(admin_blueprint("sendbird", runtime, service.reset,
+                                           health=lambda: {"app_id": app_id, **service.counts()}))
+    app.register_blueprint(admin_extras_blueprint(service))
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,43 @@
+"""Sendbird's error codes and body, `{"error": true, "code": ..., "message": ...}`, in one table."""
+
+from __future__ import annotations
+
+NOT_STRING = 400100
+NOT_NUMBER = 400101
+NOT_LIST = 400102
+NOT_OBJECT = 400103
+NOT_BOOLEAN = 400104
+MISSING = 400105
+TOO_LONG = 400110
+INVALID_VALUE = 400111
+NOT_FOUND = 400201
+ALREADY_EXISTS = 400202
+INVALID_API_TOKEN = 400401
+INVALID_JSON_BODY = 400403
+RATE_LIMITED = 500910
+INTERNAL = 500901
+
+HTTP_STATUS = {INVALID_API_TOKEN: 401, RATE_LIMITED: 429, INTERNAL: 500}
+
+
+class SendbirdError(Exception):
+    def __init__(self, code: int, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status if status is not None else HTTP_STATUS.get(code, 400)
+
+    def body(self) -> dict:
+        return {"error": True, "code": self.code, "message": self.message}
+
+
+def not_found(what: str) -> SendbirdError:
+    return SendbirdError(NOT_FOUND, f'"{what}" not found.')
+
+
+def invalid(message: str) -> SendbirdError:
+    return SendbirdError(INVALID_VALUE, message)
+
+
+def missing(field: str) -> SendbirdError:
+    return SendbirdError(MISSING, f'"{field}" is required.')

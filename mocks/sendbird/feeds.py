@@ -1,0 +1,194 @@
+"""Feed channels, their users' notification messages, read state and delivery subscriptions.
+
+Devices learn of new messages by push, as the SDK does: in-process subscribers (simulated mode)
+or server-sent event streams (live mode) are told of each delivery; nobody polls every user.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mocks.sendbird.errors import not_found
+from mocks.sendbird.templates import TemplateVersion
+
+SENT = "SENT"
+READ = "READ"
+
+
+class Message:
+    __slots__ = ("channel_url", "created_at", "label", "message_id", "notification_id", "read_at", "status",
+                 "tags", "template", "trace_id", "user_id", "variables")
+
+    def __init__(self, message_id: int, created_at: int, channel_url: str, user_id: str, notification_id: str,
+                 template: TemplateVersion, variables: dict[str, Any], label: str | None, tags: list[str],
+                 trace_id: str) -> None:
+        self.message_id = message_id
+        self.created_at = created_at
+        self.channel_url = channel_url
+        self.user_id = user_id
+        self.notification_id = notification_id
+        self.template = template
+        self.variables = variables
+        self.label = label
+        self.tags = tags
+        self.trace_id = trace_id
+        self.status = SENT
+        self.read_at: int | None = None
+
+    def notification_data(self) -> dict[str, Any]:
+        return {"template_key": self.template.key, "template_variables": self.variables, "label": self.label,
+                "tags": self.tags}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id, "type": "MESG", "created_at": self.created_at,
+            "message_status": self.status, "channel_url": self.channel_url, "channel_type": "feed",
+            "user_id": self.user_id, "notification_id": self.notification_id,
+            "notification_data": self.notification_data(), "rendered_template": self.template.render(self.variables),
+            "read_at": self.read_at,
+        }
+
+
+@dataclass
+class Channel:
+    channel_url: str
+    created_at: int
+
+
+@dataclass
+class User:
+    user_id: str
+    created_at: int
+    feeds: dict[str, list[Message]] = field(default_factory=dict)
+    unread: dict[str, int] = field(default_factory=dict)
+
+
+Subscriber = Callable[[Message], None]
+
+
+class FeedStore:
+    def __init__(self) -> None:
+        self.channels: dict[str, Channel] = {}
+        self.users: dict[str, User] = {}
+        self.messages: dict[int, Message] = {}
+        self._subscribers: list[Subscriber] = []
+        self._user_subscribers: dict[str, list[Subscriber]] = {}
+        self._lock = threading.RLock()
+
+    # -- channels and users -------------------------------------------------------------------
+    def ensure_channel(self, channel_url: str, now_ms: int) -> Channel:
+        with self._lock:
+            channel = self.channels.get(channel_url)
+            if channel is None:
+                channel = self.channels[channel_url] = Channel(channel_url, now_ms)
+            return channel
+
+    def channel(self, channel_url: str) -> Channel:
+        channel = self.channels.get(channel_url)
+        if channel is None:
+            raise not_found(f"channel {channel_url}")
+        return channel
+
+    def user(self, user_id: str) -> User:
+        user = self.users.get(user_id)
+        if user is None:
+            raise not_found(f"user {user_id}")
+        return user
+
+    # -- delivery -----------------------------------------------------------------------------
+    def deliver(self, messages: Iterable[Message], now_ms: int) -> list[Message]:
+        """Append messages to their users' feeds (creating users), then notify subscribers."""
+        delivered = []
+        with self._lock:
+            for msg in messages:
+                user = self.users.get(msg.user_id)
+                if user is None:
+                    user = self.users[msg.user_id] = User(msg.user_id, now_ms)
+                feed = user.feeds.get(msg.channel_url)
+                if feed is None:
+                    feed = user.feeds[msg.channel_url] = []
+                feed.append(msg)
+                user.unread[msg.channel_url] = user.unread.get(msg.channel_url, 0) + 1
+                self.messages[msg.message_id] = msg
+                delivered.append(msg)
+            everyone = tuple(self._subscribers)
+            per_user = {uid: tuple(subs) for uid, subs in self._user_subscribers.items() if subs}
+        for msg in delivered:
+            for callback in everyone:
+                callback(msg)
+            for callback in per_user.get(msg.user_id, ()):
+                callback(msg)
+        return delivered
+
+    def subscribe(self, callback: Subscriber, user_id: str | None = None) -> Callable[[], None]:
+        """Push each new message (for one user, or for everyone) to `callback`; returns unsubscribe."""
+        with self._lock:
+            target = self._subscribers if user_id is None else self._user_subscribers.setdefault(user_id, [])
+            target.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in target:
+                    target.remove(callback)
+
+        return unsubscribe
+
+    # -- reading ------------------------------------------------------------------------------
+    def list_messages(self, channel_url: str, user_id: str, message_ts: int, prev_limit: int,
+                      next_limit: int) -> list[Message]:
+        self.channel(channel_url)
+        with self._lock:
+            feed = self.user(user_id).feeds.get(channel_url, [])
+            cut = bisect.bisect_right(feed, message_ts, key=lambda m: m.created_at)
+            return feed[max(0, cut - prev_limit):cut] + feed[cut:cut + next_limit]
+
+    def unread_count(self, user_id: str, channel_url: str | None = None) -> int:
+        with self._lock:
+            user = self.user(user_id)
+            if channel_url is not None:
+                return user.unread.get(channel_url, 0)
+            return sum(user.unread.values())
+
+    def mark_as_read(self, channel_url: str, user_id: str, now_ms: int, message_ids: list[int] | None = None,
+                     timestamp: int | None = None) -> list[Message]:
+        """Mark messages READ; returns only those that changed (each message is read once)."""
+        self.channel(channel_url)
+        with self._lock:
+            user = self.user(user_id)
+            feed = user.feeds.get(channel_url, [])
+            if message_ids is not None:
+                chosen = self.find(channel_url, user_id, message_ids)
+            elif timestamp is not None:
+                chosen = feed[:bisect.bisect_right(feed, timestamp, key=lambda m: m.created_at)]
+            else:
+                chosen = feed
+            changed = []
+            for msg in chosen:
+                if msg.status != READ:
+                    msg.status = READ
+                    msg.read_at = now_ms
+                    changed.append(msg)
+            if changed:
+                user.unread[channel_url] = user.unread.get(channel_url, 0) - len(changed)
+            return changed
+
+    def find(self, channel_url: str, user_id: str, message_ids: list[int]) -> list[Message]:
+        self.channel(channel_url)
+        self.user(user_id)
+        found = []
+        for message_id in message_ids:
+            msg = self.messages.get(message_id)
+            if msg is None or msg.user_id != user_id or msg.channel_url != channel_url:
+                raise not_found(f"message {message_id}")
+            found.append(msg)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self.channels.clear()
+            self.users.clear()
+            self.messages.clear()

@@ -1,0 +1,167 @@
+"""Request models for the fake Sendbird, strict like the real API: no type coercion.
+
+`parse()` turns pydantic's first error into Sendbird's code for it (a string field that got a
+number is `400100`, a missing field `400105`, ...) with a message naming the field path.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mocks.sendbird import errors
+from mocks.sendbird.errors import SendbirdError
+
+M = TypeVar("M", bound=BaseModel)
+
+TYPE_CODES = {
+    "string_type": errors.NOT_STRING,
+    "int_type": errors.NOT_NUMBER,
+    "float_type": errors.NOT_NUMBER,
+    "list_type": errors.NOT_LIST,
+    "dict_type": errors.NOT_OBJECT,
+    "model_type": errors.NOT_OBJECT,
+    "model_attributes_type": errors.NOT_OBJECT,
+    "bool_type": errors.NOT_BOOLEAN,
+    "missing": errors.MISSING,
+    "string_too_long": errors.TOO_LONG,
+    "too_long": errors.INVALID_VALUE,
+}
+TYPE_WORDS = {
+    errors.NOT_STRING: "a string",
+    errors.NOT_NUMBER: "a number",
+    errors.NOT_LIST: "a list",
+    errors.NOT_OBJECT: "a JSON object",
+    errors.NOT_BOOLEAN: "a boolean",
+}
+
+MAX_USER_ID = 80
+MAX_TEMPLATE_KEY = 100
+
+UserId = Annotated[str, Field(min_length=1, max_length=MAX_USER_ID)]
+TemplateKey = Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_KEY, pattern=r"^[A-Za-z0-9_-]+$")]
+MessageId = Annotated[int, Field(gt=0)]
+VariableType = Literal["string", "number", "boolean", "url", "color", "image"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part not in ("function-after", "constrained-str"):
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+def parse(model: type[M], data: Any) -> M:
+    if not isinstance(data, dict):
+        raise SendbirdError(errors.INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise to_sendbird_error(exc) from None
+
+
+def to_sendbird_error(exc: ValidationError) -> SendbirdError:
+    first = exc.errors(include_url=False)[0]
+    kind = first["type"]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and "[" in p))
+    field = _path(loc)
+    code = TYPE_CODES.get(kind, errors.INVALID_VALUE)
+    if kind == "literal_error" and not isinstance(first.get("input"), str):
+        code = errors.NOT_STRING
+    if code == errors.MISSING:
+        return SendbirdError(code, f'"{field}" is required.')
+    if code in TYPE_WORDS:
+        return SendbirdError(code, f'"{field}" must be {TYPE_WORDS[code]}.')
+    if code == errors.TOO_LONG:
+        limit = first.get("ctx", {}).get("max_length")
+        return SendbirdError(code, f'"{field}" is too long (at most {limit} characters).')
+    return SendbirdError(code, f'Invalid value for "{field}": {first["msg"]}.')
+
+
+def load_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        raise SendbirdError(errors.INVALID_JSON_BODY, "Invalid JSON request body.") from None
+
+
+# -- templates ------------------------------------------------------------------------------
+
+class VariableSpec(Strict):
+    key: Annotated[str, Field(min_length=1, max_length=100)]
+    type: VariableType = "string"
+    name: str | None = None
+    required: bool = False
+
+
+class TemplateCreate(Strict):
+    key: TemplateKey
+    name: Annotated[str, Field(min_length=1, max_length=190)]
+    ui_template: dict[str, Any]
+    variable_schema: list[VariableSpec] = []
+    category: str | None = None
+    label: str | None = None
+    channel_url: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")] = \
+        "notifications_feed"
+
+
+class TemplateUpdate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=190)] | None = None
+    ui_template: dict[str, Any] | None = None
+    variable_schema: list[VariableSpec] | None = None
+    category: str | None = None
+    label: str | None = None
+
+
+# -- sends ----------------------------------------------------------------------------------
+
+class TemplateRef(Strict):
+    key: Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_KEY)]
+    variables: dict[str, dict[str, Any]] = {}
+
+
+class PushTemplate(Strict):
+    title: Annotated[str, Field(min_length=1)]
+    body: str | None = None
+
+
+Mode = Literal["realtime", "batch", "auto", "single", "multi"]
+
+
+class SendRequest(Strict):
+    template: TemplateRef
+    mode: Mode = "auto"
+    targets: list[UserId] | None = None
+    targets_filename: Annotated[str, Field(min_length=1)] | None = None
+    push_template: PushTemplate | None = None
+    notification_group: str | None = None
+    label: str | None = None
+    tags: list[str] | None = None
+
+
+class PresignRequest(Strict):
+    overwrite_duplicate_key: bool = False
+
+
+# -- device API -----------------------------------------------------------------------------
+
+class MarkAsRead(Strict):
+    user_id: UserId
+    message_ids: list[MessageId] | None = None
+    timestamp: Annotated[int, Field(ge=0)] | None = None
+
+
+class NotificationStats(Strict):
+    user_id: UserId
+    action: Literal["impression", "clicked", "custom"]
+    message_ids: Annotated[list[MessageId], Field(min_length=1, max_length=30)]
+    topic: Annotated[str, Field(min_length=1, max_length=100)] | None = None

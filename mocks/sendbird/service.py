@@ -1,0 +1,220 @@
+"""The fake Sendbird's domain: sends, templates, feeds, reads, stats and the notification log.
+
+No Flask here: the HTTP layer parses and maps errors, this layer decides. Every step writes a
+journal record (service `sendbird`) carrying the delivery's trace id.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.clock import to_ms
+from harness.ratelimit import RateLimiter
+from harness.runtime import Runtime
+from mocks.sendbird.errors import invalid, missing, not_found
+from mocks.sendbird.feeds import FeedStore, Message
+from mocks.sendbird.models import NotificationStats, SendRequest, TemplateCreate, TemplateUpdate
+from mocks.sendbird.storage import TargetsFileStore
+from mocks.sendbird.templates import Template, TemplateStore
+from mocks.sendbird.webhooks import WebhookDispatcher
+
+MODE_TARGETS = {"realtime": (1, 1), "batch": (2, 10_000), "auto": (1, 10_000), "single": (1, 9),
+                "multi": (1, 10_000)}
+
+
+@dataclass
+class Notification:
+    notification_id: str
+    template_key: str
+    mode: str
+    created_at: int
+    targets_count: int
+    label: str | None
+    tags: list[str]
+    title: str | None
+    metrics: dict[str, int] = field(default_factory=lambda: {"sent": 0, "read": 0, "impressions": 0, "clicks": 0})
+    stats_seen: set[tuple[int, str]] = field(default_factory=set)
+
+    def resource(self) -> dict[str, Any]:
+        return {"notification_id": self.notification_id, "template_key": self.template_key, "mode": self.mode,
+                "created_at": self.created_at, "sent_from": {"type": "api"}, "targets_count": self.targets_count,
+                "label": self.label, "tags": self.tags, "priority": "normal", "title": self.title,
+                "metrics": dict(self.metrics)}
+
+
+class SendbirdService:
+    def __init__(self, runtime: Runtime, app_id: str = "LOCAL", api_token: str = "local-sendbird-token",
+                 webhook_url: str | None = None) -> None:
+        self.runtime = runtime
+        self.app_id = app_id
+        self.api_token = api_token
+        self.templates = TemplateStore()
+        self.feeds = FeedStore()
+        self.files = TargetsFileStore(api_token)
+        self.webhooks = WebhookDispatcher(runtime, api_token, webhook_url)
+        self.limiter = RateLimiter(runtime.clock)
+        self.notifications: dict[str, Notification] = {}
+        self._message_ids = itertools.count(runtime.ids.integer(12))
+        self._lock = threading.Lock()
+
+    def now_ms(self) -> int:
+        return to_ms(self.runtime.clock.now())
+
+    def _journal(self, kind: str, trace_id: str | None, **attrs: Any) -> None:
+        self.runtime.journal.record("sendbird", kind, trace_id, **attrs)
+
+    # -- templates ----------------------------------------------------------------------------
+    def create_template(self, req: TemplateCreate) -> Template:
+        now = self.now_ms()
+        template = self.templates.create(req, now)
+        self.feeds.ensure_channel(template.channel_url, now)
+        self._template_event("notification:template_create", "template.created", template)
+        return template
+
+    def update_template(self, key: str, req: TemplateUpdate) -> Template:
+        template = self.templates.update(key, req, self.now_ms())
+        self._template_event("notification:template_edit", "template.edited", template)
+        return template
+
+    def archive_template(self, key: str, archived: bool) -> Template:
+        template = self.templates.set_archived(key, archived, self.now_ms())
+        if archived:
+            self._template_event("notification:template_archive", "template.archived", template)
+        else:
+            self._template_event("notification:template_unarchive", "template.unarchived", template)
+        return template
+
+    def _template_event(self, category: str, kind: str, template: Template) -> None:
+        self._journal(kind, None, template_key=template.key, version=template.current.version)
+        self.webhooks.emit(category, {"app_id": self.app_id, "template": template.resource()})
+
+    # -- sends --------------------------------------------------------------------------------
+    def send(self, req: SendRequest, trace_id: str | None = None) -> Notification:
+        targets = self._targets(req)
+        template = self.templates.sendable(req.template.key)
+        variables = req.template.variables
+        required = template.current.required
+        if required:
+            for user_id in targets:
+                given = variables.get(user_id, {})
+                for name in sorted(required):
+                    if given.get(name) is None:
+                        raise invalid(f'Template variable "{name}" is required for user "{user_id}".')
+        now = self.now_ms()
+        notification_id = self.runtime.ids.uuid()
+        label = req.label if req.label is not None else template.label
+        tags = list(req.tags or [])
+        notification = Notification(notification_id, template.key, req.mode, now, len(targets), label, tags,
+                                    req.push_template.title if req.push_template else None)
+        with self._lock:
+            self.notifications[notification_id] = notification
+            first_id = next(self._message_ids)
+            self._message_ids = itertools.count(first_id + len(targets))
+        single_trace = trace_id if len(targets) == 1 and trace_id else None
+        self._journal("send.accepted", trace_id or notification_id, notification_id=notification_id, mode=req.mode,
+                      template_key=template.key, targets_count=len(targets))
+        version = template.current
+        messages = [
+            Message(first_id + i, now, template.channel_url, user_id, notification_id, version,
+                    variables.get(user_id, {}), label, tags, single_trace or f"{notification_id}:{user_id}")
+            for i, user_id in enumerate(targets)
+        ]
+        self.feeds.ensure_channel(template.channel_url, now)
+        for msg in self.feeds.deliver(messages, now):
+            self._journal("message.delivered", msg.trace_id, message_id=msg.message_id,
+                          notification_id=notification_id, user_id=msg.user_id, template_key=template.key,
+                          channel_url=msg.channel_url)
+        notification.metrics["sent"] = len(messages)
+        category = "notification:send_realtime" if req.mode == "realtime" else "notification:send_batch"
+        payload = {"app_id": self.app_id, "notification_id": notification_id, "template_key": template.key,
+                   "mode": req.mode, "targets_count": len(targets), "created_at": now, "sent_from": {"type": "api"}}
+        if len(targets) == 1:
+            payload["user_id"] = targets[0]
+        self.webhooks.emit(category, payload, trace_id)
+        return notification
+
+    def _targets(self, req: SendRequest) -> list[str]:
+        if req.targets is not None and req.targets_filename is not None:
+            raise invalid('Use either "targets" or "targets_filename", not both.')
+        if req.targets_filename is not None:
+            if req.mode != "batch":
+                raise invalid('"targets_filename" needs "mode": "batch".')
+            return list(dict.fromkeys(self.files.targets(req.targets_filename)))
+        if req.targets is None:
+            raise missing("targets")
+        targets = list(dict.fromkeys(req.targets))
+        low, high = MODE_TARGETS[req.mode]
+        if not low <= len(targets) <= high:
+            span = f"exactly {low}" if low == high else f"{low} to {high:,}"
+            raise invalid(f'Mode "{req.mode}" takes {span} targets; got {len(targets):,}.')
+        return targets
+
+    def notification(self, notification_id: str) -> Notification:
+        notification = self.notifications.get(notification_id)
+        if notification is None:
+            raise not_found(f"notification {notification_id}")
+        return notification
+
+    # -- device side --------------------------------------------------------------------------
+    def mark_as_read(self, channel_url: str, user_id: str, message_ids: list[int] | None,
+                     timestamp: int | None) -> int:
+        now = self.now_ms()
+        changed = self.feeds.mark_as_read(channel_url, user_id, now, message_ids, timestamp)
+        for msg in changed:
+            notification = self.notifications.get(msg.notification_id)
+            if notification is not None:
+                notification.metrics["read"] += 1
+            self._journal("message.read", msg.trace_id, message_id=msg.message_id,
+                          notification_id=msg.notification_id, user_id=user_id, template_key=msg.template.key,
+                          channel_url=channel_url)
+        if changed:
+            self.webhooks.emit("group_channel:message_read", {
+                "app_id": self.app_id, "channel_url": channel_url, "user_id": user_id, "read_at": now,
+                "messages": [_read_item(m) for m in changed],
+            }, changed[0].trace_id if len(changed) == 1 else None)
+        return self.feeds.unread_count(user_id, channel_url)
+
+    def record_stats(self, channel_url: str, req: NotificationStats) -> int:
+        if req.action == "custom" and not req.topic:
+            raise missing("topic")
+        messages = self.feeds.find(channel_url, req.user_id, req.message_ids)
+        metric = {"impression": "impressions", "clicked": "clicks"}.get(req.action)
+        updated = 0
+        for msg in messages:
+            notification = self.notifications.get(msg.notification_id)
+            key = (msg.message_id, req.action if req.action != "custom" else f"custom:{req.topic}")
+            with self._lock:
+                first = notification is not None and key not in notification.stats_seen
+                if first:
+                    notification.stats_seen.add(key)
+                    if metric:
+                        notification.metrics[metric] += 1
+            if first:
+                updated += 1
+            self._journal(f"stats.{req.action}", msg.trace_id, message_id=msg.message_id,
+                          notification_id=msg.notification_id, user_id=req.user_id, first=first,
+                          topic=req.topic, template_key=msg.template.key)
+        return updated
+
+    # -- admin --------------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.webhooks.reset()
+        with self._lock:
+            self.notifications.clear()
+        self.templates.clear()
+        self.feeds.clear()
+        self.files.clear()
+        self.limiter.configure({})
+
+    def counts(self) -> dict[str, int]:
+        return {"templates": len(self.templates.page(1000, 0)[0]), "users": len(self.feeds.users),
+                "messages": len(self.feeds.messages), "notifications": len(self.notifications)}
+
+
+def _read_item(msg: Message) -> dict[str, Any]:
+    return {"message_id": msg.message_id, "notification_id": msg.notification_id, "template_key": msg.template.key,
+            "template_variables": msg.variables, "tags": msg.tags, "label": msg.label, "created_at": msg.created_at}
+

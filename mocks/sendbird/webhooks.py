@@ -1,0 +1,98 @@
+"""Sendbird's outgoing webhooks: signed with the API token, delivered on the scheduler.
+
+Like Chat webhooks: a 5-second timeout and up to 3 tries; any non-2xx answer or connection error
+counts as a failure. Every attempt is a journal record, so a test can see the retry schedule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from harness.runtime import Runtime
+from harness.scheduler import TaskGroup
+
+EVENTS = (
+    "notification:send_realtime",
+    "notification:send_batch",
+    "notification:template_create",
+    "notification:template_edit",
+    "notification:template_archive",
+    "notification:template_unarchive",
+    "group_channel:message_read",
+)
+TIMEOUT_SECONDS = 5.0
+RETRY_DELAYS = (1.0, 5.0)  # before the 2nd and 3rd try
+
+
+def signature(api_token: str, body: bytes) -> str:
+    return hmac.new(api_token.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class WebhookConfig:
+    url: str | None = None
+    events: set[str] = field(default_factory=lambda: set(EVENTS))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "events": sorted(self.events), "enabled": self.url is not None}
+
+
+class WebhookDispatcher:
+    def __init__(self, runtime: Runtime, api_token: str, url: str | None = None) -> None:
+        self.runtime = runtime
+        self.api_token = api_token
+        self.config = WebhookConfig(url)
+        self.tasks = TaskGroup(runtime.scheduler)
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+
+    def configure(self, url: str | None, events: list[str] | None) -> None:
+        unknown = set(events or ()) - set(EVENTS)
+        if unknown:
+            raise ValueError(f"unknown webhook events: {', '.join(sorted(unknown))}")
+        self.config = WebhookConfig(url, set(events) if events is not None else set(EVENTS))
+
+    def wants(self, category: str) -> bool:
+        return self.config.url is not None and category in self.config.events
+
+    def emit(self, category: str, payload: dict[str, Any], trace_id: str | None = None) -> None:
+        """Queue a webhook when one is configured for `category`."""
+        if not self.wants(category):
+            return
+        body = json.dumps({"category": category, **payload}, separators=(",", ":")).encode("utf-8")
+        self.tasks.soon(self._attempt, self.config.url, category, body, trace_id, 1, name="sendbird.webhook")
+
+    def _session_for(self) -> requests.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = self.runtime.transport.session(timeout=TIMEOUT_SECONDS)
+            return self._session
+
+    def _attempt(self, url: str, category: str, body: bytes, trace_id: str | None, attempt: int) -> None:
+        headers = {"user-agent": "SendBird", "content-type": "application/json",
+                   "x-sendbird-signature": signature(self.api_token, body)}
+        if trace_id:
+            headers["x-trace-id"] = trace_id
+        outcome: dict[str, Any]
+        try:
+            response = self._session_for().post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
+            ok = 200 <= response.status_code < 300
+            outcome = {"status": response.status_code}
+        except requests.RequestException as exc:
+            ok = False
+            outcome = {"error": type(exc).__name__}
+        self.runtime.journal.record("sendbird", "webhook.attempt", trace_id, category=category, url=url,
+                                    attempt=attempt, ok=ok, **outcome)
+        if not ok and attempt <= len(RETRY_DELAYS):
+            self.tasks.after(RETRY_DELAYS[attempt - 1], self._attempt, url, category, body, trace_id, attempt + 1,
+                             name="sendbird.webhook.retry")
+
+    def reset(self) -> None:
+        self.tasks.cancel_all()
