@@ -187,6 +187,9 @@ class Transport:
 
     def session(self, timeout: Any = None) -> requests.Session:
         session = _TimeoutSession(timeout if timeout is not None else self.timeout)
+        # Harness calls go to local services: proxy variables and .netrc from the environment would
+        # only misroute them, and reading them costs more than an in-process request.
+        session.trust_env = False
         if self.simulated:
             adapter: BaseAdapter = WSGIAdapter(self)
         else:

@@ -1,0 +1,110 @@
+"""Shared pieces of the benchmarks: the bare reference app, pinned live servers, wrk runs.
+
+Every throughput figure is a ratio against a bare Flask route that parses the same request JSON,
+served the same way (in-process transport, or the same live server pinned to the same core) in
+the same run, so a noisy shared machine changes both sides alike.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from flask import Flask, jsonify, request
+
+SERVER_CORE = "0"
+CLIENT_CORE = "1"
+
+
+def hello_app() -> Flask:
+    """The reference: one route for any path that parses the JSON body and answers a small JSON."""
+    app = Flask("hello")
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT"])
+    @app.route("/<path:path>", methods=["GET", "POST", "PUT"])
+    def hello(path: str):
+        body = request.get_json(silent=True)
+        return jsonify({"ok": True, "fields": len(body) if isinstance(body, dict) else 0})
+
+    return app
+
+
+def pinned(cmd: list[str], core: str) -> list[str]:
+    return ["taskset", "-c", core, *cmd] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else cmd
+
+
+def timed(fn: Callable[[], int]) -> tuple[int, float]:
+    start = time.perf_counter()
+    count = fn()
+    return count, time.perf_counter() - start
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_live(code: str, port: int, health: str = "/_admin/health") -> LiveServer:
+    """Run a Python snippet that serves on `port`, pinned to the server core; wait for `health`."""
+    proc = subprocess.Popen(pinned([sys.executable, "-c", code], SERVER_CORE), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + health, timeout=0.5)
+            return LiveServer(url, proc)
+        except requests.RequestException:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"server on {url} did not start")
+
+
+@dataclass
+class WrkResult:
+    requests_per_s: float
+    failures: int
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+def wrk(url: str, lua: str, seconds: int, connections: int) -> WrkResult:
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                                     script.name, url], CLIENT_CORE), capture_output=True, text=True,
+                             check=True).stdout
+    finally:
+        os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failures = (int(bad.group(1)) if bad else 0) + (sum(int(x) for x in errors.groups()) if errors else 0)
+    return WrkResult(rps, failures, _latency(out, "50%"), _latency(out, "99%"))
+
+
+def _latency(out: str, pct: str) -> float | None:
+    m = re.search(rf"{re.escape(pct)}\s+([\d.]+)(us|ms|s)\b", out)
+    if not m:
+        return None
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value

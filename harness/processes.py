@@ -1,0 +1,61 @@
+"""Start services as child processes and wait until they answer: for `bsim`, demos and live tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import requests
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    url: str
+    process: subprocess.Popen
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        return self.process.returncode
+
+
+def start_service(name: str, module: str, port: int, args: Sequence[str] = (), env: dict[str, str] | None = None,
+                  startup_timeout: float = 20.0, health_path: str = "/_admin/health",
+                  quiet: bool = True) -> ServiceProcess:
+    """Run `python -m module --port port *args` and return once `health_path` answers 200."""
+    cmd = [sys.executable, "-m", module, "--port", str(port), *args]
+    out = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + startup_timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode} before answering")
+        try:
+            if requests.get(url + health_path, timeout=0.5).status_code == 200:
+                return ServiceProcess(name, url, process)
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{name} did not answer on {url} within {startup_timeout} s")
+        time.sleep(0.05)
