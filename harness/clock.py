@@ -32,7 +32,7 @@ class Clock(Protocol):
 
 def to_ms(value: datetime) -> int:
     """Epoch milliseconds, the unit Sendbird uses for `created_at`."""
-    return int((value - EPOCH) / timedelta(milliseconds=1))
+    return (value - EPOCH) // timedelta(milliseconds=1)
 
 
 def from_ms(ms: int) -> datetime:

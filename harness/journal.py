@@ -30,8 +30,9 @@ class Record:
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts": self.ts, "service": self.service, "kind": self.kind,
-                "trace_id": self.trace_id, **self.attrs}
+        # the record's own fields win over attributes of the same name, so cursors stay right
+        return {**self.attrs, "seq": self.seq, "ts": self.ts, "service": self.service, "kind": self.kind,
+                "trace_id": self.trace_id}
 
 
 Subscriber = Callable[[Record], None]

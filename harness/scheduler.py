@@ -133,6 +133,9 @@ class Scheduler:
 
     # -- running one task -------------------------------------------------------------------
     def _run(self, handle: TaskHandle) -> None:
+        with self._cond:
+            if handle.cancelled:  # cancelled while it waited for a worker
+                return
         try:
             handle.fn(*handle.args, **handle.kwargs)
         except Exception as exc:  # a failing task must not stop the others
@@ -185,6 +188,8 @@ class Scheduler:
     def run_until(self, when: datetime) -> int:
         """Run every task due up to `when` (daemon ones too), then leave the clock at `when`."""
         self._require_simulated()
+        if when.tzinfo is None:
+            raise ValueError("run_until needs a timezone-aware time")
         ran = 0
         while True:
             handle = self._pop_next(when, include_daemon_only=True)
@@ -227,7 +232,10 @@ class Scheduler:
                     continue
                 handle = heapq.heappop(self._heap)
             assert self._executor is not None
-            self._executor.submit(self._run, handle)
+            try:
+                self._executor.submit(self._run, handle)
+            except RuntimeError:  # shut down between taking the task and handing it over
+                return
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Live mode: block the caller until no non-daemon task is scheduled or running."""

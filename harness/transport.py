@@ -113,7 +113,8 @@ class WSGIAdapter(BaseAdapter):
         if stream:
             iterator = iter(result)
             first = next(iterator, b"")  # runs the view so start_response has been called
-            response.raw = io.BufferedReader(_IterStream(_chain(first, iterator, result)))
+            # unbuffered, so each event reaches the reader as soon as the app yields it
+            response.raw = _IterStream(_chain(first, iterator, result))
         else:
             try:
                 response._content = b"".join(result)
@@ -124,7 +125,10 @@ class WSGIAdapter(BaseAdapter):
         code, _, reason = status.partition(" ")
         response.status_code = int(code)
         response.reason = reason
-        response.headers = CaseInsensitiveDict(captured["headers"])
+        headers: CaseInsensitiveDict = CaseInsensitiveDict()
+        for name, value in captured["headers"]:  # repeated headers join as urllib3 joins them
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        response.headers = headers
         response.encoding = get_encoding_from_headers(response.headers)
         response.url = request.url or ""
         response.request = request

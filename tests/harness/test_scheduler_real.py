@@ -127,7 +127,7 @@ def test_wait_idle_ignores_daemon_tasks(scheduler: Scheduler) -> None:
     handle = scheduler.every(0.01, lambda: ticks.append(time.monotonic()))
     start = time.monotonic()
     assert scheduler.wait_idle(timeout=1) is True
-    assert time.monotonic() - start < 0.05
+    assert time.monotonic() - start < 0.2  # returns at once, not after the daemon's ticks
     assert wait_until(lambda: len(ticks) >= 3, timeout=0.5)
     assert scheduler.cancel(handle) is True
     time.sleep(0.03)

@@ -1,0 +1,153 @@
+"""Live serving with granian: startup, graceful SIGTERM, and the worker dying with its supervisor."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(40)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SERVER_CODE = """
+import os, sys
+from flask import Flask
+from harness.serve import serve
+
+def factory():
+    app = Flask("tiny")
+
+    @app.get("/hello")
+    def hello():
+        return {"hello": "world", "pid": os.getpid(), "ppid": os.getppid()}
+
+    return app
+
+serve(factory, int(sys.argv[1]), threads=2, name="tiny")
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on the port (TIME_WAIT leftovers do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def process_gone(pid: int) -> bool:
+    """Dead: no such process, or a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    state = next((line for line in status.splitlines() if line.startswith("State:")), "")
+    return "Z" in state.split()[1:2] or "X" in state.split()[1:2]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen, port: int, log: Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.log = log
+        self.worker_pid: int | None = None
+
+    def hello(self) -> dict:
+        response = requests.get(f"http://127.0.0.1:{self.port}/hello", timeout=1)
+        response.raise_for_status()
+        return response.json()
+
+    def wait_up(self, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"server exited with {self.proc.returncode}: {self.log.read_text()}")
+            try:
+                body = self.hello()
+            except requests.RequestException:
+                time.sleep(0.05)
+                continue
+            self.worker_pid = body["pid"]
+            return body
+        pytest.fail(f"server did not answer within {timeout}s: {self.log.read_text()}")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port)], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    server = Served(proc, port, log)
+    yield server
+    # clean up whatever the test left running: only the processes this fixture started
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=5)
+    if server.worker_pid is not None and not process_gone(server.worker_pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server.worker_pid, signal.SIGKILL)
+
+
+def test_serves_and_stops_on_sigterm(served: Served) -> None:
+    body = served.wait_up()
+    assert body["hello"] == "world"
+    assert body["pid"] != served.proc.pid  # the app runs in a worker process
+    assert body["ppid"] == served.proc.pid  # ... whose parent is the supervisor
+    assert served.hello() == body  # same worker answers again (one worker holds all state)
+
+    served.proc.send_signal(signal.SIGTERM)
+    served.proc.wait(timeout=10)
+    assert wait_for(lambda: process_gone(body["pid"]), timeout=5)
+    assert wait_for(lambda: port_is_free(served.port), timeout=5)
+    assert not answers(served.port)
+
+
+def test_worker_dies_with_a_killed_supervisor(served: Served) -> None:
+    body = served.wait_up()
+    worker = body["pid"]
+    assert not process_gone(worker)
+
+    served.proc.kill()  # SIGKILL: the supervisor gets no chance to stop its worker
+    served.proc.wait(timeout=5)
+    assert wait_for(lambda: not answers(served.port), timeout=5), "an orphaned worker still holds the port"
+    assert wait_for(lambda: process_gone(worker), timeout=5)
+    assert wait_for(lambda: port_is_free(served.port), timeout=5)
