@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -30,6 +31,7 @@ from mocks.sendbird.webhooks import EVENTS
 
 log = logging.getLogger(__name__)
 
+INTEGER = re.compile(r"^-?[0-9]+$")
 RATE_LIMIT_KEYS = ("send", "templates", "storage", "notification_log", "messages", "unread", "mark_as_read",
                    "stats", "stream")
 
@@ -42,10 +44,9 @@ def _int_arg(name: str, default: int | None, low: int = 0, high: int | None = No
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SendbirdError(errors.NOT_NUMBER, f'"{name}" must be a number.') from None
+    if not INTEGER.match(raw):  # int() would also take "1_0" and non-ASCII digits
+        raise SendbirdError(errors.NOT_NUMBER, f'"{name}" must be a number.')
+    value = int(raw)
     if value < low or (high is not None and value > high):
         raise invalid(f'"{name}" must be between {low} and {high}.' if high is not None else f'"{name}" >= {low}.')
     return value

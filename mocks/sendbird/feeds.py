@@ -7,6 +7,7 @@ or server-sent event streams (live mode) are told of each delivery; nobody polls
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from typing import Any
 
 from mocks.sendbird.errors import not_found
 from mocks.sendbird.templates import TemplateVersion
+
+log = logging.getLogger(__name__)
 
 SENT = "SENT"
 READ = "READ"
@@ -118,10 +121,11 @@ class FeedStore:
             everyone = tuple(self._subscribers)
             per_user = {uid: tuple(subs) for uid, subs in self._user_subscribers.items() if subs}
         for msg in delivered:
-            for callback in everyone:
-                callback(msg)
-            for callback in per_user.get(msg.user_id, ()):
-                callback(msg)
+            for callback in (*everyone, *per_user.get(msg.user_id, ())):
+                try:
+                    callback(msg)
+                except Exception:  # a broken device must not fail the send: it is already stored
+                    log.exception("delivery subscriber failed")
         return delivered
 
     def subscribe(self, callback: Subscriber, user_id: str | None = None) -> Callable[[], None]:

@@ -87,10 +87,16 @@ def to_sendbird_error(exc: ValidationError) -> SendbirdError:
     return SendbirdError(code, f'Invalid value for "{field}": {first["msg"]}.')
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def load_json(raw: bytes) -> Any:
+    """Strict JSON: NaN and Infinity are not JSON, and nesting deep enough to exhaust the parser is a
+    client error, not a crash."""
     try:
-        return json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(raw, parse_constant=_reject_constant) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise SendbirdError(errors.INVALID_JSON_BODY, "Invalid JSON request body.") from None
 
 

@@ -113,7 +113,7 @@ class SendbirdService:
             self.notifications[notification_id] = notification
             first_id = next(self._message_ids)
             self._message_ids = itertools.count(first_id + len(targets))
-        single_trace = trace_id if len(targets) == 1 and trace_id else None
+        single_trace = trace_id if req.mode == "realtime" and trace_id else None
         self._journal("send.accepted", trace_id or notification_id, notification_id=notification_id, mode=req.mode,
                       template_key=template.key, targets_count=len(targets))
         version = template.current
@@ -185,7 +185,7 @@ class SendbirdService:
         updated = 0
         for msg in messages:
             notification = self.notifications.get(msg.notification_id)
-            key = (msg.message_id, req.action if req.action != "custom" else f"custom:{req.topic}")
+            key = (msg.message_id, req.action)
             with self._lock:
                 first = notification is not None and key not in notification.stats_seen
                 if first:

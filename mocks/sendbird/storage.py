@@ -75,7 +75,7 @@ def parse_targets_csv(content: bytes) -> list[str]:
         if not row or not row[0].strip():
             continue
         user_id = row[0].strip()
-        if line_no == 1 and user_id.lower() in ("user_id", "target", "targets"):
+        if line_no == 1 and user_id == "user_id":
             continue
         if len(user_id) > MAX_USER_ID:
             raise SendbirdError(errors.TOO_LONG, f"User id on line {line_no} is longer than {MAX_USER_ID}.")

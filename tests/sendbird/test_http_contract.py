@@ -91,3 +91,27 @@ def test_an_unknown_url_is_404_with_the_sendbird_error_body(api, path):
 def test_a_wrong_method_on_a_known_url_is_405_with_code_400111(api, template, method, path):
     resp = api.client.open(path, method=method, headers=AUTH)
     assert_error(resp, 405, 400111)
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"template": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    b'{"template": {"key": "welcome"}, "mode": "realtime", "targets": ["u1"], "label": '
+    + b'{"a": ' * 5_000 + b"1" + b"}" * 5_000 + b"}",
+], ids=["deep-array", "deep-array-in-object", "deep-object-in-object"])
+@pytest.mark.parametrize("path", ["/v1/notifications", "/v1/templates"])
+def test_deeply_nested_json_is_a_client_error_not_a_crash(api, template, raw, path):
+    resp = api.client.post(path, data=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert_error(resp, 400, 400403)
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_standard_json_numbers_are_not_json(api, template, token):
+    """RFC 8259 has no NaN/Infinity: such a body is not JSON (and would make the fake emit invalid JSON)."""
+    raw = ('{"key": "t-nan", "name": "n", "ui_template": {"x": ' + token + "}}").encode()
+    resp = api.client.post("/v1/templates", data=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert_error(resp, 400, 400403)
+    raw = ('{"template": {"key": "welcome", "variables": {"u1": {"name": ' + token + '}}}, "mode": "realtime", '
+           '"targets": ["u1"]}').encode()
+    resp = api.client.post("/v1/notifications", data=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert_error(resp, 400, 400403)

@@ -15,7 +15,7 @@ def test_create_returns_the_template_resource(api):
     resp = api.post("/v1/templates", body)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     tpl = resp.get_json()
-    assert RESOURCE_FIELDS <= set(tpl)
+    assert set(tpl) >= RESOURCE_FIELDS
     assert tpl["key"] == "welcome"
     assert tpl["name"] == "Template welcome"
     assert tpl["ui_template"] == UI_TEMPLATE
@@ -87,7 +87,8 @@ def test_missing_required_field(api, field, code):
     ("channel_url", 7, 400100),
 ])
 def test_wrong_types_are_rejected(api, field, value, code):
-    body = api.template_body("welcome", **{field: value})
+    body = api.template_body("welcome")
+    body[field] = value
     assert_error(api.post("/v1/templates", body), 400, code, field)
 
 
@@ -167,6 +168,11 @@ def test_list_with_no_templates(api):
 @pytest.mark.parametrize("limit", [0, 101, -1])
 def test_list_limit_out_of_range_is_400111(api, limit):
     assert_error(api.get("/v1/templates", query_string={"limit": limit}), 400, 400111, "limit")
+
+
+@pytest.mark.parametrize("limit", ["abc", "1.5", "1_0"])
+def test_list_limit_not_a_number_is_400101(api, limit):
+    assert_error(api.get("/v1/templates", query_string={"limit": limit}), 400, 400101, "limit")
 
 
 def test_list_limit_100_is_allowed(api, template):
