@@ -1,0 +1,43 @@
+"""`python -m mocks.braze --port 7100`: serve the fake Braze live on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+
+from pydantic import BaseModel, Field
+
+from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
+from harness.settings import load_settings
+from mocks.braze.auth import DEFAULT_API_KEY
+
+
+class BrazeSettings(BaseModel):
+    """Serve the fake Braze REST API."""
+
+    port: int = Field(7100, description="port to listen on")
+    host: str = Field(DEFAULT_HOST, description="address to bind (loopback by default)")
+    api_key: str = Field(DEFAULT_API_KEY, description="REST API key holding every permission")
+    webhook_timeout: float = Field(90.0, description="seconds a webhook request may take")
+    allow_external_webhooks: bool = Field(False, description="allow webhooks to non-loopback hosts")
+    threads: int = Field(DEFAULT_THREADS, description="server threads")
+    speed: float = Field(1.0, description="clock speed-up for scheduled work")
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = load_settings(BrazeSettings, argv, env_prefix="BRAZE_", prog="python -m mocks.braze")
+
+    def factory():
+        from harness.runtime import Runtime
+        from mocks.braze.app import create_app
+
+        return create_app(Runtime.live(speed=settings.speed), api_key=settings.api_key,
+                          webhook_timeout=settings.webhook_timeout,
+                          allow_external_webhooks=settings.allow_external_webhooks)
+
+    print(f"fake Braze on http://{settings.host}:{settings.port} (REST API key {settings.api_key})",
+          file=sys.stderr, flush=True)
+    serve(factory, settings.port, settings.host, settings.threads, name="mocks.braze")
+
+
+if __name__ == "__main__":
+    main()

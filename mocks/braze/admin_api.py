@@ -1,0 +1,258 @@
+"""The harness's admin API for the fake Braze (`/_admin/...`, no key): what the dashboard does
+in real Braze. API keys, CSV import, segments, webhook templates, campaigns, canvases, the
+Message Activity Log, a Currents export and rate limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import ValidationError
+
+from harness.ratelimit import Limit
+from mocks.braze.api import _json
+from mocks.braze.csv_import import import_csv
+from mocks.braze.definitions import CampaignSpec, CanvasSpec
+from mocks.braze.errors import BrazeError, bad_request
+from mocks.braze.event_filters import FilterError
+from mocks.braze.export import EXPORT_FIELDS, export_profile
+from mocks.braze.segments import DuplicateSegmentError, SegmentError
+from mocks.braze.service import BrazeService
+from mocks.braze.users import Profile
+from mocks.braze.webhook_templates import TemplateError
+
+DEFINITION_ERRORS = (SegmentError, DuplicateSegmentError, TemplateError, FilterError, ValueError)
+
+
+def _validation_error(exc: ValidationError) -> BrazeError:
+    details = [{"loc": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False)]
+    first = details[0]
+    return bad_request(f"Invalid definition at {first['loc'] or 'body'}: {first['message']}", details)
+
+
+def _profile_by_any(service: BrazeService, key: str) -> Profile | None:
+    return service.users.by_external_id(key) or service.users.by_braze_id(key)
+
+
+def admin_api_blueprint(service: BrazeService) -> Blueprint:
+    bp = Blueprint("braze_admin_api", __name__, url_prefix="/_admin")
+
+    @bp.post("/api_keys")
+    def add_key():
+        body = _json()
+        if not isinstance(body, dict) or not isinstance(body.get("key"), str) \
+                or not isinstance(body.get("permissions"), list):
+            raise bad_request("Body must be {\"key\": str, \"permissions\": [str, ...]}")
+        try:
+            service.keys.add(body["key"], body["permissions"])
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        return jsonify({"key": body["key"], "permissions": sorted(body["permissions"])}), 201
+
+    @bp.get("/api_keys")
+    def list_keys():
+        return jsonify({"api_keys": service.keys.listing()})
+
+    # -- users ----------------------------------------------------------------------------------
+    @bp.post("/users/import")
+    def users_import():
+        report = import_csv(service.tracker, request.get_data(cache=False))
+        return jsonify(report.to_dict()), 201
+
+    @bp.get("/users")
+    def users_list():
+        try:
+            offset = max(0, int(request.args.get("offset", 0)))
+            limit = max(1, min(int(request.args.get("limit", 100)), 1000))
+        except ValueError:
+            raise bad_request("offset and limit must be integers") from None
+        profiles = list(service.users.profiles.values())[offset:offset + limit]
+        fields = frozenset(EXPORT_FIELDS)
+        return jsonify({"total": len(service.users), "users": [export_profile(p, fields) for p in profiles]})
+
+    @bp.get("/users/<key>")
+    def user_get(key: str):
+        profile = _profile_by_any(service, key)
+        if profile is None:
+            raise BrazeError(404, f"No user {key!r}")
+        return jsonify(export_profile(profile, frozenset(EXPORT_FIELDS)))
+
+    # -- segments -------------------------------------------------------------------------------
+    @bp.post("/segments")
+    def segment_create():
+        body = _json()
+        if not isinstance(body, dict):
+            raise bad_request("Body must be {\"name\": str, \"filter\": {...}}")
+        try:
+            segment = service.segments.create(body.get("name"), body.get("filter"))
+        except DEFINITION_ERRORS as exc:
+            raise bad_request(str(exc)) from None
+        return jsonify(_segment(segment)), 201
+
+    @bp.get("/segments")
+    def segment_list():
+        return jsonify({"segments": [_segment(s) for s in service.segments.list()]})
+
+    @bp.get("/segments/<key>")
+    def segment_get(key: str):
+        segment = service.segments.get(key)
+        if segment is None:
+            raise BrazeError(404, f"No segment {key!r}")
+        members = segment.members(service.users, service.runtime.clock.now())
+        return jsonify({**_segment(segment), "size": len(members),
+                        "sample": [p.external_id or p.braze_id for p in members[:20]]})
+
+    @bp.delete("/segments/<key>")
+    def segment_delete(key: str):
+        if not service.segments.delete(key):
+            raise BrazeError(404, f"No segment {key!r}")
+        return jsonify({"deleted": key})
+
+    # -- webhook templates ------------------------------------------------------------------------
+    @bp.post("/webhook_templates")
+    def template_create():
+        body = _json()
+        if not isinstance(body, dict):
+            raise bad_request("Body must be a webhook template object")
+        try:
+            template = service.templates.create(body.get("template_id") or service.runtime.ids.uuid(), body)
+        except TemplateError as exc:
+            raise bad_request(str(exc)) from None
+        return jsonify(template.to_dict()), 201
+
+    @bp.get("/webhook_templates")
+    def template_list():
+        return jsonify({"templates": [t.to_dict() for t in service.templates.list()]})
+
+    @bp.get("/webhook_templates/<template_id>")
+    def template_get(template_id: str):
+        try:
+            return jsonify(service.templates.get(template_id).to_dict())
+        except TemplateError as exc:
+            raise BrazeError(404, str(exc)) from None
+
+    @bp.delete("/webhook_templates/<template_id>")
+    def template_delete(template_id: str):
+        try:
+            service.templates.delete(template_id)
+        except TemplateError as exc:
+            raise BrazeError(404, str(exc)) from None
+        return jsonify({"deleted": template_id})
+
+    # -- campaigns and canvases -------------------------------------------------------------------
+    def _save(model, engine, body: Any, object_id: str | None = None):
+        try:
+            spec = model.model_validate(body)
+        except ValidationError as exc:
+            raise _validation_error(exc) from None
+        try:
+            return engine.save(spec, object_id)
+        except DEFINITION_ERRORS as exc:
+            raise bad_request(str(exc)) from None
+
+    def _campaign_view(campaign) -> dict:
+        return {"campaign_id": campaign.campaign_id, "definition": campaign.spec.model_dump(mode="json"),
+                "stats": service.campaigns.stats(campaign),
+                "next_run": campaign.next_run.isoformat() if campaign.next_run else None}
+
+    @bp.post("/campaigns")
+    def campaign_create():
+        return jsonify(_campaign_view(_save(CampaignSpec, service.campaigns, _json()))), 201
+
+    @bp.get("/campaigns")
+    def campaign_list():
+        return jsonify({"campaigns": [_campaign_view(c) for c in service.campaigns.campaigns.values()]})
+
+    @bp.get("/campaigns/<campaign_id>")
+    def campaign_get(campaign_id: str):
+        campaign = service.campaigns.get(campaign_id)
+        if campaign is None:
+            raise BrazeError(404, f"No campaign {campaign_id!r}")
+        return jsonify(_campaign_view(campaign))
+
+    @bp.put("/campaigns/<campaign_id>")
+    def campaign_put(campaign_id: str):
+        return jsonify(_campaign_view(_save(CampaignSpec, service.campaigns, _json(), campaign_id)))
+
+    @bp.delete("/campaigns/<campaign_id>")
+    def campaign_delete(campaign_id: str):
+        if not service.campaigns.delete(campaign_id):
+            raise BrazeError(404, f"No campaign {campaign_id!r}")
+        return jsonify({"deleted": campaign_id})
+
+    def _canvas_view(canvas) -> dict:
+        return {"canvas_id": canvas.canvas_id, "definition": canvas.spec.model_dump(mode="json"),
+                "stats": service.canvases.stats(canvas)}
+
+    @bp.post("/canvases")
+    def canvas_create():
+        return jsonify(_canvas_view(_save(CanvasSpec, service.canvases, _json()))), 201
+
+    @bp.get("/canvases")
+    def canvas_list():
+        return jsonify({"canvases": [_canvas_view(c) for c in service.canvases.canvases.values()]})
+
+    @bp.get("/canvases/<canvas_id>")
+    def canvas_get(canvas_id: str):
+        canvas = service.canvases.get(canvas_id)
+        if canvas is None:
+            raise BrazeError(404, f"No canvas {canvas_id!r}")
+        return jsonify(_canvas_view(canvas))
+
+    @bp.put("/canvases/<canvas_id>")
+    def canvas_put(canvas_id: str):
+        return jsonify(_canvas_view(_save(CanvasSpec, service.canvases, _json(), canvas_id)))
+
+    @bp.delete("/canvases/<canvas_id>")
+    def canvas_delete(canvas_id: str):
+        if not service.canvases.delete(canvas_id):
+            raise BrazeError(404, f"No canvas {canvas_id!r}")
+        return jsonify({"deleted": canvas_id})
+
+    @bp.get("/canvases/<canvas_id>/users/<key>")
+    def canvas_user_path(canvas_id: str, key: str):
+        canvas = service.canvases.get(canvas_id)
+        profile = _profile_by_any(service, key)
+        journey = canvas.journeys.get(profile.braze_id) if canvas and profile else None
+        if journey is None:
+            raise BrazeError(404, f"User {key!r} has not entered canvas {canvas_id!r}")
+        return jsonify(journey.to_dict())
+
+    # -- delivery records ---------------------------------------------------------------------------
+    @bp.get("/activity_log")
+    def activity_log():
+        entries = service.dispatcher.activity_log
+        try:
+            limit = int(request.args.get("limit", 1000))
+        except ValueError:
+            raise bad_request("limit must be an integer") from None
+        return jsonify({"total": len(entries), "entries": entries[-limit:] if limit > 0 else []})
+
+    @bp.get("/currents")
+    def currents():
+        return Response(service.dispatcher.currents_ndjson(), mimetype="application/x-ndjson")
+
+    @bp.get("/rate_limits")
+    def rate_limits_get():
+        return jsonify({k: {"limit": v.limit, "window_seconds": v.window_seconds}
+                        for k, v in service.limiter.limits.items()})
+
+    @bp.put("/rate_limits")
+    def rate_limits_put():
+        body = _json()
+        if not isinstance(body, dict):
+            raise bad_request("Body must map limit names to {\"limit\", \"window_seconds\"}")
+        limits = {}
+        for key, spec in body.items():
+            try:
+                limits[key] = Limit(int(spec["limit"]), float(spec["window_seconds"]))
+            except (TypeError, KeyError, ValueError):
+                raise bad_request(f"{key!r} needs {{\"limit\": n, \"window_seconds\": s}}") from None
+        service.limiter.configure(limits)
+        return rate_limits_get()
+
+    return bp
+
+
+def _segment(segment) -> dict:
+    return {"id": segment.segment_id, "name": segment.name, "filter": segment.filter}

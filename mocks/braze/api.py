@@ -1,0 +1,240 @@
+"""The fake Braze's REST API: auth by `Authorization: Bearer KEY`, permissions per endpoint,
+`X-RateLimit-*` on every response, and Braze's status codes and bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from mocks.braze import errors
+from mocks.braze.definitions import successors
+from mocks.braze.errors import BrazeError, bad_request
+from mocks.braze.export import delete_users, export_ids
+from mocks.braze.service import BrazeService
+from mocks.braze.values import InvalidValue, parse_time
+
+log = logging.getLogger(__name__)
+MESSAGING = "messaging"
+
+
+def _json() -> Any:
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise bad_request(errors.INVALID_JSON) from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _trace_ids() -> list[str | None] | None:
+    """Trace ids of the events in a `/users/track` call: `X-Trace-Ids` (comma-separated, in event
+    order) or one `X-Trace-Id` for every event."""
+    many = request.headers.get("X-Trace-Ids")
+    if many:
+        return [t.strip() or None for t in many.split(",")]
+    one = request.headers.get("X-Trace-Id")
+    return [one] * 75 if one else None
+
+
+def rest_blueprint(service: BrazeService) -> Blueprint:
+    bp = Blueprint("braze_rest", __name__)
+
+    def endpoint(permission: str, limit_key: str = "rest") -> Callable:
+        def wrap(view: Callable) -> Callable:
+            @wraps(view)
+            def inner(*args: Any, **kwargs: Any) -> Any:
+                verdict = service.limiter.hit(limit_key)
+                if verdict is not None:
+                    g.rate_verdict = verdict
+                    if not verdict.allowed:
+                        raise BrazeError(429, errors.RATE_LIMITED)
+                service.keys.check(request.headers.get("Authorization"), permission)
+                return view(*args, **kwargs)
+            return inner
+        return wrap
+
+    @bp.post("/users/track")
+    @endpoint("users.track", "users.track")
+    def users_track():
+        result = service.tracker.track(_json(), _trace_ids())
+        return jsonify(result), 201
+
+    @bp.post("/users/export/ids")
+    @endpoint("users.export.ids")
+    def users_export():
+        return jsonify(export_ids(service.users, _json())), 201
+
+    @bp.post("/users/delete")
+    @endpoint("users.delete")
+    def users_delete():
+        deleted = delete_users(service.users, _json())
+        return jsonify({"deleted": deleted, "message": "success"}), 201
+
+    def _broadcast_limit(body: Any) -> None:
+        if isinstance(body, dict) and body.get("broadcast") is True:
+            verdict = service.limiter.hit("broadcast")
+            if verdict is not None and not verdict.allowed:
+                raise BrazeError(429, errors.RATE_LIMITED)
+
+    @bp.post("/campaigns/trigger/send")
+    @endpoint("campaigns.trigger.send", MESSAGING)
+    def campaigns_trigger():
+        body = _json()
+        _broadcast_limit(body)
+        return jsonify(service.messaging.trigger_campaign(body)), 201
+
+    @bp.post("/canvas/trigger/send")
+    @endpoint("canvas.trigger.send", MESSAGING)
+    def canvas_trigger():
+        body = _json()
+        _broadcast_limit(body)
+        return jsonify(service.messaging.trigger_canvas(body)), 201
+
+    @bp.post("/messages/send")
+    @endpoint("messages.send", MESSAGING)
+    def messages_send():
+        body = _json()
+        _broadcast_limit(body)
+        return jsonify(service.messaging.messages_send(body, service.segments.get)), 201
+
+    @bp.post("/sends/id/create")
+    @endpoint("sends.id.create", "sends.id.create")
+    def sends_id_create():
+        return jsonify(service.messaging.create_send_id(_json())), 201
+
+    @bp.get("/campaigns/list")
+    @endpoint("campaigns.list")
+    def campaigns_list():
+        page = _page()
+        items = sorted(service.campaigns.campaigns.values(), key=lambda c: c.created_at,
+                       reverse=request.args.get("sort_direction") == "desc")[page * 100:(page + 1) * 100]
+        return jsonify({"campaigns": [{"id": c.campaign_id, "last_edited": _iso(c.updated_at), "name": c.name,
+                                       "is_api_campaign": c.spec.trigger.type == "api", "tags": c.spec.tags}
+                                      for c in items], "message": "success"})
+
+    @bp.get("/campaigns/details")
+    @endpoint("campaigns.details")
+    def campaigns_details():
+        campaign = service.campaigns.get(request.args.get("campaign_id", ""))
+        if campaign is None:
+            raise bad_request(errors.INVALID_CAMPAIGN_ID)
+        spec = campaign.spec
+        return jsonify({
+            "created_at": _iso(campaign.created_at), "updated_at": _iso(campaign.updated_at), "archived": False,
+            "draft": False, "enabled": campaign.active, "name": spec.name, "description": "",
+            "schedule_type": {"api": "api_trigger", "scheduled": "time_based", "action": "action_based"}[
+                spec.trigger.type],
+            "channels": ["webhook"], "first_sent": _iso(campaign.first_sent), "last_sent": _iso(campaign.last_sent),
+            "tags": spec.tags, "messages": {campaign.campaign_id: {"channel": "webhook", "name": spec.name,
+                                                                   **campaign.content.to_dict()}},
+            "conversion_behaviors": [{"type": "Performs Custom Event", "custom_event_name": c.event,
+                                      "window": int(c.deadline_seconds)} for c in spec.conversion_events],
+            "stats": service.campaigns.stats(campaign), "message": "success"})
+
+    @bp.get("/canvas/list")
+    @endpoint("canvas.list")
+    def canvas_list():
+        page = _page()
+        items = sorted(service.canvases.canvases.values(), key=lambda c: c.created_at,
+                       reverse=request.args.get("sort_direction") == "desc")[page * 100:(page + 1) * 100]
+        return jsonify({"canvases": [{"id": c.canvas_id, "last_edited": _iso(c.created_at), "name": c.name,
+                                      "tags": c.spec.tags} for c in items], "message": "success"})
+
+    @bp.get("/canvas/details")
+    @endpoint("canvas.details")
+    def canvas_details():
+        canvas = service.canvases.get(request.args.get("canvas_id", ""))
+        if canvas is None:
+            raise bad_request(errors.INVALID_CANVAS_ID)
+        steps = [{"name": s.name, "id": sid, "type": s.spec.type, "next_step_ids": successors(s.spec),
+                  "channels": ["webhook"] if s.spec.type == "message" else []} for sid, s in canvas.steps.items()]
+        return jsonify({
+            "created_at": _iso(canvas.created_at), "updated_at": _iso(canvas.created_at), "name": canvas.name,
+            "description": "", "archived": False, "draft": False, "enabled": canvas.active,
+            "schedule_type": {"api": "api_triggered", "scheduled": "date", "action": "action_based"}[
+                canvas.spec.entry.type],
+            "first_entry": _iso(canvas.first_entry), "last_entry": _iso(canvas.last_entry), "channels": ["webhook"],
+            "variants": [{"name": canvas.name, "id": canvas.canvas_id, "first_step_ids": [canvas.first_step]}],
+            "tags": canvas.spec.tags, "steps": steps, "stats": service.canvases.stats(canvas),
+            "message": "success"})
+
+    @bp.get("/events/list")
+    @endpoint("events.list")
+    def events_list():
+        page = _page()
+        return jsonify({"events": service.analytics.names()[page * 250:(page + 1) * 250], "message": "success"})
+
+    @bp.get("/events/data_series")
+    @endpoint("events.data_series")
+    def events_data_series():
+        event = request.args.get("event")
+        if not event:
+            raise bad_request("'event' is required")
+        try:
+            length = int(request.args.get("length", ""))
+        except ValueError:
+            raise bad_request("'length' must be an integer from 1 to 100") from None
+        if not 1 <= length <= 100:
+            raise bad_request("'length' must be an integer from 1 to 100")
+        unit = request.args.get("unit", "day")
+        if unit not in ("day", "hour"):
+            raise bad_request("'unit' must be 'day' or 'hour'")
+        ending = request.args.get("ending_at")
+        try:
+            ending_at = parse_time(ending, "ending_at") if ending else service.runtime.clock.now()
+        except InvalidValue as exc:
+            raise bad_request(str(exc)) from None
+        return jsonify({"message": "success", "data": service.analytics.series(event, length, unit, ending_at)})
+
+    @bp.get("/segments/list")
+    @endpoint("segments.list")
+    def segments_list():
+        return jsonify({"segments": [{"id": s.segment_id, "name": s.name, "analytics_tracking_enabled": False,
+                                      "tags": []} for s in service.segments.list()], "message": "success"})
+
+    return bp
+
+
+def _page() -> int:
+    try:
+        page = int(request.args.get("page", 0))
+    except ValueError:
+        raise bad_request("'page' must be a non-negative integer") from None
+    if page < 0:
+        raise bad_request("'page' must be a non-negative integer")
+    return page
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(BrazeError)
+    def braze_error(exc: BrazeError):
+        response = jsonify(exc.body())
+        response.headers.update(exc.headers)
+        return response, exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        message = errors.NOT_FOUND if exc.code == 404 else (exc.description or exc.name)
+        return jsonify({"message": message}), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error in the fake Braze")
+        return jsonify({"message": "Internal Server Error"}), 500
+
+    @app.after_request
+    def rate_headers(response: Response) -> Response:
+        verdict = g.pop("rate_verdict", None)
+        if verdict is not None:
+            response.headers.update(verdict.headers())
+        return response

@@ -1,0 +1,29 @@
+"""`create_app()`: the fake Braze as a Flask app, for in-process use or live serving."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from harness.admin import admin_blueprint
+from harness.runtime import Runtime
+from mocks.braze.admin_api import admin_api_blueprint
+from mocks.braze.api import install_error_handlers, rest_blueprint
+from mocks.braze.auth import DEFAULT_API_KEY
+from mocks.braze.service import BrazeService
+
+
+def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0,
+               allow_external_webhooks: bool = False) -> Flask:
+    runtime = runtime or Runtime.live()
+    service = BrazeService(runtime, api_key=api_key, webhook_timeout=webhook_timeout,
+                           allow_external=allow_external_webhooks)
+    app = Flask("mocks.braze")
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.extensions["braze"] = service
+    app.extensions["runtime"] = runtime
+    app.register_blueprint(rest_blueprint(service))
+    app.register_blueprint(admin_blueprint("braze", runtime, service.reset, health=service.counts))
+    app.register_blueprint(admin_api_blueprint(service))
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,51 @@
+"""REST API keys and their permissions, named after the endpoints as in Braze's dashboard."""
+
+from __future__ import annotations
+
+import threading
+
+from mocks.braze.errors import ACCESS_DENIED, INVALID_API_KEY, BrazeError
+
+PERMISSIONS = (
+    "users.track", "users.delete", "users.export.ids", "campaigns.trigger.send", "canvas.trigger.send",
+    "messages.send", "sends.id.create", "messages.schedule.create", "campaigns.list", "campaigns.details",
+    "canvas.list", "canvas.details", "events.list", "events.data_series", "segments.list",
+)
+DEFAULT_API_KEY = "local-braze-key"
+
+
+class KeyRing:
+    def __init__(self, default_key: str = DEFAULT_API_KEY) -> None:
+        self.default_key = default_key
+        self._keys: dict[str, frozenset[str]] = {}
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._keys = {self.default_key: frozenset(PERMISSIONS)}
+
+    def add(self, key: str, permissions: list[str]) -> None:
+        unknown = set(permissions) - set(PERMISSIONS)
+        if unknown:
+            raise ValueError(f"unknown permissions: {', '.join(sorted(unknown))}; known: {', '.join(PERMISSIONS)}")
+        if not key or key.startswith(('"', "'")):
+            raise ValueError("a key must be a non-empty string without quotes")
+        with self._lock:
+            self._keys[key] = frozenset(permissions)
+
+    def listing(self) -> list[dict]:
+        with self._lock:
+            return [{"key": k, "permissions": sorted(p)} for k, p in self._keys.items()]
+
+    def check(self, authorization: str | None, permission: str) -> str:
+        """The key, when `Authorization: Bearer KEY` names a known key holding `permission`."""
+        if not authorization or not authorization.startswith("Bearer "):
+            raise BrazeError(401, INVALID_API_KEY)
+        key = authorization[len("Bearer "):].strip()
+        permissions = self._keys.get(key)  # a quoted key is not the key: Braze rejects it too
+        if permissions is None:
+            raise BrazeError(401, INVALID_API_KEY)
+        if permission not in permissions:
+            raise BrazeError(403, ACCESS_DENIED)
+        return key

@@ -1,0 +1,240 @@
+"""Campaigns on the webhook channel: API-triggered, scheduled (once or recurring), action-based.
+
+Every path ends in `send_to()`: audience, re-eligibility, Liquid, then the dispatcher. Stats follow
+the dispatcher's outcomes (sent, failed, aborted) and the conversion tracker, so they count what
+happened to the webhook, not what was attempted.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from harness.runtime import Runtime
+from harness.scheduler import TaskGroup, TaskHandle
+from mocks.braze.audiences import AudienceResolver, Predicate
+from mocks.braze.conversions import ConversionTracker
+from mocks.braze.definitions import ActionTrigger, CampaignSpec, ScheduledTrigger
+from mocks.braze.dispatch import DeliveryContext
+from mocks.braze.event_filters import EventMatcher, compile_matcher
+from mocks.braze.sending import Sender, Throttle
+from mocks.braze.track import CustomEvent
+from mocks.braze.users import Profile, UserStore
+from mocks.braze.webhook_templates import WebhookContent, WebhookTemplateStore
+
+
+@dataclass
+class CampaignStats:
+    targeted: int = 0
+    sent: int = 0
+    failed: int = 0
+    aborted: int = 0
+    ineligible: int = 0
+    unique_recipients: set[str] = field(default_factory=set)
+
+    def to_dict(self, conversions: list[int]) -> dict[str, Any]:
+        recipients = len(self.unique_recipients)
+        primary = conversions[0] if conversions else 0
+        return {"targeted": self.targeted, "sent": self.sent, "failed": self.failed, "aborted": self.aborted,
+                "ineligible": self.ineligible, "unique_recipients": recipients, "unique_conversions": primary,
+                "conversions_by_event": conversions,
+                "conversion_rate": round(primary / recipients, 6) if recipients else 0.0}
+
+
+@dataclass
+class Campaign:
+    campaign_id: str
+    spec: CampaignSpec
+    content: WebhookContent
+    audience: Predicate | None
+    trigger: EventMatcher | None
+    conversions: list[EventMatcher]
+    created_at: datetime
+    updated_at: datetime
+    throttle: Throttle | None
+    stats: CampaignStats = field(default_factory=CampaignStats)
+    last_received: dict[str, datetime] = field(default_factory=dict)
+    first_sent: datetime | None = None
+    last_sent: datetime | None = None
+    send_ids: set[str] = field(default_factory=set)
+    schedule: TaskHandle | None = None
+    next_run: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def active(self) -> bool:
+        return self.spec.status == "active"
+
+
+def compile_conversions(spec_events: list, where: str) -> list[EventMatcher]:
+    return [compile_matcher(e.model_dump(), f"{where}.conversion_events[{i}]") for i, e in enumerate(spec_events)]
+
+
+class CampaignEngine:
+    def __init__(self, runtime: Runtime, users: UserStore, audiences: AudienceResolver,
+                 templates: WebhookTemplateStore, sender: Sender, conversions: ConversionTracker) -> None:
+        self.runtime = runtime
+        self.users = users
+        self.audiences = audiences
+        self.templates = templates
+        self.sender = sender
+        self.conversions = conversions
+        self.campaigns: dict[str, Campaign] = {}
+        self.tasks = TaskGroup(runtime.scheduler)
+        self._lock = threading.RLock()
+
+    # -- definitions --------------------------------------------------------------------------
+    def save(self, spec: CampaignSpec, campaign_id: str | None = None) -> Campaign:
+        """Create (or replace) a campaign; raises ValueError subclasses on a bad definition."""
+        campaign_id = campaign_id or spec.id or self.runtime.ids.uuid()
+        trigger = spec.trigger
+        matcher = None
+        if isinstance(trigger, ActionTrigger):
+            matcher = compile_matcher({"event": trigger.event,
+                                       "property_filters": [f.model_dump() for f in trigger.property_filters]},
+                                      "trigger")
+        now = self.runtime.clock.now()
+        campaign = Campaign(
+            campaign_id, spec, self.templates.resolve(spec.webhook, "webhook"),
+            self.audiences.compile(spec.audience, "audience"), matcher,
+            compile_conversions(spec.conversion_events, "campaign"), now, now,
+            Throttle(spec.rate_limit_per_minute) if spec.rate_limit_per_minute else None)
+        with self._lock:
+            old = self.campaigns.get(campaign_id)
+            if old is not None:
+                if old.schedule is not None:
+                    self.runtime.scheduler.cancel(old.schedule)
+                campaign.created_at, campaign.stats = old.created_at, old.stats
+                campaign.last_received, campaign.send_ids = old.last_received, old.send_ids
+            self.campaigns[campaign_id] = campaign
+        if isinstance(trigger, ScheduledTrigger) and campaign.active:
+            self._schedule(campaign, trigger.at or now)
+        self.runtime.journal.record("braze", "campaign.saved", None, campaign_id=campaign_id, name=spec.name,
+                                    trigger=trigger.type)
+        return campaign
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+    def delete(self, campaign_id: str) -> bool:
+        with self._lock:
+            campaign = self.campaigns.pop(campaign_id, None)
+        if campaign is not None and campaign.schedule is not None:
+            self.runtime.scheduler.cancel(campaign.schedule)
+        return campaign is not None
+
+    # -- sending ------------------------------------------------------------------------------
+    def send_to(self, campaign: Campaign, profile: Profile, dispatch_id: str,
+                namespaces: dict[str, Any], extra_audience: Predicate | None = None) -> str:
+        """One user through audience, re-eligibility, Liquid and the dispatcher."""
+        now = self.runtime.clock.now()
+        if campaign.audience is not None and not campaign.audience(profile, now):
+            return "not_in_audience"
+        if extra_audience is not None and not extra_audience(profile, now):
+            return "not_in_audience"
+        with self._lock:
+            last = campaign.last_received.get(profile.braze_id)
+            window = campaign.spec.re_eligible_after_seconds
+            if last is not None and (window is None or now - last < timedelta(seconds=window)):
+                campaign.stats.ineligible += 1
+                return "ineligible"
+            campaign.last_received[profile.braze_id] = now
+            campaign.stats.targeted += 1
+        ctx = DeliveryContext(trace_id=self.runtime.ids.hex(16), dispatch_id=dispatch_id, braze_id=profile.braze_id,
+                              external_id=profile.external_id, campaign_id=campaign.campaign_id,
+                              campaign_name=campaign.name)
+        self.runtime.journal.record("braze", "campaign.send", ctx.trace_id, campaign_id=campaign.campaign_id,
+                                    dispatch_id=dispatch_id, braze_id=profile.braze_id,
+                                    external_id=profile.external_id)
+        liquid = {"campaign": {"api_id": campaign.campaign_id, "dispatch_id": dispatch_id, "name": campaign.name,
+                               "message_name": campaign.name, "message_api_id": campaign.campaign_id},
+                  "canvas": {}, **namespaces}
+        return self.sender.deliver(campaign.content, profile, liquid, ctx, campaign.throttle)
+
+    def send_audience(self, campaign: Campaign, dispatch_id: str, namespaces: dict[str, Any],
+                      extra_audience: Predicate | None = None) -> int:
+        """Broadcast: everyone in the campaign's (and the request's) audience."""
+        sent = 0
+        for profile in self.users:
+            if self.send_to(campaign, profile, dispatch_id, namespaces, extra_audience) == "queued":
+                sent += 1
+        return sent
+
+    # -- schedules and actions ------------------------------------------------------------------
+    def _schedule(self, campaign: Campaign, when: datetime) -> None:
+        campaign.next_run = when
+        campaign.schedule = self.tasks.at(when, self._run_scheduled, campaign.campaign_id,
+                                          name="braze.campaign.scheduled")
+
+    def _run_scheduled(self, campaign_id: str) -> None:
+        campaign = self.campaigns.get(campaign_id)
+        if campaign is None or not campaign.active:
+            return
+        trigger = campaign.spec.trigger
+        assert isinstance(trigger, ScheduledTrigger)
+        dispatch_id = self.runtime.ids.hex(24)
+        count = self.send_audience(campaign, dispatch_id, {})
+        self.runtime.journal.record("braze", "campaign.scheduled_run", None, campaign_id=campaign_id,
+                                    dispatch_id=dispatch_id, queued=count)
+        if trigger.every_seconds:
+            nxt = self.runtime.clock.now() + timedelta(seconds=trigger.every_seconds)
+            if trigger.until is None or nxt <= trigger.until:
+                self._schedule(campaign, nxt)
+                return
+        campaign.schedule = None
+        campaign.next_run = None
+
+    def on_event(self, event: CustomEvent) -> None:
+        for campaign in list(self.campaigns.values()):
+            trigger = campaign.spec.trigger
+            if campaign.trigger is None or not campaign.active or not isinstance(trigger, ActionTrigger):
+                continue
+            if not campaign.trigger.matches(event.name, event.properties):
+                continue
+            launched = trigger.start or campaign.created_at
+            if event.time < launched or (trigger.end is not None and event.time > trigger.end):
+                continue  # users who acted before launch do not qualify
+            dispatch_id = self.runtime.ids.hex(24)
+            self.tasks.after(trigger.delay_seconds, self._send_action, campaign.campaign_id, event.profile.braze_id,
+                             dispatch_id, dict(event.properties), name="braze.campaign.action")
+
+    def _send_action(self, campaign_id: str, braze_id: str, dispatch_id: str, properties: dict[str, Any]) -> None:
+        campaign = self.campaigns.get(campaign_id)
+        profile = self.users.by_braze_id(braze_id)
+        if campaign is None or profile is None or not campaign.active:
+            return
+        self.send_to(campaign, profile, dispatch_id, {"event_properties": properties})
+
+    # -- outcomes -------------------------------------------------------------------------------
+    def on_outcome(self, ctx: DeliveryContext, outcome: str) -> None:
+        campaign = self.campaigns.get(ctx.campaign_id or "")
+        if campaign is None:
+            return
+        with self._lock:
+            if outcome == "sent":
+                campaign.stats.sent += 1
+                campaign.stats.unique_recipients.add(ctx.braze_id)
+                now = self.runtime.clock.now()
+                campaign.first_sent = campaign.first_sent or now
+                campaign.last_sent = now
+            elif outcome == "failed":
+                campaign.stats.failed += 1
+            elif outcome == "aborted":
+                campaign.stats.aborted += 1
+        if outcome == "sent" and campaign.conversions:
+            self.conversions.open(campaign.campaign_id, ctx.braze_id, campaign.conversions,
+                                  [c.deadline_seconds for c in campaign.spec.conversion_events])
+
+    def stats(self, campaign: Campaign) -> dict[str, Any]:
+        counts = [self.conversions.count(campaign.campaign_id, i) for i in range(len(campaign.conversions))]
+        return campaign.stats.to_dict(counts)
+
+    def reset(self) -> None:
+        self.tasks.cancel_all()
+        with self._lock:
+            self.campaigns.clear()

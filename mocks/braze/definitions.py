@@ -1,0 +1,212 @@
+"""Campaign and Canvas definitions as pydantic models: what `/_admin/campaigns` and
+`/_admin/canvases` accept, and what scenario files embed (so both validate alike).
+
+Checks that need more than one field (step references, a Canvas with a cycle, experiment
+percentages that do not add up) are done here, so a bad definition is refused when saved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DAY = 86_400.0
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Audience(Model):
+    """A saved segment (by name or id), an inline connected-audience filter, or both (AND)."""
+
+    segment: str | None = None
+    filter: dict[str, Any] | None = None
+
+
+class PropertyFilter(Model):
+    property_name: str
+    comparison: str = "equals"
+    value: Any = None
+
+
+class ApiTrigger(Model):
+    type: Literal["api"] = "api"
+
+
+class ScheduledTrigger(Model):
+    type: Literal["scheduled"] = "scheduled"
+    at: datetime | None = Field(None, description="first send; absent means at launch")
+    every_seconds: float | None = Field(None, gt=0, description="recurring interval")
+    until: datetime | None = None
+
+
+class ActionTrigger(Model):
+    type: Literal["action"] = "action"
+    event: str = Field(min_length=1, description="custom event that triggers the send")
+    property_filters: list[PropertyFilter] = []
+    delay_seconds: float = Field(0, ge=0)
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+Trigger = Annotated[ApiTrigger | ScheduledTrigger | ActionTrigger, Field(discriminator="type")]
+
+
+class ConversionEvent(Model):
+    event: str = Field(min_length=1)
+    property_filters: list[PropertyFilter] = []
+    deadline_seconds: float = Field(3 * DAY, gt=0, le=30 * DAY)
+
+
+class CampaignSpec(Model):
+    id: str | None = None
+    name: str = Field(min_length=1)
+    trigger: Trigger = ApiTrigger()
+    audience: Audience | None = None
+    re_eligible_after_seconds: float | None = Field(None, ge=0, description="None: one message per user")
+    rate_limit_per_minute: int | None = Field(None, gt=0)
+    webhook: dict[str, Any]
+    conversion_events: list[ConversionEvent] = Field([], max_length=4)
+    status: Literal["active", "paused"] = "active"
+    tags: list[str] = []
+
+
+class Step(Model):
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+
+class MessageStep(Step):
+    type: Literal["message"]
+    webhook: dict[str, Any]
+    next: str | None = None
+    rate_limit_per_minute: int | None = Field(None, gt=0)
+
+
+class DelayStep(Step):
+    type: Literal["delay"]
+    seconds: float | None = Field(None, ge=0)
+    until: datetime | None = None
+    next: str | None = None
+
+    @model_validator(mode="after")
+    def one_of(self) -> DelayStep:
+        if (self.seconds is None) == (self.until is None):
+            raise ValueError("a delay takes exactly one of 'seconds' or 'until'")
+        return self
+
+
+class DecisionSplitStep(Step):
+    type: Literal["decision_split"]
+    audience: Audience
+    yes: str | None = None
+    no: str | None = None
+
+
+class AudiencePath(Model):
+    name: str
+    audience: Audience
+    next: str | None = None
+
+
+class AudiencePathsStep(Step):
+    type: Literal["audience_paths"]
+    paths: list[AudiencePath] = Field(min_length=1, max_length=8)
+    everyone_else: str | None = None
+
+
+class ActionPath(Model):
+    name: str
+    event: str = Field(min_length=1)
+    property_filters: list[PropertyFilter] = []
+    next: str | None = None
+
+
+class ActionPathsStep(Step):
+    type: Literal["action_paths"]
+    window_seconds: float = Field(DAY, gt=0, le=31 * DAY)
+    paths: list[ActionPath] = Field(min_length=1, max_length=8)
+    everyone_else: str | None = None
+    advance: Literal["immediately", "end_of_window"] = Field(
+        "immediately", description="immediately: first action wins; end_of_window: highest-ranked path wins")
+
+
+class ExperimentPath(Model):
+    name: str
+    percent: float = Field(gt=0, le=100)
+    next: str | None = None
+
+
+class ExperimentPathsStep(Step):
+    type: Literal["experiment_paths"]
+    paths: list[ExperimentPath] = Field(min_length=1, max_length=4)
+
+    @model_validator(mode="after")
+    def adds_up(self) -> ExperimentPathsStep:
+        if abs(sum(p.percent for p in self.paths) - 100) > 1e-6:
+            raise ValueError("experiment path percentages must add up to 100")
+        return self
+
+
+class ExitStep(Step):
+    type: Literal["exit"]
+
+
+AnyStep = Annotated[MessageStep | DelayStep | DecisionSplitStep | AudiencePathsStep | ActionPathsStep
+                    | ExperimentPathsStep | ExitStep, Field(discriminator="type")]
+
+
+def successors(step: Any) -> list[str]:
+    if isinstance(step, MessageStep | DelayStep):
+        return [step.next] if step.next else []
+    if isinstance(step, DecisionSplitStep):
+        return [s for s in (step.yes, step.no) if s]
+    if isinstance(step, AudiencePathsStep | ActionPathsStep):
+        return [p.next for p in step.paths if p.next] + ([step.everyone_else] if step.everyone_else else [])
+    if isinstance(step, ExperimentPathsStep):
+        return [p.next for p in step.paths if p.next]
+    return []
+
+
+class CanvasSpec(Model):
+    id: str | None = None
+    name: str = Field(min_length=1)
+    entry: Trigger = ApiTrigger()
+    audience: Audience | None = None
+    re_eligible_after_seconds: float | None = Field(None, ge=0)
+    first_step: str | None = None
+    steps: list[AnyStep] = Field(min_length=1)
+    conversion_events: list[ConversionEvent] = Field([], max_length=4)
+    status: Literal["active", "paused"] = "active"
+    tags: list[str] = []
+
+    @model_validator(mode="after")
+    def graph(self) -> CanvasSpec:
+        ids = [s.id for s in self.steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError("step ids must be unique")
+        known = set(ids)
+        for step in self.steps:
+            for target in successors(step):
+                if target not in known:
+                    raise ValueError(f"step {step.id!r} leads to unknown step {target!r}")
+        start = self.first_step or ids[0]
+        if start not in known:
+            raise ValueError(f"first_step {start!r} is not a step")
+        by_id = {s.id: s for s in self.steps}
+        state: dict[str, int] = {}
+
+        def visit(node: str) -> None:  # a Canvas is a directed acyclic graph
+            state[node] = 1
+            for nxt in successors(by_id[node]):
+                if state.get(nxt) == 1:
+                    raise ValueError(f"the steps form a cycle through {nxt!r}")
+                if nxt not in state:
+                    visit(nxt)
+            state[node] = 2
+
+        visit(start)
+        return self

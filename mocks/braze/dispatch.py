@@ -1,0 +1,465 @@
+"""Webhook delivery: Braze's send, retry and give-up rules, played on the harness scheduler.
+
+The bridge (or any receiver) is judged by how Braze reacts to its answers, so the fake keeps the
+real rules: a 2xx is received; a 3xx or another 4xx fails at once; a 408, 429 or 5xx is retried
+up to five times within 30 minutes with exponential backoff; an unreachable host is retried over
+up to 24 hours; a flood of overload answers halts the host for a minute (598). Every attempt goes
+to the Message Activity Log, the Currents export and the journal. Nothing sleeps: each attempt is
+a scheduler task on the runtime clock, so a simulated run plays a day of retries in milliseconds.
+
+Braze documents the rules but not the numbers; the harness's choices:
+- Backoff after a 408, 429, 5xx or 598: 30 s doubling (30, 60, 120, 240, 480 s; the sixth and
+  last attempt comes 15.5 minutes after the first), inside a 30-minute window from the first
+  attempt.
+- Backoff after a 599 (host unreachable): 1 minute growing fivefold (60, 300, 1500, 7500,
+  37500 s; the last attempt about 13 hours after the first), inside a 24-hour window. The window
+  of a retry is chosen by the status of the attempt that just failed.
+- `Retry-After` (seconds or an HTTP date) on any retriable answer, and `X-RateLimit-Reset` on a
+  429 (UTC epoch seconds, Braze's own meaning; a value below 10^9 is read as seconds to wait),
+  can lengthen a wait, never shorten it. A retry that would land after its window is not made:
+  the delivery fails.
+- A connection failure, a connect timeout included, is 599; a response that does not arrive
+  within `timeout` is recorded as 408 (it counts toward the unhealthy-host detector, as a 408 does).
+- Redirects are not followed: the 3xx itself is the (failed) outcome.
+- Targets are loopback and simulated services unless `allow_external`: a host registered on the
+  simulated transport, or in simulated mode any `*.local` host (the harness's namespace, where an
+  unregistered host is a service that is down and answers 599, as the transport makes it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from harness.runtime import Runtime
+from harness.scheduler import TaskGroup
+from mocks.braze.activity import (
+    WEBHOOK_FAILURE,
+    WEBHOOK_RETRY,
+    WEBHOOK_SEND,
+    ActivityLog,
+    CurrentsExport,
+    iso_time,
+)
+from mocks.braze.webhook_templates import METHODS
+
+RETRY_BACKOFF = (30.0, 60.0, 120.0, 240.0, 480.0)
+UNREACHABLE_BACKOFF = (60.0, 300.0, 1500.0, 7500.0, 37500.0)
+MAX_RETRIES = 5
+RETRY_WINDOW = timedelta(minutes=30)
+UNREACHABLE_WINDOW = timedelta(hours=24)
+MAX_SERVER_WAIT = 86_400.0  # a longer Retry-After lands past every window anyway; keeps datetimes in range
+
+UNHEALTHY_STATUSES = frozenset({408, 429, 502, 503, 504, 529})
+TIMEOUT_STATUS = 408
+HALTED_STATUS = 598
+CONNECTION_ERROR_STATUS = 599
+RESPONSE_EXCERPT_CHARS = 500
+EPOCH_HINT = 1_000_000_000  # X-RateLimit-Reset at or above this is an epoch time, below it a delay
+
+# Braze sends "Braze Sender <build hash>"; receivers are told to match the prefix only.
+USER_AGENT = "Braze Sender 290f81d32aba65a8f696cd92c0c50ed55c3215c1"
+
+# Currents `webhook_failure_source`: who produced the failure
+SOURCE_ENDPOINT = "External Endpoint"
+SOURCE_UNREACHABLE = "Host Unreachable"
+SOURCE_BRAZE = "Braze"
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A webhook exactly as it goes out, already rendered by Liquid."""
+
+    url: str
+    method: str  # POST | PUT | DELETE | GET | PATCH
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    """Who the webhook is for and which message sent it: what the logs and Currents report."""
+
+    trace_id: str
+    dispatch_id: str
+    braze_id: str
+    external_id: str | None
+    campaign_id: str | None = None
+    campaign_name: str | None = None
+    canvas_id: str | None = None
+    canvas_name: str | None = None
+    step_id: str | None = None
+    step_name: str | None = None
+
+
+OutcomeCallback = Callable[[DeliveryContext, str, int | None], None]
+
+
+@dataclass
+class _Delivery:
+    """One webhook's progress through its attempts."""
+
+    request: WebhookRequest
+    ctx: DeliveryContext
+    generation: int
+    host: str | None = None  # lower-case host name; None when the URL cannot be parsed
+    port: int | None = None
+    path: str | None = None
+    host_key: str = ""  # the unhealthy-host detector's key, host:port (Braze counts per host, not per path)
+    url_error: str | None = None
+    attempt: int = 0
+    first_attempt_at: datetime | None = None
+
+
+@dataclass
+class _Result:
+    """What one attempt came to."""
+
+    status: int | None
+    error: str | None = None
+    response_body: str | None = None
+    retriable: bool = False
+    wait: float = 0.0  # the least wait before a retry that the receiver (or a halt) asks for
+    source: str = SOURCE_ENDPOINT
+    content_length: int = 0
+    duration_ms: int = 0
+
+
+class HostHealth:
+    """Braze's unhealthy-host detector: too many overload failures in a moving window halt a host.
+
+    More than `threshold` failures with an overload status within `window` seconds halt requests
+    to that host for `halt` seconds. The count starts afresh with each halt, so a host that is
+    still failing after the halt has to trip the detector again ("waits another minute").
+    """
+
+    def __init__(self, threshold: int, window: float, halt: float) -> None:
+        self.threshold = threshold
+        self.window = timedelta(seconds=window)
+        self.halt = timedelta(seconds=halt)
+        self._failures: dict[str, deque[datetime]] = {}
+        self._halted_until: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def halted_until(self, host: str, now: datetime) -> datetime | None:
+        with self._lock:
+            until = self._halted_until.get(host)
+            if until is not None and now >= until:
+                del self._halted_until[host]
+                return None
+            return until
+
+    def record_failure(self, host: str, now: datetime) -> datetime | None:
+        """Count one overload failure; returns the end of the halt when this one trips the detector."""
+        with self._lock:
+            failures = self._failures.setdefault(host, deque())
+            failures.append(now)
+            while failures and failures[0] <= now - self.window:
+                failures.popleft()
+            if len(failures) <= self.threshold:
+                return None
+            failures.clear()
+            until = now + self.halt
+            self._halted_until[host] = until
+            return until
+
+    def clear(self) -> None:
+        with self._lock:
+            self._failures.clear()
+            self._halted_until.clear()
+
+
+def _seconds(value: float) -> float:
+    """A server-requested wait, made safe: negative, NaN or absurd values become usable numbers."""
+    if not math.isfinite(value):
+        return 0.0
+    return min(max(value, 0.0), MAX_SERVER_WAIT)
+
+
+def _retry_after(value: str, now: datetime) -> float:
+    """`Retry-After`: delay-seconds or an HTTP date; 0 when unreadable."""
+    try:
+        return _seconds(float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return _seconds((when - now).total_seconds())
+
+
+def _rate_limit_reset(value: str, now: datetime) -> float:
+    try:
+        reset = float(value)
+    except ValueError:
+        return 0.0
+    return _seconds(reset - now.timestamp() if reset >= EPOCH_HINT else reset)
+
+
+class WebhookDispatcher:
+    """Sends rendered webhooks with Braze's retry rules and records every attempt.
+
+    `on_outcome(ctx, outcome, status)` is called once per delivery: "sent" (a 2xx), "failed" (not
+    retriable, or retries exhausted) or "aborted" (`record_abort`), so campaign statistics and
+    conversion windows can follow.
+    """
+
+    def __init__(self, runtime: Runtime, *, timeout: float = 90.0, allow_external: bool = False,
+                 on_outcome: OutcomeCallback | None = None, unhealthy_threshold: int = 3000,
+                 unhealthy_window: float = 60.0, halt_seconds: float = 60.0) -> None:
+        self.runtime = runtime
+        self.timeout = timeout
+        self.allow_external = allow_external
+        self.on_outcome = on_outcome
+        self.health = HostHealth(unhealthy_threshold, unhealthy_window, halt_seconds)
+        self.activity = ActivityLog()
+        self.currents_export = CurrentsExport(runtime.ids)
+        self._tasks = TaskGroup(runtime.scheduler)
+        self._session = runtime.transport.session(timeout=timeout)
+        # bumped by reset(), so an attempt already running on a live worker thread schedules nothing
+        self._generation = 0
+
+    # -- what callers read ------------------------------------------------------------------------
+    @property
+    def activity_log(self) -> list[dict[str, Any]]:
+        """The Message Activity Log, newest last."""
+        return self.activity.entries()
+
+    @property
+    def currents(self) -> list[dict[str, Any]]:
+        """Currents records, oldest first."""
+        return self.currents_export.records()
+
+    def currents_ndjson(self, since: datetime | None = None) -> str:
+        """The Currents export as NDJSON (one JSON object per line), from `since` when given."""
+        return self.currents_export.ndjson(since)
+
+    # -- what callers do --------------------------------------------------------------------------
+    def send(self, request: WebhookRequest, ctx: DeliveryContext, at: datetime | None = None) -> None:
+        """Schedule the first attempt: as soon as the scheduler runs, or at `at`."""
+        if request.method not in METHODS:
+            raise ValueError(f"webhook method must be one of {', '.join(METHODS)}, not {request.method!r}")
+        delivery = _Delivery(request, ctx, self._generation)
+        try:
+            parts = urlsplit(request.url)
+            if parts.scheme not in ("http", "https"):
+                raise ValueError("the scheme must be http or https")
+            if not parts.hostname:
+                raise ValueError("it names no host")
+            delivery.port = parts.port  # raises ValueError on a bad port
+            delivery.host = parts.hostname
+            delivery.path = parts.path or "/"
+            delivery.host_key = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        except ValueError as exc:
+            delivery.url_error = f"invalid webhook URL {request.url!r}: {exc}"
+        if at is None:
+            self._tasks.soon(self._attempt, delivery, name="braze.webhook")
+        else:
+            self._tasks.at(at, self._attempt, delivery, name="braze.webhook")
+
+    def record_abort(self, ctx: DeliveryContext, reason: str) -> None:
+        """A Liquid `abort_message`: logged and exported as an Abort, never sent, not a delivery."""
+        now = self.runtime.clock.now()
+        self.activity.add(ctx, now, url=None, method=None, attempt=None, status=None, outcome="aborted",
+                          error=reason or "abort_message() called", response_body=None, next_attempt_at=None)
+        self.currents_export.abort(ctx, now, reason)
+        self.runtime.journal.record("braze", "webhook.aborted", ctx.trace_id, **_ctx_attrs(ctx), reason=reason)
+        if self.on_outcome is not None:
+            self.on_outcome(ctx, "aborted", None)
+
+    def record_custom_event(self, braze_id: str, external_id: str | None, name: str, time: datetime,
+                            properties: dict[str, Any], trace_id: str | None) -> None:
+        """Export a tracked custom event to Currents; the journal ties its record id to the trace."""
+        record = self.currents_export.custom_event(braze_id, external_id, name, time, properties)
+        self.runtime.journal.record("braze", "currents.custom_event", trace_id, currents_id=record["id"],
+                                    name=name, braze_id=braze_id, external_id=external_id)
+
+    def reset(self) -> None:
+        """Cancel pending attempts and forget the logs, the export and host health."""
+        self._generation += 1
+        self._tasks.cancel_all()
+        self.activity.clear()
+        self.currents_export.clear()
+        self.health.clear()
+
+    # -- one attempt ------------------------------------------------------------------------------
+    def _attempt(self, delivery: _Delivery) -> None:
+        if delivery.generation != self._generation:
+            return
+        clock = self.runtime.clock
+        started = clock.now()
+        delivery.attempt += 1
+        if delivery.first_attempt_at is None:
+            delivery.first_attempt_at = started
+        result = self._try(delivery, started)
+        now = clock.now()
+        result.duration_ms = (now - started) // timedelta(milliseconds=1)
+        if result.status is not None and 200 <= result.status < 300:
+            self._sent(delivery, result, now)
+            return
+        next_at, why = self._next_attempt_at(delivery, result, now) if result.retriable else (None, None)
+        if next_at is None:
+            self._failed(delivery, result, now, why)
+        else:
+            self._retry(delivery, result, now, next_at)
+
+    def _try(self, delivery: _Delivery, now: datetime) -> _Result:
+        if delivery.url_error is not None:
+            return _Result(None, delivery.url_error, source=SOURCE_BRAZE)
+        assert delivery.host is not None
+        if not self._allowed(delivery.host, delivery.port):
+            return _Result(None, f"webhook URL {delivery.request.url!r} is not allowed: {delivery.host!r} is "
+                                 "neither loopback nor a simulated service (allow_external=True reaches other hosts)",
+                           source=SOURCE_BRAZE)
+        halted_until = self.health.halted_until(delivery.host_key, now)
+        if halted_until is not None:
+            return _Result(HALTED_STATUS, f"host {delivery.host_key} is unhealthy: requests halted until "
+                                          f"{iso_time(halted_until)}",
+                           retriable=True, wait=(halted_until - now).total_seconds(), source=SOURCE_BRAZE)
+        request = delivery.request
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(request.headers)
+        headers.setdefault("User-Agent", USER_AGENT)
+        headers["X-Trace-Id"] = delivery.ctx.trace_id
+        try:
+            response = self._session.request(request.method, request.url, headers=headers,
+                                             data=request.body.encode("utf-8") if request.body else None,
+                                             timeout=self.timeout, allow_redirects=False)
+        except requests.ConnectionError as exc:  # ConnectTimeout is one too: the host was never reached
+            return _Result(CONNECTION_ERROR_STATUS, f"connection error: {exc}", retriable=True,
+                           source=SOURCE_UNREACHABLE)
+        except requests.Timeout as exc:
+            self._count_failure(delivery, TIMEOUT_STATUS)
+            return _Result(TIMEOUT_STATUS, f"no response within {self.timeout:g} s: {exc}", retriable=True,
+                           source=SOURCE_UNREACHABLE)
+        except requests.RequestException as exc:
+            return _Result(None, f"request failed: {exc}", source=SOURCE_BRAZE)
+        status = response.status_code
+        if 200 <= status < 300:
+            return _Result(status)
+        self._count_failure(delivery, status)
+        retriable = status in (408, 429) or 500 <= status <= 599
+        error = f"HTTP {status} {response.reason or ''}".rstrip()
+        if 300 <= status < 400:
+            error += " (redirects are not followed)"
+        return _Result(status, error, response.text[:RESPONSE_EXCERPT_CHARS], retriable,
+                       self._server_wait(response, now) if retriable else 0.0, content_length=len(response.content))
+
+    def _allowed(self, host: str, port: int | None) -> bool:
+        transport = self.runtime.transport
+        if self.allow_external or host == "localhost" or transport.app_for(host, port) is not None:
+            return True
+        if transport.simulated and host.endswith(".local"):
+            return True  # the harness's own namespace: an unregistered one is a service that is down (599)
+        try:
+            return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+        except ValueError:
+            return False
+
+    def _count_failure(self, delivery: _Delivery, status: int) -> None:
+        if status not in UNHEALTHY_STATUSES:
+            return
+        until = self.health.record_failure(delivery.host_key, self.runtime.clock.now())
+        if until is not None:
+            self.runtime.journal.record("braze", "webhook.host_unhealthy", None, host=delivery.host_key,
+                                        halted_until=iso_time(until), threshold=self.health.threshold)
+
+    @staticmethod
+    def _server_wait(response: requests.Response, now: datetime) -> float:
+        """The wait a retriable answer asks for: `Retry-After`, or a 429's `X-RateLimit-Reset`."""
+        waits = [0.0]
+        if "Retry-After" in response.headers:
+            waits.append(_retry_after(response.headers["Retry-After"].strip(), now))
+        if response.status_code == 429 and "X-RateLimit-Reset" in response.headers:
+            waits.append(_rate_limit_reset(response.headers["X-RateLimit-Reset"].strip(), now))
+        return max(waits)
+
+    def _next_attempt_at(self, delivery: _Delivery, result: _Result,
+                         now: datetime) -> tuple[datetime | None, str | None]:
+        """When to retry, or (None, why not)."""
+        if delivery.attempt > MAX_RETRIES:
+            return None, f"gave up after {delivery.attempt} attempts"
+        unreachable = result.status == CONNECTION_ERROR_STATUS
+        backoff = (UNREACHABLE_BACKOFF if unreachable else RETRY_BACKOFF)[delivery.attempt - 1]
+        window = UNREACHABLE_WINDOW if unreachable else RETRY_WINDOW
+        wait = max(backoff, result.wait)
+        next_at = now + timedelta(seconds=wait)
+        assert delivery.first_attempt_at is not None
+        if next_at > delivery.first_attempt_at + window:
+            return None, (f"the next retry (in {wait:g} s) would fall outside the "
+                          f"{'24-hour' if unreachable else '30-minute'} retry window")
+        return next_at, None
+
+    # -- recording --------------------------------------------------------------------------------
+    def _log_attempt(self, delivery: _Delivery, result: _Result, now: datetime, outcome: str,
+                     error: str | None, next_at: datetime | None = None) -> None:
+        request = delivery.request
+        self.activity.add(delivery.ctx, now, url=request.url, method=request.method, attempt=delivery.attempt,
+                          status=result.status, outcome=outcome, error=error, response_body=result.response_body,
+                          next_attempt_at=iso_time(next_at) if next_at is not None else None)
+        self.runtime.journal.record("braze", "webhook.attempt", delivery.ctx.trace_id,
+                                    dispatch_id=delivery.ctx.dispatch_id, url=request.url, method=request.method,
+                                    attempt=delivery.attempt, status=result.status, outcome=outcome, error=error)
+
+    def _failure_fields(self, delivery: _Delivery, result: _Result, error: str | None) -> dict[str, Any]:
+        """Currents' webhook failure fields (Braze's names), plus `url` and `error` for readers."""
+        return {
+            "endpoint_url": delivery.request.url,
+            "url": delivery.request.url,
+            "host": delivery.host,
+            "url_path": delivery.path,
+            "http_status_code": result.status,
+            "raw_response": result.response_body,
+            "content_length": result.content_length,
+            "retry_count": delivery.attempt,
+            "webhook_duration": result.duration_ms,
+            "webhook_failure_source": result.source,
+            "error": error,
+        }
+
+    def _sent(self, delivery: _Delivery, result: _Result, now: datetime) -> None:
+        ctx = delivery.ctx
+        self._log_attempt(delivery, result, now, "sent", None)
+        self.currents_export.message_event(WEBHOOK_SEND, ctx, now)
+        self.runtime.journal.record("braze", "webhook.sent", ctx.trace_id, **_ctx_attrs(ctx),
+                                    url=delivery.request.url, status=result.status, attempts=delivery.attempt)
+        if self.on_outcome is not None:
+            self.on_outcome(ctx, "sent", result.status)
+
+    def _retry(self, delivery: _Delivery, result: _Result, now: datetime, next_at: datetime) -> None:
+        outcome = "halted" if result.status == HALTED_STATUS else "retry"
+        self._log_attempt(delivery, result, now, outcome, result.error, next_at)
+        self.currents_export.message_event(WEBHOOK_RETRY, delivery.ctx, now,
+                                           **self._failure_fields(delivery, result, result.error),
+                                           is_terminal=False, next_attempt_time=int(next_at.timestamp()))
+        self._tasks.at(next_at, self._attempt, delivery, name="braze.webhook.retry")
+
+    def _failed(self, delivery: _Delivery, result: _Result, now: datetime, why: str | None) -> None:
+        ctx = delivery.ctx
+        error = f"{result.error}; {why}" if why else result.error
+        self._log_attempt(delivery, result, now, "failed", error)
+        self.currents_export.message_event(WEBHOOK_FAILURE, ctx, now, **self._failure_fields(delivery, result, error),
+                                           is_terminal=True)
+        self.runtime.journal.record("braze", "webhook.failed", ctx.trace_id, **_ctx_attrs(ctx),
+                                    url=delivery.request.url, status=result.status, attempts=delivery.attempt,
+                                    error=error)
+        if self.on_outcome is not None:
+            self.on_outcome(ctx, "failed", result.status)
+
+
+def _ctx_attrs(ctx: DeliveryContext) -> dict[str, Any]:
+    return {"dispatch_id": ctx.dispatch_id, "braze_id": ctx.braze_id, "external_id": ctx.external_id,
+            "campaign_id": ctx.campaign_id, "canvas_id": ctx.canvas_id, "step_id": ctx.step_id}

@@ -1,0 +1,54 @@
+"""What the Liquid modules share: the two ways a render stops early, and the state of one render.
+
+They live apart from `mocks.braze.liquid` so the filters and Connected Content can raise them and read
+the clock without importing the renderer that imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from liquid.exceptions import LiquidError, LiquidSyntaxError
+
+if TYPE_CHECKING:
+    import requests
+    from liquid.token import Token
+
+DEFAULT_ABORT_REASON = "{% abort_message %} called"
+
+
+class BrazeLiquidError(LiquidError):
+    """A template Braze would not send: bad syntax, an unsupported tag or filter, a failed render."""
+
+    def __init__(self, message: str, *, token: Token | None = None) -> None:
+        super().__init__(message, token=token)
+
+
+class BrazeLiquidSyntaxError(BrazeLiquidError, LiquidSyntaxError):
+    """Raised while parsing, so python-liquid passes it through as a syntax error instead of wrapping it."""
+
+
+class AbortMessage(Exception):
+    """`{% abort_message %}` ran: no message for this user, and `reason` goes to the message activity log."""
+
+    def __init__(self, reason: str = DEFAULT_ABORT_REASON) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class RenderState:
+    """What one render may use beyond its variables: HTTP for Connected Content, its cache, the clock."""
+
+    session: requests.Session | None = None
+    cache: MutableMapping[str, Any] | None = None
+    clock: Callable[[], datetime] | None = None
+    credentials: Mapping[str, tuple[str, str]] | None = None
+
+    def now(self) -> datetime:
+        """The current time in UTC, from the harness clock when one was given."""
+        value = self.clock() if self.clock is not None else datetime.now(UTC)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,99 @@
+"""The fake Braze's domain, assembled: users, segments, templates, campaigns, canvases, delivery.
+
+Custom events from `/users/track` fan out from here to everything that reacts to them (analytics,
+Currents, conversions, action-based campaigns, canvas entries and action paths), and webhook
+outcomes from the dispatcher go back to the campaign or canvas that sent them.
+"""
+
+from __future__ import annotations
+
+from harness.ratelimit import Limit, RateLimiter
+from harness.runtime import Runtime
+from mocks.braze.analytics import EventAnalytics
+from mocks.braze.audiences import AudienceResolver
+from mocks.braze.auth import DEFAULT_API_KEY, KeyRing
+from mocks.braze.campaigns import CampaignEngine
+from mocks.braze.canvases import CanvasEngine
+from mocks.braze.conversions import ConversionTracker
+from mocks.braze.dispatch import DeliveryContext, WebhookDispatcher
+from mocks.braze.messaging import MessagingEndpoints
+from mocks.braze.segments import SegmentStore
+from mocks.braze.sending import Sender
+from mocks.braze.track import CustomEvent, UserTracker
+from mocks.braze.users import UserStore
+from mocks.braze.webhook_templates import WebhookTemplateStore
+
+HOUR = 3600.0
+DEFAULT_LIMITS = {
+    "users.track": Limit(3000, 3),
+    "messaging": Limit(250_000, HOUR),  # /messages/send, /campaigns/trigger/send, /canvas/trigger/send together
+    "broadcast": Limit(250, 60),
+    "sends.id.create": Limit(100, 24 * HOUR),
+    "rest": Limit(250_000, HOUR),
+}
+
+
+class BrazeService:
+    def __init__(self, runtime: Runtime, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0,
+                 allow_external: bool = False) -> None:
+        self.runtime = runtime
+        self.keys = KeyRing(api_key)
+        self.users = UserStore()
+        self.tracker = UserTracker(runtime, self.users)
+        self.segments = SegmentStore(runtime.ids.uuid)
+        self.audiences = AudienceResolver(self.segments)
+        self.templates = WebhookTemplateStore()
+        self.dispatcher = WebhookDispatcher(runtime, timeout=webhook_timeout, allow_external=allow_external,
+                                            on_outcome=self._on_outcome)
+        self.sender = Sender(runtime, self.dispatcher)
+        self.conversions = ConversionTracker(runtime, self._on_convert)
+        self.campaigns = CampaignEngine(runtime, self.users, self.audiences, self.templates, self.sender,
+                                        self.conversions)
+        self.canvases = CanvasEngine(runtime, self.users, self.audiences, self.templates, self.sender,
+                                     self.conversions)
+        self.messaging = MessagingEndpoints(runtime, self.tracker, self.audiences, self.campaigns, self.canvases,
+                                            self.sender)
+        self.analytics = EventAnalytics()
+        self.limiter = RateLimiter(runtime.clock, DEFAULT_LIMITS)
+        self.tracker.listeners.append(self._on_event)
+
+    def _on_event(self, event: CustomEvent) -> None:
+        profile = event.profile
+        self.runtime.journal.record("braze", "event.recorded", event.trace_id, name=event.name,
+                                    external_id=profile.external_id, braze_id=profile.braze_id,
+                                    time=event.time.isoformat(), properties=event.properties)
+        self.dispatcher.record_custom_event(profile.braze_id, profile.external_id, event.name, event.time,
+                                            event.properties, event.trace_id)
+        self.analytics.on_event(event)
+        self.conversions.on_event(event)
+        self.campaigns.on_event(event)
+        self.canvases.on_event(event)
+
+    def _on_outcome(self, ctx: DeliveryContext, outcome: str, status: int | None) -> None:
+        if ctx.canvas_id is not None:
+            self.canvases.on_outcome(ctx, outcome)
+        elif ctx.campaign_id is not None:
+            self.campaigns.on_outcome(ctx, outcome)
+
+    def _on_convert(self, owner: str, index: int, event: CustomEvent) -> None:
+        self.runtime.journal.record("braze", "conversion", event.trace_id, owner=owner, conversion_index=index,
+                                    event=event.name, external_id=event.profile.external_id,
+                                    braze_id=event.profile.braze_id)
+
+    def reset(self) -> None:
+        self.campaigns.reset()
+        self.canvases.reset()
+        self.dispatcher.reset()
+        self.conversions.reset()
+        self.analytics.reset()
+        self.users.clear()
+        for segment in self.segments.list():
+            self.segments.delete(segment.segment_id)
+        self.templates.reset()
+        self.keys.reset()
+        self.limiter.configure(DEFAULT_LIMITS)
+        self.sender.connected_cache.clear()
+
+    def counts(self) -> dict[str, int]:
+        return {"users": len(self.users), "segments": len(self.segments), "campaigns": len(self.campaigns.campaigns),
+                "canvases": len(self.canvases.canvases)}

@@ -1,0 +1,192 @@
+"""Braze user profiles and the identifier indexes that find them.
+
+A profile is found by exactly one identifier: `external_id`, a `user_alias` (name + label),
+`braze_id`, `email` or `phone`. Profiles keep default attributes (Braze's API names), custom
+attributes, custom events (counts, first/last and every time, so segments can count "N times in
+the last D days") and purchases. Held in memory; 100,000 profiles is the design size.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+DEFAULT_ATTRIBUTES = (
+    "first_name", "last_name", "email", "phone", "dob", "gender", "country", "language", "home_city",
+    "time_zone", "email_subscribe", "push_subscribe", "bio", "image_url", "date_of_first_session",
+    "date_of_last_session",
+)
+
+
+@dataclass
+class EventSeries:
+    """One custom event on one profile."""
+
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    times: list[datetime] = field(default_factory=list)  # sorted
+    last_properties: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, when: datetime, properties: dict[str, Any]) -> None:
+        self.count += 1
+        if self.first is None or when < self.first:
+            self.first = when
+        if self.last is None or when >= self.last:
+            self.last = when
+            self.last_properties = properties
+        if not self.times or when >= self.times[-1]:
+            self.times.append(when)
+        else:
+            bisect.insort(self.times, when)
+
+    def count_since(self, since: datetime) -> int:
+        return len(self.times) - bisect.bisect_left(self.times, since)
+
+
+@dataclass
+class Profile:
+    braze_id: str
+    created_at: datetime
+    random_bucket_number: int
+    external_id: str | None = None
+    user_aliases: list[dict[str, str]] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    events: dict[str, EventSeries] = field(default_factory=dict)
+    purchases: list[dict[str, Any]] = field(default_factory=list)
+    updated_at: datetime | None = None
+    last_used_app: datetime | None = None
+
+    @property
+    def email(self) -> str | None:
+        return self.attributes.get("email")
+
+    @property
+    def phone(self) -> str | None:
+        return self.attributes.get("phone")
+
+    def record_event(self, name: str, when: datetime, properties: dict[str, Any]) -> None:
+        series = self.events.get(name)
+        if series is None:
+            series = self.events[name] = EventSeries()
+        series.add(when, properties)
+
+    def liquid_variables(self) -> dict[str, Any]:
+        """The attribute names Braze's Liquid exposes (`${first_name}`, `${email_address}`, ...)."""
+        a = self.attributes
+        return {
+            "first_name": a.get("first_name"), "last_name": a.get("last_name"), "email_address": a.get("email"),
+            "user_id": self.external_id, "braze_id": self.braze_id, "country": a.get("country"),
+            "city": a.get("home_city"), "language": a.get("language"), "time_zone": a.get("time_zone"),
+            "date_of_birth": a.get("dob"), "gender": a.get("gender"), "phone_number": a.get("phone"),
+            "random_bucket_number": self.random_bucket_number, "most_recent_locale": a.get("language"),
+            "custom_attribute": self.custom,
+        }
+
+
+class UserStore:
+    def __init__(self) -> None:
+        self.profiles: dict[str, Profile] = {}
+        self._by_external: dict[str, str] = {}
+        self._by_alias: dict[tuple[str, str], str] = {}
+        self._by_email: dict[str, list[str]] = {}
+        self._by_phone: dict[str, list[str]] = {}
+        self.lock = threading.RLock()
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+    def __iter__(self) -> Iterator[Profile]:
+        return iter(list(self.profiles.values()))
+
+    def add(self, profile: Profile) -> Profile:
+        with self.lock:
+            self.profiles[profile.braze_id] = profile
+            if profile.external_id is not None:
+                self._by_external[profile.external_id] = profile.braze_id
+            for alias in profile.user_aliases:
+                self._by_alias[(alias["alias_name"], alias["alias_label"])] = profile.braze_id
+            self._index_contact(profile, "email", profile.email)
+            self._index_contact(profile, "phone", profile.phone)
+            return profile
+
+    def _index_contact(self, profile: Profile, kind: str, value: str | None) -> None:
+        if value is None:
+            return
+        index = self._by_email if kind == "email" else self._by_phone
+        ids = index.setdefault(value.lower() if kind == "email" else value, [])
+        if profile.braze_id not in ids:
+            ids.append(profile.braze_id)
+
+    def _unindex_contact(self, profile: Profile, kind: str, value: str | None) -> None:
+        if value is None:
+            return
+        index = self._by_email if kind == "email" else self._by_phone
+        key = value.lower() if kind == "email" else value
+        ids = index.get(key, [])
+        if profile.braze_id in ids:
+            ids.remove(profile.braze_id)
+        if not ids:
+            index.pop(key, None)
+
+    def set_contact(self, profile: Profile, kind: str, value: str | None) -> None:
+        """Change a profile's email or phone, keeping the index right."""
+        with self.lock:
+            self._unindex_contact(profile, kind, profile.attributes.get(kind))
+            if value is None:
+                profile.attributes.pop(kind, None)
+            else:
+                profile.attributes[kind] = value
+                self._index_contact(profile, kind, value)
+
+    def set_external_id(self, profile: Profile, external_id: str) -> None:
+        with self.lock:
+            if profile.external_id is not None:
+                self._by_external.pop(profile.external_id, None)
+            profile.external_id = external_id
+            self._by_external[external_id] = profile.braze_id
+
+    def add_alias(self, profile: Profile, alias_name: str, alias_label: str) -> None:
+        with self.lock:
+            profile.user_aliases.append({"alias_name": alias_name, "alias_label": alias_label})
+            self._by_alias[(alias_name, alias_label)] = profile.braze_id
+
+    def by_external_id(self, external_id: str) -> Profile | None:
+        braze_id = self._by_external.get(external_id)
+        return self.profiles.get(braze_id) if braze_id else None
+
+    def by_braze_id(self, braze_id: str) -> Profile | None:
+        return self.profiles.get(braze_id)
+
+    def by_alias(self, alias_name: str, alias_label: str) -> Profile | None:
+        braze_id = self._by_alias.get((alias_name, alias_label))
+        return self.profiles.get(braze_id) if braze_id else None
+
+    def by_email(self, email: str) -> list[Profile]:
+        return [self.profiles[b] for b in self._by_email.get(email.lower(), [])]
+
+    def by_phone(self, phone: str) -> list[Profile]:
+        return [self.profiles[b] for b in self._by_phone.get(phone, [])]
+
+    def delete(self, profile: Profile) -> None:
+        with self.lock:
+            self.profiles.pop(profile.braze_id, None)
+            if profile.external_id is not None:
+                self._by_external.pop(profile.external_id, None)
+            for alias in profile.user_aliases:
+                self._by_alias.pop((alias["alias_name"], alias["alias_label"]), None)
+            self._unindex_contact(profile, "email", profile.email)
+            self._unindex_contact(profile, "phone", profile.phone)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.profiles.clear()
+            self._by_external.clear()
+            self._by_alias.clear()
+            self._by_email.clear()
+            self._by_phone.clear()

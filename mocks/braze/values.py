@@ -1,0 +1,159 @@
+"""Validation of Braze's default profile fields and of attribute and property values.
+
+Each check returns the cleaned value or raises `InvalidValue` with the reason Braze would give;
+`/users/track` turns that into a per-object error and goes on with the rest of the request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
+
+import pycountry
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,32}$")
+ISO_TIME_HINT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+SUBSCRIPTION_STATES = ("opted_in", "subscribed", "unsubscribed")
+GENDERS = ("M", "F", "O", "N", "P")
+MAX_STRING = 255
+MAX_ARRAY = 500
+MAX_EVENT_PROPERTIES_BYTES = 100 * 1024
+
+
+class InvalidValue(ValueError):
+    pass
+
+
+@cache
+def countries() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+@cache
+def languages() -> frozenset[str]:
+    return frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+
+
+@cache
+def currencies() -> frozenset[str]:
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def parse_time(value: Any, field: str = "time") -> datetime:
+    """An ISO-8601 string as an aware UTC datetime (naive means UTC, as Braze reads it)."""
+    if not isinstance(value, str):
+        raise InvalidValue(f"'{field}' must be an ISO-8601 string")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(f"'{field}' is not a valid ISO-8601 time: {value!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _string(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue(f"'{name}' must be a string")
+    if len(value) > MAX_STRING:
+        raise InvalidValue(f"'{name}' is longer than {MAX_STRING} characters")
+    return value
+
+
+def default_attribute(name: str, value: Any) -> Any:
+    """Validate one default profile field; None (null) clears it."""
+    if value is None:
+        return None
+    if name in ("first_name", "last_name", "home_city", "bio", "image_url"):
+        return _string(name, value)
+    if name == "email":
+        if not isinstance(value, str) or not EMAIL.match(value):
+            raise InvalidValue(f"'email' is not a valid email address: {value!r}")
+        return value
+    if name == "phone":
+        if not isinstance(value, str) or not PHONE.match(value):
+            raise InvalidValue(f"'phone' is not a valid phone number: {value!r}")
+        return value
+    if name == "dob":
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise InvalidValue("'dob' must be a date as YYYY-MM-DD")
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise InvalidValue(f"'dob' is not a valid date: {value!r}") from None
+        return value
+    if name == "gender":
+        if value not in GENDERS:
+            raise InvalidValue(f"'gender' must be one of {', '.join(GENDERS)}")
+        return value
+    if name == "country":
+        if not isinstance(value, str) or value.upper() not in countries():
+            raise InvalidValue(f"'country' must be an ISO-3166-1 alpha-2 code: {value!r}")
+        return value.upper()
+    if name == "language":
+        if not isinstance(value, str) or value.lower() not in languages():
+            raise InvalidValue(f"'language' must be an ISO-639-1 code: {value!r}")
+        return value.lower()
+    if name == "time_zone":
+        if not isinstance(value, str) or value not in time_zones():
+            raise InvalidValue(f"'time_zone' must be an IANA time zone name: {value!r}")
+        return value
+    if name in ("email_subscribe", "push_subscribe"):
+        if value not in SUBSCRIPTION_STATES:
+            raise InvalidValue(f"'{name}' must be one of {', '.join(SUBSCRIPTION_STATES)}")
+        return value
+    if name in ("date_of_first_session", "date_of_last_session"):
+        return parse_time(value, name)
+    raise InvalidValue(f"'{name}' is not a default attribute")
+
+
+def custom_value(name: str, value: Any) -> Any:
+    """A custom attribute value as stored: ISO-8601 times become datetimes."""
+    if not name or name.startswith("$"):
+        raise InvalidValue(f"custom attribute name {name!r} must be non-empty and not start with '$'")
+    if len(name) > MAX_STRING:
+        raise InvalidValue(f"custom attribute name is longer than {MAX_STRING} characters")
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if ISO_TIME_HINT.match(value):
+            try:
+                return parse_time(value, name)
+            except InvalidValue:
+                pass
+        return _string(name, value)
+    if isinstance(value, list):
+        if len(value) > MAX_ARRAY:
+            raise InvalidValue(f"custom attribute '{name}' has more than {MAX_ARRAY} items")
+        return list(value)
+    if isinstance(value, dict):
+        return value
+    raise InvalidValue(f"custom attribute '{name}' has an unsupported value type")
+
+
+def event_properties(properties: Any) -> dict[str, Any]:
+    if properties is None:
+        return {}
+    if not isinstance(properties, dict):
+        raise InvalidValue("'properties' must be an object")
+    for key, value in properties.items():
+        if not key or len(key) > MAX_STRING or key.startswith("$"):
+            raise InvalidValue(f"property name {key!r} must be 1-255 characters and not start with '$'")
+        if key in ("time", "event_name"):
+            raise InvalidValue(f"property name '{key}' is reserved")
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            raise InvalidValue(f"property '{key}' is longer than {MAX_STRING} characters")
+        if value is not None and not isinstance(value, str | int | float | bool | list | dict):
+            raise InvalidValue(f"property '{key}' has an unsupported type")
+    if len(json.dumps(properties, default=str)) > MAX_EVENT_PROPERTIES_BYTES:
+        raise InvalidValue("event properties exceed 100 KB")
+    return properties

@@ -1,0 +1,174 @@
+"""Webhook templates: saved composer content (URL, method, headers, body) that messages reuse.
+
+In Braze a template is copied into a message and edited there; here a message names a template
+and may override its fields and replace its placeholders (literal text such as
+`SENDBIRD_API_TOKEN`), which is what editing the copy amounts to. Liquid works in the URL, the
+header values and the body (JSON key/value pairs, or raw text).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+METHODS = ("POST", "PUT", "DELETE", "GET", "PATCH")
+SENDBIRD_TEMPLATE_ID = "sendbird-webhook-template"
+
+SENDBIRD_BODY = """{
+  "template_key": "SENDBIRD_TEMPLATE_KEY",
+  "receiver": "{{custom_attribute.${sendbird_id} | json_escape}}",
+  "user_id": "{{${user_id} | json_escape}}",
+  "variables": SENDBIRD_VARIABLES,
+  "event_name": "SENDBIRD_EVENT_NAME",
+  "message_id": "{{campaign.${dispatch_id}}}-{{${user_id} | json_escape}}",
+  "campaign_id": "{{campaign.${api_id}}}",
+  "canvas_id": "{{canvas.${api_id}}}",
+  "tags": SENDBIRD_TAGS,
+  "label": "SENDBIRD_LABEL"
+}"""
+
+SENDBIRD_PLACEHOLDERS = {
+    "SENDBIRD_INTEGRATION_URL": "Sendbird's realtime or batch integration endpoint",
+    "SENDBIRD_API_TOKEN": "the integration's API token",
+    "SENDBIRD_TEMPLATE_KEY": "the Sendbird notification template key",
+    "SENDBIRD_EVENT_NAME": "the Braze custom event name for SENT/READ callbacks",
+    "SENDBIRD_VARIABLES": "a JSON object of template variables (Liquid allowed), default {}",
+    "SENDBIRD_TAGS": "a JSON array of tags, default []",
+    "SENDBIRD_LABEL": "a label, default empty",
+}
+SENDBIRD_DEFAULTS = {"SENDBIRD_VARIABLES": "{}", "SENDBIRD_TAGS": "[]", "SENDBIRD_LABEL": ""}
+
+
+class TemplateError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WebhookContent:
+    """What a webhook message sends, before Liquid: the composer's fields."""
+
+    url: str
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | dict[str, str] = ""  # raw text, or JSON key/value pairs
+
+    def body_text(self, rendered_pairs: dict[str, str] | None = None) -> str:
+        if isinstance(self.body, dict):
+            return json.dumps(rendered_pairs if rendered_pairs is not None else self.body)
+        return self.body
+
+    def replaced(self, replacements: dict[str, str]) -> WebhookContent:
+        """Literal placeholder replacement in every field, as a marketer edits a copied template."""
+        if not replacements:
+            return self
+
+        def sub(text: str) -> str:
+            for old, new in replacements.items():
+                text = text.replace(old, new)
+            return text
+
+        body = {sub(k): sub(v) for k, v in self.body.items()} if isinstance(self.body, dict) else sub(self.body)
+        return WebhookContent(sub(self.url), self.method, {sub(k): sub(v) for k, v in self.headers.items()}, body)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "method": self.method, "headers": dict(self.headers),
+                "body_type": "json" if isinstance(self.body, dict) else "raw", "body": self.body}
+
+
+def parse_content(spec: Any, where: str = "webhook") -> WebhookContent:
+    if not isinstance(spec, dict):
+        raise TemplateError(f"'{where}' must be an object")
+    url = spec.get("url")
+    if not isinstance(url, str) or not url:
+        raise TemplateError(f"'{where}.url' is required")
+    method = spec.get("method", spec.get("request_method", "POST"))
+    if method not in METHODS:
+        raise TemplateError(f"'{where}.method' must be one of {', '.join(METHODS)}")
+    headers = spec.get("headers", spec.get("request_headers", {})) or {}
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise TemplateError(f"'{where}.headers' must be an object of strings")
+    body = spec.get("body", "")
+    if isinstance(body, dict):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in body.items()):
+            raise TemplateError(f"'{where}.body' key/value pairs must be strings")
+    elif not isinstance(body, str):
+        raise TemplateError(f"'{where}.body' must be raw text or an object of key/value pairs")
+    return WebhookContent(url, method, dict(headers), body)
+
+
+@dataclass
+class WebhookTemplate:
+    template_id: str
+    name: str
+    content: WebhookContent
+    description: str = ""
+    placeholders: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"template_id": self.template_id, "name": self.name, "description": self.description,
+                **self.content.to_dict(), "placeholders": dict(self.placeholders)}
+
+
+def sendbird_template() -> WebhookTemplate:
+    return WebhookTemplate(
+        SENDBIRD_TEMPLATE_ID, "Sendbird Webhook Template",
+        WebhookContent("SENDBIRD_INTEGRATION_URL", "POST",
+                       {"Content-Type": "application/json", "Api-Token": "SENDBIRD_API_TOKEN"}, SENDBIRD_BODY),
+        description="Posts to Sendbird's Braze integration (realtime or batch endpoint); replace the placeholders.",
+        placeholders=dict(SENDBIRD_PLACEHOLDERS), defaults=dict(SENDBIRD_DEFAULTS))
+
+
+class WebhookTemplateStore:
+    def __init__(self) -> None:
+        self._templates: dict[str, WebhookTemplate] = {}
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._templates = {SENDBIRD_TEMPLATE_ID: sendbird_template()}
+
+    def create(self, template_id: str, spec: dict[str, Any]) -> WebhookTemplate:
+        name = spec.get("name")
+        if not isinstance(name, str) or not name:
+            raise TemplateError("'name' is required")
+        template = WebhookTemplate(template_id, name, parse_content(spec, "template"),
+                                   description=str(spec.get("description", "")))
+        with self._lock:
+            if any(t.name == name for t in self._templates.values()):
+                raise TemplateError(f"a webhook template named {name!r} already exists")
+            self._templates[template_id] = template
+        return template
+
+    def get(self, template_id: str) -> WebhookTemplate:
+        template = self._templates.get(template_id)
+        if template is None:
+            raise TemplateError(f"no webhook template {template_id!r}")
+        return template
+
+    def list(self) -> list[WebhookTemplate]:
+        return list(self._templates.values())
+
+    def delete(self, template_id: str) -> None:
+        with self._lock:
+            if self._templates.pop(template_id, None) is None:
+                raise TemplateError(f"no webhook template {template_id!r}")
+
+    def resolve(self, spec: Any, where: str) -> WebhookContent:
+        """A message's webhook: inline content, or a template with overrides and replacements."""
+        if not isinstance(spec, dict):
+            raise TemplateError(f"'{where}' must be an object")
+        if "template_id" not in spec:
+            return parse_content(spec, where)
+        template = self.get(spec["template_id"])
+        replacements = spec.get("replace", {})
+        if not isinstance(replacements, dict) or not all(isinstance(v, str) for v in replacements.values()):
+            raise TemplateError(f"'{where}.replace' must be an object of strings")
+        content = template.content
+        overrides = {k: spec[k] for k in ("url", "method", "headers", "body") if k in spec}
+        if overrides:
+            content = parse_content({**content.to_dict(), **overrides}, where)
+        return content.replaced({**template.defaults, **replacements})
