@@ -275,12 +275,14 @@ class TaskGroup:
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self._handles: list[TaskHandle] = []
+        self._prune_at = 4096
         self._lock = threading.Lock()
 
     def _track(self, handle: TaskHandle) -> TaskHandle:
         with self._lock:
-            if len(self._handles) > 4096:
+            if len(self._handles) >= self._prune_at:  # amortised: the list at most doubles between prunes
                 self._handles = [h for h in self._handles if not (h.done or h.cancelled)]
+                self._prune_at = max(4096, 2 * len(self._handles))
             self._handles.append(handle)
         return handle
 

@@ -230,7 +230,7 @@ class WebhookDispatcher:
         self.currents_export = CurrentsExport(runtime.ids)
         self._tasks = TaskGroup(runtime.scheduler)
         self._session = runtime.transport.session(timeout=timeout)
-        # bumped by reset(), so an attempt already running on a live worker thread schedules nothing
+        # bumped by reset(), so an attempt in flight on a live worker thread leaves no trace
         self._generation = 0
 
     # -- what callers read ------------------------------------------------------------------------
@@ -282,11 +282,9 @@ class WebhookDispatcher:
             self.on_outcome(ctx, "aborted", None)
 
     def record_custom_event(self, braze_id: str, external_id: str | None, name: str, time: datetime,
-                            properties: dict[str, Any], trace_id: str | None) -> None:
-        """Export a tracked custom event to Currents; the journal ties its record id to the trace."""
-        record = self.currents_export.custom_event(braze_id, external_id, name, time, properties)
-        self.runtime.journal.record("braze", "currents.custom_event", trace_id, currents_id=record["id"],
-                                    name=name, braze_id=braze_id, external_id=external_id)
+                            properties: dict[str, Any]) -> None:
+        """Export a tracked custom event to Currents (the service journals it as `event.recorded`)."""
+        self.currents_export.custom_event(braze_id, external_id, name, time, properties)
 
     def reset(self) -> None:
         """Cancel pending attempts and forget the logs, the export and host health."""
@@ -298,14 +296,14 @@ class WebhookDispatcher:
 
     # -- one attempt ------------------------------------------------------------------------------
     def _attempt(self, delivery: _Delivery) -> None:
-        if delivery.generation != self._generation:
-            return
         clock = self.runtime.clock
         started = clock.now()
         delivery.attempt += 1
         if delivery.first_attempt_at is None:
             delivery.first_attempt_at = started
         result = self._try(delivery, started)
+        if delivery.generation != self._generation:
+            return  # reset() ran while the request was in flight (live mode): record and schedule nothing
         now = clock.now()
         result.duration_ms = (now - started) // timedelta(milliseconds=1)
         if result.status is not None and 200 <= result.status < 300:

@@ -31,7 +31,7 @@ from liquid.builtin.output import Output, OutputNode
 from liquid.builtin.tags.echo_tag import EchoTag
 from liquid.exceptions import LiquidError
 from liquid.tag import Tag
-from liquid.token import TOKEN_EXPRESSION, TOKEN_TAG
+from liquid.token import TOKEN_DOC, TOKEN_EXPRESSION, TOKEN_TAG
 from liquid.utils import ReadOnlyChainMap
 
 from mocks.braze import liquid_filters
@@ -216,13 +216,14 @@ class _Illegal(Illegal):
     """An unregistered tag: Braze refuses it by name."""
 
     def parse(self, stream: TokenStream) -> Node:
-        token = stream.expect(TOKEN_TAG)
-        if token.value in UNSUPPORTED_TAGS:
-            message = f"Braze Liquid does not support the '{token.value}' tag"
-        elif token.value in _INNER_TAGS:
-            message = f"unexpected tag '{token.value}'"
+        token = stream.current
+        name = "doc" if token.kind == TOKEN_DOC else stream.expect(TOKEN_TAG).value  # the lexer pre-cuts doc blocks
+        if name in UNSUPPORTED_TAGS:
+            message = f"Braze Liquid does not support the '{name}' tag"
+        elif name in _INNER_TAGS:
+            message = f"unexpected tag '{name}'"
         else:
-            message = f"unknown tag '{token.value}'"
+            message = f"unknown tag '{name}'"
         raise BrazeLiquidSyntaxError(message, token=token)
 
 
@@ -359,8 +360,6 @@ class BrazeTemplate:
             raise
         except LiquidError as exc:
             raise BrazeLiquidSyntaxError(f"Liquid syntax error: {exc.message}", token=exc.token) from exc
-        except RecursionError as exc:
-            raise BrazeLiquidSyntaxError("Liquid syntax error: the template nests too deeply") from exc
         self._names = {_NAMES: rewriter.names} if rewriter.names else None
 
     def render(self, variables: Mapping[str, Any] | None = None, *,

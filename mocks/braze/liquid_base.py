@@ -1,7 +1,6 @@
-"""What the Liquid modules share: the two ways a render stops early, and the state of one render.
-
-They live apart from `mocks.braze.liquid` so the filters and Connected Content can raise them and read
-the clock without importing the renderer that imports them.
+"""The errors and per-render state of Braze Liquid, kept apart from `mocks.braze.liquid` so that the
+filters and Connected Content can raise the errors and read the render's clock without importing the
+renderer that imports them.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ class BrazeService:
                                     external_id=profile.external_id, braze_id=profile.braze_id,
                                     time=event.time.isoformat(), properties=event.properties)
         self.dispatcher.record_custom_event(profile.braze_id, profile.external_id, event.name, event.time,
-                                            event.properties, event.trace_id)
+                                            event.properties)
         self.analytics.on_event(event)
         self.conversions.on_event(event)
         self.campaigns.on_event(event)
