@@ -43,3 +43,7 @@ class IdFactory:
             return low + secrets.randbelow(span)
         with self._lock:
             return low + self._rng.randrange(span)
+
+    def fraction(self) -> float:
+        """A float in [0, 1): for jitter that must replay the same under a seed."""
+        return self._bits(53) / (1 << 53)

@@ -14,6 +14,7 @@ from typing import Any
 from harness.runtime import Runtime
 from mocks.braze.dispatch import DeliveryContext, WebhookDispatcher, WebhookRequest
 from mocks.braze.liquid import AbortMessage, BrazeLiquidError, compile_template
+from mocks.braze.liquid_connected import ConnectedContentCache
 from mocks.braze.users import Profile
 from mocks.braze.webhook_templates import WebhookContent
 
@@ -43,7 +44,7 @@ class Sender:
         self.runtime = runtime
         self.dispatcher = dispatcher
         self._session = runtime.transport.session()
-        self.connected_cache: dict[str, Any] = {}
+        self.connected_cache = ConnectedContentCache()
 
     def render(self, source: str, variables: dict[str, Any]) -> str:
         if "{" not in source:

@@ -1,0 +1,51 @@
+"""`python -m bridge --port 7300 ...`: serve the bridge live on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+
+from pydantic import BaseModel, Field
+
+from bridge.app import DEFAULT_API_TOKEN, DEFAULT_DB
+from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
+from harness.settings import load_settings
+
+
+class BridgeSettings(BaseModel):
+    """Serve the Braze <-> Sendbird bridge (Sendbird's Braze integration)."""
+
+    port: int = Field(7300, description="port to listen on")
+    host: str = Field(DEFAULT_HOST, description="address to bind (loopback by default)")
+    sendbird_url: str = Field("http://127.0.0.1:7200", description="Sendbird Notifications API base URL")
+    sendbird_token: str = Field("local-sendbird-token", description="Sendbird API token (also verifies webhooks)")
+    braze_url: str = Field("http://127.0.0.1:7100", description="Braze REST endpoint")
+    braze_key: str = Field("local-braze-key", description="Braze REST API key with users.track")
+    api_token: str = Field(DEFAULT_API_TOKEN, description="the integration's API token (Api-Token header)")
+    db: str = Field(str(DEFAULT_DB), description="outbox SQLite file")
+    event_callback: bool = Field(True, description="post SENT/READ events to Braze (--no-event-callback)")
+    batch_linger_ms: int = Field(1000, ge=0, description="longest wait before a batch leaves")
+    batch_max: int = Field(10_000, ge=1, le=10_000, description="recipients per batch send")
+    threads: int = Field(DEFAULT_THREADS, description="server threads")
+    speed: float = Field(1.0, description="clock speed-up for scheduled work")
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = load_settings(BridgeSettings, argv, env_prefix="BRIDGE_", prog="python -m bridge")
+
+    def factory():
+        from bridge.app import create_app
+        from harness.runtime import Runtime
+
+        return create_app(Runtime.live(speed=settings.speed), sendbird_url=settings.sendbird_url,
+                          sendbird_token=settings.sendbird_token, braze_url=settings.braze_url,
+                          braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
+                          event_callback=settings.event_callback, batch_max=settings.batch_max,
+                          batch_linger_ms=settings.batch_linger_ms)
+
+    print(f"bridge on http://{settings.host}:{settings.port} (Api-Token {settings.api_token}, outbox {settings.db})",
+          file=sys.stderr, flush=True)
+    serve(factory, settings.port, settings.host, settings.threads, name="bridge")
+
+
+if __name__ == "__main__":
+    main()

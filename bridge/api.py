@@ -1,0 +1,154 @@
+"""The bridge's HTTP layer: the two integration endpoints, Sendbird's webhook receiver, metrics
+and the integration settings page."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bridge.errors import INTERNAL, INVALID_API_TOKEN, INVALID_JSON_BODY, INVALID_VALUE, NOT_FOUND, BridgeError
+from bridge.models import parse_webhook
+from bridge.service import Bridge
+
+log = logging.getLogger(__name__)
+SETTINGS_FIELDS = {"event_callback": bool, "braze_rest_endpoint": str, "braze_rest_api_key": str}
+
+
+def api_blueprint(bridge: Bridge) -> Blueprint:
+    bp = Blueprint("bridge_api", __name__)
+
+    def _inbound(mode: str):
+        path = f"/braze/notifications/{mode}"
+        if not hmac.compare_digest(request.headers.get("Api-Token", ""), bridge.api_token):
+            bridge.metrics.rejected.labels(path=path, code=str(INVALID_API_TOKEN)).inc()
+            raise BridgeError(INVALID_API_TOKEN, "Invalid value: API token is missing or invalid.")
+        try:
+            webhook = parse_webhook(request.get_data(cache=False))
+        except BridgeError as exc:
+            bridge.metrics.rejected.labels(path=path, code=str(exc.code)).inc()
+            raise
+        answer, _ = bridge.accept(webhook, mode, request.headers.get("X-Trace-Id"))
+        return jsonify(answer)
+
+    @bp.post("/braze/notifications/realtime")
+    def realtime():
+        return _inbound("realtime")
+
+    @bp.post("/braze/notifications/batch")
+    def batch():
+        return _inbound("batch")
+
+    @bp.post("/sendbird/webhooks")
+    def sendbird_webhook():
+        raw = request.get_data(cache=False)
+        expected = hmac.new(bridge.sendbird_token.encode(), raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(request.headers.get("x-sendbird-signature", ""), expected):
+            raise BridgeError(INVALID_API_TOKEN, "Invalid x-sendbird-signature.")
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
+        if not isinstance(payload, dict):
+            raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
+        queued = bridge.on_read(payload) if payload.get("category") == "group_channel:message_read" else 0
+        return jsonify({"received": True, "read_events_queued": queued})
+
+    @bp.get("/metrics")
+    def metrics():
+        return Response(bridge.metrics.render(), mimetype="text/plain; version=0.0.4")
+
+    return bp
+
+
+def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
+    bp = Blueprint("bridge_admin_extras", __name__, url_prefix="/_admin")
+
+    def _view() -> dict[str, Any]:
+        base = request.host_url.rstrip("/")
+        return {**bridge.integration.to_dict(),
+                "endpoints": {"realtime": f"{base}/braze/notifications/realtime",
+                              "batch": f"{base}/braze/notifications/batch"},
+                "api_token": bridge.api_token,
+                "sendbird": {"url": bridge.sendbird_url},
+                "batching": {"batch_max": bridge.batch_max,
+                             "batch_linger_ms": int(bridge.linger.total_seconds() * 1000)}}
+
+    @bp.get("/integration")
+    def get_integration():
+        return jsonify(_view())
+
+    @bp.put("/integration")
+    def put_integration():
+        try:
+            body = json.loads(request.get_data(cache=False) or b"null")
+        except ValueError:
+            raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
+        if not isinstance(body, dict):
+            raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
+        changes = {}
+        for key, value in body.items():
+            kind = SETTINGS_FIELDS.get(key)
+            if kind is None:
+                raise BridgeError(INVALID_VALUE, f'"{key}" is not an integration setting; '
+                                                 f'settable: {", ".join(SETTINGS_FIELDS)}.')
+            if not isinstance(value, kind):
+                raise BridgeError(INVALID_VALUE, f'"{key}" must be a {kind.__name__}.')
+            changes[key] = value
+        bridge.update_integration(changes)
+        return jsonify(_view())
+
+    @bp.get("/dead_letters")
+    def dead_letters():
+        include = request.args.get("include_replayed") in ("1", "true")
+        return jsonify({"dead_letters": bridge.outbox.dead_letters(include)})
+
+    @bp.post("/dead_letters/replay")
+    def replay():
+        raw = request.get_data(cache=False)
+        ids = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
+            ids = body.get("ids") if isinstance(body, dict) else None
+            if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+                raise BridgeError(INVALID_VALUE, '"ids" must be a list of dead letter ids.')
+        return jsonify({"replayed": bridge.replay(ids)})
+
+    @bp.get("/outbox")
+    def outbox():
+        return jsonify(bridge.outbox.depth())
+
+    @bp.get("/webhooks/<message_id>")
+    def webhook(message_id: str):
+        row = bridge.outbox.webhook(message_id)
+        if row is None:
+            raise BridgeError(NOT_FOUND, f'"{message_id}" not found.')
+        return jsonify({"message_id": row.message_id, "mode": row.mode, "state": row.state,
+                        "attempts": row.attempts, "notification_id": row.notification_id,
+                        "trace_id": row.trace_id, "body": row.body})
+
+    return bp
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(BridgeError)
+    def bridge_error(exc: BridgeError):
+        return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = NOT_FOUND if exc.code == 404 else INVALID_VALUE
+        return jsonify(BridgeError(code, exc.description or exc.name).body()), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error in the bridge")
+        return jsonify(BridgeError(INTERNAL, "Internal server error.").body()), 500

@@ -1,0 +1,39 @@
+"""`create_app()`: the bridge as a Flask app, for in-process use or live serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from bridge.api import admin_extras_blueprint, api_blueprint, install_error_handlers
+from bridge.outbox import Outbox
+from bridge.service import Bridge, IntegrationSettings
+from harness.admin import admin_blueprint
+from harness.runtime import Runtime
+
+DEFAULT_API_TOKEN = "local-integration-token"
+DEFAULT_DB = Path(".bsim") / "bridge.sqlite3"
+
+
+def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://127.0.0.1:7200",
+               sendbird_token: str = "local-sendbird-token", braze_url: str = "http://127.0.0.1:7100",
+               braze_key: str = "local-braze-key", api_token: str = DEFAULT_API_TOKEN,
+               db: str | Path = DEFAULT_DB, event_callback: bool = True, batch_max: int = 10_000,
+               batch_linger_ms: int = 1000) -> Flask:
+    """`db=":memory:"` keeps the outbox in memory (simulated runs); a path makes it durable."""
+    runtime = runtime or Runtime.live()
+    outbox = Outbox(db)
+    bridge = Bridge(runtime, outbox, sendbird_url, sendbird_token,
+                    IntegrationSettings(event_callback, braze_url, braze_key), api_token=api_token,
+                    batch_max=batch_max, batch_linger_ms=batch_linger_ms)
+    app = Flask("bridge")
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.extensions["bridge"] = bridge
+    app.extensions["runtime"] = runtime
+    app.register_blueprint(api_blueprint(bridge))
+    app.register_blueprint(admin_blueprint("bridge", runtime, bridge.reset, health=bridge.outbox.depth))
+    app.register_blueprint(admin_extras_blueprint(bridge))
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,84 @@
+"""The bridge's two outbound calls, and how their answers are read.
+
+Sendbird: 429, 5XX, timeouts and connection errors are worth retrying (honouring `Retry-After` and
+`X-RateLimit-Reset`); any other 4XX will fail the same way again, so it goes to the dead letters.
+Braze `/users/track`: the same split, and `X-RateLimit-Remaining`/`Reset` tell when to slow down.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+SENDBIRD_TIMEOUT = (3.05, 30.0)
+BRAZE_TIMEOUT = (3.05, 30.0)
+
+
+@dataclass
+class CallResult:
+    ok: bool
+    retriable: bool
+    status: int | None
+    reason: str
+    wait_seconds: float | None = None  # what the server asked for, if anything
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _server_wait(headers: Any, now: datetime) -> float | None:
+    retry_after = headers.get("Retry-After")
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            try:
+                return max(0.0, (parsedate_to_datetime(retry_after) - now).total_seconds())
+            except (TypeError, ValueError):
+                pass
+    reset = headers.get("X-RateLimit-Reset")
+    remaining = headers.get("X-RateLimit-Remaining")
+    if reset and (remaining in (None, "0")):
+        try:
+            value = float(reset)
+        except ValueError:
+            return None
+        return max(0.0, value - now.timestamp()) if value > 1e9 else max(0.0, value)
+    return None
+
+
+def _read(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {"raw": response.text[:500]}
+    return body if isinstance(body, dict) else {"raw": body}
+
+
+def call(session: requests.Session, method: str, url: str, now: datetime, timeout: Any, ok_status: tuple[int, ...],
+         **kwargs: Any) -> CallResult:
+    try:
+        response = session.request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout:
+        return CallResult(False, True, None, "timeout")
+    except requests.ConnectionError as exc:
+        return CallResult(False, True, None, f"connection error: {exc}")
+    body = _read(response)
+    headers = dict(response.headers)
+    if response.status_code in ok_status:
+        return CallResult(True, False, response.status_code, "ok", _server_wait(response.headers, now), body, headers)
+    retriable = response.status_code == 429 or response.status_code >= 500
+    reason = f"HTTP {response.status_code}: {body.get('message') or body.get('raw') or response.reason}"
+    return CallResult(False, retriable, response.status_code, reason, _server_wait(response.headers, now), body,
+                      headers)
+
+
+def named_receivers(message: str, receivers: list[str]) -> list[str]:
+    """Receivers a Sendbird error message names (`... for user "X"`), so one bad target can be set
+    aside instead of failing a whole batch."""
+    quoted = set(re.findall(r'"([^"]+)"', message))
+    return [r for r in receivers if r in quoted]

@@ -1,0 +1,82 @@
+"""The body of Sendbird's Webhook Template as the integration endpoints accept it (harness contract
+in `../shared/reference/sendbird.md`), checked strictly with Sendbird's error codes."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bridge.errors import (
+    INVALID_JSON_BODY,
+    INVALID_VALUE,
+    MISSING,
+    NOT_LIST,
+    NOT_OBJECT,
+    NOT_STRING,
+    TOO_LONG,
+    BridgeError,
+)
+
+CODES = {"missing": MISSING, "string_type": NOT_STRING, "list_type": NOT_LIST, "dict_type": NOT_OBJECT,
+         "model_type": NOT_OBJECT, "string_too_long": TOO_LONG}
+WORDS = {NOT_STRING: "a string", NOT_LIST: "a list", NOT_OBJECT: "a JSON object"}
+
+
+class InboundWebhook(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    template_key: Annotated[str, Field(min_length=1, max_length=100)]
+    receiver: Annotated[str, Field(min_length=1, max_length=80)]
+    user_id: Annotated[str, Field(max_length=255)] | None = None
+    variables: dict[str, Any] = {}
+    event_name: Annotated[str, Field(min_length=1, max_length=255)]
+    message_id: Annotated[str, Field(min_length=1, max_length=255)]
+    campaign_id: str | None = None
+    canvas_id: str | None = None
+    tags: list[Annotated[str, Field(max_length=100)]] = []
+    label: str | None = None
+
+    @field_validator("user_id", "campaign_id", "canvas_id", "label")
+    @classmethod
+    def blank_is_absent(cls, value: str | None) -> str | None:
+        """The template renders absent ids as empty strings (`"canvas_id": ""` in a campaign)."""
+        return value or None
+
+    @property
+    def braze_user(self) -> str:
+        return self.user_id or self.receiver
+
+    @property
+    def group_key(self) -> str:
+        """Webhooks that can leave in one batch send: same template, event, label and tags."""
+        return json.dumps([self.template_key, self.event_name, self.label, sorted(self.tags)])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_webhook(raw: bytes) -> InboundWebhook:
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
+    if not isinstance(data, dict):
+        raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
+    try:
+        return InboundWebhook.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        code = CODES.get(first["type"], INVALID_VALUE)
+        if code == MISSING:
+            message = f'"{field}" is required.'
+        elif code in WORDS:
+            message = f'"{field}" must be {WORDS[code]}.'
+        elif code == TOO_LONG:
+            message = f'"{field}" is too long.'
+        else:
+            message = f'Invalid value for "{field}": {first["msg"]}.'
+        raise BridgeError(code, message) from None

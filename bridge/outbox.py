@@ -1,0 +1,314 @@
+"""The durable outbox: every accepted webhook and every SENT/READ callback, in SQLite (WAL).
+
+A webhook is answered 200 only after its row is committed, and the row holds that first answer,
+so Braze's retry of the same `message_id` gets the same answer and sends nothing new. Rows move
+pending → sending → sent (or dead, with a reason); callbacks move pending → posting → posted, keyed
+by (message_id, status) so each reaches Braze once. A restart finds what was mid-flight in the
+`sending` and `posting` states.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhooks (
+    message_id TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    body TEXT NOT NULL,
+    receiver TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    trace_id TEXT,
+    received_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    sending_since REAL,
+    notification_id TEXT,
+    sent_at REAL,
+    answer TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(state, mode, group_key, next_attempt_at);
+CREATE INDEX IF NOT EXISTS webhooks_notification ON webhooks(notification_id, receiver);
+CREATE TABLE IF NOT EXISTS callbacks (
+    message_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    trace_id TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (message_id, status)
+);
+CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL,
+    replayed_at REAL
+);
+"""
+
+
+@dataclass(frozen=True)
+class WebhookRow:
+    message_id: str
+    mode: str
+    body: dict[str, Any]
+    receiver: str
+    group_key: str
+    trace_id: str | None
+    received_at: float
+    state: str
+    attempts: int
+    sending_since: float | None
+    notification_id: str | None
+
+
+@dataclass(frozen=True)
+class CallbackRow:
+    message_id: str
+    status: str
+    external_id: str
+    event: dict[str, Any]  # the /users/track event object
+    trace_id: str | None
+    attempts: int
+
+
+WEBHOOK_COLUMNS = ("message_id, mode, body, receiver, group_key, trace_id, received_at, state, attempts, "
+                   "sending_since, notification_id")
+
+
+def _webhook(row: tuple) -> WebhookRow:
+    return WebhookRow(row[0], row[1], json.loads(row[2]), *row[3:])
+
+
+class Outbox:
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")  # NORMAL survives a killed process
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- accepting --------------------------------------------------------------------------------
+    def accept(self, message_id: str, mode: str, body: dict[str, Any], receiver: str, group_key: str,
+               trace_id: str | None, now: float, answer: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Commit a webhook; for a `message_id` seen before, the first answer and True (a duplicate)."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO webhooks (message_id, mode, body, receiver, group_key, trace_id, received_at,"
+                " state, next_attempt_at, answer) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (message_id, mode, json.dumps(body), receiver, group_key, trace_id, now, now, json.dumps(answer)))
+            if cursor.rowcount == 1:
+                return answer, False
+            first = db.execute("SELECT answer FROM webhooks WHERE message_id = ?", (message_id,)).fetchone()
+            return json.loads(first[0]), True
+
+    # -- sending ----------------------------------------------------------------------------------
+    def claim(self, message_id: str, now: float) -> WebhookRow | None:
+        """pending → sending for one webhook, when it is due."""
+        with self._tx() as db:
+            row = db.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE message_id = ? AND state = 'pending'"
+                             " AND next_attempt_at <= ?", (message_id, now)).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE webhooks SET state = 'sending', sending_since = ?, attempts = attempts + 1"
+                       " WHERE message_id = ?", (now, message_id))
+            return _webhook(row)
+
+    def claim_group(self, group_key: str, limit: int, now: float) -> list[WebhookRow]:
+        """Up to `limit` due batch webhooks of one group, oldest first, at most one per receiver
+        (Sendbird sends one message per target and keys variables by user id)."""
+        with self._tx() as db:
+            rows = db.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE state = 'pending' AND mode = 'batch'"
+                              " AND group_key = ? AND next_attempt_at <= ? ORDER BY received_at, message_id",
+                              (group_key, now)).fetchall()
+            chosen: list[WebhookRow] = []
+            receivers: set[str] = set()
+            for row in rows:
+                if row[3] in receivers:
+                    continue
+                receivers.add(row[3])
+                chosen.append(_webhook(row))
+                if len(chosen) >= limit:
+                    break
+            db.executemany("UPDATE webhooks SET state = 'sending', sending_since = ?, attempts = attempts + 1"
+                           " WHERE message_id = ?", [(now, r.message_id) for r in chosen])
+            return chosen
+
+    def batch_groups(self, now: float | None = None) -> list[tuple[str, int, float]]:
+        """(group_key, pending count, oldest received_at) of batch webhooks, due by `now` if given."""
+        sql = ("SELECT group_key, COUNT(*), MIN(received_at) FROM webhooks WHERE state = 'pending' AND mode = 'batch'"
+               + (" AND next_attempt_at <= ?" if now is not None else "") + " GROUP BY group_key")
+        with self._lock:
+            return self._db.execute(sql, (now,) if now is not None else ()).fetchall()
+
+    def next_batch_attempt(self, group_key: str) -> float | None:
+        with self._lock:
+            row = self._db.execute("SELECT MIN(next_attempt_at) FROM webhooks WHERE state = 'pending'"
+                                   " AND mode = 'batch' AND group_key = ?", (group_key,)).fetchone()
+            return row[0]
+
+    def mark_sent(self, message_ids: list[str], notification_id: str, now: float,
+                  callbacks: list[CallbackRow]) -> None:
+        """sending → sent, and the SENT callbacks, in one transaction."""
+        with self._tx() as db:
+            db.executemany("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ? WHERE message_id = ?",
+                           [(notification_id, now, m) for m in message_ids])
+            self._insert_callbacks(db, callbacks, now)
+
+    def release(self, message_ids: Iterable[str], next_attempt_at: float) -> None:
+        """sending → pending, to be tried again at `next_attempt_at`."""
+        with self._tx() as db:
+            db.executemany("UPDATE webhooks SET state = 'pending', next_attempt_at = ?, sending_since = NULL"
+                           " WHERE message_id = ?", [(next_attempt_at, m) for m in message_ids])
+
+    def bury(self, message_ids: Iterable[str], reason: str, now: float) -> None:
+        """→ dead, each with a dead letter holding the reason."""
+        ids = list(message_ids)
+        with self._tx() as db:
+            db.executemany("UPDATE webhooks SET state = 'dead', sending_since = NULL WHERE message_id = ?",
+                           [(m,) for m in ids])
+            db.executemany("INSERT INTO dead_letters (kind, ref, reason, at) VALUES ('webhook', ?, ?, ?)",
+                           [(m, reason, now) for m in ids])
+
+    def in_flight(self) -> list[WebhookRow]:
+        """Webhooks a previous process was sending when it stopped."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE state = 'sending'").fetchall()
+        return [_webhook(r) for r in rows]
+
+    def pending_realtime(self) -> list[tuple[str, float]]:
+        with self._lock:
+            return self._db.execute("SELECT message_id, next_attempt_at FROM webhooks WHERE state = 'pending'"
+                                    " AND mode = 'realtime' ORDER BY next_attempt_at").fetchall()
+
+    def by_notification(self, notification_id: str, receiver: str) -> WebhookRow | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE notification_id = ? AND receiver = ?",
+                                   (notification_id, receiver)).fetchone()
+        return _webhook(row) if row else None
+
+    def webhook(self, message_id: str) -> WebhookRow | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE message_id = ?",
+                                   (message_id,)).fetchone()
+        return _webhook(row) if row else None
+
+    # -- callbacks --------------------------------------------------------------------------------
+    def _insert_callbacks(self, db: sqlite3.Connection, callbacks: list[CallbackRow], now: float) -> int:
+        before = db.total_changes
+        db.executemany("INSERT OR IGNORE INTO callbacks (message_id, status, external_id, event, trace_id, state,"
+                       " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                       [(c.message_id, c.status, c.external_id, json.dumps(c.event), c.trace_id, now, now)
+                        for c in callbacks])
+        return db.total_changes - before
+
+    def add_callbacks(self, callbacks: list[CallbackRow], now: float) -> int:
+        """Queue callbacks; a (message_id, status) already queued is ignored. Returns how many are new."""
+        with self._tx() as db:
+            return self._insert_callbacks(db, callbacks, now)
+
+    def claim_callbacks(self, limit: int, now: float) -> list[CallbackRow]:
+        with self._tx() as db:
+            rows = db.execute("SELECT message_id, status, external_id, event, trace_id, attempts FROM callbacks"
+                              " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at"
+                              " LIMIT ?", (now, limit)).fetchall()
+            db.executemany("UPDATE callbacks SET state = 'posting', attempts = attempts + 1"
+                           " WHERE message_id = ? AND status = ?", [(r[0], r[1]) for r in rows])
+        return [CallbackRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5] + 1) for r in rows]
+
+    def callbacks_done(self, keys: list[tuple[str, str]]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE callbacks SET state = 'posted' WHERE message_id = ? AND status = ?", keys)
+
+    def callbacks_retry(self, keys: list[tuple[str, str]], next_attempt_at: float) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE callbacks SET state = 'pending', next_attempt_at = ? WHERE message_id = ?"
+                           " AND status = ?", [(next_attempt_at, m, s) for m, s in keys])
+
+    def callbacks_bury(self, keys: list[tuple[str, str]], reason: str, now: float) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE callbacks SET state = 'dead' WHERE message_id = ? AND status = ?", keys)
+            db.executemany("INSERT INTO dead_letters (kind, ref, reason, at) VALUES ('callback', ?, ?, ?)",
+                           [(f"{m}:{s}", reason, now) for m, s in keys])
+
+    def recover_callbacks(self) -> int:
+        """posting → pending after a restart (the post may or may not have reached Braze)."""
+        with self._tx() as db:
+            return db.execute("UPDATE callbacks SET state = 'pending' WHERE state = 'posting'").rowcount
+
+    def next_callback_at(self) -> float | None:
+        with self._lock:
+            return self._db.execute("SELECT MIN(next_attempt_at) FROM callbacks WHERE state = 'pending'").fetchone()[0]
+
+    # -- dead letters -----------------------------------------------------------------------------
+    def dead_letters(self, include_replayed: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT id, kind, ref, reason, at, replayed_at FROM dead_letters"
+        if not include_replayed:
+            sql += " WHERE replayed_at IS NULL"
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id").fetchall()
+        return [{"id": r[0], "kind": r[1], "ref": r[2], "reason": r[3], "at": r[4], "replayed_at": r[5]} for r in rows]
+
+    def replay(self, ids: list[int] | None, now: float) -> list[dict[str, Any]]:
+        """Dead letters (all, or those listed) back to pending; returns the replayed letters."""
+        with self._tx() as db:
+            sql = "SELECT id, kind, ref FROM dead_letters WHERE replayed_at IS NULL"
+            rows = db.execute(sql).fetchall()
+            if ids is not None:
+                wanted = set(ids)
+                rows = [r for r in rows if r[0] in wanted]
+            for letter_id, kind, ref in rows:
+                if kind == "webhook":
+                    db.execute("UPDATE webhooks SET state = 'pending', next_attempt_at = ?, attempts = 0"
+                               " WHERE message_id = ? AND state = 'dead'", (now, ref))
+                else:
+                    message_id, _, status = ref.rpartition(":")
+                    db.execute("UPDATE callbacks SET state = 'pending', next_attempt_at = ?, attempts = 0"
+                               " WHERE message_id = ? AND status = ? AND state = 'dead'", (now, message_id, status))
+                db.execute("UPDATE dead_letters SET replayed_at = ? WHERE id = ?", (now, letter_id))
+        return [{"id": r[0], "kind": r[1], "ref": r[2]} for r in rows]
+
+    # -- introspection -------------------------------------------------------------
+    def depth(self) -> dict[str, int]:
+        with self._lock:
+            webhooks = dict(self._db.execute("SELECT state, COUNT(*) FROM webhooks GROUP BY state").fetchall())
+            callbacks = dict(self._db.execute("SELECT state, COUNT(*) FROM callbacks GROUP BY state").fetchall())
+        return {**{f"webhooks_{k}": v for k, v in webhooks.items()},
+                **{f"callbacks_{k}": v for k, v in callbacks.items()}}
+
+    def clear(self) -> None:
+        with self._tx() as db:
+            for table in ("webhooks", "callbacks", "dead_letters"):
+                db.execute(f"DELETE FROM {table}")

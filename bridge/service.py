@@ -1,0 +1,409 @@
+"""The bridge: Sendbird's Braze integration, run locally.
+
+Inbound webhooks are committed to the outbox before they are answered. Realtime ones leave at once
+as `mode: realtime` sends; batch ones wait, grouped by template, event, label and tags, until the
+group is full or has lingered long enough, and leave as one `mode: batch` send. Every successful
+send queues one SENT callback per recipient, every read reported by Sendbird one READ callback;
+callbacks leave for Braze `/users/track` in requests of at most 75 events. All waiting is tasks on
+the harness scheduler; all state that must survive a restart is in the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from bridge.clients import BRAZE_TIMEOUT, SENDBIRD_TIMEOUT, CallResult, call, named_receivers
+from bridge.metrics import BridgeMetrics
+from bridge.models import InboundWebhook
+from bridge.outbox import CallbackRow, Outbox, WebhookRow
+from harness.clock import EPOCH
+from harness.runtime import Runtime
+from harness.scheduler import TaskGroup, TaskHandle
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS_PER_TRACK = 75
+MAX_ATTEMPTS = 20
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 300.0
+RECONCILE_LOOKBACK_MS = 2000
+
+
+@dataclass
+class IntegrationSettings:
+    """What Sendbird's Braze integration page holds."""
+
+    event_callback: bool = True
+    braze_rest_endpoint: str = "http://127.0.0.1:7100"
+    braze_rest_api_key: str = "local-braze-key"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event_callback": self.event_callback, "braze_rest_endpoint": self.braze_rest_endpoint,
+                "braze_rest_api_key": self.braze_rest_api_key}
+
+
+class Bridge:
+    def __init__(self, runtime: Runtime, outbox: Outbox, sendbird_url: str, sendbird_token: str,
+                 integration: IntegrationSettings, api_token: str = "local-integration-token",
+                 batch_max: int = 10_000, batch_linger_ms: int = 1000) -> None:
+        if not 1 <= batch_max <= 10_000:
+            raise ValueError("batch_max must be 1..10,000 (Sendbird's batch limit)")
+        self.runtime = runtime
+        self.outbox = outbox
+        self.sendbird_url = sendbird_url.rstrip("/")
+        self.sendbird_token = sendbird_token
+        self.api_token = api_token
+        self.batch_max = batch_max
+        self.linger = timedelta(milliseconds=batch_linger_ms)
+        self.integration = integration  # the flags decide at start; PUT /_admin/integration edits it live
+        self.metrics = BridgeMetrics(outbox.depth)
+        self.tasks = TaskGroup(runtime.scheduler)
+        self.http = runtime.transport.session()
+        self._group_tasks: dict[str, TaskHandle] = {}
+        self._group_locks: dict[str, threading.Lock] = {}
+        self._callback_task: TaskHandle | None = None
+        self._callback_lock = threading.Lock()
+        self._callbacks_not_before = 0.0
+        self._channel_urls: dict[str, str] = {}
+        self._lock = threading.RLock()
+        self.tasks.soon(self.recover, name="bridge.recover")
+
+    # -- time -------------------------------------------------------------------------------------
+    def now(self) -> float:
+        return (self.runtime.clock.now() - EPOCH).total_seconds()
+
+    def _at(self, seconds: float) -> datetime:
+        return EPOCH + timedelta(seconds=seconds)
+
+    def _journal(self, kind: str, trace_id: str | None, **attrs: Any) -> None:
+        self.runtime.journal.record("bridge", kind, trace_id, **attrs)
+
+    def backoff(self, attempts: int, server_wait: float | None) -> float:
+        """Exponential backoff with full jitter, never shorter than what the server asked for."""
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+        delay = ceiling / 2 + self.runtime.ids.fraction() * ceiling / 2
+        return max(delay, server_wait or 0.0)
+
+    # -- inbound ----------------------------------------------------------------------------------
+    def accept(self, webhook: InboundWebhook, mode: str, trace_id: str | None) -> tuple[dict[str, Any], bool]:
+        """Commit one webhook and plan its send; (the answer, whether it is a duplicate)."""
+        started = time.perf_counter()
+        now = self.now()
+        answer = {"message_id": webhook.message_id, "status": "accepted", "mode": mode}
+        first, duplicate = self.outbox.accept(webhook.message_id, mode, webhook.model_dump(), webhook.receiver,
+                                              webhook.group_key, trace_id, now, answer)
+        path = f"/braze/notifications/{mode}"
+        if duplicate:
+            self.metrics.duplicates.labels(path=path).inc()
+            self._journal("webhook.duplicate", trace_id, message_id=webhook.message_id, mode=mode)
+            return first, True
+        self.metrics.accepted.labels(path=path).inc()
+        self.metrics.accept_latency.observe(time.perf_counter() - started)
+        self._journal("webhook.accepted", trace_id, message_id=webhook.message_id, mode=mode,
+                      receiver=webhook.receiver, user_id=webhook.braze_user, template_key=webhook.template_key)
+        if mode == "realtime":
+            self.tasks.soon(self.send_realtime, webhook.message_id, name="bridge.realtime")
+        else:
+            self._plan_group(webhook.group_key)
+        return first, False
+
+    # -- realtime ---------------------------------------------------------------------------------
+    def send_realtime(self, message_id: str) -> None:
+        row = self.outbox.claim(message_id, self.now())
+        if row is not None:
+            self._send([row], "realtime")
+
+    # -- batch ------------------------------------------------------------------------------------
+    def _plan_group(self, group_key: str) -> None:
+        """Flush now if the group is full, else when its oldest webhook has lingered long enough."""
+        groups = {g: (count, oldest) for g, count, oldest in self.outbox.batch_groups(self.now())}
+        count, oldest = groups.get(group_key, (0, None))
+        if count == 0:
+            nxt = self.outbox.next_batch_attempt(group_key)
+            if nxt is not None:
+                self._kick_group(group_key, self._at(nxt))
+            return
+        when = self.runtime.clock.now() if count >= self.batch_max else self._at(oldest) + self.linger
+        self._kick_group(group_key, when)
+
+    def _kick_group(self, group_key: str, when: datetime) -> None:
+        with self._lock:
+            current = self._group_tasks.get(group_key)
+            if current is not None and not current.done and not current.cancelled:
+                if current.when <= when:
+                    return
+                self.runtime.scheduler.cancel(current)
+            self._group_tasks[group_key] = self.tasks.at(max(when, self.runtime.clock.now()), self.flush_group,
+                                                         group_key, name="bridge.batch_flush")
+
+    def flush_group(self, group_key: str) -> None:
+        with self._lock:
+            lock = self._group_locks.setdefault(group_key, threading.Lock())
+            self._group_tasks.pop(group_key, None)
+        with lock:
+            while True:
+                rows = self.outbox.claim_group(group_key, self.batch_max, self.now())
+                if not rows:
+                    break
+                self._send(rows, "batch" if len(rows) > 1 else "realtime")
+                if len(rows) < self.batch_max:
+                    break
+        self._plan_group(group_key)
+
+    # -- the Sendbird call ------------------------------------------------------------------------
+    def _send(self, rows: list[WebhookRow], mode: str) -> None:
+        first = rows[0].body
+        body: dict[str, Any] = {"template": {"key": first["template_key"],
+                                             "variables": {r.receiver: r.body["variables"] for r in rows}},
+                                "mode": mode, "targets": [r.receiver for r in rows]}
+        if first.get("label"):
+            body["label"] = first["label"]
+        if first.get("tags"):
+            body["tags"] = first["tags"]
+        headers = {"Api-Token": self.sendbird_token}
+        if mode == "realtime" and rows[0].trace_id:
+            headers["X-Trace-Id"] = rows[0].trace_id
+        self.metrics.batch_size.observe(len(rows))
+        started = time.perf_counter()
+        result = call(self.http, "POST", f"{self.sendbird_url}/v1/notifications", self.runtime.clock.now(),
+                      SENDBIRD_TIMEOUT, (200,), json=body, headers=headers)
+        self.metrics.send_latency.observe(time.perf_counter() - started)
+        if result.ok and result.body.get("notification_id"):
+            self._sent(rows, mode, result.body["notification_id"])
+        elif result.ok:
+            self._failed(rows, mode, CallResult(False, False, result.status, "Sendbird answered without an id"))
+        else:
+            self._failed(rows, mode, result)
+
+    def _sent(self, rows: list[WebhookRow], mode: str, notification_id: str) -> None:
+        now = self.now()
+        callbacks = [self._callback(r, "SENT", notification_id, now) for r in rows] \
+            if self.integration.event_callback else []
+        self.outbox.mark_sent([r.message_id for r in rows], notification_id, now, callbacks)
+        self.metrics.sends.labels(mode=mode, outcome="sent").inc()
+        for row in rows:
+            self.metrics.accept_to_sent.observe(max(0.0, now - row.received_at))
+            self._journal("sendbird.sent", row.trace_id, message_id=row.message_id, notification_id=notification_id,
+                          mode=mode, batch_size=len(rows), receiver=row.receiver)
+        if callbacks:
+            self._kick_callbacks()
+
+    def _failed(self, rows: list[WebhookRow], mode: str, result: CallResult) -> None:
+        now = self.now()
+        if not result.retriable:
+            blamed = named_receivers(result.reason, [r.receiver for r in rows]) if len(rows) > 1 else []
+            buried = [r for r in rows if r.receiver in blamed] if blamed else rows
+            self._bury(buried, mode, result.reason)
+            rest = [r.message_id for r in rows if r not in buried]
+            if rest:  # the batch failed for one target: send the others again at once
+                self.outbox.release(rest, now)
+                self._plan_group(rows[0].group_key)
+            return
+        attempts = max(r.attempts for r in rows)
+        if attempts >= MAX_ATTEMPTS:
+            self._bury(rows, mode, f"retries exhausted after {attempts} attempts; last: {result.reason}")
+            return
+        delay = self.backoff(attempts, result.wait_seconds)
+        self.outbox.release([r.message_id for r in rows], now + delay)
+        self.metrics.sends.labels(mode=mode, outcome="retry").inc()
+        self.metrics.retries.labels(target="sendbird").inc(len(rows))
+        for row in rows:
+            self._journal("sendbird.retry", row.trace_id, message_id=row.message_id, attempt=row.attempts,
+                          reason=result.reason, delay_seconds=round(delay, 3))
+        if rows[0].mode == "realtime":
+            self.tasks.after(delay, self.send_realtime, rows[0].message_id, name="bridge.realtime_retry")
+        else:
+            self._kick_group(rows[0].group_key, self._at(now + delay))
+
+    def _bury(self, rows: list[WebhookRow], mode: str, reason: str) -> None:
+        self.outbox.bury([r.message_id for r in rows], reason, self.now())
+        self.metrics.sends.labels(mode=mode, outcome="dead").inc()
+        self.metrics.dead_letters.labels(kind="webhook").inc(len(rows))
+        for row in rows:
+            self._journal("sendbird.dead", row.trace_id, message_id=row.message_id, reason=reason)
+
+    # -- callbacks to Braze -------------------------------------------------------------------------
+    def _callback(self, row: WebhookRow, status: str, notification_id: str, when: float) -> CallbackRow:
+        body = row.body
+        properties = {"status": status, "template_key": body["template_key"], "notification_id": notification_id,
+                      "message_id": row.message_id}
+        if body.get("campaign_id"):
+            properties["campaign_id"] = body["campaign_id"]
+        if body.get("canvas_id"):
+            properties["canvas_id"] = body["canvas_id"]
+        external_id = body.get("user_id") or row.receiver
+        event = {"external_id": external_id, "name": body["event_name"],
+                 "time": self._at(when).astimezone(UTC).isoformat().replace("+00:00", "Z"), "properties": properties}
+        return CallbackRow(row.message_id, status, external_id, event, row.trace_id, 0)
+
+    def on_read(self, payload: dict[str, Any]) -> int:
+        """A `group_channel:message_read` webhook from Sendbird: queue one READ per message read."""
+        user_id = payload.get("user_id")
+        read_at = payload.get("read_at")
+        messages = payload.get("messages") or []
+        if not isinstance(user_id, str) or not isinstance(messages, list):
+            return 0
+        when = read_at / 1000 if isinstance(read_at, int | float) else self.now()
+        callbacks = []
+        for item in messages:
+            if not isinstance(item, dict) or not isinstance(item.get("notification_id"), str):
+                continue
+            row = self.outbox.by_notification(item["notification_id"], user_id)
+            if row is None:
+                self._journal("sendbird.read_unknown", None, notification_id=item.get("notification_id"),
+                              user_id=user_id)
+                continue
+            self._journal("sendbird.read", row.trace_id, message_id=row.message_id,
+                          notification_id=row.notification_id, receiver=user_id)
+            if self.integration.event_callback:
+                callbacks.append(self._callback(row, "READ", item["notification_id"], when))
+        added = self.outbox.add_callbacks(callbacks, self.now()) if callbacks else 0
+        if added:
+            self._kick_callbacks()
+        return added
+
+    def _kick_callbacks(self, at: datetime | None = None) -> None:
+        when = max(at or self.runtime.clock.now(), self._at(self._callbacks_not_before), self.runtime.clock.now())
+        with self._lock:
+            current = self._callback_task
+            if current is not None and not current.done and not current.cancelled:
+                if current.when <= when:
+                    return
+                self.runtime.scheduler.cancel(current)
+            self._callback_task = self.tasks.at(when, self.flush_callbacks, name="bridge.callbacks")
+
+    def flush_callbacks(self) -> None:
+        if not self._callback_lock.acquire(blocking=False):
+            self._kick_callbacks(self.runtime.clock.now() + timedelta(milliseconds=50))
+            return
+        try:
+            with self._lock:
+                self._callback_task = None
+            while self.now() >= self._callbacks_not_before:
+                batch = self.outbox.claim_callbacks(MAX_EVENTS_PER_TRACK, self.now())
+                if not batch:
+                    break
+                self._post_callbacks(batch)
+        finally:
+            self._callback_lock.release()
+        nxt = self.outbox.next_callback_at()
+        if nxt is not None:
+            self._kick_callbacks(self._at(nxt))
+
+    def _post_callbacks(self, batch: list[CallbackRow]) -> None:
+        settings = self.integration
+        headers = {"Authorization": f"Bearer {settings.braze_rest_api_key}"}
+        traces = [c.trace_id or "" for c in batch]
+        if any(traces):
+            headers["X-Trace-Ids"] = ",".join(traces)
+        started = time.perf_counter()
+        result = call(self.http, "POST", settings.braze_rest_endpoint.rstrip("/") + "/users/track",
+                      self.runtime.clock.now(), BRAZE_TIMEOUT, (200, 201), json={"events": [c.event for c in batch]},
+                      headers=headers)
+        self.metrics.callback_latency.observe(time.perf_counter() - started)
+        keys = [(c.message_id, c.status) for c in batch]
+        now = self.now()
+        if result.ok:
+            self.outbox.callbacks_done(keys)
+            for c in batch:
+                self.metrics.callbacks.labels(status=c.status).inc()
+                self._journal("callback.posted", c.trace_id, message_id=c.message_id, status=c.status,
+                              external_id=c.external_id)
+            if result.body.get("errors"):
+                self._journal("callback.partial", None, errors=result.body["errors"])
+            remaining = result.headers.get("X-RateLimit-Remaining")
+            if remaining is not None and remaining.isdigit() and int(remaining) == 0 and result.wait_seconds:
+                self._callbacks_not_before = now + result.wait_seconds  # slow down until the window resets
+            return
+        attempts = max(c.attempts for c in batch)
+        if not result.retriable or attempts >= MAX_ATTEMPTS:
+            self.outbox.callbacks_bury(keys, result.reason, now)
+            self.metrics.dead_letters.labels(kind="callback").inc(len(batch))
+            self._journal("callback.dead", None, reason=result.reason, count=len(batch))
+            return
+        delay = self.backoff(attempts, result.wait_seconds)
+        self.outbox.callbacks_retry(keys, now + delay)
+        if result.wait_seconds:
+            self._callbacks_not_before = now + result.wait_seconds
+        self.metrics.retries.labels(target="braze").inc(len(batch))
+        self._journal("callback.retry", None, reason=result.reason, count=len(batch), delay_seconds=round(delay, 3))
+
+    # -- restart ------------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """After a restart: settle what was mid-flight, then plan everything pending."""
+        for row in self.outbox.in_flight():  # only at start: later, 'sending' rows are being sent right now
+            notification_id = self._already_delivered(row)
+            if notification_id is not None:
+                self._sent([row], row.mode, notification_id)
+                self._journal("sendbird.reconciled", row.trace_id, message_id=row.message_id,
+                              notification_id=notification_id)
+            else:
+                self.outbox.release([row.message_id], self.now())
+        reposted = self.outbox.recover_callbacks()
+        if reposted:
+            self._journal("callback.recovered", None, count=reposted)
+        self.plan_pending()
+
+    def plan_pending(self) -> None:
+        for message_id, due in self.outbox.pending_realtime():
+            self.tasks.at(max(self._at(due), self.runtime.clock.now()), self.send_realtime, message_id,
+                          name="bridge.realtime")
+        for group_key, _, _ in self.outbox.batch_groups():
+            self._plan_group(group_key)
+        if self.outbox.next_callback_at() is not None:
+            self._kick_callbacks()
+
+    def _already_delivered(self, row: WebhookRow) -> str | None:
+        """Did the interrupted send reach Sendbird? Look for the message in the receiver's feed, as a
+        careful client does before sending again (Sendbird takes no idempotency key)."""
+        key = row.body["template_key"]
+        headers = {"Api-Token": self.sendbird_token}
+        try:
+            channel = self._channel_urls.get(key)
+            if channel is None:
+                response = self.http.get(f"{self.sendbird_url}/v1/templates/{key}", headers=headers,
+                                         timeout=SENDBIRD_TIMEOUT)
+                if response.status_code != 200:
+                    return None
+                channel = self._channel_urls[key] = response.json()["channel_url"]
+            since_ms = int((row.sending_since or row.received_at) * 1000) - RECONCILE_LOOKBACK_MS
+            response = self.http.get(f"{self.sendbird_url}/v3/group_channels/{channel}/messages", headers=headers,
+                                     timeout=SENDBIRD_TIMEOUT,
+                                     params={"user_id": row.receiver, "message_ts": since_ms, "prev_limit": 0,
+                                             "next_limit": 200})
+            if response.status_code != 200:
+                return None
+            for message in response.json().get("messages", []):
+                data = message.get("notification_data", {})
+                if data.get("template_key") == key and data.get("template_variables") == row.body["variables"]:
+                    return message.get("notification_id")
+        except (requests.RequestException, ValueError, KeyError):
+            log.warning("could not check Sendbird for %s; sending it again", row.message_id)
+        return None
+
+    # -- admin --------------------------------------------------------------------------------------
+    def update_integration(self, changes: dict[str, Any]) -> IntegrationSettings:
+        current = self.integration.to_dict()
+        current.update(changes)
+        self.integration = IntegrationSettings(**current)
+        return self.integration
+
+    def replay(self, ids: list[int] | None) -> list[dict[str, Any]]:
+        replayed = self.outbox.replay(ids, self.now())
+        self.plan_pending()
+        return replayed
+
+    def reset(self) -> None:
+        self.tasks.cancel_all()
+        with self._lock:
+            self._group_tasks.clear()
+            self._callback_task = None
+        self._callbacks_not_before = 0.0
+        self.outbox.clear()
