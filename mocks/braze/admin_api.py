@@ -239,15 +239,19 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
 
     @bp.put("/rate_limits")
     def rate_limits_put():
+        """Change the limits named in the body (null removes one); the others stay as they are."""
         body = _json()
         if not isinstance(body, dict):
-            raise bad_request("Body must map limit names to {\"limit\", \"window_seconds\"}")
-        limits = {}
+            raise bad_request("Body must map limit names to {\"limit\", \"window_seconds\"} or null")
+        limits = service.limiter.limits
         for key, spec in body.items():
+            if spec is None:
+                limits.pop(key, None)
+                continue
             try:
                 limits[key] = Limit(int(spec["limit"]), float(spec["window_seconds"]))
             except (TypeError, KeyError, ValueError):
-                raise bad_request(f"{key!r} needs {{\"limit\": n, \"window_seconds\": s}}") from None
+                raise bad_request(f"{key!r} needs {{\"limit\": n, \"window_seconds\": s}} or null") from None
         service.limiter.configure(limits)
         return rate_limits_get()
 

@@ -84,6 +84,7 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
         if isinstance(body, dict) and body.get("broadcast") is True:
             verdict = service.limiter.hit("broadcast")
             if verdict is not None and not verdict.allowed:
+                g.rate_verdict = verdict  # the headers report the limit that was hit
                 raise BrazeError(429, errors.RATE_LIMITED)
 
     @bp.post("/campaigns/trigger/send")

@@ -131,14 +131,28 @@ class CanvasEngine:
                         compile_conversions(spec.conversion_events, "canvas"), self.runtime.clock.now())
         with self._lock:
             old = self.canvases.get(canvas_id)
-            if old is not None and old.schedule is not None:
-                self.runtime.scheduler.cancel(old.schedule)
+            if old is not None:
+                if old.schedule is not None:
+                    self.runtime.scheduler.cancel(old.schedule)
+                self._carry_over(old, canvas)
             self.canvases[canvas_id] = canvas
         if isinstance(spec.entry, ScheduledTrigger) and canvas.active:
             self._schedule(canvas, spec.entry.at or self.runtime.clock.now())
         self.runtime.journal.record("braze", "canvas.saved", None, canvas_id=canvas_id, name=spec.name,
                                     steps=len(steps))
         return canvas
+
+    def _carry_over(self, old: Canvas, new: Canvas) -> None:
+        """Editing a canvas keeps the users in it (and its counts), as in Braze; a user waiting at a step
+        the edit removed leaves the canvas."""
+        new.created_at, new.entered, new.completed = old.created_at, old.entered, old.completed
+        new.step_counts, new.journeys, new.last_entered = old.step_counts, old.journeys, old.last_entered
+        new.first_entry, new.last_entry = old.first_entry, old.last_entry
+        for journey in old.journeys.values():
+            if not journey.done and journey.current not in new.steps:
+                if journey.wait_task is not None:
+                    self.runtime.scheduler.cancel(journey.wait_task)
+                self._finish(new, journey, "step_removed")
 
     def _compile_step(self, step: Any) -> CompiledStep:
         where = f"steps[{step.id}]"
@@ -238,7 +252,10 @@ class CanvasEngine:
             if step_id is None:
                 self._finish(canvas, journey, "completed")
                 return
-            step = canvas.steps[step_id]
+            step = canvas.steps.get(step_id)
+            if step is None:  # the canvas was edited while the user waited
+                self._finish(canvas, journey, "step_removed")
+                return
             spec = step.spec
             self._visit(canvas, journey, step)
             now = self.runtime.clock.now()
@@ -324,8 +341,8 @@ class CanvasEngine:
             journey = canvas.journeys.get(braze_id) if canvas else None
             if canvas is None or journey is None or journey.done or journey.current is None:
                 continue
-            step = canvas.steps[journey.current]
-            if not isinstance(step.spec, ActionPathsStep):
+            step = canvas.steps.get(journey.current)
+            if step is None or not isinstance(step.spec, ActionPathsStep):
                 continue
             if journey.step_entered_at is not None and event.time < journey.step_entered_at:
                 continue  # only actions after the user reached the step count
@@ -373,7 +390,9 @@ class CanvasEngine:
         if canvas is None or journey.done or journey.current != step_id:
             return
         journey.wait_task = None
-        step = canvas.steps[step_id]
+        step = canvas.steps.get(step_id)
+        if step is None:
+            return
         if journey.best is not None:
             _, next_step, name, props = journey.best
             self._take_path(canvas, journey, step, name, next_step, props)

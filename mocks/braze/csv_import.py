@@ -146,7 +146,7 @@ def _import_row(tracker: UserTracker, row: dict[str, Cell], report: ImportReport
         if name in DEFAULT_ATTRIBUTES:
             updates.append(("default", name, default_attribute(name, cell.text.strip())))
         else:
-            updates.append(("custom", name, custom_value(name, detect(cell))))
+            updates.append(("custom", name, custom_value(name, detect(cell), detect_time=False)))
     profile, created = _find_or_create(tracker, values)
     for kind, name, value in updates:
         if kind == "default" and name in ("email", "phone"):

@@ -7,10 +7,9 @@ percentages that do not add up) are done here, so a bad definition is refused wh
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 DAY = 86_400.0
 
@@ -38,9 +37,9 @@ class ApiTrigger(Model):
 
 class ScheduledTrigger(Model):
     type: Literal["scheduled"] = "scheduled"
-    at: datetime | None = Field(None, description="first send; absent means at launch")
+    at: AwareDatetime | None = Field(None, description="first send; absent means at launch")
     every_seconds: float | None = Field(None, gt=0, description="recurring interval")
-    until: datetime | None = None
+    until: AwareDatetime | None = None
 
 
 class ActionTrigger(Model):
@@ -48,8 +47,8 @@ class ActionTrigger(Model):
     event: str = Field(min_length=1, description="custom event that triggers the send")
     property_filters: list[PropertyFilter] = []
     delay_seconds: float = Field(0, ge=0)
-    start: datetime | None = None
-    end: datetime | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
 
 
 Trigger = Annotated[ApiTrigger | ScheduledTrigger | ActionTrigger, Field(discriminator="type")]
@@ -89,7 +88,7 @@ class MessageStep(Step):
 class DelayStep(Step):
     type: Literal["delay"]
     seconds: float | None = Field(None, ge=0)
-    until: datetime | None = None
+    until: AwareDatetime | None = None
     next: str | None = None
 
     @model_validator(mode="after")
@@ -199,7 +198,7 @@ class CanvasSpec(Model):
         by_id = {s.id: s for s in self.steps}
         state: dict[str, int] = {}
 
-        def visit(node: str) -> None:  # a Canvas is a directed acyclic graph
+        def visit(node: str) -> None:  # a Canvas is a directed acyclic graph, reachable or not
             state[node] = 1
             for nxt in successors(by_id[node]):
                 if state.get(nxt) == 1:
@@ -208,5 +207,7 @@ class CanvasSpec(Model):
                     visit(nxt)
             state[node] = 2
 
-        visit(start)
+        for step_id in ids:
+            if step_id not in state:
+                visit(step_id)
         return self

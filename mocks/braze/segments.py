@@ -311,7 +311,7 @@ def _string(name: str, comparison: str, wanted: str, path: str) -> Predicate:
 
         def differs(profile: Profile, now: datetime) -> bool:
             value = profile.custom.get(name)
-            return type(value) is not str or value.casefold() != folded
+            return type(value) is not str or value != wanted
         return differs
     try:
         search = re.compile(wanted, re.IGNORECASE).search

@@ -17,17 +17,21 @@ from harness.runtime import Runtime
 from mocks.braze.errors import MAX_INPUT_LENGTH, NO_VALID_DATA, BrazeError
 from mocks.braze.users import DEFAULT_ATTRIBUTES, Profile, UserStore
 from mocks.braze.values import (
+    MAX_INT,
     InvalidValue,
     currencies,
     custom_value,
     default_attribute,
     event_properties,
+    number,
     parse_time,
 )
 
 MAX_OBJECTS = 75
-IDENTIFIERS = ("external_id", "user_alias", "braze_id", "email", "phone")
-RESERVED_KEYS = frozenset({*IDENTIFIERS, "_update_existing_only", "push_token_import", "push_tokens"})
+IDENTIFIERS = ("external_id", "user_alias", "braze_id", "email", "phone")  # in order of precedence
+# not attributes; email and phone are, unless they are what names the user
+RESERVED_KEYS = frozenset({"external_id", "user_alias", "braze_id", "_update_existing_only", "push_token_import",
+                           "push_tokens"})
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,14 @@ class UserTracker:
     # -- identifiers --------------------------------------------------------------------------
     def resolve(self, obj: dict[str, Any], create: bool) -> Profile | None:
         """The profile an object names; created when allowed. Raises Skip on a bad identifier."""
-        given = [k for k in IDENTIFIERS if obj.get(k) is not None]
-        if len(given) != 1:
+        # email and phone name the user only when no other identifier does; beside an external_id
+        # (or alias, or braze_id) they are attributes to set
+        given = [k for k in ("external_id", "user_alias", "braze_id") if obj.get(k) is not None]
+        if len(given) > 1:
+            raise Skip("Exactly one of 'external_id', 'user_alias', 'braze_id', 'email' or 'phone' is required")
+        if not given:
+            given = [k for k in ("email", "phone") if obj.get(k) is not None][:1]
+        if not given:
             raise Skip("Exactly one of 'external_id', 'user_alias', 'braze_id', 'email' or 'phone' is required")
         kind = given[0]
         value = obj[kind]
@@ -142,8 +152,9 @@ class UserTracker:
 
     def _attributes(self, obj: dict[str, Any], _trace: str | None) -> None:
         changes: list[tuple[str, Any]] = []
+        identifier = self._identifier_kind(obj)
         for key, value in obj.items():
-            if key in RESERVED_KEYS:
+            if key in RESERVED_KEYS or key == identifier:
                 continue
             try:
                 if key in DEFAULT_ATTRIBUTES:
@@ -162,6 +173,13 @@ class UserTracker:
         for key, (op, value) in changes:
             _apply(self.users, profile, key, op, value)
         profile.updated_at = self.runtime.clock.now()
+
+    @staticmethod
+    def _identifier_kind(obj: dict[str, Any]) -> str | None:
+        for key in IDENTIFIERS:
+            if obj.get(key) is not None:
+                return key
+        return None
 
     def _event(self, obj: dict[str, Any], trace: str | None) -> CustomEvent:
         name = obj.get("name")
@@ -218,6 +236,7 @@ def _operation(key: str, value: dict[str, Any]) -> tuple[str, Any]:
     if op == "inc":
         if isinstance(arg, bool) or not isinstance(arg, int | float):
             raise InvalidValue(f"'inc' on '{key}' needs a number")
+        number(key, arg)
     elif not isinstance(arg, list):
         raise InvalidValue(f"'{op}' on '{key}' needs an array")
     return op, arg
@@ -239,7 +258,9 @@ def _apply(users: UserStore, profile: Profile, key: str, op: str, value: Any) ->
         current = profile.custom.get(key, 0)
         if isinstance(current, bool) or not isinstance(current, int | float):
             current = 0
-        profile.custom[key] = current + value
+        total = current + value
+        if abs(total) < MAX_INT:  # past 64 bits the value stays as it was, like an invalid update
+            profile.custom[key] = total
     elif op == "add":
         current = profile.custom.get(key)
         items = list(current) if isinstance(current, list) else []

@@ -7,6 +7,7 @@ Each check returns the cleaned value or raises `InvalidValue` with the reason Br
 from __future__ import annotations
 
 import json
+import math
 import re
 import zoneinfo
 from datetime import UTC, date, datetime
@@ -21,6 +22,7 @@ ISO_TIME_HINT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 SUBSCRIPTION_STATES = ("opted_in", "subscribed", "unsubscribed")
 GENDERS = ("M", "F", "O", "N", "P")
 MAX_STRING = 255
+MAX_INT = 2**63
 MAX_ARRAY = 500
 MAX_EVENT_PROPERTIES_BYTES = 100 * 1024
 
@@ -56,9 +58,9 @@ def parse_time(value: Any, field: str = "time") -> datetime:
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset pushing year 1 or 9999 off the calendar
         raise InvalidValue(f"'{field}' is not a valid ISO-8601 time: {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _string(name: str, value: Any) -> str:
@@ -116,16 +118,29 @@ def default_attribute(name: str, value: Any) -> Any:
     raise InvalidValue(f"'{name}' is not a default attribute")
 
 
-def custom_value(name: str, value: Any) -> Any:
-    """A custom attribute value as stored: ISO-8601 times become datetimes."""
+def number(name: str, value: int | float) -> int | float:
+    """Braze stores 64-bit numbers: no infinities (JSON's 1e400 parses as one), no 400-digit integers."""
+    if isinstance(value, bool):
+        return value
+    out_of_range = not math.isfinite(value) if isinstance(value, float) else abs(value) >= MAX_INT
+    if out_of_range:
+        raise InvalidValue(f"'{name}' is out of range for a number")
+    return value
+
+
+def custom_value(name: str, value: Any, detect_time: bool = True) -> Any:
+    """A custom attribute value as stored: ISO-8601 strings become times when `detect_time` (not for a
+    quoted CSV cell, which stays a string)."""
     if not name or name.startswith("$"):
         raise InvalidValue(f"custom attribute name {name!r} must be non-empty and not start with '$'")
     if len(name) > MAX_STRING:
         raise InvalidValue(f"custom attribute name is longer than {MAX_STRING} characters")
     if isinstance(value, bool | int | float):
+        return number(name, value)
+    if isinstance(value, datetime):
         return value
     if isinstance(value, str):
-        if ISO_TIME_HINT.match(value):
+        if detect_time and ISO_TIME_HINT.match(value):
             try:
                 return parse_time(value, name)
             except InvalidValue:

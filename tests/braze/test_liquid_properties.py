@@ -1,0 +1,120 @@
+"""Properties of the Braze Liquid renderer: `${}` names resolve whatever they hold, arbitrary user data never
+crashes a template (it renders, aborts, or fails as a Liquid error), and the encoding filters agree with
+the standard library."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import string
+import urllib.parse
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mocks.braze.liquid import AbortMessage, BrazeLiquidError, render
+
+SETTINGS = settings(max_examples=100, deadline=None)
+
+names = st.text(alphabet=string.ascii_letters + string.digits + " _", min_size=1, max_size=30)
+# Anything but `}`, which ends a `${...}` reference: quotes, brackets, `%`, `{`, newlines.
+odd_names = st.text(alphabet=st.characters(exclude_characters="}", exclude_categories=("Cs",)), max_size=20)
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                      | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+namespaces = st.dictionaries(st.sampled_from(["items", "profile", "score", "Favorite Color", "name", "when", "vip"])
+                             | st.text(max_size=8), values, max_size=6)
+
+TEMPLATES = [
+    "Hi {{${first_name} | default: 'there'}} {{${last_name}}}!",
+    "{{custom_attribute.${Favorite Color}}}|{{custom_attribute}}|{{custom_attribute.${items}[0]}}",
+    "{% if ${first_name} == blank %}b{% elsif ${first_name} == null %}n{% else %}{{${first_name} | upcase}}{% endif %}",
+    "{% for item in custom_attribute.${items} limit:3 %}{{ item.name | append: '!' }}{{ item }}{% endfor %}",
+    "{{ custom_attribute.${items} | join: ',' }} {{ custom_attribute.${items} | size }}"
+    " {{ custom_attribute.${items} | first }}",
+    "{{ custom_attribute.${score} | plus: 1 | times: 2 }} {{ custom_attribute.${score} | number_with_delimiter }}",
+    "{% if custom_attribute.${score} > 10 %}high{% endif %}{{ custom_attribute.${score} | money }}",
+    "{{ custom_attribute.${profile} | property_accessor: 'name' }} {{ custom_attribute.${profile} | as_json_string }}",
+    '{"to": "{{ custom_attribute.${name} | json_escape }}",'
+    ' "c": "{{ api_trigger_properties.${coupon} | url_escape }}"}',
+    "{{ event_properties.${when} | date: '%Y-%m-%d %s' }} {{ event_properties.${when} | time_zone: ${time_zone} }}",
+    "{{ custom_attribute.${name} | md5 }} {{ custom_attribute.${name} | sha2 }} {{ custom_attribute.${name} | base64 }}"
+    " {{ custom_attribute.${name} | truncate: 5 }} {{ custom_attribute.${name} | split: 'a' | sort | join: '+' }}",
+    "{% case context.${score} %}{% when 1 %}one{% when 'x' %}x{% else %}{{ context.${score} | divided_by: 3 }}"
+    "{% endcase %}",
+    "{% assign total = custom_attribute.${score} | plus: context.${score} %}{% capture s %}{{ total }}{% endcapture %}"
+    "{% unless s == blank %}{{ s | strip }}{% endunless %}",
+    "{% if custom_attribute.${vip} %}{% abort_message('vip') %}{% endif %}"
+    "{{ custom_attribute.${items} | map: 'name' }}",
+    "{{ custom_attribute.${items} | where: 'name', 'x' | compact | uniq | reverse | last }}",
+    "{{ custom_attribute.${name} | json_parse | as_json_string }}",
+]
+
+
+def ok(template: str, variables: dict[str, Any]) -> str | None:
+    try:
+        return render(template, variables)
+    except (AbortMessage, BrazeLiquidError):
+        return None
+
+
+@SETTINGS
+@given(name=names, value=st.text())
+def test_dollar_reference_renders_the_attribute(name, value):
+    assert render("{{custom_attribute.${" + name + "}}}", {"custom_attribute": {name: value}}) == value
+    assert render("[{{ event_properties.${" + name + "} }}]", {"event_properties": {name: value}}) == f"[{value}]"
+
+
+@SETTINGS
+@given(name=odd_names, value=st.text(alphabet=string.ascii_letters, max_size=10))
+def test_any_name_without_a_closing_brace_resolves(name, value):
+    template = "{% if custom_attribute.${" + name + "} != blank %}{{custom_attribute.${" + name + "}}}{% endif %}"
+    assert render(template, {"custom_attribute": {name: value}}) == value
+
+
+@SETTINGS
+@given(first=values, last=values, custom=namespaces, context=namespaces, events=namespaces,
+       trigger=namespaces, zone=st.sampled_from(["UTC", "Europe/Berlin", "Nowhere/Else", ""]) | values)
+def test_random_user_data_never_crashes_the_renderer(first, last, custom, context, events, trigger, zone):
+    variables = {"first_name": first, "last_name": last, "time_zone": zone, "custom_attribute": custom,
+                 "context": context, "event_properties": events, "api_trigger_properties": trigger}
+    for template in TEMPLATES:
+        result = ok(template, variables)
+        assert result is None or isinstance(result, str)
+
+
+@SETTINGS
+@given(text=st.text())
+def test_hash_and_encoding_filters_agree_with_the_standard_library(text):
+    data = text.encode("utf-8")
+    out = render("{{ v | md5 }} {{ v | sha1 }} {{ v | sha2 }} {{ v | base64 }}", {"v": text}).split(" ")
+    assert out == [hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest(),
+                   base64.b64encode(data).decode("ascii")]
+
+
+@SETTINGS
+@given(text=st.text())
+def test_url_escapes_agree_with_urllib_and_round_trip(text):
+    escaped = render("{{ v | url_escape }}", {"v": text})
+    assert escaped == urllib.parse.quote(text, safe="!*'();:@&=+$,/?[]")
+    assert urllib.parse.unquote(escaped) == text
+    assert not set(escaped) & set(' "<>\\^`{|}#')
+    param = render("{{ v | url_param_escape }}", {"v": text})
+    assert param == urllib.parse.quote(text, safe="")
+    assert urllib.parse.unquote(param) == text
+
+
+@SETTINGS
+@given(n=st.integers())
+def test_number_with_delimiter_agrees_with_python_grouping(n):
+    assert render("{{ n | number_with_delimiter }}", {"n": n}) == f"{n:,}"
+    assert render("{{ n | number_with_delimiter }}", {"n": str(n)}) == f"{n:,}"
+
+
+@SETTINGS
+@given(text=st.text())
+def test_json_escape_embeds_in_a_json_string(text):
+    body = render('{"name": "{{ v | json_escape }}"}', {"v": text})
+    assert json.loads(body) == {"name": text}
