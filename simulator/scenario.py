@@ -1,0 +1,280 @@
+"""The scenario file: a world (population and behaviour), the products' set-up, a timeline of
+actions at virtual times, and the expectations a run must meet.
+
+Pydantic models, exported as JSON Schema to `scenarios/schema.json` (`bsim schema`), so editors
+can check a file as it is written; `simulator.loader` adds line and column to every error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from mocks.braze.definitions import Audience, CampaignSpec, CanvasSpec, ConversionEvent
+from simulator.durations import Duration
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- the world ------------------------------------------------------------------------------------
+class LogNormal(Model):
+    """A log-normal delay: half the users take less than `median`; `spread` is sigma of the log."""
+
+    median: Duration
+    spread: float = Field(1.0, ge=0, le=5)
+
+
+class ConversionBehaviour(Model):
+    event: str = Field("purchase", min_length=1, description="custom event the app's SDK sends to Braze")
+    probability: float = Field(ge=0, le=1, description="chance of converting after reading")
+    delay: LogNormal = LogNormal(median=3600, spread=1.0)
+    properties: dict[str, Any] = {}
+
+
+class Behaviour(Model):
+    name: str = Field(min_length=1)
+    share: float | None = Field(None, gt=0, le=1, description="share of the population (the rest: the last one)")
+    audience: Audience | None = Field(None, description="or: the users matching this filter")
+    open_probability: float = Field(ge=0, le=1)
+    read_delay: LogNormal = LogNormal(median=600, spread=1.0)
+    click_probability: float = Field(0.0, ge=0, le=1, description="chance of a click after reading")
+    conversion: ConversionBehaviour | None = None
+    active_hours: tuple[int, int] = Field((0, 24), description="local hours [start, end) when the user reads")
+
+    @model_validator(mode="after")
+    def hours(self) -> Behaviour:
+        start, end = self.active_hours
+        if not (0 <= start < end <= 24):
+            raise ValueError("active_hours must be [start, end) with 0 <= start < end <= 24")
+        return self
+
+
+class AttributeSpec(Model):
+    """A custom attribute drawn per user from weighted `values`, or a uniform number in `range`."""
+
+    values: dict[str, float] | None = None
+    range: tuple[float, float] | None = None
+    integer: bool = True
+
+    @model_validator(mode="after")
+    def one_source(self) -> AttributeSpec:
+        if (self.values is None) == (self.range is None):
+            raise ValueError("give exactly one of 'values' (weights) or 'range' ([low, high])")
+        return self
+
+
+class PastEvent(Model):
+    name: str = Field(min_length=1)
+    per_user: tuple[int, int] = Field((0, 3), description="[min, max] events per user")
+    within: Duration = Field(14 * 86_400, description="spread over this long before the start")
+
+
+class PastPurchases(Model):
+    probability: float = Field(ge=0, le=1)
+    products: list[str] = Field(["sku-1"], min_length=1)
+    price: tuple[float, float] = (5.0, 50.0)
+    currency: str = "USD"
+    within: Duration = 30 * 86_400
+
+
+class Population(Model):
+    size: int = Field(ge=1, le=1_000_000)
+    countries: dict[str, float] = Field({"US": 1.0}, description="ISO country -> weight; locales follow")
+    id_mapping: Literal["sendbird_id", "external_id"] = Field(
+        "sendbird_id", description="sendbird_id: a custom attribute holds the Sendbird user id; "
+                                   "external_id: the Braze external id is the Sendbird user id")
+    external_id_prefix: str = "user-"
+    custom_attributes: dict[str, AttributeSpec] = {}
+    past_events: list[PastEvent] = []
+    past_purchases: PastPurchases | None = None
+    behaviours: list[Behaviour] = Field(min_length=1)
+
+
+# -- the products ---------------------------------------------------------------------------------
+class VariableSpec(Model):
+    key: str
+    type: str = "string"
+    name: str | None = None
+    required: bool = False
+
+
+class SendbirdTemplate(Model):
+    key: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    ui_template: dict[str, Any]
+    variable_schema: list[VariableSpec] = []
+    channel_url: str = "notifications_feed"
+    label: str | None = None
+
+
+class SendbirdSetup(Model):
+    templates: list[SendbirdTemplate] = Field(min_length=1)
+
+
+class Integration(Model):
+    event_callback: bool = True
+    event_name: str = Field("sendbird_notification", description="Braze custom event for SENT/READ")
+    batch_linger_ms: int = Field(1000, ge=0)
+    batch_max: int = Field(10_000, ge=1, le=10_000)
+
+
+class SendbirdMessage(Model):
+    """A webhook message built from the Sendbird Webhook Template."""
+
+    template_key: str
+    endpoint: Literal["realtime", "batch"] = "batch"
+    variables: dict[str, str] = Field({}, description="template variable -> Braze Liquid")
+    tags: list[str] = []
+    label: str | None = None
+
+
+class ScenarioCampaign(CampaignSpec):
+    """A Braze campaign whose webhook is a Sendbird message (or an explicit `webhook`)."""
+
+    id: str = Field(min_length=1)
+    webhook: dict[str, Any] | None = None
+    sendbird: SendbirdMessage | None = None
+
+    @model_validator(mode="after")
+    def one_message(self) -> ScenarioCampaign:
+        if (self.webhook is None) == (self.sendbird is None):
+            raise ValueError("give exactly one of 'sendbird' (a Sendbird message) or 'webhook'")
+        return self
+
+
+class ScenarioCanvas(CanvasSpec):
+    """A Braze canvas; a message step may say `sendbird: {...}` instead of `webhook: {...}`."""
+
+    id: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def sendbird_steps(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for step in data.get("steps") or []:
+                if isinstance(step, dict) and step.get("type") == "message" and "sendbird" in step:
+                    if "webhook" in step:
+                        raise ValueError(f"step {step.get('id')!r}: give 'sendbird' or 'webhook', not both")
+                    SendbirdMessage.model_validate(step["sendbird"])
+                    step["webhook"] = {"sendbird": step.pop("sendbird")}  # resolved by the runner
+        return data
+
+
+class BrazeSetup(Model):
+    segments: list[dict[str, Any]] = Field([], description='{"name", "filter"} in the segment language')
+    campaigns: list[ScenarioCampaign] = []
+    canvases: list[ScenarioCanvas] = []
+
+
+# -- the timeline ---------------------------------------------------------------------------------
+class Recipients(Model):
+    """Who an action is for: everyone, a saved segment, a list of external ids, or the first `count`."""
+
+    all: bool = False
+    segment: str | None = None
+    users: list[str] | None = None
+    count: int | None = Field(None, ge=1)
+
+
+class TriggerCampaign(Model):
+    campaign: str
+    recipients: Recipients = Recipients(all=True)
+    trigger_properties: dict[str, Any] = {}
+
+
+class TriggerCanvas(Model):
+    canvas: str
+    recipients: Recipients = Recipients(all=True)
+    context: dict[str, Any] = {}
+
+
+class TrackEvent(Model):
+    name: str
+    recipients: Recipients = Recipients(all=True)
+    properties: dict[str, Any] = {}
+
+
+class TimelineItem(Model):
+    at: Duration = Field(description="virtual time after the start")
+    trigger_campaign: TriggerCampaign | None = None
+    trigger_canvas: TriggerCanvas | None = None
+    track_event: TrackEvent | None = None
+
+    @model_validator(mode="after")
+    def one_action(self) -> TimelineItem:
+        given = [k for k in ("trigger_campaign", "trigger_canvas", "track_event") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("each timeline item takes exactly one of trigger_campaign, trigger_canvas, track_event")
+        return self
+
+
+# -- expectations ---------------------------------------------------------------------------------
+class Expectation(Model):
+    """A bound on one number of the report, named by its path (e.g. `funnel.read_events`,
+    `ratios.read_rate`, `latency_ms.accept_to_sent.p99`, `canvases.followup.steps.reminder.sent`,
+    `checks.duplicates`)."""
+
+    name: str | None = None
+    metric: str = Field(min_length=1)
+    equals: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def some_bound(self) -> Expectation:
+        if self.equals is None and self.min is None and self.max is None:
+            raise ValueError("an expectation needs 'equals', 'min' or 'max'")
+        return self
+
+    @property
+    def title(self) -> str:
+        if self.name:
+            return self.name
+        bounds = [f"{op} {value:g}" for op, value in (("==", self.equals), (">=", self.min), ("<=", self.max))
+                  if value is not None]
+        return f"{self.metric} " + " and ".join(bounds)
+
+
+class Scenario(Model):
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = 0
+    start: AwareDatetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    run_for: Duration = Field(3 * 86_400, description="virtual time to run after the start")
+    population: Population
+    sendbird: SendbirdSetup
+    integration: Integration = Integration()
+    braze: BrazeSetup = BrazeSetup()
+    conversion_events: list[ConversionEvent] = Field([], description="applied to every campaign without its own")
+    timeline: list[TimelineItem] = []
+    expectations: list[Expectation] = []
+
+    @model_validator(mode="after")
+    def references(self) -> Scenario:
+        templates = {t.key for t in self.sendbird.templates}
+        campaigns = {c.id for c in self.braze.campaigns}
+        canvases = {c.id for c in self.braze.canvases}
+        segments = {s.get("name") for s in self.braze.segments}
+        for campaign in self.braze.campaigns:
+            if campaign.sendbird and campaign.sendbird.template_key not in templates:
+                raise ValueError(f"campaign {campaign.id!r} uses unknown Sendbird template "
+                                 f"{campaign.sendbird.template_key!r}")
+        for canvas in self.braze.canvases:
+            for step in canvas.steps:
+                message = getattr(step, "webhook", None) or {}
+                key = message.get("sendbird", {}).get("template_key") if isinstance(message, dict) else None
+                if key is not None and key not in templates:
+                    raise ValueError(f"canvas {canvas.id!r} step {step.id!r} uses unknown template {key!r}")
+        for i, item in enumerate(self.timeline):
+            action = item.trigger_campaign or item.trigger_canvas or item.track_event
+            if item.trigger_campaign and item.trigger_campaign.campaign not in campaigns:
+                raise ValueError(f"timeline[{i}] triggers unknown campaign {item.trigger_campaign.campaign!r}")
+            if item.trigger_canvas and item.trigger_canvas.canvas not in canvases:
+                raise ValueError(f"timeline[{i}] triggers unknown canvas {item.trigger_canvas.canvas!r}")
+            if action.recipients.segment and action.recipients.segment not in segments:
+                raise ValueError(f"timeline[{i}] names unknown segment {action.recipients.segment!r}")
+        return self
