@@ -59,3 +59,27 @@ def start_service(name: str, module: str, port: int, args: Sequence[str] = (), e
             process.kill()
             raise RuntimeError(f"{name} did not answer on {url} within {startup_timeout} s")
         time.sleep(0.05)
+
+
+def wait_for(condition, timeout: float, interval: float = 0.1) -> bool:
+    """Poll `condition()` until it is true or `timeout` passes (for callers outside any service:
+    the CLI and tests waiting on live servers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(interval)
+    return False
+
+
+def ticks(interval: float, count: int | None = None):
+    """Yield every `interval` seconds (forever, or `count` times): the pace of a CLI that follows
+    servers, kept here so no code outside the kernel sleeps."""
+    done = 0
+    while count is None or done < count:
+        yield done
+        done += 1
+        time.sleep(interval)

@@ -245,6 +245,19 @@ class Scheduler:
         with self._cond:
             return self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
 
+    def wait_until(self, when: datetime) -> None:
+        """Live mode: block the caller until the clock reads `when` (tasks keep running meanwhile);
+        simulated mode: run everything due up to `when`."""
+        if self.clock.simulated:
+            self.run_until(when)
+            return
+        with self._cond:
+            while not self._stopped:
+                wait = self.clock.seconds_until(when)
+                if wait <= 0:
+                    return
+                self._cond.wait(min(wait, 0.5))
+
     def shutdown(self, wait: bool = True) -> None:
         with self._cond:
             self._stopped = True

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
+import time
+from pathlib import Path
 
 import click
+import requests
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from simulator.runner import LIVE_DEFAULTS, Endpoints, RunError
+
+console = Console()
+SCHEMA_PATH = Path("scenarios") / "schema.json"
+
+
+def _endpoints(braze_url: str, sendbird_url: str, bridge_url: str) -> Endpoints:
+    return Endpoints(braze_url.rstrip("/"), sendbird_url.rstrip("/"), bridge_url.rstrip("/"))
+
+
+def service_options(fn):
+    fn = click.option("--bridge-url", default=LIVE_DEFAULTS.bridge, show_default=True)(fn)
+    fn = click.option("--sendbird-url", default=LIVE_DEFAULTS.sendbird, show_default=True)(fn)
+    return click.option("--braze-url", default=LIVE_DEFAULTS.braze, show_default=True)(fn)
 
 
 @click.group(help="Local harness for Braze <-> Sendbird Notifications.")
@@ -12,11 +34,172 @@ def cli() -> None:
     pass
 
 
+@cli.command(help="Check scenario files; every problem with its line, column and a hint.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(files: tuple[str, ...]) -> None:
+    from simulator.loader import ScenarioError, load
+
+    failed = False
+    for file in files:
+        try:
+            scenario = load(file)
+            console.print(f"[green]✓[/] {file}: {scenario.name}")
+        except ScenarioError as exc:
+            failed = True
+            console.print(f"[red]✗[/] {file}: {len(exc.problems)} problem(s)", highlight=False)
+            console.print(exc.report(), highlight=False, markup=False)
+    sys.exit(2 if failed else 0)
+
+
+@cli.command(help="Run a scenario (simulated by default) and report; exit 0 only if every expectation holds.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--live", is_flag=True, help="run against the servers `bsim up` started")
+@click.option("--seed", type=int, help="override the scenario's seed")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="live clock speed-up")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the JSON report here")
+@click.option("--junit", type=click.Path(dir_okay=False), help="write JUnit XML here")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), help="write the HTML report here")
+@service_options
+def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | None, junit: str | None,
+        report_dir: str | None, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
+    from simulator.loader import ScenarioError, load
+    from simulator.reports import print_summary, write_html, write_json, write_junit
+    from simulator.runner import run_live, run_simulated
+
+    try:
+        scenario = load(file)
+    except ScenarioError as exc:
+        console.print(f"[red]✗[/] {file} is not a valid scenario:")
+        console.print(exc.report(), highlight=False, markup=False)
+        sys.exit(2)
+    started = time.perf_counter()
+    with Progress(TextColumn("[bold]{task.fields[name]}"), BarColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=1.0, name=scenario.name)
+
+        def progress(fraction: float, text: str) -> None:
+            bar.update(task, completed=fraction, description=text)
+
+        try:
+            if live:
+                report = run_live(scenario, _endpoints(braze_url, sendbird_url, bridge_url), seed, speed, progress)
+            else:
+                report = run_simulated(scenario, seed, progress)
+        except (RunError, requests.RequestException) as exc:
+            console.print(f"[red]run failed:[/] {exc}")
+            sys.exit(3)
+    print_summary(report, console)
+    console.print(f"wall time {time.perf_counter() - started:.1f} s ({report['mode']})")
+    if json_path:
+        write_json(report, Path(json_path))
+        console.print(f"JSON report: {json_path}")
+    if junit:
+        write_junit(report, Path(junit))
+        console.print(f"JUnit XML: {junit}")
+    if report_dir:
+        path = write_html(report, Path(report_dir))
+        console.print(f"HTML report: {path}")
+    sys.exit(0 if report["passed"] else 1)
+
+
+@cli.command(help="Write the scenario JSON Schema (for editors) to scenarios/schema.json.")
+@click.option("--output", type=click.Path(dir_okay=False), default=str(SCHEMA_PATH), show_default=True)
+def schema(output: str) -> None:
+    from simulator.scenario import Scenario
+
+    Path(output).write_text(json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True) + "\n")
+    console.print(f"wrote {output}")
+
+
+@cli.command(help="Start the fake Braze, the fake Sendbird, the bridge and the devices; Ctrl-C stops them.")
+@click.option("--no-seed", is_flag=True, help="do not load the demo population")
+@click.option("--speed", type=float, default=1.0, show_default=True)
+@click.option("--braze-port", type=int, default=7100, show_default=True)
+@click.option("--sendbird-port", type=int, default=7200, show_default=True)
+@click.option("--bridge-port", type=int, default=7300, show_default=True)
+@click.option("--braze-key", default="local-braze-key", show_default=True)
+@click.option("--sendbird-token", default="local-sendbird-token", show_default=True)
+@click.option("--integration-token", default="local-integration-token", show_default=True)
+@click.option("--db", default=".bsim/bridge.sqlite3", show_default=True, help="the bridge's outbox")
+def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
+       sendbird_token: str, integration_token: str, db: str) -> None:
+    from simulator.up import Stack
+
+    stack = Stack(speed, braze_port, sendbird_port, bridge_port, braze_key, sendbird_token, integration_token, db)
+    try:
+        stack.start(seed=not no_seed, console=console)
+        stack.wait()
+    except KeyboardInterrupt:
+        console.print("\nstopping ...")
+    finally:
+        stack.stop()
+        console.print("stopped.")
+
+
+@cli.command(help="Follow the journals live (SENT and READ events as they arrive).")
+@click.option("--kind", "kinds", multiple=True, help="only these record kinds (repeatable)")
+@click.option("--user", help="only records about this user (external or Sendbird id)")
+@service_options
+def tail(kinds: tuple[str, ...], user: str | None, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
+    from simulator.tail import follow
+
+    with contextlib.suppress(KeyboardInterrupt):
+        follow(console, [braze_url, sendbird_url, bridge_url], set(kinds), user)
+
+
+@cli.group(help="Braze users.")
+def users() -> None:
+    pass
+
+
+@users.command("import", help="Import users from a CSV file with Braze's CSV rules.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--braze-url", default=LIVE_DEFAULTS.braze, show_default=True)
+def users_import(file: str, braze_url: str) -> None:
+    response = requests.post(f"{braze_url}/_admin/users/import", data=Path(file).read_bytes(), timeout=300,
+                             headers={"Content-Type": "text/csv"})
+    body = response.json()
+    if response.status_code != 201:
+        console.print(f"[red]import refused:[/] {body.get('message')}")
+        sys.exit(1)
+    console.print(f"imported {body['imported']} rows ({body['created']} created, {body['updated']} updated), "
+                  f"dropped {body['dropped']}")
+    for error in body["errors"][:50]:
+        console.print(f"  line {error['line']}: {error['reason']}", highlight=False)
+    sys.exit(0 if not body["errors"] else 1)
+
+
+@cli.command(help="Trigger an API-triggered campaign or canvas for some users, or everyone.")
+@click.argument("kind", type=click.Choice(["campaign", "canvas"]))
+@click.argument("object_id")
+@click.option("--user", "users_", multiple=True, help="external id (repeatable); none means broadcast")
+@click.option("--properties", default="{}", help="trigger properties (campaign) or context (canvas), as JSON")
+@click.option("--braze-url", default=LIVE_DEFAULTS.braze, show_default=True)
+@click.option("--braze-key", default="local-braze-key", show_default=True)
+def trigger(kind: str, object_id: str, users_: tuple[str, ...], properties: str, braze_url: str,
+            braze_key: str) -> None:
+    try:
+        props = json.loads(properties)
+    except ValueError:
+        raise click.BadParameter("not JSON", param_hint="--properties") from None
+    key, props_key, path = (("campaign_id", "trigger_properties", "campaigns") if kind == "campaign"
+                            else ("canvas_id", "context", "canvas"))
+    body: dict = {key: object_id, props_key: props}
+    if users_:
+        body["recipients"] = [{"external_user_id": u} for u in users_]
+    else:
+        body["broadcast"] = True
+    response = requests.post(f"{braze_url}/{path}/trigger/send", json=body, timeout=60,
+                             headers={"Authorization": f"Bearer {braze_key}"})
+    console.print_json(response.text)
+    sys.exit(0 if response.status_code == 201 else 1)
+
+
 @cli.command(help="Start the fake Sendbird and send one notification end to end.")
 def quickstart() -> None:
-    from simulator.quickstart import run
+    from simulator.quickstart import run as run_quickstart
 
-    sys.exit(run())
+    sys.exit(run_quickstart())
 
 
 def main() -> None:

@@ -99,8 +99,9 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
         if segment is None:
             raise BrazeError(404, f"No segment {key!r}")
         members = segment.members(service.users, service.runtime.clock.now())
+        ids = [p.external_id or p.braze_id for p in members]
         return jsonify({**_segment(segment), "size": len(members),
-                        "sample": [p.external_id or p.braze_id for p in members[:20]]})
+                        **({"members": ids} if request.args.get("members") == "true" else {"sample": ids[:20]})})
 
     @bp.delete("/segments/<key>")
     def segment_delete(key: str):

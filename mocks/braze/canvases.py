@@ -314,17 +314,19 @@ class CanvasEngine:
 
     def _message(self, canvas: Canvas, journey: Journey, step: CompiledStep, profile: Profile) -> None:
         spec = step.spec
-        ctx = DeliveryContext(trace_id=self.runtime.ids.hex(16), dispatch_id=journey.dispatch_id,
+        # each step's send is a dispatch of its own, as in Braze: templates key idempotency on it
+        dispatch_id = self.runtime.ids.hex(24)
+        ctx = DeliveryContext(trace_id=self.runtime.ids.hex(16), dispatch_id=dispatch_id,
                               braze_id=profile.braze_id, external_id=profile.external_id,
                               canvas_id=canvas.canvas_id, canvas_name=canvas.name, step_id=spec.id,
                               step_name=step.name)
         self.runtime.journal.record("braze", "canvas.send", ctx.trace_id, canvas_id=canvas.canvas_id, step_id=spec.id,
-                                    dispatch_id=journey.dispatch_id, braze_id=profile.braze_id,
+                                    dispatch_id=dispatch_id, braze_id=profile.braze_id,
                                     external_id=profile.external_id)
         namespaces = {
             "canvas": {"name": canvas.name, "api_id": canvas.canvas_id, "variant_name": canvas.name,
                        "variant_api_id": canvas.canvas_id},
-            "campaign": {"name": step.name, "api_id": spec.id, "dispatch_id": journey.dispatch_id,
+            "campaign": {"name": step.name, "api_id": spec.id, "dispatch_id": dispatch_id,
                          "message_name": step.name, "message_api_id": spec.id},
             "context": journey.context, "canvas_entry_properties": journey.context,
             "event_properties": journey.event_properties,

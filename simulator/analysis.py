@@ -1,0 +1,201 @@
+"""The run report, read from journal records: the funnel, latency per hop, checks, reads over time.
+
+Records are dicts (`Record.to_dict()` in simulated mode, `/_admin/journal` pages in live mode), so
+both modes go through the same code. A notification is followed by the trace id the fake Braze put
+on its webhook; a batch delivery, which Sendbird traces as `<notification_id>:<user_id>`, is tied back
+to it through the bridge's `sendbird.sent` record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from simulator.scenario import Expectation
+
+FUNNEL = ("audience", "webhooks", "accepted", "notifications", "sent_events", "read", "read_events", "conversions")
+RATIOS = {"webhook_rate": ("webhooks", "audience"), "accept_rate": ("accepted", "webhooks"),
+          "delivery_rate": ("notifications", "accepted"), "sent_event_rate": ("sent_events", "notifications"),
+          "read_rate": ("read", "notifications"), "read_event_rate": ("read_events", "read"),
+          "conversion_rate": ("conversions", "read")}
+HOPS = {"braze_to_bridge": ("render", "accept"), "bridge_to_sendbird": ("accept", "delivered"),
+        "sendbird_to_sent_event": ("delivered", "sent_event"), "delivery_to_read": ("delivered", "read"),
+        "read_to_read_event": ("read", "read_event"), "accept_to_sent": ("accept", "sent_event")}
+BUCKETS_MS = (1, 10, 100, 1_000, 10_000, 60_000, 600_000, 3_600_000, 21_600_000, 86_400_000)
+RENDER_KINDS = {"campaign.send", "canvas.send", "messages.send"}
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def percentiles(values: list[float]) -> dict[str, float | int]:
+    if not values:
+        return {"count": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:  # nearest rank
+        return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+    return {"count": len(ordered), "p50": round(rank(0.50), 1), "p95": round(rank(0.95), 1),
+            "p99": round(rank(0.99), 1), "max": round(ordered[-1], 1)}
+
+
+def histogram(values: list[float]) -> list[dict[str, Any]]:
+    counts = [0] * (len(BUCKETS_MS) + 1)
+    for value in values:
+        for i, bound in enumerate(BUCKETS_MS):
+            if value <= bound:
+                counts[i] += 1
+                break
+        else:
+            counts[-1] += 1
+    return [{"le_ms": float(b) if b is not None else None, "count": c}
+            for b, c in zip((*BUCKETS_MS, None), counts, strict=True)]
+
+
+class Trail:
+    """Every hop of every notification, by trace id."""
+
+    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
+        self.times: dict[str, dict[str, datetime]] = defaultdict(dict)
+        self.counts: Counter = Counter()
+        self.delivered_per_trace: Counter = Counter()
+        self.events_per_key: Counter = Counter()
+        self.read_times: list[datetime] = []
+        self.read_event_times: list[datetime] = []
+        batch_traces: dict[tuple[str, str], str] = {}
+        pending_sendbird: list[dict[str, Any]] = []
+        for rec in records:
+            kind, service, trace = rec["kind"], rec["service"], rec.get("trace_id")
+            if service == "braze" and kind in RENDER_KINDS:
+                self.counts["audience"] += 1
+                self._first(trace, "render", rec)
+            elif service == "braze" and kind == "webhook.sent":
+                self.counts["webhooks"] += 1
+            elif service == "bridge" and kind == "webhook.accepted":
+                self.counts["accepted"] += 1
+                self._first(trace, "accept", rec)
+            elif service == "bridge" and kind == "sendbird.sent":
+                batch_traces[(rec["notification_id"], rec["receiver"])] = trace
+            elif service == "sendbird" and kind in ("message.delivered", "message.read"):
+                pending_sendbird.append(rec)
+            elif service == "braze" and kind == "event.recorded":
+                status = (rec.get("properties") or {}).get("status")
+                if status in ("SENT", "READ"):
+                    key = "sent_event" if status == "SENT" else "read_event"
+                    self.counts["sent_events" if status == "SENT" else "read_events"] += 1
+                    self.events_per_key[((rec.get("properties") or {}).get("message_id"), status)] += 1
+                    self._first(trace, key, rec)
+                    if status == "READ":
+                        self.read_event_times.append(_ts(rec["ts"]))
+            elif service == "braze" and kind == "conversion":
+                self.counts["conversions"] += 1
+        for rec in pending_sendbird:  # after the bridge records, so batch deliveries can be tied back
+            trace = rec.get("trace_id")
+            if trace not in self.times or "accept" not in self.times[trace]:
+                trace = batch_traces.get((rec.get("notification_id"), rec.get("user_id")), trace)
+            if rec["kind"] == "message.delivered":
+                self.counts["notifications"] += 1
+                self.delivered_per_trace[trace] += 1
+                self._first(trace, "delivered", rec)
+            else:
+                self.counts["read"] += 1
+                self.read_times.append(_ts(rec["ts"]))
+                self._first(trace, "read", rec)
+
+    def _first(self, trace: str | None, hop: str, rec: dict[str, Any]) -> None:
+        if trace is not None:
+            self.times[trace].setdefault(hop, _ts(rec["ts"]))
+
+    def latencies(self) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {hop: [] for hop in HOPS}
+        for hops in self.times.values():
+            for name, (a, b) in HOPS.items():
+                if a in hops and b in hops:
+                    out[name].append((hops[b] - hops[a]).total_seconds() * 1000)
+        return out
+
+    def checks(self, event_callback: bool) -> dict[str, Any]:
+        duplicates = [{"message_id": m, "status": s, "count": c} for (m, s), c in self.events_per_key.items() if c > 1]
+        duplicates += [{"trace_id": t, "deliveries": c} for t, c in self.delivered_per_trace.items() if c > 1]
+        lost = []
+        for trace, hops in self.times.items():
+            if "accept" in hops and "delivered" not in hops:
+                lost.append({"trace_id": trace, "missing": "notification"})
+            if event_callback and "delivered" in hops and "sent_event" not in hops:
+                lost.append({"trace_id": trace, "missing": "SENT event"})
+            if event_callback and "read" in hops and "read_event" not in hops:
+                lost.append({"trace_id": trace, "missing": "READ event"})
+        duplicates.sort(key=str)
+        lost.sort(key=lambda x: (x["trace_id"] or "", x["missing"]))
+        return {"duplicates": len(duplicates), "lost": len(lost), "duplicate_details": duplicates[:50],
+                "lost_details": lost[:50]}
+
+
+def reads_over_time(trail: Trail, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    span = max((end - start).total_seconds(), 60.0)
+    step = timedelta(seconds=max(60.0, math.ceil(span / 48 / 60) * 60))
+    buckets: list[dict[str, Any]] = []
+    t = start
+    while t < end:
+        buckets.append({"at": _iso(t), "reads": 0, "read_events": 0})
+        t += step
+    for times, key in ((trail.read_times, "reads"), (trail.read_event_times, "read_events")):
+        for when in times:
+            index = int((when - start) / step)
+            if 0 <= index < len(buckets):
+                buckets[index][key] += 1
+    return buckets
+
+
+def resolve(report: dict[str, Any], path: str) -> Any:
+    node: Any = report
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def check(expectation: Expectation, report: dict[str, Any]) -> dict[str, Any]:
+    value = resolve(report, expectation.metric)
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    passed = number is not None
+    if passed and expectation.equals is not None:
+        passed = math.isclose(number, expectation.equals, rel_tol=1e-9, abs_tol=1e-9)
+    if passed and expectation.min is not None:
+        passed = number >= expectation.min
+    if passed and expectation.max is not None:
+        passed = number <= expectation.max
+    return {"name": expectation.title, "metric": expectation.metric, "value": number, "equals": expectation.equals,
+            "min": expectation.min, "max": expectation.max, "passed": passed}
+
+
+def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mode: str, start: datetime,
+                 end: datetime, population: dict[str, Any], campaigns: dict[str, Any], canvases: dict[str, Any],
+                 event_callback: bool) -> dict[str, Any]:
+    trail = Trail(records)
+    funnel = {stage: trail.counts.get(stage, 0) for stage in FUNNEL}
+    ratios = {name: round(funnel[a] / funnel[b], 4) if funnel[b] else 0.0 for name, (a, b) in RATIOS.items()}
+    latencies = trail.latencies()
+    report: dict[str, Any] = {
+        "scenario": scenario.name, "description": scenario.description, "seed": seed, "mode": mode,
+        "passed": False, "start": _iso(start), "end": _iso(end), "population": population,
+        "funnel": funnel, "ratios": ratios,
+        "latency_ms": {hop: percentiles(values) for hop, values in latencies.items()},
+        "latency_histograms": {hop: histogram(values) for hop, values in latencies.items()},
+        "campaigns": campaigns, "canvases": canvases, "checks": trail.checks(event_callback),
+        "reads_over_time": reads_over_time(trail, start, end),
+    }
+    report["expectations"] = [check(e, report) for e in scenario.expectations]
+    report["passed"] = all(e["passed"] for e in report["expectations"])
+    return report

@@ -1,0 +1,49 @@
+"""`python -m simulator.device_service`: the demo world's devices as a process of their own.
+
+They follow the fake Sendbird's delivery stream (pushed, never polled) and act with the demo
+population's behaviour; `bsim up` starts this beside the three services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from harness.processes import ticks
+from harness.runtime import Runtime
+from simulator.devices import DeviceFleet
+from simulator.population import build_population
+
+
+def main(argv: list[str] | None = None) -> None:
+    from simulator.up import demo_scenario
+
+    parser = argparse.ArgumentParser(prog="python -m simulator.device_service", description=__doc__)
+    parser.add_argument("--sendbird-url", default="http://127.0.0.1:7200")
+    parser.add_argument("--sendbird-token", default="local-sendbird-token")
+    parser.add_argument("--braze-url", default="http://127.0.0.1:7100")
+    parser.add_argument("--braze-key", default="local-braze-key")
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--prefix", default="demo-")
+    args = parser.parse_args(argv)
+    scenario = demo_scenario()
+    runtime = Runtime.live(speed=args.speed, seed=scenario.seed)
+    users = build_population(scenario.population, scenario.seed, runtime.clock.now())
+    http = runtime.transport.session()
+    fleet = DeviceFleet(runtime, users, http, args.sendbird_url, args.sendbird_token, http, args.braze_url,
+                        args.braze_key, scenario.seed)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        for _ in ticks(1.0):  # reconnect when the stream ends (a restarted Sendbird)
+            if stop.is_set():
+                break
+            fleet.stream_live(f"{args.sendbird_url}/_admin/deliveries/stream", stop)
+    finally:
+        runtime.close()
+
+
+if __name__ == "__main__":
+    main()

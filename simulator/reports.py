@@ -1,0 +1,219 @@
+"""The outputs of `bsim run`, all made from the one report dict described in docs/report.md.
+
+- JSON with sorted keys and a fixed layout, so a simulated run of the same scenario and seed gives the same
+  bytes and two runs can be compared with `diff`;
+- JUnit XML, so CI lists every expectation as a test and shows why a failed one failed;
+- a self-contained HTML page (built in `simulator.report_html`) that opens from disk with no server and no network;
+- a terminal summary printed at the end of the run.
+
+The report is aggregated (counts, percentiles, histogram buckets, the first few problem details), so every output
+stays small whatever the population size, and none of them adds a clock reading of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+# Display orders for the keys docs/report.md names; keys it does not name follow in the report's own order.
+FUNNEL_STAGES = ("audience", "webhooks", "accepted", "notifications", "sent_events", "read", "read_events",
+                 "conversions")
+HOPS = ("braze_to_bridge", "bridge_to_sendbird", "sendbird_to_sent_event", "delivery_to_read", "read_to_read_event",
+        "accept_to_sent")
+CAMPAIGN_COLUMNS = ("targeted", "sent", "failed", "aborted", "unique_conversions", "conversion_rate")
+CANVAS_COUNTS = ("entered", "completed", "active")
+STEP_COUNTS = ("entered", "sent")
+PERCENTILES = ("count", "p50", "p95", "p99", "max")
+_BOUNDS = (("equals", "=="), ("min", ">="), ("max", "<="))
+
+
+# -- shared formatting ----------------------------------------------------------------------------
+def ordered(keys: Iterable[str], known: Iterable[str]) -> list[str]:
+    """`keys` with the `known` ones first, in their known order, then the others as given."""
+    keys = list(keys)
+    first = [k for k in known if k in keys]
+    return first + [k for k in keys if k not in first]
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def format_number(value: Any) -> str:
+    """An integer-valued float as an integer (bounds arrive as floats), other numbers as they are; None as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def format_ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.1%}"
+
+
+def format_ms(ms: float | None) -> str:
+    """A latency in the unit that reads best: 250 ms, 1.5 s, 10 min, 2.5 h, 3 d."""
+    if ms is None or not is_number(ms) or math.isnan(ms):
+        return "—"
+    for unit, size, limit in (("ms", 1, 1000), ("s", 1000, 60), ("min", 60_000, 60), ("h", 3_600_000, 24),
+                              ("d", 86_400_000, 1000)):
+        text = f"{ms / size:.3g}"
+        if abs(float(text)) < limit:  # checked after rounding, so 999.6 ms reads 1 s
+            return f"{text} {unit}"
+    return f"{ms / 86_400_000:.0f} d"
+
+
+def funnel_rows(report: Mapping[str, Any]) -> list[tuple[str, Any, float | None]]:
+    """(stage, count, count / previous stage's count), the ratio None for the first stage or after a zero."""
+    funnel = report.get("funnel") or {}
+    rows: list[tuple[str, Any, float | None]] = []
+    previous = None
+    for stage in ordered(funnel, FUNNEL_STAGES):
+        count = funnel[stage]
+        ratio = count / previous if is_number(count) and is_number(previous) and previous else None
+        rows.append((stage, count, ratio))
+        previous = count
+    return rows
+
+
+def hops(report: Mapping[str, Any]) -> list[str]:
+    """Every hop with percentiles or a histogram."""
+    names = list(report.get("latency_ms") or {})
+    names += [h for h in report.get("latency_histograms") or {} if h not in names]
+    return ordered(names, HOPS)
+
+
+def step_columns(canvases: Mapping[str, Any]) -> list[str]:
+    """The count columns of canvas steps: every numeric field any step has."""
+    seen: list[str] = []
+    for canvas in canvases.values():
+        for step in (canvas.get("steps") or {}).values():
+            seen += [k for k, v in step.items() if is_number(v) and k not in seen]
+    return ordered(seen, STEP_COUNTS)
+
+
+# -- expectations ---------------------------------------------------------------------------------
+def bounds_text(item: Mapping[str, Any]) -> str:
+    """The bounds as the scenario's expectation title writes them: ">= 100 and <= 200"."""
+    return " and ".join(f"{op} {format_number(item[key])}" for key, op in _BOUNDS if item.get(key) is not None)
+
+
+def expectation_title(item: Mapping[str, Any]) -> str:
+    return item.get("name") or f"{item.get('metric', '?')} {bounds_text(item)}".rstrip()
+
+
+def expectation_message(item: Mapping[str, Any]) -> str:
+    """Value against bound: "value 131 is >= 100", "value 95 is not >= 100" (naming only the bounds broken)."""
+    value = item.get("value")
+    bounds = bounds_text(item)
+    if value is None:
+        return f"value null is not {bounds}: {item.get('metric')} is not in the report"
+    if not is_number(value):
+        return f"value {json.dumps(value, sort_keys=True)} is not a number ({bounds})"
+    if item.get("passed"):
+        return f"value {format_number(value)} is {bounds}"
+    checks = {"equals": lambda b: value == b, "min": lambda b: value >= b, "max": lambda b: value <= b}
+    broken = " and ".join(f"{op} {format_number(item[key])}" for key, op in _BOUNDS
+                          if item.get(key) is not None and not checks[key](item[key]))
+    return f"value {format_number(value)} is not {broken or bounds}"
+
+
+# -- writers --------------------------------------------------------------------------------------
+def write_json(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def write_junit(report: dict, path: Path) -> None:
+    scenario = str(report.get("scenario", ""))
+    expectations = report.get("expectations") or []
+    failures = [item for item in expectations if not item.get("passed")]
+    suite = ET.Element("testsuite", {"name": scenario, "tests": str(len(expectations)),
+                                     "failures": str(len(failures)), "errors": "0", "skipped": "0", "time": "0"})
+    properties = ET.SubElement(suite, "properties")
+    for name in ("seed", "mode"):
+        ET.SubElement(properties, "property", {"name": name, "value": format_number(report.get(name))})
+    for item in expectations:
+        case = ET.SubElement(suite, "testcase", {"classname": f"bsim.{scenario}", "name": expectation_title(item),
+                                                 "time": "0"})
+        if not item.get("passed"):
+            failure = ET.SubElement(case, "failure", {"message": expectation_message(item), "type": "expectation"})
+            failure.text = (f"metric: {item.get('metric')}\nvalue: {json.dumps(item.get('value'), sort_keys=True)}\n"
+                            f"bounds: {bounds_text(item)}\n")
+    ET.indent(suite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n")
+
+
+def write_html(report: dict, directory: Path) -> Path:
+    from simulator.report_html import render_html  # imported here: that module builds on this one's helpers
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "index.html"
+    path.write_bytes(render_html(report).encode("utf-8"))
+    return path
+
+
+# -- terminal -------------------------------------------------------------------------------------
+def print_summary(report: dict, console: Console) -> None:
+    """Text objects throughout, so names with square brackets print as they are, not as rich markup."""
+    console.print(Text.assemble(("bsim run ", "bold"), (str(report.get("scenario", "")), "bold cyan"),
+                                f"  seed {format_number(report.get('seed'))} · {report.get('mode', '?')} · "
+                                f"{report.get('start', '?')} → {report.get('end', '?')}"))
+
+    funnel = Table(title="Funnel", title_justify="left")
+    funnel.add_column("stage")
+    funnel.add_column("count", justify="right")
+    funnel.add_column("vs previous", justify="right")
+    for stage, count, ratio in funnel_rows(report):
+        funnel.add_row(Text(stage), format_number(count), format_ratio(ratio))
+    console.print(funnel)
+
+    latency = report.get("latency_ms") or {}
+    if names := hops(report):
+        table = Table(title="Latency per hop", title_justify="left")
+        table.add_column("hop")
+        for column in PERCENTILES:
+            table.add_column(column, justify="right")
+        for hop in names:
+            stats = latency.get(hop) or {}
+            table.add_row(Text(hop), format_number(stats.get("count")),
+                          *(format_ms(stats.get(p)) for p in PERCENTILES[1:]))
+        console.print(table)
+
+    canvases = report.get("canvases") or {}
+    if canvases:
+        columns = step_columns(canvases)
+        table = Table(title="Canvas steps", title_justify="left")
+        for column in ("canvas", "step", "type"):
+            table.add_column(column)
+        for column in columns:
+            table.add_column(column, justify="right")
+        for canvas_id, canvas in canvases.items():
+            for step_id, step in (canvas.get("steps") or {}).items():
+                table.add_row(Text(canvas_id), Text(step_id), Text(str(step.get("type", ""))),
+                              *(format_number(step.get(c)) for c in columns))
+        console.print(table)
+
+    checks = report.get("checks") or {}
+    console.print(f"checks: {format_number(checks.get('duplicates', 0))} duplicates, "
+                  f"{format_number(checks.get('lost', 0))} lost")
+    expectations = report.get("expectations") or []
+    for item in expectations:
+        ok = bool(item.get("passed"))
+        console.print(Text.assemble(("✓ " if ok else "✗ ", "bold green" if ok else "bold red"),
+                                    expectation_title(item), ("  " + expectation_message(item), "dim")))
+    failed = sum(not item.get("passed") for item in expectations)
+    if report.get("passed"):
+        console.print(Text(f"PASSED: {len(expectations)} of {len(expectations)} expectations held", "bold green"))
+    else:
+        console.print(Text(f"FAILED: {failed} of {len(expectations)} expectations failed", "bold red"))

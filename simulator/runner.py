@@ -1,0 +1,287 @@
+"""Running a scenario: set the products up, load the population, play the timeline, read the report.
+
+Both modes drive the services through their HTTP APIs (the simulated transport or real sockets), so
+a scenario that passes simulated exercises the same calls it makes live. Simulated mode builds the
+three services in-process on one simulated clock and jumps it; live mode talks to the servers
+`bsim up` started, on the wall clock (or `--speed N`), and reads their journals at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import requests
+
+from harness.runtime import Runtime
+from simulator.analysis import build_report
+from simulator.devices import DeviceFleet
+from simulator.population import SimUser, build_population, track_payloads
+from simulator.scenario import Recipients, Scenario, SendbirdMessage
+from simulator.stack import build as build_stack
+
+MAX_RECIPIENTS = 50
+OUTPUT = re.compile(r"\{\{(.*?)\}\}", re.S)
+RECEIVER_FROM_ATTRIBUTE = "{{custom_attribute.${sendbird_id} | json_escape}}"
+RECEIVER_FROM_EXTERNAL_ID = "{{${user_id} | json_escape}}"
+Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    braze: str
+    sendbird: str
+    bridge: str
+    braze_key: str = "local-braze-key"
+    sendbird_token: str = "local-sendbird-token"
+    integration_token: str = "local-integration-token"
+
+
+SIMULATED = Endpoints("http://braze.local", "http://sendbird.local", "http://bridge.local")
+LIVE_DEFAULTS = Endpoints("http://127.0.0.1:7100", "http://127.0.0.1:7200", "http://127.0.0.1:7300")
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def _json_safe(liquid: str) -> str:
+    """Template variables sit inside JSON strings: escape every Liquid output for JSON."""
+    return OUTPUT.sub(lambda m: m.group(0) if "json_escape" in m.group(1) else "{{" + m.group(1).rstrip()
+                      + " | json_escape }}", liquid)
+
+
+def sendbird_webhook(message: SendbirdMessage, scenario: Scenario, ends: Endpoints) -> dict[str, Any]:
+    """The Sendbird Webhook Template with its placeholders filled in, as a marketer would."""
+    variables = "{" + ", ".join(f"{json.dumps(k)}: \"{_json_safe(v)}\"" for k, v in message.variables.items()) + "}"
+    replace = {
+        "SENDBIRD_INTEGRATION_URL": f"{ends.bridge}/braze/notifications/{message.endpoint}",
+        "SENDBIRD_API_TOKEN": ends.integration_token,
+        "SENDBIRD_TEMPLATE_KEY": message.template_key,
+        "SENDBIRD_EVENT_NAME": scenario.integration.event_name,
+        "SENDBIRD_VARIABLES": variables,
+        "SENDBIRD_TAGS": json.dumps(message.tags),
+        "SENDBIRD_LABEL": message.label or "",
+    }
+    if scenario.population.id_mapping == "external_id":
+        replace[RECEIVER_FROM_ATTRIBUTE] = RECEIVER_FROM_EXTERNAL_ID
+    return {"template_id": "sendbird-webhook-template", "replace": replace}
+
+
+class Run:
+    def __init__(self, scenario: Scenario, runtime: Runtime, ends: Endpoints, seed: int,
+                 progress: Progress | None = None) -> None:
+        self.scenario = scenario
+        self.runtime = runtime
+        self.ends = ends
+        self.seed = seed
+        self.progress = progress or (lambda fraction, text: None)
+        self.http = runtime.transport.session()
+        self.braze_auth = {"Authorization": f"Bearer {ends.braze_key}"}
+        self.sendbird_auth = {"Api-Token": ends.sendbird_token}
+        self.users: list[SimUser] = []
+        self.start = runtime.clock.now()
+
+    # -- HTTP -------------------------------------------------------------------------------------
+    def _call(self, method: str, url: str, what: str, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
+        response = self.http.request(method, url, **kwargs)
+        if response.status_code not in ok:
+            raise RunError(f"{what}: HTTP {response.status_code} {response.text[:300]}")
+        return response.json() if response.content else {}
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def setup(self) -> None:
+        s, e = self.scenario, self.ends
+        for name, url in (("braze", e.braze), ("sendbird", e.sendbird), ("bridge", e.bridge)):
+            self._call("POST", f"{url}/_admin/reset", f"reset {name}")
+        self._call("PUT", f"{e.sendbird}/_admin/webhooks", "configure Sendbird webhooks",
+                   json={"url": f"{e.bridge}/sendbird/webhooks", "events": ["group_channel:message_read"]})
+        self._call("PUT", f"{e.bridge}/_admin/integration", "configure the integration",
+                   json={"event_callback": s.integration.event_callback, "braze_rest_endpoint": e.braze,
+                         "braze_rest_api_key": e.braze_key})
+        for template in s.sendbird.templates:
+            self._call("POST", f"{e.sendbird}/v1/templates", f"create template {template.key}",
+                       json=template.model_dump(exclude_none=True), headers=self.sendbird_auth)
+        self.progress(0.0, f"building {s.population.size:,} users")
+        self.users = build_population(s.population, self.seed, self.start)
+        payloads = track_payloads(self.users, self.start)
+        for i, body in enumerate(payloads):
+            result = self._call("POST", f"{e.braze}/users/track", "load users", json=body, headers=self.braze_auth)
+            if result.get("errors"):
+                raise RunError(f"loading users: Braze rejected {result['errors'][:3]}")
+            if i % 50 == 0:
+                self.progress(0.0, f"loading users {min(len(self.users), (i + 1) * 75):,}/{len(self.users):,}")
+        for segment in s.braze.segments:
+            self._call("POST", f"{e.braze}/_admin/segments", f"create segment {segment.get('name')}", json=segment)
+        for campaign in s.braze.campaigns:
+            body = campaign.model_dump(mode="json", exclude={"sendbird"}, exclude_none=True)
+            if campaign.sendbird is not None:
+                body["webhook"] = sendbird_webhook(campaign.sendbird, s, e)
+            if not campaign.conversion_events and s.conversion_events:
+                body["conversion_events"] = [c.model_dump(mode="json") for c in s.conversion_events]
+            self._call("POST", f"{e.braze}/_admin/campaigns", f"create campaign {campaign.id}", json=body)
+        for canvas in s.braze.canvases:
+            body = canvas.model_dump(mode="json", exclude_none=True)
+            for step in body["steps"]:
+                if step.get("type") == "message" and "sendbird" in step.get("webhook", {}):
+                    step["webhook"] = sendbird_webhook(SendbirdMessage.model_validate(step["webhook"]["sendbird"]),
+                                                       s, e)
+            if not canvas.conversion_events and s.conversion_events:
+                body["conversion_events"] = [c.model_dump(mode="json") for c in s.conversion_events]
+            self._call("POST", f"{e.braze}/_admin/canvases", f"create canvas {canvas.id}", json=body)
+
+    # -- the timeline -----------------------------------------------------------------------------
+    def schedule_timeline(self) -> None:
+        for index, item in enumerate(self.scenario.timeline):
+            self.runtime.scheduler.at(self.start + timedelta(seconds=item.at), self._act, index,
+                                      name="simulator.timeline")
+
+    def _recipient_ids(self, recipients: Recipients) -> list[str] | None:
+        """External ids, or None for 'everyone the campaign or canvas targets'."""
+        if recipients.users is not None:
+            return list(recipients.users)
+        if recipients.count is not None:
+            return [u.external_id for u in self.users[:recipients.count]]
+        if recipients.segment is not None:
+            segment = self._call("GET", f"{self.ends.braze}/_admin/segments/{recipients.segment}",
+                                 f"members of {recipients.segment}", params={"members": "true"})
+            return segment["members"]
+        return None
+
+    def _act(self, index: int) -> None:
+        item = self.scenario.timeline[index]
+        self.runtime.journal.record("simulator", "timeline.action", None, index=index, at=item.at)
+        e = self.ends
+        try:
+            if item.trigger_campaign or item.trigger_canvas:
+                action = item.trigger_campaign or item.trigger_canvas
+                is_campaign = item.trigger_campaign is not None
+                url = f"{e.braze}/{'campaigns' if is_campaign else 'canvas'}/trigger/send"
+                key, props_key = ("campaign_id", "trigger_properties") if is_campaign else ("canvas_id", "context")
+                target = action.campaign if is_campaign else action.canvas
+                props = action.trigger_properties if is_campaign else action.context
+                ids = self._recipient_ids(action.recipients)
+                if ids is None:
+                    self._call("POST", url, f"trigger {target}", headers=self.braze_auth,
+                               json={key: target, props_key: props, "broadcast": True})
+                for chunk in range(0, len(ids or []), MAX_RECIPIENTS):
+                    recipients = [{"external_user_id": x} for x in ids[chunk:chunk + MAX_RECIPIENTS]]
+                    self._call("POST", url, f"trigger {target}", headers=self.braze_auth,
+                               json={key: target, props_key: props, "recipients": recipients})
+            elif item.track_event:
+                action = item.track_event
+                ids = self._recipient_ids(action.recipients) or [u.external_id for u in self.users]
+                when = self.runtime.clock.now().isoformat()
+                for chunk in range(0, len(ids), 75):
+                    events = [{"external_id": x, "name": action.name, "time": when, "properties": action.properties}
+                              for x in ids[chunk:chunk + 75]]
+                    self._call("POST", f"{e.braze}/users/track", "track events", json={"events": events},
+                               headers=self.braze_auth)
+        except (RunError, requests.RequestException) as exc:
+            self.runtime.journal.record("simulator", "timeline.error", None, index=index, error=str(exc))
+
+    # -- reading the outcome ------------------------------------------------------------------------
+    def definitions_stats(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        campaigns, canvases = {}, {}
+        for campaign in self.scenario.braze.campaigns:
+            campaigns[campaign.id] = self._call("GET", f"{self.ends.braze}/_admin/campaigns/{campaign.id}",
+                                                "campaign stats")["stats"]
+        for canvas in self.scenario.braze.canvases:
+            stats = self._call("GET", f"{self.ends.braze}/_admin/canvases/{canvas.id}", "canvas stats")["stats"]
+            stats["steps"] = {step.pop("id"): step for step in stats["steps"]}
+            canvases[canvas.id] = stats
+        return campaigns, canvases
+
+    def population_summary(self) -> dict[str, Any]:
+        return {"size": len(self.users), "id_mapping": self.scenario.population.id_mapping,
+                "behaviours": dict(sorted(Counter(u.behaviour.name for u in self.users).items()))}
+
+    def report(self, records: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+        campaigns, canvases = self.definitions_stats()
+        end = self.start + timedelta(seconds=self.scenario.run_for)
+        return build_report(records, scenario=self.scenario, seed=self.seed, mode=mode, start=self.start, end=end,
+                            population=self.population_summary(), campaigns=campaigns, canvases=canvases,
+                            event_callback=self.scenario.integration.event_callback)
+
+
+def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    seed = scenario.seed if seed is None else seed
+    runtime = Runtime.simulation(seed=seed, start=scenario.start)
+    stack = build_stack(runtime=runtime, event_callback=scenario.integration.event_callback,
+                        batch_max=scenario.integration.batch_max,
+                        batch_linger_ms=scenario.integration.batch_linger_ms)
+    run = Run(scenario, runtime, SIMULATED, seed, progress)
+    run.setup()
+    fleet = DeviceFleet(runtime, run.users, run.http, SIMULATED.sendbird, SIMULATED.sendbird_token, run.http,
+                        SIMULATED.braze, SIMULATED.braze_key, seed)
+    unsubscribe = fleet.attach_simulated(stack.sendbird)
+    run.schedule_timeline()
+    end = run.start + timedelta(seconds=scenario.run_for)
+    steps = 100
+    for i in range(1, steps + 1):
+        runtime.scheduler.run_until(run.start + (end - run.start) * i / steps)
+        (progress or (lambda f, t: None))(i / steps, f"virtual time {runtime.clock.now():%Y-%m-%d %H:%M}")
+    unsubscribe()
+    records, _ = runtime.journal.read(limit=None)
+    return run.report([r.to_dict() for r in records], "simulated")
+
+
+def _journal(http: requests.Session, url: str) -> list[dict[str, Any]]:
+    out, cursor = [], 0
+    while True:
+        page = http.get(f"{url}/_admin/journal", params={"since": cursor, "limit": 10_000}, timeout=60).json()
+        out.extend(page["records"])
+        if page["cursor"] == cursor or not page["records"]:
+            return out
+        cursor = page["cursor"]
+
+
+def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | None = None, speed: float = 1.0,
+             progress: Progress | None = None, drain_timeout: float = 60.0) -> dict[str, Any]:
+    """Against running services (`bsim up`); their clocks should run at the same `speed`."""
+    seed = scenario.seed if seed is None else seed
+    runtime = Runtime.live(speed=speed, seed=seed, workers=8)
+    run = Run(scenario, runtime, ends, seed, progress)
+    try:
+        run.setup()
+        fleet = DeviceFleet(runtime, run.users, run.http, ends.sendbird, ends.sendbird_token, run.http, ends.braze,
+                            ends.braze_key, seed)
+        stop = threading.Event()
+        runtime.scheduler.soon(fleet.stream_live, f"{ends.sendbird}/_admin/deliveries/stream", stop,
+                               name="simulator.devices")
+        run.schedule_timeline()
+        end = run.start + timedelta(seconds=scenario.run_for)
+        steps = 50
+        for i in range(1, steps + 1):
+            runtime.scheduler.wait_until(run.start + (end - run.start) * i / steps)
+            (progress or (lambda f, t: None))(i / steps, f"clock {runtime.clock.now():%H:%M:%S}")
+        stop.set()
+        _drain(run, ends, drain_timeout)
+        records = [r.to_dict() for r in runtime.journal.read(limit=None)[0]]
+        for url in (ends.braze, ends.sendbird, ends.bridge):
+            records.extend(_journal(run.http, url))
+        records.sort(key=lambda r: r["ts"])
+        return run.report(records, "live")
+    finally:
+        runtime.close()
+
+
+def _drain(run: Run, ends: Endpoints, timeout: float) -> None:
+    """Wait until the bridge's outbox has nothing pending and no service has work scheduled."""
+    from harness.processes import wait_for
+
+    def idle() -> bool:
+        depth = run.http.get(f"{ends.bridge}/_admin/outbox", timeout=5).json()
+        busy = any(k in depth for k in ("webhooks_pending", "webhooks_sending", "callbacks_pending",
+                                        "callbacks_posting"))
+        pending = sum(run.http.get(f"{url}/_admin/health", timeout=5).json()["pending_tasks"]
+                      for url in (ends.braze, ends.sendbird, ends.bridge))
+        return not busy and pending == 0 and run.runtime.scheduler.pending <= 1
+
+    wait_for(idle, timeout)
