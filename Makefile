@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/bsim quickstart
+	$(BIN)/bsim run scenarios/onboarding_demo.yaml --report reports/onboarding_demo \
+		--json reports/onboarding_demo/report.json --junit reports/onboarding_demo/junit.xml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -25,6 +26,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sendbird_send.py
+	$(BIN)/python benchmarks/braze_fanout.py
+	$(BIN)/python benchmarks/bridge_paths.py
+	$(BIN)/python benchmarks/simulate.py
 
 clean:
 	rm -rf $(VENV) .bsim .pytest_cache .ruff_cache .hypothesis

@@ -47,7 +47,7 @@ def validate(files: tuple[str, ...]) -> None:
         except ScenarioError as exc:
             failed = True
             console.print(f"[red]✗[/] {file}: {len(exc.problems)} problem(s)", highlight=False)
-            console.print(exc.report(), highlight=False, markup=False)
+            console.print(exc.report(), highlight=False, markup=False, soft_wrap=True)
     sys.exit(2 if failed else 0)
 
 
@@ -70,7 +70,7 @@ def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | 
         scenario = load(file)
     except ScenarioError as exc:
         console.print(f"[red]✗[/] {file} is not a valid scenario:")
-        console.print(exc.report(), highlight=False, markup=False)
+        console.print(exc.report(), highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     started = time.perf_counter()
     with Progress(TextColumn("[bold]{task.fields[name]}"), BarColumn(), TextColumn("{task.description}"),

@@ -162,7 +162,7 @@ def _before(rng: Random, start: datetime, within: float) -> datetime:
 
 def build_population(spec: Population, seed: int, start: datetime,
                      segments: Mapping[str, dict[str, Any]] | None = None) -> list[SimUser]:
-    """`spec.size` users, the same ones for the same seed. External ids are `prefix1`..`prefixN`.
+    """`spec.size` users, the same ones for the same seed. External ids are `prefix0`..`prefix{size-1}`.
 
     `segments` (segment name -> filter) resolves behaviours whose audience names a saved segment.
     """
@@ -194,7 +194,7 @@ def build_population(spec: Population, seed: int, start: datetime,
     attributes = Random(f"{seed}:attributes")
     history = Random(f"{seed}:history")
     people: list[tuple] = []
-    for i, country in enumerate(user_countries, start=1):
+    for i, country in enumerate(user_countries):
         external_id = f"{spec.external_id_prefix}{i}"
         sendbird_id = f"sb-{external_id}" if spec.id_mapping == "sendbird_id" else external_id
         locale = locale_for(country)
