@@ -25,7 +25,7 @@ def api_blueprint(bridge: Bridge) -> Blueprint:
 
     def _inbound(mode: str):
         path = f"/braze/notifications/{mode}"
-        if not hmac.compare_digest(request.headers.get("Api-Token", ""), bridge.api_token):
+        if not hmac.compare_digest(request.headers.get("Api-Token", "").encode(), bridge.api_token.encode()):
             bridge.metrics.rejected.labels(path=path, code=str(INVALID_API_TOKEN)).inc()
             raise BridgeError(INVALID_API_TOKEN, "Invalid value: API token is missing or invalid.")
         try:
@@ -48,7 +48,7 @@ def api_blueprint(bridge: Bridge) -> Blueprint:
     def sendbird_webhook():
         raw = request.get_data(cache=False)
         expected = hmac.new(bridge.sendbird_token.encode(), raw, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(request.headers.get("x-sendbird-signature", ""), expected):
+        if not hmac.compare_digest(request.headers.get("x-sendbird-signature", "").encode(), expected.encode()):
             raise BridgeError(INVALID_API_TOKEN, "Invalid x-sendbird-signature.")
         try:
             payload = json.loads(raw)

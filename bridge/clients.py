@@ -30,25 +30,34 @@ class CallResult:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _server_wait(headers: Any, now: datetime) -> float | None:
-    retry_after = headers.get("Retry-After")
-    if retry_after:
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
         try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            try:
-                return max(0.0, (parsedate_to_datetime(retry_after) - now).total_seconds())
-            except (TypeError, ValueError):
-                pass
-    reset = headers.get("X-RateLimit-Reset")
-    remaining = headers.get("X-RateLimit-Remaining")
-    if reset and (remaining in (None, "0")):
-        try:
-            value = float(reset)
-        except ValueError:
+            return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+        except (TypeError, ValueError):
             return None
-        return max(0.0, value - now.timestamp()) if value > 1e9 else max(0.0, value)
-    return None
+
+
+def _rate_limit_reset(headers: Any, now: datetime) -> float | None:
+    reset = headers.get("X-RateLimit-Reset")
+    if not reset or headers.get("X-RateLimit-Remaining") not in (None, "0"):
+        return None
+    try:
+        value = float(reset)
+    except ValueError:
+        return None
+    return max(0.0, value - now.timestamp()) if value > 1e9 else max(0.0, value)
+
+
+def _server_wait(headers: Any, now: datetime) -> float | None:
+    """The longest wait the server asked for, by `Retry-After` or an exhausted rate-limit window."""
+    waits = [w for w in (_retry_after(headers.get("Retry-After"), now), _rate_limit_reset(headers, now))
+             if w is not None]
+    return max(waits) if waits else None
 
 
 def _read(response: requests.Response) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class BridgeMetrics:
         self._depth_source = depth
 
     def render(self) -> bytes:
+        self.depth.clear()  # a state that emptied reads 0, not its last count
         for key, value in self._depth_source().items():
             self.depth.labels(state=key).set(value)
         return generate_latest(self.registry)

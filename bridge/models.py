@@ -65,6 +65,7 @@ def parse_webhook(raw: bytes) -> InboundWebhook:
         raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
     if not isinstance(data, dict):
         raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
+    data = {k: v for k, v in data.items() if v != ""}  # the template renders absent values as ""
     try:
         return InboundWebhook.model_validate(data)
     except ValidationError as exc:

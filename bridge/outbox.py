@@ -9,6 +9,7 @@ by (message_id, status) so each reaches Braze once. A restart finds what was mid
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -94,6 +95,11 @@ def _webhook(row: tuple) -> WebhookRow:
     return WebhookRow(row[0], row[1], json.loads(row[2]), *row[3:])
 
 
+def _claimed(row: tuple, now: float) -> WebhookRow:
+    """The row as the claim leaves it: sending since `now`, one more attempt."""
+    return dataclasses.replace(_webhook(row), state="sending", attempts=row[8] + 1, sending_since=now)
+
+
 class Outbox:
     def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
         self.path = str(path)
@@ -144,7 +150,7 @@ class Outbox:
                 return None
             db.execute("UPDATE webhooks SET state = 'sending', sending_since = ?, attempts = attempts + 1"
                        " WHERE message_id = ?", (now, message_id))
-            return _webhook(row)
+            return _claimed(row, now)
 
     def claim_group(self, group_key: str, limit: int, now: float) -> list[WebhookRow]:
         """Up to `limit` due batch webhooks of one group, oldest first, at most one per receiver
@@ -159,7 +165,7 @@ class Outbox:
                 if row[3] in receivers:
                     continue
                 receivers.add(row[3])
-                chosen.append(_webhook(row))
+                chosen.append(_claimed(row, now))
                 if len(chosen) >= limit:
                     break
             db.executemany("UPDATE webhooks SET state = 'sending', sending_since = ?, attempts = attempts + 1"
@@ -172,6 +178,14 @@ class Outbox:
                + (" AND next_attempt_at <= ?" if now is not None else "") + " GROUP BY group_key")
         with self._lock:
             return self._db.execute(sql, (now,) if now is not None else ()).fetchall()
+
+    def group_stats(self, group_key: str, now: float) -> tuple[int, float | None]:
+        """(due pending batch webhooks, oldest received_at) of one group."""
+        with self._lock:
+            count, oldest = self._db.execute(
+                "SELECT COUNT(*), MIN(received_at) FROM webhooks WHERE state = 'pending' AND mode = 'batch'"
+                " AND group_key = ? AND next_attempt_at <= ?", (group_key, now)).fetchone()
+        return count, oldest
 
     def next_batch_attempt(self, group_key: str) -> float | None:
         with self._lock:

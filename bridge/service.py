@@ -34,6 +34,7 @@ MAX_ATTEMPTS = 20
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 300.0
 RECONCILE_LOOKBACK_MS = 2000
+DUE_TOLERANCE = 1e-5
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Bridge:
         self.tasks = TaskGroup(runtime.scheduler)
         self.http = runtime.transport.session()
         self._group_tasks: dict[str, TaskHandle] = {}
+        self._group_counts: dict[str, int] = {}  # pending batch webhooks per group, between flushes
         self._group_locks: dict[str, threading.Lock] = {}
         self._callback_task: TaskHandle | None = None
         self._callback_lock = threading.Lock()
@@ -78,6 +80,11 @@ class Bridge:
     # -- time -------------------------------------------------------------------------------------
     def now(self) -> float:
         return (self.runtime.clock.now() - EPOCH).total_seconds()
+
+    def due(self) -> float:
+        """The cut-off for 'due now': a stored due time and the clock time its task wakes at can
+        differ by the microsecond rounding of datetimes."""
+        return self.now() + DUE_TOLERANCE
 
     def _at(self, seconds: float) -> datetime:
         return EPOCH + timedelta(seconds=seconds)
@@ -111,20 +118,30 @@ class Bridge:
         if mode == "realtime":
             self.tasks.soon(self.send_realtime, webhook.message_id, name="bridge.realtime")
         else:
-            self._plan_group(webhook.group_key)
+            self._count_batch(webhook.group_key)
         return first, False
 
     # -- realtime ---------------------------------------------------------------------------------
     def send_realtime(self, message_id: str) -> None:
-        row = self.outbox.claim(message_id, self.now())
+        row = self.outbox.claim(message_id, self.due())
         if row is not None:
             self._send([row], "realtime")
 
     # -- batch ------------------------------------------------------------------------------------
+    def _count_batch(self, group_key: str) -> None:
+        """One more webhook waits in `group_key`: flush at once when the group is full, else make sure a
+        flush is planned a linger after the oldest. Counting in memory keeps an accept O(1)."""
+        with self._lock:
+            count = self._group_counts.get(group_key, 0) + 1
+            self._group_counts[group_key] = count
+        now = self.runtime.clock.now()
+        self._kick_group(group_key, now if count >= self.batch_max else now + self.linger)
+
     def _plan_group(self, group_key: str) -> None:
         """Flush now if the group is full, else when its oldest webhook has lingered long enough."""
-        groups = {g: (count, oldest) for g, count, oldest in self.outbox.batch_groups(self.now())}
-        count, oldest = groups.get(group_key, (0, None))
+        count, oldest = self.outbox.group_stats(group_key, self.due())
+        with self._lock:
+            self._group_counts[group_key] = count
         if count == 0:
             nxt = self.outbox.next_batch_attempt(group_key)
             if nxt is not None:
@@ -149,11 +166,13 @@ class Bridge:
             self._group_tasks.pop(group_key, None)
         with lock:
             while True:
-                rows = self.outbox.claim_group(group_key, self.batch_max, self.now())
+                rows = self.outbox.claim_group(group_key, self.batch_max, self.due())
                 if not rows:
                     break
                 self._send(rows, "batch" if len(rows) > 1 else "realtime")
-                if len(rows) < self.batch_max:
+                # after a full batch, go on only while another full one is waiting; a smaller
+                # remainder waits for its linger like any other
+                if len(rows) < self.batch_max or self.outbox.group_stats(group_key, self.due())[0] < self.batch_max:
                     break
         self._plan_group(group_key)
 
@@ -286,8 +305,8 @@ class Bridge:
         try:
             with self._lock:
                 self._callback_task = None
-            while self.now() >= self._callbacks_not_before:
-                batch = self.outbox.claim_callbacks(MAX_EVENTS_PER_TRACK, self.now())
+            while self.due() >= self._callbacks_not_before:
+                batch = self.outbox.claim_callbacks(MAX_EVENTS_PER_TRACK, self.due())
                 if not batch:
                     break
                 self._post_callbacks(batch)
@@ -326,14 +345,18 @@ class Bridge:
         if not result.retriable or attempts >= MAX_ATTEMPTS:
             self.outbox.callbacks_bury(keys, result.reason, now)
             self.metrics.dead_letters.labels(kind="callback").inc(len(batch))
-            self._journal("callback.dead", None, reason=result.reason, count=len(batch))
+            for c in batch:
+                self._journal("callback.dead", c.trace_id, message_id=c.message_id, status=c.status,
+                              reason=result.reason)
             return
         delay = self.backoff(attempts, result.wait_seconds)
         self.outbox.callbacks_retry(keys, now + delay)
         if result.wait_seconds:
             self._callbacks_not_before = now + result.wait_seconds
         self.metrics.retries.labels(target="braze").inc(len(batch))
-        self._journal("callback.retry", None, reason=result.reason, count=len(batch), delay_seconds=round(delay, 3))
+        for c in batch:
+            self._journal("callback.retry", c.trace_id, message_id=c.message_id, status=c.status,
+                          reason=result.reason, delay_seconds=round(delay, 3))
 
     # -- restart ------------------------------------------------------------------------------------
     def recover(self) -> None:
@@ -382,7 +405,10 @@ class Bridge:
                 return None
             for message in response.json().get("messages", []):
                 data = message.get("notification_data", {})
-                if data.get("template_key") == key and data.get("template_variables") == row.body["variables"]:
+                if data.get("template_key") != key or data.get("template_variables") != row.body["variables"]:
+                    continue
+                owner = self.outbox.by_notification(message.get("notification_id", ""), row.receiver)
+                if owner is None:  # an identical earlier webhook's message is not this one
                     return message.get("notification_id")
         except (requests.RequestException, ValueError, KeyError):
             log.warning("could not check Sendbird for %s; sending it again", row.message_id)
@@ -404,6 +430,7 @@ class Bridge:
         self.tasks.cancel_all()
         with self._lock:
             self._group_tasks.clear()
+            self._group_counts.clear()
             self._callback_task = None
         self._callbacks_not_before = 0.0
         self.outbox.clear()

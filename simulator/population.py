@@ -193,7 +193,7 @@ def build_population(spec: Population, seed: int, start: datetime,
     names = Random(f"{seed}:names")
     attributes = Random(f"{seed}:attributes")
     history = Random(f"{seed}:history")
-    people: list[tuple] = []
+    users: list[SimUser] = []
     for i, country in enumerate(user_countries):
         external_id = f"{spec.external_id_prefix}{i}"
         sendbird_id = f"sb-{external_id}" if spec.id_mapping == "sendbird_id" else external_id
@@ -218,10 +218,11 @@ def build_population(spec: Population, seed: int, start: datetime,
             bought.append({"product_id": purchases.products[history.randrange(len(purchases.products))],
                            "currency": purchases.currency, "price": round(history.uniform(low, high), 2),
                            "quantity": 1, "time": _before(history, start, purchases.within)})
-        people.append((external_id, sendbird_id, first, last, email, country, locale.partition("_")[0],
-                       time_zone, custom, events, bought))
-    behaviours = _assign(spec, people, seed, start, segments or {})
-    return [SimUser(*person, behaviour) for person, behaviour in zip(people, behaviours, strict=True)]
+        users.append(SimUser(external_id, sendbird_id, first, last, email, country, locale.partition("_")[0],
+                             time_zone, custom, events, bought, behaviour=None))  # assigned below
+    for user, behaviour in zip(users, _assign(spec, users, seed, start, segments or {}), strict=True):
+        user.behaviour = behaviour
+    return users
 
 
 # -- behaviours -------------------------------------------------------------------------------------
@@ -239,32 +240,31 @@ def _audience_predicate(behaviour: Behaviour, segments: Mapping[str, dict[str, A
     return compile_filter(parts[0] if len(parts) == 1 else {"AND": parts})
 
 
-def _profile(person: tuple, start: datetime) -> Profile:
+def _profile(user: SimUser, start: datetime) -> Profile:
     """A throwaway Braze profile of a user as /users/track would store it, for evaluating audiences."""
-    external_id, _sb, first, last, email, country, language, time_zone, custom, events, _bought = person
-    profile = Profile(braze_id=external_id, created_at=start, random_bucket_number=0, external_id=external_id,
-                      attributes={"first_name": first, "last_name": last, "email": email, "country": country,
-                                  "language": language, "time_zone": time_zone})
-    for name, value in custom.items():
+    profile = Profile(braze_id=user.external_id, created_at=start, random_bucket_number=0,
+                      external_id=user.external_id,
+                      attributes={key: getattr(user, key) for key in OWN_FIELDS if key != "external_id"})
+    for name, value in user.custom_attributes.items():
         if name in DEFAULT_ATTRIBUTES:
             profile.attributes[name] = value
         else:
             profile.custom[name] = custom_value(name, value)
-    for name, when, properties in events:
+    for name, when, properties in user.past_events:
         profile.record_event(name, when, properties)
     return profile
 
 
-def _assign(spec: Population, people: list[tuple], seed: int, start: datetime,
+def _assign(spec: Population, users: list[SimUser], seed: int, start: datetime,
             segments: Mapping[str, dict[str, Any]]) -> list[Behaviour]:
     """Audience behaviours take the users they match, in order; the rest are shuffled and split by
     `share` of the whole population; the last behaviour without share (or, failing that, the last
     without audience) takes the remainder."""
-    chosen: list[Behaviour | None] = [None] * len(people)
+    chosen: list[Behaviour | None] = [None] * len(users)
     audiences = [(b, _audience_predicate(b, segments)) for b in spec.behaviours if b.audience is not None]
     if audiences:
-        for i, person in enumerate(people):
-            profile = _profile(person, start)
+        for i, user in enumerate(users):
+            profile = _profile(user, start)
             for behaviour, matches in audiences:
                 if matches(profile, start):
                     chosen[i] = behaviour
@@ -282,7 +282,7 @@ def _assign(spec: Population, people: list[tuple], seed: int, start: datetime,
         if behaviour is remainder:
             continue
         cumulative += behaviour.share
-        upto = min(len(rest), round(cumulative * len(people)))
+        upto = min(len(rest), round(cumulative * len(users)))
         for i in rest[taken:upto]:
             chosen[i] = behaviour
         taken = max(taken, upto)

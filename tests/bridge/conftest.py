@@ -1,0 +1,334 @@
+"""Shared set-up for the bridge tests (contract: docs/bridge.md).
+
+- `webhook_body()`: the body the Sendbird Webhook Template posts to the integration endpoints.
+- `Outbound`: a bridge on a simulated clock with the *real* HTTP transport, so the `responses` library
+  intercepts its calls to Sendbird and Braze while the test drives time with the scheduler.
+- `sign()`: Sendbird's webhook signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the project may not be installed into the venv
+    sys.path.insert(0, str(ROOT))
+
+from bridge.app import create_app  # noqa: E402
+from bridge.service import Bridge  # noqa: E402
+from harness.clock import EPOCH, SimClock  # noqa: E402
+from harness.ids import IdFactory  # noqa: E402
+from harness.journal import Journal  # noqa: E402
+from harness.runtime import Runtime  # noqa: E402
+from harness.scheduler import Scheduler  # noqa: E402
+from harness.transport import Transport  # noqa: E402
+
+API_TOKEN = "local-integration-token"
+SENDBIRD_TOKEN = "local-sendbird-token"
+BRAZE_KEY = "local-braze-key"
+SENDBIRD = "http://sendbird.test"
+BRAZE = "http://braze.test"
+SEND_URL = f"{SENDBIRD}/v1/notifications"
+TRACK_URL = f"{BRAZE}/users/track"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)  # the SimClock's default start
+ERROR_KEYS = {"error", "code", "message"}
+
+
+def webhook_body(message_id: str, receiver: str = "u1", **fields: Any) -> dict[str, Any]:
+    """An integration-endpoint body as the Sendbird Webhook Template renders it."""
+    body: dict[str, Any] = {"template_key": "promo", "receiver": receiver, "variables": {"name": f"N-{receiver}"},
+                            "event_name": "promo_status", "message_id": message_id, "campaign_id": "camp-1"}
+    body.update(fields)
+    return body
+
+
+def sign(raw: bytes, token: str = SENDBIRD_TOKEN) -> str:
+    return hmac.new(token.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def sim_runtime_with_real_http(seed: int = 1) -> Runtime:
+    """A simulated clock and scheduler, but the live HTTP transport (urllib3), which `responses` intercepts."""
+    clock = SimClock(T0)
+    return Runtime(clock=clock, scheduler=Scheduler(clock), journal=Journal(clock), ids=IdFactory(seed),
+                   transport=Transport(simulated=False))
+
+
+@dataclass
+class Call:
+    """One outbound request as the fake endpoint saw it, with the simulated time it arrived."""
+
+    at: datetime
+    url: str
+    headers: dict[str, str]
+    body: Any
+
+    def offset(self, start: datetime = T0) -> float:
+        return (self.at - start).total_seconds()
+
+
+Answer = tuple[int, dict[str, str], Any] | Exception
+Responder = Callable[[Call], Answer]
+
+
+@dataclass
+class Endpoint:
+    """A scripted endpoint: answers from `script` in order, then from `default`, recording every call."""
+
+    default: Responder
+    script: list[Answer | Responder] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+
+    def answer(self, call: Call) -> Answer:
+        self.calls.append(call)
+        nxt = self.script.pop(0) if self.script else self.default
+        return nxt(call) if callable(nxt) else nxt
+
+    def then(self, *answers: Answer | Responder) -> Endpoint:
+        self.script.extend(answers)
+        return self
+
+    @property
+    def bodies(self) -> list[Any]:
+        return [c.body for c in self.calls]
+
+    def offsets(self) -> list[float]:
+        return [c.offset() for c in self.calls]
+
+    def gaps(self) -> list[float]:
+        times = self.offsets()
+        return [b - a for a, b in itertools.pairwise(times)]
+
+
+class FixedJitter(IdFactory):
+    """Backoff jitter pinned to one fraction of the ceiling, so retry times are exact (dyadic) numbers."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self.value = value
+
+    def fraction(self) -> float:
+        return self.value
+
+
+MAX_TASKS = 50_000  # a run that has not gone idle by then is spinning
+
+
+def run_idle(runtime: Runtime) -> int:
+    """`run_until_idle`, bounded: fails instead of hanging when the code keeps rescheduling itself."""
+    ran = runtime.scheduler.run_until_idle(max_tasks=MAX_TASKS)
+    assert runtime.scheduler.pending == 0, (
+        f"the scheduler never went idle: {ran} tasks ran and {runtime.scheduler.pending} are still pending "
+        f"at {runtime.clock.now().isoformat()}")
+    return ran
+
+
+class Outbound:
+    """The bridge on a simulated clock, its outbound HTTP answered by `responses`.
+
+    `jitter` pins the backoff jitter (default 0: retries at exactly half the ceiling); None keeps the
+    runtime's seeded jitter.
+    """
+
+    def __init__(self, rsps: responses.RequestsMock, jitter: float | None = 0.0, **options: Any) -> None:
+        self.runtime = sim_runtime_with_real_http()
+        if jitter is not None:
+            self.runtime.ids = FixedJitter(jitter)
+        options.setdefault("db", ":memory:")
+        self.app = create_app(self.runtime, sendbird_url=SENDBIRD, sendbird_token=SENDBIRD_TOKEN, braze_url=BRAZE,
+                              braze_key=BRAZE_KEY, **options)
+        self.bridge: Bridge = self.app.extensions["bridge"]
+        self.client = self.app.test_client()
+        self._ids = 0
+        self.sendbird = Endpoint(self._sendbird_ok)
+        self.braze = Endpoint(lambda call: (201, {}, {"message": "success"}))
+        self.rsps = rsps
+        self.route(SEND_URL, self.sendbird)
+        self.route(TRACK_URL, self.braze)
+        self.run()  # the bridge's start-up recovery (nothing to recover)
+
+    def route(self, url: str, endpoint: Endpoint) -> Endpoint:
+        def callback(request: requests.PreparedRequest):
+            raw = request.body or b""
+            body = json.loads(raw) if raw else None
+            answer = endpoint.answer(Call(self.runtime.clock.now(), request.url, dict(request.headers), body))
+            if isinstance(answer, Exception):
+                return answer
+            status, headers, payload = answer
+            text = payload if isinstance(payload, str) else json.dumps(payload)
+            return status, {"Content-Type": "application/json", **headers}, text
+
+        self.rsps.remove(responses.POST, url)  # one bridge per route: a later one in the same test takes over
+        self.rsps.add_callback(responses.POST, url, callback=callback)
+        return endpoint
+
+    def _sendbird_ok(self, call: Call) -> Answer:
+        self._ids += 1
+        targets = call.body["targets"]
+        return 200, {}, {"notification_id": f"noti-{self._ids}", "mode": call.body["mode"],
+                         "targets_count": len(targets)}
+
+    # -- driving ----------------------------------------------------------------------------
+    def post(self, mode: str, body: Any, trace_id: str | None = None, token: str = API_TOKEN):
+        headers = {"Api-Token": token}
+        if trace_id:
+            headers["X-Trace-Id"] = trace_id
+        return self.client.post(f"/braze/notifications/{mode}", json=body, headers=headers)
+
+    def accept(self, mode: str, body: dict[str, Any], trace_id: str | None = None) -> dict[str, Any]:
+        response = self.post(mode, body, trace_id)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def run(self) -> int:
+        return run_idle(self.runtime)
+
+    def run_for(self, seconds: float) -> int:
+        return self.runtime.scheduler.run_for(seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.runtime.clock.advance(timedelta(seconds=seconds))
+
+    def now(self) -> datetime:
+        return self.runtime.clock.now()
+
+    def epoch(self, seconds_from_now: float = 0.0) -> float:
+        return (self.now() - EPOCH).total_seconds() + seconds_from_now
+
+    def journal(self, kind: str) -> list[dict[str, Any]]:
+        records, _ = self.runtime.journal.read(kinds=[kind])
+        return [r.to_dict() for r in records]
+
+    def state(self, message_id: str) -> str | None:
+        row = self.bridge.outbox.webhook(message_id)
+        return row.state if row else None
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event posted to Braze /users/track, in order."""
+        return [e for body in self.braze.bodies for e in body["events"]]
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def make_outbound(rsps: responses.RequestsMock) -> Iterator[Callable[..., Outbound]]:
+    made: list[Outbound] = []
+
+    def make(**options: Any) -> Outbound:
+        env = Outbound(rsps, **options)
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.runtime.close()
+
+
+@pytest.fixture
+def out(make_outbound: Callable[..., Outbound]) -> Outbound:
+    return make_outbound()
+
+
+def sendbird_error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Answer:
+    return status, dict(headers or {}), {"error": True, "code": code, "message": message}
+
+
+def assert_error_shape(response, status: int, code: int, *mentions: str) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    body = response.get_json()
+    assert isinstance(body, dict) and set(body) == ERROR_KEYS, body
+    assert body["error"] is True and body["code"] == code, body
+    assert isinstance(body["message"], str) and body["message"], body
+    for word in mentions:
+        assert word in body["message"], (word, body)
+    return body
+
+
+# -- the three services in one simulated process (simulator.stack) --------------------------------------------
+
+FEED = "notifications_feed"
+SB_AUTH = {"Api-Token": SENDBIRD_TOKEN}
+BRAZE_AUTH = {"Authorization": f"Bearer {BRAZE_KEY}"}
+TEMPLATE = {"key": "promo", "name": "Promo", "ui_template": {"title": "Hi {name}"},
+            "variable_schema": [{"key": "name", "type": "string"}]}
+
+
+class Stack:
+    """simulator.stack.build() with test clients and read-outs of each service."""
+
+    def __init__(self, **options: Any) -> None:
+        from simulator.stack import build
+
+        self.s = build(**options)
+        self.runtime = self.s.runtime
+        self.bridge = self.s.bridge
+        self.bridge_client = self.s.bridge_app.test_client()
+        self.sendbird_client = self.s.sendbird_app.test_client()
+        self.braze_client = self.s.braze_app.test_client()
+        created = self.sendbird_client.post("/v1/templates", json=TEMPLATE, headers=SB_AUTH)
+        assert created.status_code == 200, created.get_json()
+
+    def run(self) -> int:
+        return run_idle(self.runtime)
+
+    def post(self, mode: str, body: Any, trace_id: str | None = None, token: str = API_TOKEN):
+        headers = {"Api-Token": token}
+        if trace_id:
+            headers["X-Trace-Id"] = trace_id
+        return self.bridge_client.post(f"/braze/notifications/{mode}", json=body, headers=headers)
+
+    def journal(self, kind: str, service: str | None = None) -> list[dict[str, Any]]:
+        records, _ = self.runtime.journal.read(kinds=[kind], service=service)
+        return [r.to_dict() for r in records]
+
+    def feed(self, user_id: str) -> list[dict[str, Any]]:
+        response = self.sendbird_client.get(f"/v3/group_channels/{FEED}/messages", headers=SB_AUTH,
+                                            query_string={"user_id": user_id, "prev_limit": 200})
+        if response.status_code != 200:  # a user Sendbird has never sent to
+            return []
+        return response.get_json()["messages"]
+
+    def mark_read(self, user_id: str, message_ids: list[int] | None = None):
+        body: dict[str, Any] = {"user_id": user_id}
+        if message_ids is not None:
+            body["message_ids"] = message_ids
+        response = self.sendbird_client.put(f"/v3/group_channels/{FEED}/messages/mark_as_read", json=body,
+                                            headers=SB_AUTH)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def braze_events(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Every custom event Braze recorded, as journal records, optionally of one `status`."""
+        records = self.journal("event.recorded", "braze")
+        return [r for r in records if status is None or r["properties"].get("status") == status]
+
+    def profile_event(self, external_id: str, name: str):
+        profile = self.s.braze.users.by_external_id(external_id)
+        return None if profile is None else profile.events.get(name)
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    env = Stack(seed=1, batch_linger_ms=500)
+    yield env
+    env.runtime.close()

@@ -1,0 +1,287 @@
+"""A Hypothesis state machine over the outbox (bridge/outbox.py) on a real SQLite file.
+
+The rules call the outbox the way the bridge does (accept, claim one realtime webhook or a group of batch
+ones, mark sent, release for a retry, bury, replay dead letters, queue/claim/finish/retry/bury callbacks) and
+RESTART it: close it and open a new `Outbox` on the same file, then apply the bridge's restart semantics
+(`in_flight()` rows released, `recover_callbacks()`). A model alongside says what each row must be.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from bridge.outbox import CallbackRow, Outbox
+
+MESSAGE_IDS = [f"m{i}" for i in range(10)] + ["m:colon"]
+RECEIVERS = ["r0", "r1", "r2", "r3"]
+GROUPS = ["g0", "g1"]
+FAR_FUTURE = 1e12
+
+
+class OutboxMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="outbox-"))
+        self.path = self.dir / "bridge.sqlite3"
+        self.outbox = Outbox(self.path)
+        self.now = 1_000.0
+        self.notifications = 0
+        # the model
+        self.answers: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, dict[str, Any]] = {}  # message_id -> mode, receiver, group, state, due, received
+        self.claimed: set[str] = set()  # rows this process holds in `sending`
+        self.sent_times: Counter[str] = Counter()
+        self.callbacks: dict[tuple[str, str], dict[str, Any]] = {}  # key -> state, due
+        self.cb_claimed: set[tuple[str, str]] = set()
+        self.posted_times: Counter[tuple[str, str]] = Counter()
+        self.letters: list[tuple[str, str]] = []  # (kind, ref) of dead letters not replayed, in order
+
+    def teardown(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self.outbox.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _callback(self, message_id: str, status: str) -> CallbackRow:
+        event = {"external_id": self.rows[message_id]["receiver"], "name": "e",
+                 "properties": {"status": status, "message_id": message_id}}
+        return CallbackRow(message_id, status, self.rows[message_id]["receiver"], event, f"t-{message_id}", 0)
+
+    def _queue_callbacks(self, keys: list[tuple[str, str]]) -> int:
+        new = 0
+        for key in keys:
+            if key not in self.callbacks:
+                self.callbacks[key] = {"state": "pending", "due": self.now}
+                new += 1
+        return new
+
+    def _due(self, mode: str | None = None, group: str | None = None) -> list[str]:
+        return [m for m, r in self.rows.items() if r["state"] == "pending" and r["due"] <= self.now
+                and (mode is None or r["mode"] == mode) and (group is None or r["group"] == group)]
+
+    # -- time -------------------------------------------------------------------------------
+    @rule(seconds=st.sampled_from([0.0, 0.001, 0.5, 3.0, 60.0]))
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    # -- accepting --------------------------------------------------------------------------
+    @rule(message_id=st.sampled_from(MESSAGE_IDS), mode=st.sampled_from(["realtime", "batch"]),
+          receiver=st.sampled_from(RECEIVERS), group=st.sampled_from(GROUPS))
+    def accept(self, message_id: str, mode: str, receiver: str, group: str) -> None:
+        answer = {"message_id": message_id, "status": "accepted", "mode": mode, "at": self.now}
+        first, duplicate = self.outbox.accept(message_id, mode, {"receiver": receiver, "variables": {}}, receiver,
+                                              group, f"t-{message_id}", self.now, answer)
+        if message_id in self.answers:
+            assert duplicate is True
+            assert first == self.answers[message_id]  # the first answer, whatever this one says
+        else:
+            assert duplicate is False and first == answer
+            self.answers[message_id] = answer
+            self.rows[message_id] = {"mode": mode, "receiver": receiver, "group": group, "state": "pending",
+                                     "due": self.now, "received": self.now}
+
+    # -- sending ----------------------------------------------------------------------------
+    @rule(message_id=st.sampled_from(MESSAGE_IDS))
+    def claim_realtime(self, message_id: str) -> None:
+        row = self.rows.get(message_id)
+        if row is not None and row["mode"] != "realtime":
+            return  # the bridge claims one by one only realtime webhooks
+        claimed = self.outbox.claim(message_id, self.now)
+        expected = row is not None and row["state"] == "pending" and row["due"] <= self.now
+        assert (claimed is not None) == expected, (message_id, row, claimed)
+        if claimed is not None:
+            assert claimed.message_id == message_id and claimed.receiver == row["receiver"]
+            row["state"] = "sending"
+            self.claimed.add(message_id)
+
+    @rule(group=st.sampled_from(GROUPS), limit=st.integers(min_value=1, max_value=4))
+    def claim_group(self, group: str, limit: int) -> None:
+        due = self._due("batch", group)
+        claimed = self.outbox.claim_group(group, limit, self.now)
+        ids = [r.message_id for r in claimed]
+        receivers = [r.receiver for r in claimed]
+        assert len(claimed) <= limit
+        assert len(set(receivers)) == len(receivers), receivers  # never the same receiver twice in one claim
+        assert set(ids) <= set(due), (ids, due)
+        assert len(claimed) == min(limit, len({self.rows[m]["receiver"] for m in due}))
+        for message_id in ids:
+            self.rows[message_id]["state"] = "sending"
+            self.claimed.add(message_id)
+
+    @precondition(lambda self: self.claimed)
+    @rule(data=st.data())
+    def mark_sent(self, data: st.DataObject) -> None:
+        ids = data.draw(st.lists(st.sampled_from(sorted(self.claimed)), min_size=1, unique=True))
+        self.notifications += 1
+        callbacks = [self._callback(m, "SENT") for m in ids]
+        self.outbox.mark_sent(ids, f"noti-{self.notifications}", self.now, callbacks)
+        for message_id in ids:
+            self.rows[message_id]["state"] = "sent"
+            self.sent_times[message_id] += 1
+            assert self.sent_times[message_id] == 1, f"{message_id} marked sent twice"
+            self.claimed.discard(message_id)
+        self._queue_callbacks([(m, "SENT") for m in ids])
+
+    @precondition(lambda self: self.claimed)
+    @rule(data=st.data(), delay=st.sampled_from([0.0, 0.25, 7.0]))
+    def release(self, data: st.DataObject, delay: float) -> None:
+        ids = data.draw(st.lists(st.sampled_from(sorted(self.claimed)), min_size=1, unique=True))
+        self.outbox.release(ids, self.now + delay)
+        for message_id in ids:
+            self.rows[message_id].update(state="pending", due=self.now + delay)
+            self.claimed.discard(message_id)
+
+    @precondition(lambda self: self.claimed)
+    @rule(data=st.data())
+    def bury(self, data: st.DataObject) -> None:
+        ids = data.draw(st.lists(st.sampled_from(sorted(self.claimed)), min_size=1, unique=True))
+        self.outbox.bury(ids, "HTTP 400: no", self.now)
+        for message_id in ids:
+            self.rows[message_id]["state"] = "dead"
+            self.claimed.discard(message_id)
+            self.letters.append(("webhook", message_id))
+
+    @rule(data=st.data())
+    def replay(self, data: st.DataObject) -> None:
+        letters = self.outbox.dead_letters()
+        chosen = None
+        if letters and data.draw(st.booleans()):
+            chosen = data.draw(st.lists(st.sampled_from([d["id"] for d in letters]), unique=True))
+        replayed = self.outbox.replay(chosen, self.now)
+        expected = letters if chosen is None else [d for d in letters if d["id"] in set(chosen)]
+        assert [r["id"] for r in replayed] == [d["id"] for d in expected]
+        for letter in expected:
+            self.letters.remove((letter["kind"], letter["ref"]))
+            if letter["kind"] == "webhook":
+                row = self.rows[letter["ref"]]
+                if row["state"] == "dead":
+                    row.update(state="pending", due=self.now)
+            else:
+                message_id, _, status = letter["ref"].rpartition(":")
+                callback = self.callbacks[(message_id, status)]
+                if callback["state"] == "dead":
+                    callback.update(state="pending", due=self.now)
+
+    # -- callbacks --------------------------------------------------------------------------
+    @rule(message_id=st.sampled_from(MESSAGE_IDS))
+    def read(self, message_id: str) -> None:
+        """A READ for a sent webhook, possibly again (Sendbird's webhook repeats)."""
+        row = self.rows.get(message_id)
+        if row is None or row["state"] != "sent":
+            return
+        added = self.outbox.add_callbacks([self._callback(message_id, "READ")], self.now)
+        assert added == self._queue_callbacks([(message_id, "READ")])
+
+    @rule(limit=st.sampled_from([1, 2, 75]))
+    def claim_callbacks(self, limit: int) -> None:
+        due = [k for k, c in self.callbacks.items() if c["state"] == "pending" and c["due"] <= self.now]
+        claimed = self.outbox.claim_callbacks(limit, self.now)
+        keys = [(c.message_id, c.status) for c in claimed]
+        assert len(keys) == len(set(keys)) == min(limit, len(due))
+        assert set(keys) <= set(due)
+        for key, row in zip(keys, claimed, strict=True):
+            assert row.event["properties"] == {"status": key[1], "message_id": key[0]}
+            self.callbacks[key]["state"] = "posting"
+            self.cb_claimed.add(key)
+
+    @precondition(lambda self: self.cb_claimed)
+    @rule(data=st.data(), outcome=st.sampled_from(["posted", "retry", "dead"]))
+    def finish_callbacks(self, data: st.DataObject, outcome: str) -> None:
+        keys = data.draw(st.lists(st.sampled_from(sorted(self.cb_claimed)), min_size=1, unique=True))
+        if outcome == "posted":
+            self.outbox.callbacks_done(keys)
+        elif outcome == "retry":
+            self.outbox.callbacks_retry(keys, self.now + 0.5)
+        else:
+            self.outbox.callbacks_bury(keys, "HTTP 401: Invalid API Key", self.now)
+        for key in keys:
+            self.cb_claimed.discard(key)
+            callback = self.callbacks[key]
+            if outcome == "posted":
+                callback["state"] = "posted"
+                self.posted_times[key] += 1
+                assert self.posted_times[key] == 1, f"{key} posted twice"
+            elif outcome == "retry":
+                callback.update(state="pending", due=self.now + 0.5)
+            else:
+                callback["state"] = "dead"
+                self.letters.append(("callback", f"{key[0]}:{key[1]}"))
+
+    # -- restart ----------------------------------------------------------------------------
+    @rule()
+    def restart(self) -> None:
+        """The process dies; a new one opens the same file and does what `Bridge.recover` does."""
+        self.outbox.close()
+        self.outbox = Outbox(self.path)
+        in_flight = sorted(r.message_id for r in self.outbox.in_flight())
+        assert in_flight == sorted(m for m, r in self.rows.items() if r["state"] == "sending")
+        self.outbox.release(in_flight, self.now)  # not found in Sendbird's feed: send again
+        for message_id in in_flight:
+            self.rows[message_id].update(state="pending", due=self.now)
+        recovered = self.outbox.recover_callbacks()
+        posting = [k for k, c in self.callbacks.items() if c["state"] == "posting"]
+        assert recovered == len(posting)
+        for key in posting:
+            self.callbacks[key]["state"] = "pending"
+        self.claimed.clear()
+        self.cb_claimed.clear()
+
+    # -- invariants -------------------------------------------------------------------------
+    @invariant()
+    def every_accepted_webhook_is_in_exactly_its_state(self) -> None:
+        for message_id, row in self.rows.items():
+            stored = self.outbox.webhook(message_id)
+            assert stored is not None, f"{message_id} was lost"
+            assert stored.state == row["state"], (message_id, stored.state, row["state"])
+        depth = self.outbox.depth()
+        expected = Counter(f"webhooks_{r['state']}" for r in self.rows.values())
+        assert {k: v for k, v in depth.items() if k.startswith("webhooks_")} == dict(expected)
+
+    @invariant()
+    def callbacks_match_the_model(self) -> None:
+        depth = self.outbox.depth()
+        expected = Counter(f"callbacks_{c['state']}" for c in self.callbacks.values())
+        assert {k: v for k, v in depth.items() if k.startswith("callbacks_")} == dict(expected)
+
+    @invariant()
+    def dead_letters_match_the_model(self) -> None:
+        assert [(d["kind"], d["ref"]) for d in self.outbox.dead_letters()] == self.letters
+
+    @initialize()
+    def nothing_yet(self) -> None:
+        assert self.outbox.depth() == {} and self.outbox.dead_letters() == []
+
+    # -- the end ----------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Restart once more and post everything: each queued, not-dead callback is posted exactly once."""
+        self.restart()
+        while True:
+            batch = self.outbox.claim_callbacks(75, FAR_FUTURE)
+            if not batch:
+                break
+            keys = [(c.message_id, c.status) for c in batch]
+            self.outbox.callbacks_done(keys)
+            for key in keys:
+                self.posted_times[key] += 1
+                self.callbacks[key]["state"] = "posted"
+        for key, callback in self.callbacks.items():
+            if callback["state"] == "dead":
+                assert self.posted_times[key] == 0
+            else:
+                assert callback["state"] == "posted" and self.posted_times[key] == 1, (key, self.posted_times[key])
+        for message_id, times in self.sent_times.items():
+            assert times == 1 and self.rows[message_id]["state"] == "sent"
+
+
+OutboxMachine.TestCase.settings = settings(max_examples=50, stateful_step_count=40, deadline=None)
+TestOutbox = OutboxMachine.TestCase
