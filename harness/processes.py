@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
 import signal
 import socket
@@ -12,6 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import requests
+
+log = logging.getLogger(__name__)
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (PR_SET_PDEATHSIG), so a `kill -9` of a
+    supervisor never leaves a child holding a port or acting on a stream."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)
+    except OSError:  # not glibc: the child may outlive a killed parent
+        log.debug("PR_SET_PDEATHSIG unavailable")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -39,7 +55,7 @@ class ServiceProcess:
 
 
 def start_service(name: str, module: str, port: int, args: Sequence[str] = (), env: dict[str, str] | None = None,
-                  startup_timeout: float = 20.0, health_path: str = "/_admin/health",
+                  startup_timeout: float = 30.0, health_path: str = "/_admin/health",
                   quiet: bool = True) -> ServiceProcess:
     """Run `python -m module --port port *args` and return once `health_path` answers 200."""
     cmd = [sys.executable, "-m", module, "--port", str(port), *args]

@@ -8,28 +8,16 @@ the scheduler's threads start in the process that serves. The worker dies with i
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import signal
-import sys
 from collections.abc import Callable
 
+from harness.processes import die_with_parent
 from harness.transport import WSGIApp
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THREADS = 8
 
 log = logging.getLogger(__name__)
-
-
-def _die_with_parent() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:  # not glibc: the worker may outlive a killed supervisor
-        log.debug("PR_SET_PDEATHSIG unavailable")
 
 
 def serve(factory: Callable[[], WSGIApp], port: int, host: str = DEFAULT_HOST,
@@ -39,7 +27,7 @@ def serve(factory: Callable[[], WSGIApp], port: int, host: str = DEFAULT_HOST,
     from granian.server import Server
 
     def load(_target: str) -> WSGIApp:
-        _die_with_parent()
+        die_with_parent()
         return factory()
 
     server = Server(target=name, address=host, port=port, interface=Interfaces.WSGI, workers=1,

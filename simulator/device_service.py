@@ -10,7 +10,7 @@ import argparse
 import signal
 import threading
 
-from harness.processes import ticks
+from harness.processes import die_with_parent, ticks
 from harness.runtime import Runtime
 from simulator.devices import DeviceFleet
 from simulator.population import build_population
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--prefix", default="demo-")
     args = parser.parse_args(argv)
+    die_with_parent()
     scenario = demo_scenario()
     runtime = Runtime.live(speed=args.speed, seed=scenario.seed)
     users = build_population(scenario.population, scenario.seed, runtime.clock.now())

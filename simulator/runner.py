@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from harness.processes import wait_for
 from harness.runtime import Runtime
 from simulator.analysis import build_report
 from simulator.devices import DeviceFleet
@@ -109,7 +110,8 @@ class Run:
             self._call("POST", f"{e.sendbird}/v1/templates", f"create template {template.key}",
                        json=template.model_dump(exclude_none=True), headers=self.sendbird_auth)
         self.progress(0.0, f"building {s.population.size:,} users")
-        self.users = build_population(s.population, self.seed, self.start)
+        self.users = build_population(s.population, self.seed, self.start,
+                                      segments={seg["name"]: seg["filter"] for seg in s.braze.segments})
         payloads = track_payloads(self.users, self.start)
         for i, body in enumerate(payloads):
             result = self._call("POST", f"{e.braze}/users/track", "load users", json=body, headers=self.braze_auth)
@@ -253,8 +255,11 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
         fleet = DeviceFleet(runtime, run.users, run.http, ends.sendbird, ends.sendbird_token, run.http, ends.braze,
                             ends.braze_key, seed)
         stop = threading.Event()
+        listening = _subscribers(run)
         runtime.scheduler.soon(fleet.stream_live, f"{ends.sendbird}/_admin/deliveries/stream", stop,
                                name="simulator.devices")
+        if not wait_for(lambda: _subscribers(run) > listening, 30):  # deliveries are pushed, never replayed
+            raise RunError("the devices could not connect to Sendbird's delivery stream")
         run.schedule_timeline()
         end = run.start + timedelta(seconds=scenario.run_for)
         steps = 50
@@ -272,10 +277,12 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
         runtime.close()
 
 
+def _subscribers(run: Run) -> int:
+    return run.http.get(f"{run.ends.sendbird}/_admin/stats", timeout=5).json()["delivery_subscribers"]
+
+
 def _drain(run: Run, ends: Endpoints, timeout: float) -> None:
     """Wait until the bridge's outbox has nothing pending and no service has work scheduled."""
-    from harness.processes import wait_for
-
     def idle() -> bool:
         depth = run.http.get(f"{ends.bridge}/_admin/outbox", timeout=5).json()
         busy = any(k in depth for k in ("webhooks_pending", "webhooks_sending", "callbacks_pending",

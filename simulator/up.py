@@ -10,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
 from rich.console import Console
 from rich.table import Table
 
-from harness.processes import ServiceProcess, start_service, ticks
+from harness.processes import ServiceProcess, start_service, ticks, wait_for
 from harness.runtime import Runtime
 from simulator.loader import load
 from simulator.runner import Endpoints, Run
@@ -61,6 +62,13 @@ class Stack:
         self.devices = subprocess.Popen([sys.executable, "-m", "simulator.device_service", "--sendbird-url", e.sendbird,
                                          "--braze-url", e.braze, "--braze-key", e.braze_key, "--sendbird-token",
                                          e.sendbird_token, "--speed", speed, "--prefix", DEMO_PREFIX])
+
+        def devices_listening() -> bool:  # deliveries are pushed, not replayed: be ready before announcing
+            stats = requests.get(f"{e.sendbird}/_admin/stats", timeout=2).json()
+            return stats["delivery_subscribers"] > 0
+
+        if not wait_for(devices_listening, 30):
+            raise RuntimeError("the devices did not connect to Sendbird's delivery stream")
         table = Table(title="bsim up: local Braze <-> Sendbird stack")
         for column in ("service", "URL", "credentials"):
             table.add_column(column)

@@ -141,6 +141,11 @@ class FeedStore:
 
         return unsubscribe
 
+    @property
+    def subscribers(self) -> int:
+        """Live subscriptions to every delivery (device hubs following the stream)."""
+        return len(self._subscribers)
+
     # -- reading ------------------------------------------------------------------------------
     def list_messages(self, channel_url: str, user_id: str, message_ts: int, prev_limit: int,
                       next_limit: int) -> list[Message]:

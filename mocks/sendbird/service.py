@@ -211,7 +211,8 @@ class SendbirdService:
 
     def counts(self) -> dict[str, int]:
         return {"templates": len(self.templates.page(1000, 0)[0]), "users": len(self.feeds.users),
-                "messages": len(self.feeds.messages), "notifications": len(self.notifications)}
+                "messages": len(self.feeds.messages), "notifications": len(self.notifications),
+                "delivery_subscribers": self.feeds.subscribers}
 
 
 def _read_item(msg: Message) -> dict[str, Any]:

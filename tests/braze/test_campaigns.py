@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from braze_fixtures import HOOK_URL, T0, BrazeEnv, after, attr_filter, iso, recipients, webhook
+
+from .braze_fixtures import HOOK_URL, T0, BrazeEnv, after, attr_filter, iso, recipients, webhook
 
 
 @pytest.fixture

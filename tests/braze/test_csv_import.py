@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from braze_fixtures import BrazeEnv
+
+from .braze_fixtures import BrazeEnv
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from braze_fixtures import API_KEY, BrazeEnv, recipients
 
 from mocks.braze.auth import PERMISSIONS
+
+from .braze_fixtures import API_KEY, BrazeEnv, recipients
 
 # (method, path, permission, body or query) for every endpoint in the doc's table
 ENDPOINTS = [

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from braze_fixtures import T0, BrazeEnv, attr_filter, iso
+
+from .braze_fixtures import T0, BrazeEnv, attr_filter, iso
 
 
 @pytest.fixture

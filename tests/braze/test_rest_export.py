@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from braze_fixtures import BrazeEnv
 
 from mocks.braze.export import EXPORT_FIELDS
+
+from .braze_fixtures import BrazeEnv
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from braze_fixtures import HOOK_URL, BrazeEnv, attr_filter
+
+from .braze_fixtures import HOOK_URL, BrazeEnv, attr_filter
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from braze_fixtures import BrazeEnv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from .braze_fixtures import BrazeEnv
 
 SETTINGS = settings(max_examples=80, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
