@@ -195,6 +195,7 @@ def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mod
         "latency_histograms": {hop: histogram(values) for hop, values in latencies.items()},
         "campaigns": campaigns, "canvases": canvases, "checks": trail.checks(event_callback),
         "reads_over_time": reads_over_time(trail, start, end),
+        "journal_records": len(records),
     }
     report["expectations"] = [check(e, report) for e in scenario.expectations]
     report["passed"] = all(e["passed"] for e in report["expectations"])

@@ -28,6 +28,7 @@ from simulator.scenario import Recipients, Scenario, SendbirdMessage
 from simulator.stack import build as build_stack
 
 MAX_RECIPIENTS = 50
+JOURNAL_CAPACITY = 5_000_000  # a run reads every hop back from the journal: keep them all
 OUTPUT = re.compile(r"\{\{(.*?)\}\}", re.S)
 RECEIVER_FROM_ATTRIBUTE = "{{custom_attribute.${sendbird_id} | json_escape}}"
 RECEIVER_FROM_EXTERNAL_ID = "{{${user_id} | json_escape}}"
@@ -214,7 +215,7 @@ class Run:
 
 def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
     seed = scenario.seed if seed is None else seed
-    runtime = Runtime.simulation(seed=seed, start=scenario.start)
+    runtime = Runtime.simulation(seed=seed, start=scenario.start, journal_capacity=JOURNAL_CAPACITY)
     stack = build_stack(runtime=runtime, event_callback=scenario.integration.event_callback,
                         batch_max=scenario.integration.batch_max,
                         batch_linger_ms=scenario.integration.batch_linger_ms)
@@ -231,6 +232,9 @@ def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progres
         (progress or (lambda f, t: None))(i / steps, f"virtual time {runtime.clock.now():%Y-%m-%d %H:%M}")
     unsubscribe()
     records, _ = runtime.journal.read(limit=None)
+    if len(records) >= runtime.journal.capacity:
+        raise RunError(f"the journal overflowed ({runtime.journal.capacity:,} records): the report would be "
+                       "incomplete; use a smaller population")
     return run.report([r.to_dict() for r in records], "simulated")
 
 
