@@ -15,7 +15,8 @@ pages):
 - `does_not_match_regex` only matches profiles that have a string value (Braze: "you must already
   have a custom attribute with a value assigned").
 - Numbers: "Exactly 0" and "Less Than" include users without the attribute, so an absent number
-  matches `equals 0`, `less_than` and (by extension) `less_than_or_equal_to`, whatever the value.
+  matches `equals 0`, `less_than` and (by extension) `less_than_or_equal_to`, whatever the value;
+  `not_equal 0` is the negation of `equals 0` and so excludes them.
 - "Less than X days ago" never includes future times and "less than X days in the future" never past
   ones; a day is 24 hours for custom attribute times.
 - Custom event windows are UTC calendar days: `days` 1 counts from 00:00 UTC today up to now.
@@ -31,7 +32,9 @@ Choices where the docs are silent:
 - `after` / `before` and the day-count comparisons are strict at their bounds; `less_than_x_days_ago`
   includes now, as does `less_than_x_days_in_the_future`.
 - Empty strings are refused as comparison values (the dashboard cannot express them; use
-  `exists` / `does_not_exist`), as are unknown fields in a filter body.
+  `exists` / `does_not_exist`), as are unknown fields in a filter body. Day counts may be
+  fractional, 0..36500; custom event counts are any non-negative integer (the dashboard stops at 50).
+- Regexes are Python's `re`, which agrees with Braze's PCRE on the common subset.
 - An absent subscription status reads as "subscribed"; a profile that never used the app matches
   neither `after` nor `before`. Custom event counts ignore events timestamped after `now`.
 """
@@ -160,7 +163,9 @@ def _iso_time(value: Any, path: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise SegmentError(path, f"{value!r} is not an ISO-8601 time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    # Kept in its own offset: aware datetimes compare correctly across offsets, and converting
+    # "0001-01-01T00:00:00+01:00" to UTC would overflow.
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def _finite_number(value: Any, path: str, comparison: str) -> float:
@@ -199,7 +204,8 @@ def _compile(spec: Any, path: str) -> Predicate:
 
 def _combine(key: str, body: Any, path: str) -> Predicate:
     if not isinstance(body, list) or not body:
-        raise SegmentError(path, f"must be a non-empty list of filters, got {body!r}"[:200])
+        got = "an empty list" if body == [] else _kind(body)
+        raise SegmentError(path, f"must be a non-empty list of filters, got {got}")
     parts = tuple(_compile(item, f"{path}[{i}]") for i, item in enumerate(body))
     if len(parts) == 1:
         return parts[0]
@@ -311,7 +317,7 @@ def _string(name: str, comparison: str, wanted: str, path: str) -> Predicate:
 
         def differs(profile: Profile, now: datetime) -> bool:
             value = profile.custom.get(name)
-            return type(value) is not str or value != wanted
+            return type(value) is not str or value.casefold() != folded
         return differs
     try:
         search = re.compile(wanted, re.IGNORECASE).search
