@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -93,6 +93,12 @@ class Run:
     # -- HTTP -------------------------------------------------------------------------------------
     def _call(self, method: str, url: str, what: str, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
         response = self.http.request(method, url, **kwargs)
+        for _ in range(100):  # over Braze's rate limit (loading 100,000 users): wait for the window, as a client must
+            reset = response.headers.get("X-RateLimit-Reset")
+            if response.status_code != 429 or not reset:
+                break
+            self.runtime.scheduler.wait_until(datetime.fromtimestamp(int(reset), UTC))
+            response = self.http.request(method, url, **kwargs)
         if response.status_code not in ok:
             raise RunError(f"{what}: HTTP {response.status_code} {response.text[:300]}")
         return response.json() if response.content else {}
@@ -138,6 +144,7 @@ class Run:
             if not canvas.conversion_events and s.conversion_events:
                 body["conversion_events"] = [c.model_dump(mode="json") for c in s.conversion_events]
             self._call("POST", f"{e.braze}/_admin/canvases", f"create canvas {canvas.id}", json=body)
+        self.start = self.runtime.clock.now()  # loading may have waited out rate limits: the timeline starts now
 
     # -- the timeline -----------------------------------------------------------------------------
     def schedule_timeline(self) -> None:
