@@ -18,7 +18,7 @@ from mocks.braze.audiences import AudienceResolver, Predicate
 from mocks.braze.conversions import ConversionTracker
 from mocks.braze.definitions import ActionTrigger, CampaignSpec, ScheduledTrigger
 from mocks.braze.dispatch import DeliveryContext
-from mocks.braze.event_filters import EventMatcher, compile_matcher
+from mocks.braze.event_filters import EventMatcher, compile_action
 from mocks.braze.sending import Sender, Throttle
 from mocks.braze.track import CustomEvent
 from mocks.braze.users import Profile, UserStore
@@ -72,7 +72,8 @@ class Campaign:
 
 
 def compile_conversions(spec_events: list, where: str) -> list[EventMatcher]:
-    return [compile_matcher(e.model_dump(), f"{where}.conversion_events[{i}]") for i, e in enumerate(spec_events)]
+    return [compile_action(e.event, e.property_filters, f"{where}.conversion_events[{i}]")
+            for i, e in enumerate(spec_events)]
 
 
 class CampaignEngine:
@@ -93,11 +94,8 @@ class CampaignEngine:
         """Create (or replace) a campaign; raises ValueError subclasses on a bad definition."""
         campaign_id = campaign_id or spec.id or self.runtime.ids.uuid()
         trigger = spec.trigger
-        matcher = None
-        if isinstance(trigger, ActionTrigger):
-            matcher = compile_matcher({"event": trigger.event,
-                                       "property_filters": [f.model_dump() for f in trigger.property_filters]},
-                                      "trigger")
+        matcher = compile_action(trigger.event, trigger.property_filters, "trigger") \
+            if isinstance(trigger, ActionTrigger) else None
         now = self.runtime.clock.now()
         campaign = Campaign(
             campaign_id, spec, self.templates.resolve(spec.webhook, "webhook"),
@@ -181,11 +179,10 @@ class CampaignEngine:
         count = self.send_audience(campaign, dispatch_id, {})
         self.runtime.journal.record("braze", "campaign.scheduled_run", None, campaign_id=campaign_id,
                                     dispatch_id=dispatch_id, queued=count)
-        if trigger.every_seconds:
-            nxt = self.runtime.clock.now() + timedelta(seconds=trigger.every_seconds)
-            if trigger.until is None or nxt <= trigger.until:
-                self._schedule(campaign, nxt)
-                return
+        nxt = trigger.next_run(self.runtime.clock.now())
+        if nxt is not None:
+            self._schedule(campaign, nxt)
+            return
         campaign.schedule = None
         campaign.next_run = None
 

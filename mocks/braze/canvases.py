@@ -32,7 +32,7 @@ from mocks.braze.definitions import (
     ScheduledTrigger,
 )
 from mocks.braze.dispatch import DeliveryContext
-from mocks.braze.event_filters import EventMatcher, compile_matcher
+from mocks.braze.event_filters import EventMatcher, compile_action
 from mocks.braze.sending import Sender, Throttle
 from mocks.braze.track import CustomEvent
 from mocks.braze.users import Profile, UserStore
@@ -121,11 +121,8 @@ class CanvasEngine:
     def save(self, spec: CanvasSpec, canvas_id: str | None = None) -> Canvas:
         canvas_id = canvas_id or spec.id or self.runtime.ids.uuid()
         steps = {s.id: self._compile_step(s) for s in spec.steps}
-        matcher = None
-        if isinstance(spec.entry, ActionTrigger):
-            matcher = compile_matcher({"event": spec.entry.event,
-                                       "property_filters": [f.model_dump() for f in spec.entry.property_filters]},
-                                      "entry")
+        matcher = compile_action(spec.entry.event, spec.entry.property_filters, "entry") \
+            if isinstance(spec.entry, ActionTrigger) else None
         canvas = Canvas(canvas_id, spec, steps, spec.first_step or spec.steps[0].id,
                         self.audiences.compile(spec.audience, "audience"), matcher,
                         compile_conversions(spec.conversion_events, "canvas"), self.runtime.clock.now())
@@ -165,9 +162,8 @@ class CanvasEngine:
             return CompiledStep(step, predicates=[self.audiences.compile(p.audience, f"{where}.paths[{i}]")
                                                   for i, p in enumerate(step.paths)])
         if isinstance(step, ActionPathsStep):
-            return CompiledStep(step, matchers=[
-                compile_matcher({"event": p.event, "property_filters": [f.model_dump() for f in p.property_filters]},
-                                f"{where}.paths[{i}]") for i, p in enumerate(step.paths)])
+            return CompiledStep(step, matchers=[compile_action(p.event, p.property_filters, f"{where}.paths[{i}]")
+                                                for i, p in enumerate(step.paths)])
         return CompiledStep(step)
 
     def get(self, canvas_id: str) -> Canvas | None:
@@ -227,10 +223,9 @@ class CanvasEngine:
         assert isinstance(entry, ScheduledTrigger)
         self.enter_audience(canvas, self.runtime.ids.hex(24), {})
         canvas.schedule = None
-        if entry.every_seconds:
-            nxt = self.runtime.clock.now() + timedelta(seconds=entry.every_seconds)
-            if entry.until is None or nxt <= entry.until:
-                self._schedule(canvas, nxt)
+        nxt = entry.next_run(self.runtime.clock.now())
+        if nxt is not None:
+            self._schedule(canvas, nxt)
 
     # -- walking the graph ----------------------------------------------------------------------
     def _visit(self, canvas: Canvas, journey: Journey, step: CompiledStep, outcome: str | None = None) -> None:

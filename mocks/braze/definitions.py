@@ -7,6 +7,7 @@ percentages that do not add up) are done here, so a bad definition is refused wh
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -40,6 +41,13 @@ class ScheduledTrigger(Model):
     at: AwareDatetime | None = Field(None, description="first send; absent means at launch")
     every_seconds: float | None = Field(None, gt=0, description="recurring interval")
     until: AwareDatetime | None = None
+
+    def next_run(self, now: datetime) -> datetime | None:
+        """When a recurring schedule runs next after a run at `now`; None when it is over."""
+        if not self.every_seconds:
+            return None
+        nxt = now + timedelta(seconds=self.every_seconds)
+        return nxt if self.until is None or nxt <= self.until else None
 
 
 class ActionTrigger(Model):

@@ -70,6 +70,11 @@ class EventMatcher:
         return name == self.name and all(f(properties) for f in self.filters)
 
 
+def compile_action(event: str, property_filters: list[Any], where: str) -> EventMatcher:
+    """A matcher from a definition's event name and `PropertyFilter` models."""
+    return compile_matcher({"event": event, "property_filters": [f.model_dump() for f in property_filters]}, where)
+
+
 def compile_matcher(spec: Any, where: str) -> EventMatcher:
     """`{"event": NAME, "property_filters": [...]}` (also `custom_event` for the name)."""
     if not isinstance(spec, dict):
