@@ -1,0 +1,87 @@
+"""Which production WSGI server for the live services: granian, gunicorn (gthread) and waitress,
+each serving the same apps pinned to one core, loaded by `wrk` pinned to the other.
+
+    .venv/bin/python benchmarks/servers.py [--seconds 5]
+
+Apps: a bare Flask route that parses the request JSON, and the fake Sendbird's realtime send. All
+servers run one process (the fakes keep state in memory) with 8 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.common import start_live, wrk
+from benchmarks.sendbird_send import LUA_REALTIME, TEMPLATE
+from harness.processes import free_port
+
+THREADS = 8
+APPS = {
+    "bare route": "from benchmarks.common import hello_app as factory",
+    "fake Sendbird send": ("from harness.runtime import Runtime\nfrom mocks.sendbird import create_app\n"
+                           "factory = lambda: create_app(Runtime.live())"),
+}
+SERVERS = {
+    "granian": "from harness.serve import serve\nserve(factory, {port}, threads={threads})",
+    "gunicorn gthread": (
+        "from gunicorn.app.base import BaseApplication\n"
+        "class App(BaseApplication):\n"
+        "    def load_config(self):\n"
+        "        for k, v in dict(bind='127.0.0.1:{port}', workers=1, threads={threads}, worker_class='gthread',\n"
+        "                         loglevel='warning', accesslog=None).items(): self.cfg.set(k, v)\n"
+        "    def load(self): return factory()\n"
+        "App().run()"),
+    "waitress": ("import waitress\nwaitress.serve(factory(), host='127.0.0.1', port={port}, threads={threads}, "
+                 "_quiet=True)"),
+}
+
+
+def measure(app: str, server: str, seconds: int) -> float:
+    port = free_port()
+    root = str(Path(__file__).resolve().parent.parent)
+    code = (f"import sys, logging; sys.path.insert(0, {root!r}); logging.disable(logging.WARNING)\n{APPS[app]}\n"
+            + SERVERS[server].format(port=port, threads=THREADS))
+    live = start_live(code, port, health="/_admin/health" if app != "bare route" else "/")
+    try:
+        if app != "bare route":
+            requests.post(live.url + "/v1/templates", json=TEMPLATE, headers={"Api-Token": "local-sendbird-token"},
+                          timeout=5).raise_for_status()
+        result = wrk(live.url, LUA_REALTIME, seconds, 16)
+        if result.failures:
+            raise RuntimeError(f"{server}/{app}: {result.failures} failed requests")
+        return result.requests_per_s
+    finally:
+        live.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    figures = {server: {app: measure(app, server, args.seconds) for app in APPS} for server in SERVERS}
+    table = Table(title=f"one process, {THREADS} threads, server on core 0, wrk on core 1 (req/s)")
+    table.add_column("server")
+    for app in APPS:
+        table.add_column(app, justify="right")
+    table.add_column("send : bare", justify="right")
+    base = figures["granian"]["bare route"]
+    for server, row in figures.items():
+        table.add_row(server, *(f"{row[a]:,.0f} ({row[a] / base:.2f}x granian bare)" for a in APPS),
+                      f"{row['fake Sendbird send'] / row['bare route']:.2f}x")
+    Console().print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
