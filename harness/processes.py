@@ -60,7 +60,9 @@ def start_service(name: str, module: str, port: int, args: Sequence[str] = (), e
     """Run `python -m module --port port *args` and return once `health_path` answers 200."""
     cmd = [sys.executable, "-m", module, "--port", str(port), *args]
     out = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
+    # the service dies with whoever started it (a killed `bsim up` or test run leaves no orphan on its port)
+    process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out,
+                               preexec_fn=die_with_parent)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + startup_timeout
     while True:

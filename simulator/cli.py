@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -125,6 +126,10 @@ def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, bridge_
        sendbird_token: str, integration_token: str, db: str) -> None:
     from simulator.up import Stack
 
+    def terminate(*_: object) -> None:  # SIGTERM stops the stack like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
     stack = Stack(speed, braze_port, sendbird_port, bridge_port, braze_key, sendbird_token, integration_token, db)
     try:
         stack.start(seed=not no_seed, console=console)
