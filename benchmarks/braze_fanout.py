@@ -25,7 +25,7 @@ from flask import Flask
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import start_live, wrk
+from benchmarks.common import start_hello, start_module, wrk
 from harness.processes import free_port
 from harness.runtime import Runtime
 from mocks.braze.app import create_app
@@ -91,17 +91,6 @@ def fanout(n: int) -> dict:
     return {"profiles": n, "webhooks": received[0], "seconds": elapsed, "webhooks_per_s": received[0] / elapsed}
 
 
-SERVE_BRAZE = """
-import logging; logging.disable(logging.WARNING)
-from mocks.braze.__main__ import main
-main(["--port", "{port}"])
-"""
-SERVE_HELLO = """
-import sys; sys.path.insert(0, {root!r})
-from benchmarks.common import hello_app
-from harness.serve import serve
-serve(hello_app, {port})
-"""
 LUA_TRACK = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -117,10 +106,8 @@ end
 
 
 def live(seconds: int) -> dict:
-    root = str(Path(__file__).resolve().parent.parent)
-    hello_port, braze_port = free_port(), free_port()
-    hello = start_live(SERVE_HELLO.format(root=root, port=hello_port), hello_port, health="/")
-    braze = start_live(SERVE_BRAZE.format(port=braze_port), braze_port)
+    hello = start_hello(free_port())
+    braze = start_module("mocks.braze", free_port())
     try:
         import requests
 

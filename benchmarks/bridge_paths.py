@@ -29,7 +29,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import CLIENT_CORE, SERVER_CORE, hello_app, pinned, start_live, timed, wrk
+from benchmarks.common import CLIENT_CORE, hello_app, start_hello, start_module, timed, wrk
 from bridge.app import create_app as create_bridge
 from harness.processes import free_port
 from harness.runtime import Runtime
@@ -108,17 +108,6 @@ def simulated(seconds: float, batch: int) -> dict:
 
 
 # -- live ---------------------------------------------------------------------------------------
-SERVE = """
-import logging; logging.disable(logging.WARNING)
-from {module}.__main__ import main
-main({args!r})
-"""
-SERVE_HELLO = """
-import sys; sys.path.insert(0, {root!r})
-from benchmarks.common import hello_app
-from harness.serve import serve
-serve(hello_app, {port})
-"""
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -131,26 +120,6 @@ request = function()
   return wrk.format(nil, "/braze/notifications/MODE", nil, body)
 end
 """
-
-
-def _serve(module: str, port: int, args: list[str], core: str):
-    import subprocess
-
-    from benchmarks.common import LiveServer
-
-    code = SERVE.format(module=module, args=["--port", str(port), *args])
-    proc = subprocess.Popen(pinned([sys.executable, "-c", code], core), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url + "/_admin/health", timeout=0.5)
-            return LiveServer(url, proc)
-        except requests.RequestException:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{module} did not start")
 
 
 def _journal(url: str, kinds: list[str]) -> list[dict]:
@@ -178,15 +147,13 @@ def _wait_drained(bridge_url: str, sent_at_least: int, timeout: float) -> tuple[
 
 
 def live(seconds: int, batch: int) -> dict:
-    root = str(Path(__file__).resolve().parent.parent)
-    ports = {name: free_port() for name in ("hello", "braze", "sendbird", "bridge")}
-    hello = start_live(SERVE_HELLO.format(root=root, port=ports["hello"]), ports["hello"], health="/")
-    braze = _serve("mocks.braze", ports["braze"], [], CLIENT_CORE)
-    sendbird = _serve("mocks.sendbird", ports["sendbird"], [], CLIENT_CORE)
+    hello = start_hello(free_port())
+    braze = start_module("mocks.braze", free_port(), core=CLIENT_CORE)
+    sendbird = start_module("mocks.sendbird", free_port(), core=CLIENT_CORE)
     tmp = tempfile.TemporaryDirectory()
-    bridge = _serve("bridge", ports["bridge"], [
+    bridge = start_module("bridge", free_port(), [
         "--sendbird-url", sendbird.url, "--braze-url", braze.url, "--db", str(Path(tmp.name) / "o.sqlite3"),
-        "--batch-linger-ms", "200"], SERVER_CORE)
+        "--batch-linger-ms", "200"])
     try:
         requests.put(braze.url + "/_admin/rate_limits", json={"users.track": {"limit": 10**9, "window_seconds": 1}},
                      timeout=5).raise_for_status()

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 from flask import Flask, jsonify, request
@@ -60,9 +61,33 @@ class LiveServer:
             self.process.kill()
 
 
-def start_live(code: str, port: int, health: str = "/_admin/health") -> LiveServer:
-    """Run a Python snippet that serves on `port`, pinned to the server core; wait for `health`."""
-    proc = subprocess.Popen(pinned([sys.executable, "-c", code], SERVER_CORE), stdout=subprocess.DEVNULL,
+ROOT = str(Path(__file__).resolve().parent.parent)
+SERVE_MODULE = """
+import logging; logging.disable(logging.WARNING)
+from {module}.__main__ import main
+main({args!r})
+"""
+SERVE_HELLO = """
+import sys; sys.path.insert(0, {root!r})
+from benchmarks.common import hello_app
+from harness.serve import serve
+serve(hello_app, {port})
+"""
+
+
+def start_hello(port: int) -> LiveServer:
+    """The bare route under the same server as the services (granian), pinned to the server core."""
+    return start_live(SERVE_HELLO.format(root=ROOT, port=port), port, health="/")
+
+
+def start_module(module: str, port: int, args: list[str] = (), core: str = SERVER_CORE) -> LiveServer:
+    """A service's own `python -m <module> --port <port> ...`, pinned to `core`."""
+    return start_live(SERVE_MODULE.format(module=module, args=["--port", str(port), *args]), port, core=core)
+
+
+def start_live(code: str, port: int, health: str = "/_admin/health", core: str = SERVER_CORE) -> LiveServer:
+    """Run a Python snippet that serves on `port`, pinned to `core`; wait for `health`."""
+    proc = subprocess.Popen(pinned([sys.executable, "-c", code], core), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20

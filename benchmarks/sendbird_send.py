@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import hello_app, start_live, timed, wrk
+from benchmarks.common import hello_app, start_hello, start_module, timed, wrk
 from harness.processes import free_port
 from harness.runtime import Runtime
 from mocks.sendbird import DEFAULT_API_TOKEN, create_app
@@ -77,17 +77,6 @@ def simulated(seconds: float) -> dict:
             "batch_recipients_per_s": batch_n / batch_t}
 
 
-SERVE_SENDBIRD = """
-import logging; logging.disable(logging.WARNING)
-from mocks.sendbird.__main__ import main
-main(["--port", "{port}"])
-"""
-SERVE_HELLO = """
-import sys; sys.path.insert(0, {root!r})
-from benchmarks.common import hello_app
-from harness.serve import serve
-serve(hello_app, {port})
-"""
 LUA_REALTIME = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -111,10 +100,8 @@ wrk.body = [[BODY]]
 
 
 def live(seconds: int) -> dict:
-    root = str(Path(__file__).resolve().parent.parent)
-    hello_port, sb_port = free_port(), free_port()
-    hello = start_live(SERVE_HELLO.format(root=root, port=hello_port), hello_port, health="/")
-    sendbird = start_live(SERVE_SENDBIRD.format(port=sb_port), sb_port)
+    hello = start_hello(free_port())
+    sendbird = start_module("mocks.sendbird", free_port())
     try:
         import requests
 
