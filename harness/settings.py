@@ -54,13 +54,3 @@ def load_settings(model: type[S], argv: Sequence[str] | None = None, env: Mappin
     except ValidationError as exc:
         parser.error(str(exc))
         raise  # unreachable: parser.error exits
-
-
-def to_env(settings: BaseModel, env_prefix: str) -> dict[str, str]:
-    """The environment that reproduces `settings`, for server workers started in another process."""
-    out = {}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        out[env_name(env_prefix, name)] = str(value).lower() if isinstance(value, bool) else str(value)
-    return out

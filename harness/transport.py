@@ -23,7 +23,6 @@ from requests.utils import get_encoding_from_headers
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-SIMULATED_HOSTS = ("braze.local", "sendbird.local", "bridge.local")
 DEFAULT_TIMEOUT = (3.05, 30.0)
 
 

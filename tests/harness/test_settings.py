@@ -5,11 +5,9 @@ from __future__ import annotations
 import sys
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from harness.settings import env_name, load_settings, to_env
+from harness.settings import env_name, load_settings
 
 
 class Demo(BaseModel):
@@ -118,18 +116,3 @@ def test_defaults_to_process_argv_and_environ(monkeypatch: pytest.MonkeyPatch) -
     assert (settings.app_id, settings.port) == ("from-os-env", 7001)
 
 
-def test_to_env() -> None:
-    env = to_env(Demo(app_id="a", port=1, verbose=True, api_token=None), "SB_")
-    assert env == {"SB_APP_ID": "a", "SB_PORT": "1", "SB_VERBOSE": "true"}
-    assert to_env(Demo(verbose=False), "X_")["X_VERBOSE"] == "false"
-
-
-@given(app_id=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20),
-       port=st.integers(-10**9, 10**9), verbose=st.booleans(),
-       api_token=st.one_of(st.none(), st.text(min_size=1, max_size=20)))
-def test_to_env_round_trips_through_load_settings(app_id: str, port: int, verbose: bool,
-                                                  api_token: str | None) -> None:
-    original = Demo(app_id=app_id, port=port, verbose=verbose, api_token=api_token)
-    env = to_env(original, "SB_")
-    assert all(isinstance(v, str) for v in env.values())
-    assert load_settings(Demo, argv=[], env=env, env_prefix="SB_") == original

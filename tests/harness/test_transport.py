@@ -12,7 +12,7 @@ import requests
 from flask import Flask, Response, jsonify, request
 from requests.adapters import BaseAdapter
 
-from harness.transport import DEFAULT_TIMEOUT, SIMULATED_HOSTS, Transport
+from harness.transport import DEFAULT_TIMEOUT, Transport
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -235,10 +235,6 @@ def sim() -> Transport:
     transport = Transport(simulated=True)
     transport.register("sendbird.local", make_app("sendbird"))
     return transport
-
-
-def test_simulated_hosts_constant() -> None:
-    assert set(SIMULATED_HOSTS) == {"braze.local", "sendbird.local", "bridge.local"}
 
 
 def test_unregistered_host_raises_connection_error(sim: Transport) -> None:
