@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -20,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import hello_app, start_hello, start_module, timed, wrk
+from benchmarks.common import SERVER_CORE, hello_app, pinned, start_hello, start_module, timed, wrk
 from harness.processes import free_port
 from harness.runtime import Runtime
 from mocks.sendbird import DEFAULT_API_TOKEN, create_app
@@ -122,6 +125,60 @@ def live(seconds: int) -> dict:
         sendbird.stop()
 
 
+WIREMOCK_DIR = Path(__file__).resolve().parent.parent / ".bsim" / "wiremock"
+STUB = {"request": {"method": "POST", "url": "/v1/notifications"},
+        "response": {"status": 200, "headers": {"Content-Type": "application/json"},
+                     "jsonBody": {"notification_id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "mode": "realtime",
+                                  "targets_count": 1}}}
+
+
+def wiremock_jar() -> Path | None:
+    """WireMock's standalone jar from the npm package `wiremock` (installed on first use), when Java and
+    npm are here; None otherwise."""
+    if not (shutil.which("java") and shutil.which("npm")):
+        return None
+    jars = sorted(WIREMOCK_DIR.glob("node_modules/wiremock/build/wiremock-standalone-*.jar"))
+    if not jars:
+        WIREMOCK_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(WIREMOCK_DIR),
+                        "wiremock@3"], check=True, capture_output=True, timeout=600)
+        jars = sorted(WIREMOCK_DIR.glob("node_modules/wiremock/build/wiremock-standalone-*.jar"))
+    return jars[-1] if jars else None
+
+
+def wiremock(seconds: int) -> float | None:
+    """WireMock serving a static stub of the realtime send, pinned like the others; req/s after warm-up."""
+    jar = wiremock_jar()
+    if jar is None:
+        return None
+    port = free_port()
+    proc = subprocess.Popen(pinned(["java", "-jar", str(jar), "--port", str(port), "--disable-banner",
+                                    "--no-request-journal"], SERVER_CORE),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import requests
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.post(url + "/__admin/mappings", json=STUB, timeout=2).raise_for_status()
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        wrk(url, LUA_REALTIME, max(3, seconds), 16)  # the JIT warms up first
+        result = wrk(url, LUA_REALTIME, seconds, 16)
+        if result.failures:
+            raise RuntimeError(f"WireMock: {result.failures} failed requests")
+        return result.requests_per_s
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=5, help="duration of each live load")
@@ -130,8 +187,10 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     results = {"simulated": simulated(args.seconds)}
+    wiremock_rps = None
     if not args.skip_live:
         results["live"] = live(args.seconds)
+        wiremock_rps = wiremock(args.seconds)
     table = Table(title="fake Sendbird sends (ratio = figure / bare Flask route req/s, same server, same run)")
     for col in ("mode", "bare route req/s", "realtime sends/s", "ratio", "batch recipients/s", "ratio"):
         table.add_column(col, justify="right")
@@ -140,6 +199,13 @@ def main() -> None:
                       f"{r['realtime_sends_per_s'] / r['hello_rps']:.2f}x", f"{r['batch_recipients_per_s']:,.0f}",
                       f"{r['batch_recipients_per_s'] / r['hello_rps']:.2f}x")
     console.print(table)
+    if wiremock_rps is not None:
+        live_rps = results["live"]["realtime_sends_per_s"]
+        console.print(f"WireMock static stub of the same request: {wiremock_rps:,.0f} req/s; the fake Sendbird's "
+                      f"realtime send (validation, template, feed write, journal) is {live_rps / wiremock_rps:.2f}x it")
+        results["wiremock_rps"] = wiremock_rps
+    elif not args.skip_live:
+        console.print("WireMock comparison skipped: needs java and npm")
     if "live" in results and results["live"].get("realtime_p99_ms") is not None:
         console.print(f"live realtime send latency p99 under load: {results['live']['realtime_p99_ms']:.1f} ms")
     if args.json:

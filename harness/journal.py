@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from harness.clock import Clock
@@ -23,11 +24,17 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Record:
     seq: int
-    ts: str  # ISO-8601 UTC with milliseconds, from the runtime clock
+    at: datetime  # from the runtime clock
     service: str
     kind: str
     trace_id: str | None
     attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ts(self) -> str:
+        """ISO-8601 UTC with milliseconds. Formatted when read, not on the hot path that writes."""
+        at = self.at
+        return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
     def to_dict(self) -> dict[str, Any]:
         # the record's own fields win over attributes of the same name, so cursors stay right
@@ -49,9 +56,8 @@ class Journal:
 
     def record(self, service: str, kind: str, trace_id: str | None = None, **attrs: Any) -> Record:
         now = self.clock.now()
-        ts = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         with self._lock:
-            rec = Record(next(self._seq), ts, service, kind, trace_id, attrs)
+            rec = Record(next(self._seq), now, service, kind, trace_id, attrs)
             self._records.append(rec)
             subscribers = tuple(self._subscribers)
         for callback in subscribers:
