@@ -7,22 +7,19 @@ happened to the webhook, not what was attempted.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.runtime import Runtime
-from harness.scheduler import TaskGroup, TaskHandle
-from mocks.braze.audiences import AudienceResolver, Predicate
-from mocks.braze.conversions import ConversionTracker
+from harness.scheduler import TaskHandle
+from mocks.braze.audiences import Predicate
 from mocks.braze.definitions import ActionTrigger, CampaignSpec, ScheduledTrigger
 from mocks.braze.dispatch import DeliveryContext
 from mocks.braze.event_filters import EventMatcher, compile_action
-from mocks.braze.sending import Sender, Throttle
+from mocks.braze.sending import Engine, Throttle
 from mocks.braze.track import CustomEvent
-from mocks.braze.users import Profile, UserStore
-from mocks.braze.webhook_templates import WebhookContent, WebhookTemplateStore
+from mocks.braze.users import Profile
+from mocks.braze.webhook_templates import WebhookContent
 
 
 @dataclass
@@ -76,18 +73,10 @@ def compile_conversions(spec_events: list, where: str) -> list[EventMatcher]:
             for i, e in enumerate(spec_events)]
 
 
-class CampaignEngine:
-    def __init__(self, runtime: Runtime, users: UserStore, audiences: AudienceResolver,
-                 templates: WebhookTemplateStore, sender: Sender, conversions: ConversionTracker) -> None:
-        self.runtime = runtime
-        self.users = users
-        self.audiences = audiences
-        self.templates = templates
-        self.sender = sender
-        self.conversions = conversions
+class CampaignEngine(Engine):
+    def __init__(self, *parts: Any) -> None:
+        super().__init__(*parts)
         self.campaigns: dict[str, Campaign] = {}
-        self.tasks = TaskGroup(runtime.scheduler)
-        self._lock = threading.RLock()
 
     # -- definitions --------------------------------------------------------------------------
     def save(self, spec: CampaignSpec, campaign_id: str | None = None) -> Campaign:

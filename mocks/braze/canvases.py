@@ -8,17 +8,14 @@ delay) or Action Paths (a wait for a custom event, with a task at the end of the
 
 from __future__ import annotations
 
-import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.runtime import Runtime
-from harness.scheduler import TaskGroup, TaskHandle
-from mocks.braze.audiences import AudienceResolver, Predicate
+from harness.scheduler import TaskHandle
+from mocks.braze.audiences import Predicate
 from mocks.braze.campaigns import compile_conversions
-from mocks.braze.conversions import ConversionTracker
 from mocks.braze.definitions import (
     ActionPathsStep,
     ActionTrigger,
@@ -33,10 +30,10 @@ from mocks.braze.definitions import (
 )
 from mocks.braze.dispatch import DeliveryContext
 from mocks.braze.event_filters import EventMatcher, compile_action
-from mocks.braze.sending import Sender, Throttle
+from mocks.braze.sending import Engine, Throttle
 from mocks.braze.track import CustomEvent
-from mocks.braze.users import Profile, UserStore
-from mocks.braze.webhook_templates import WebhookContent, WebhookTemplateStore
+from mocks.braze.users import Profile
+from mocks.braze.webhook_templates import WebhookContent
 
 EVERYONE_ELSE = "Everyone Else"
 
@@ -103,19 +100,11 @@ class Canvas:
         return self.spec.status == "active"
 
 
-class CanvasEngine:
-    def __init__(self, runtime: Runtime, users: UserStore, audiences: AudienceResolver,
-                 templates: WebhookTemplateStore, sender: Sender, conversions: ConversionTracker) -> None:
-        self.runtime = runtime
-        self.users = users
-        self.audiences = audiences
-        self.templates = templates
-        self.sender = sender
-        self.conversions = conversions
+class CanvasEngine(Engine):
+    def __init__(self, *parts: Any) -> None:
+        super().__init__(*parts)
         self.canvases: dict[str, Canvas] = {}
-        self.tasks = TaskGroup(runtime.scheduler)
         self._waiting: dict[str, set[str]] = defaultdict(set)  # braze_id -> canvas ids with an action wait
-        self._lock = threading.RLock()
 
     # -- definitions --------------------------------------------------------------------------
     def save(self, spec: CanvasSpec, canvas_id: str | None = None) -> Canvas:

@@ -12,11 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harness.runtime import Runtime
+from harness.scheduler import TaskGroup
+from mocks.braze.audiences import AudienceResolver
+from mocks.braze.conversions import ConversionTracker
 from mocks.braze.dispatch import DeliveryContext, WebhookDispatcher, WebhookRequest
 from mocks.braze.liquid import AbortMessage, BrazeLiquidError, compile_template
 from mocks.braze.liquid_connected import ConnectedContentCache
-from mocks.braze.users import Profile
-from mocks.braze.webhook_templates import WebhookContent
+from mocks.braze.users import Profile, UserStore
+from mocks.braze.webhook_templates import WebhookContent, WebhookTemplateStore
 
 
 class Throttle:
@@ -72,3 +75,19 @@ class Sender:
         at = throttle.slot(self.runtime.clock.now()) if throttle else None
         self.dispatcher.send(WebhookRequest(url, content.method, headers, body), ctx, at=at)
         return "queued"
+
+
+class Engine:
+    """What campaigns and canvases both send with: the users, audiences, templates, the sender, the
+    conversion tracker, and a task group so a reset cancels only their own work."""
+
+    def __init__(self, runtime: Runtime, users: UserStore, audiences: AudienceResolver,
+                 templates: WebhookTemplateStore, sender: Sender, conversions: ConversionTracker) -> None:
+        self.runtime = runtime
+        self.users = users
+        self.audiences = audiences
+        self.templates = templates
+        self.sender = sender
+        self.conversions = conversions
+        self.tasks = TaskGroup(runtime.scheduler)
+        self._lock = threading.RLock()
