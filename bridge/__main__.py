@@ -26,6 +26,7 @@ class BridgeSettings(BaseModel):
     batch_linger_ms: int = Field(1000, ge=0, description="longest wait before a batch leaves")
     batch_max: int = Field(10_000, ge=1, le=10_000, description="recipients per batch send")
     threads: int = Field(DEFAULT_THREADS, description="server threads")
+    workers: int = Field(16, ge=1, description="scheduler workers for outbound sends and callbacks (I/O bound)")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
 
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         from bridge.app import create_app
         from harness.runtime import Runtime
 
-        return create_app(Runtime.live(speed=settings.speed), sendbird_url=settings.sendbird_url,
+        return create_app(Runtime.live(speed=settings.speed, workers=settings.workers), sendbird_url=settings.sendbird_url,
                           sendbird_token=settings.sendbird_token, braze_url=settings.braze_url,
                           braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
                           event_callback=settings.event_callback, batch_max=settings.batch_max,
