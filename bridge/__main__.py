@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         from bridge.app import create_app
         from harness.runtime import Runtime
 
-        return create_app(Runtime.live(speed=settings.speed, workers=settings.workers), sendbird_url=settings.sendbird_url,
+        runtime = Runtime.live(speed=settings.speed, workers=settings.workers)
+        return create_app(runtime, sendbird_url=settings.sendbird_url,
                           sendbird_token=settings.sendbird_token, braze_url=settings.braze_url,
                           braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
                           event_callback=settings.event_callback, batch_max=settings.batch_max,
