@@ -8,7 +8,7 @@ happened to the webhook, not what was attempted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from harness.scheduler import TaskHandle
@@ -120,14 +120,11 @@ class CampaignEngine(Engine):
                 namespaces: dict[str, Any], extra_audience: Predicate | None = None) -> str:
         """One user through audience, re-eligibility, Liquid and the dispatcher."""
         now = self.runtime.clock.now()
-        if campaign.audience is not None and not campaign.audience(profile, now):
-            return "not_in_audience"
-        if extra_audience is not None and not extra_audience(profile, now):
+        if not self.in_audience(profile, now, campaign.audience, extra_audience):
             return "not_in_audience"
         with self._lock:
-            last = campaign.last_received.get(profile.braze_id)
-            window = campaign.spec.re_eligible_after_seconds
-            if last is not None and (window is None or now - last < timedelta(seconds=window)):
+            if not self.eligible(campaign.last_received.get(profile.braze_id),
+                                 campaign.spec.re_eligible_after_seconds, now):
                 campaign.stats.ineligible += 1
                 return "ineligible"
             campaign.last_received[profile.braze_id] = now

@@ -169,17 +169,13 @@ class CanvasEngine(Engine):
     def enter(self, canvas: Canvas, profile: Profile, dispatch_id: str, context: dict[str, Any],
               event_properties: dict[str, Any] | None = None, extra_audience: Predicate | None = None) -> str:
         now = self.runtime.clock.now()
-        if canvas.audience is not None and not canvas.audience(profile, now):
-            return "not_in_audience"
-        if extra_audience is not None and not extra_audience(profile, now):
+        if not self.in_audience(profile, now, canvas.audience, extra_audience):
             return "not_in_audience"
         with self._lock:
             current = canvas.journeys.get(profile.braze_id)
             if current is not None and not current.done:
                 return "already_in_canvas"
-            last = canvas.last_entered.get(profile.braze_id)
-            window = canvas.spec.re_eligible_after_seconds
-            if last is not None and (window is None or now - last < timedelta(seconds=window)):
+            if not self.eligible(canvas.last_entered.get(profile.braze_id), canvas.spec.re_eligible_after_seconds, now):
                 return "ineligible"
             journey = Journey(canvas.canvas_id, profile.braze_id, dispatch_id, now, dict(context),
                               dict(event_properties or {}))

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
-from mocks.braze.audiences import AudienceResolver
+from mocks.braze.audiences import AudienceResolver, Predicate
 from mocks.braze.conversions import ConversionTracker
 from mocks.braze.dispatch import DeliveryContext, WebhookDispatcher, WebhookRequest
 from mocks.braze.liquid import AbortMessage, BrazeLiquidError, compile_template
@@ -91,3 +91,13 @@ class Engine:
         self.conversions = conversions
         self.tasks = TaskGroup(runtime.scheduler)
         self._lock = threading.RLock()
+
+    @staticmethod
+    def in_audience(profile: Profile, now: datetime, *audiences: Predicate | None) -> bool:
+        """In every given audience (None means everyone): the definition's and the request's."""
+        return all(audience is None or audience(profile, now) for audience in audiences)
+
+    @staticmethod
+    def eligible(last: datetime | None, window: float | None, now: datetime) -> bool:
+        """Braze's re-eligibility: never received, or longer ago than the window (None: only once)."""
+        return last is None or (window is not None and now - last >= timedelta(seconds=window))
