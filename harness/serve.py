@@ -3,7 +3,8 @@
 One worker process holds all state (the fakes keep their stores in memory), with a pool of
 blocking threads for concurrent requests. The app is built inside the worker by `factory`, so
 the scheduler's threads start in the process that serves. The worker dies with its supervisor
-(PR_SET_PDEATHSIG), so a `kill -9` of a service never leaves an orphan holding the port.
+(PR_SET_PDEATHSIG), so a `kill -9` of a service never leaves an orphan holding the port. The
+worker's collector is tuned for the large in-memory stores it will hold (`harness.gc_tuning`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from harness.gc_tuning import tune_for_long_lived_stores
 from harness.processes import die_with_parent
 from harness.transport import WSGIApp
 
@@ -28,7 +30,9 @@ def serve(factory: Callable[[], WSGIApp], port: int, host: str = DEFAULT_HOST,
 
     def load(_target: str) -> WSGIApp:
         die_with_parent()
-        return factory()
+        app = factory()
+        tune_for_long_lived_stores()
+        return app
 
     server = Server(target=name, address=host, port=port, interface=Interfaces.WSGI, workers=1,
                     blocking_threads=threads, log_level="warning", log_access=False, process_name=None)
