@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from harness.ratelimit import Limit
@@ -65,11 +65,17 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
             @wraps(view)
             def inner(*args: Any, **kwargs: Any) -> Any:
                 verdict = service.limiter.hit(key)
-                if verdict is not None:
-                    g.rate_verdict = verdict
+                if verdict is None:
+                    return view(*args, **kwargs)
+                try:
                     if not verdict.allowed:
                         raise SendbirdError(errors.RATE_LIMITED, "Too many requests: rate limit exceeded.")
-                return view(*args, **kwargs)
+                    response = make_response(view(*args, **kwargs))
+                except SendbirdError as exc:  # errors carry the limit headers too, as successes do
+                    exc.headers = verdict.headers()
+                    raise
+                response.headers.update(verdict.headers())
+                return response
             return inner
         return wrap
 
@@ -249,7 +255,7 @@ def admin_extras_blueprint(service: SendbirdService) -> Blueprint:
 def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(SendbirdError)
     def sendbird_error(exc: SendbirdError):
-        return jsonify(exc.body()), exc.status
+        return jsonify(exc.body()), exc.status, exc.headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -265,10 +271,3 @@ def install_error_handlers(app: Flask) -> None:
     def unexpected(exc: Exception):
         log.exception("unexpected error in the fake Sendbird")
         return jsonify(SendbirdError(errors.INTERNAL, "Internal server error.").body()), 500
-
-    @app.after_request
-    def rate_headers(response: Response) -> Response:
-        verdict = g.pop("rate_verdict", None)
-        if verdict is not None:
-            response.headers.update(verdict.headers())
-        return response

@@ -26,6 +26,7 @@ class SendbirdError(Exception):
         self.code = code
         self.message = message
         self.status = status if status is not None else HTTP_STATUS.get(code, 400)
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict:
         return {"error": True, "code": self.code, "message": self.message}

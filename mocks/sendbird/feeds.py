@@ -119,9 +119,9 @@ class FeedStore:
                 self.messages[msg.message_id] = msg
                 delivered.append(msg)
             everyone = tuple(self._subscribers)
-            per_user = {uid: tuple(subs) for uid, subs in self._user_subscribers.items() if subs}
+            per_user = {msg.user_id: tuple(self._user_subscribers.get(msg.user_id, ())) for msg in delivered}
         for msg in delivered:
-            for callback in (*everyone, *per_user.get(msg.user_id, ())):
+            for callback in (*everyone, *per_user[msg.user_id]):
                 try:
                     callback(msg)
                 except Exception:  # a broken device must not fail the send: it is already stored
