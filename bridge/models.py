@@ -18,6 +18,7 @@ from bridge.errors import (
     TOO_LONG,
     BridgeError,
 )
+from harness import strict_json
 
 CODES = {"missing": MISSING, "string_type": NOT_STRING, "list_type": NOT_LIST, "dict_type": NOT_OBJECT,
          "model_type": NOT_OBJECT, "string_too_long": TOO_LONG}
@@ -54,13 +55,9 @@ class InboundWebhook(BaseModel):
         return json.dumps([self.template_key, self.event_name, self.label, sorted(self.tags)])
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_webhook(raw: bytes) -> InboundWebhook:
     try:
-        data = json.loads(raw, parse_constant=_reject_constant) if raw else None
+        data = strict_json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
     if not isinstance(data, dict):

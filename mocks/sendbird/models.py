@@ -6,11 +6,11 @@ number is `400100`, a missing field `400105`, ...) with a message naming the fie
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness import strict_json
 from mocks.sendbird import errors
 from mocks.sendbird.errors import SendbirdError
 
@@ -87,15 +87,11 @@ def to_sendbird_error(exc: ValidationError) -> SendbirdError:
     return SendbirdError(code, f'Invalid value for "{field}": {first["msg"]}.')
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def load_json(raw: bytes) -> Any:
     """Strict JSON: NaN and Infinity are not JSON, and nesting deep enough to exhaust the parser is a
     client error, not a crash."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant) if raw else None
+        return strict_json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise SendbirdError(errors.INVALID_JSON_BODY, "Invalid JSON request body.") from None
 
