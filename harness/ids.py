@@ -1,13 +1,15 @@
 """Id generation: deterministic from a seed in simulated mode, random in live mode.
 
 Determinism matters because the same scenario seed must give the same report byte for byte,
-and reports quote notification, message and dispatch ids.
+and reports quote notification, message and dispatch ids. Live mode seeds the same generator
+from the OS once rather than asking the OS for every id: these are fake ids, not secrets, and a
+`getrandom` call per id costs a syscall that lets other threads take the GIL mid-request.
 """
 
 from __future__ import annotations
 
+import os
 import random
-import secrets
 import threading
 import uuid
 
@@ -15,12 +17,10 @@ import uuid
 class IdFactory:
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
-        self._rng = random.Random(seed) if seed is not None else None
+        self._rng = random.Random(seed if seed is not None else os.urandom(32))
         self._lock = threading.Lock()
 
     def _bits(self, n: int) -> int:
-        if self._rng is None:
-            return secrets.randbits(n)
         with self._lock:
             return self._rng.getrandbits(n)
 
@@ -39,8 +39,6 @@ class IdFactory:
         """A positive integer id with exactly `digits` digits (Sendbird message ids are integers)."""
         low = 10 ** (digits - 1)
         span = 9 * low
-        if self._rng is None:
-            return low + secrets.randbelow(span)
         with self._lock:
             return low + self._rng.randrange(span)
 
