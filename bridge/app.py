@@ -10,6 +10,7 @@ from bridge.api import admin_extras_blueprint, api_blueprint, install_error_hand
 from bridge.outbox import Outbox
 from bridge.service import Bridge, IntegrationSettings
 from harness.admin import admin_blueprint
+from harness.json_provider import use_compact_json
 from harness.runtime import Runtime
 
 DEFAULT_API_TOKEN = "local-integration-token"
@@ -28,8 +29,7 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
                     IntegrationSettings(event_callback, braze_url, braze_key), api_token=api_token,
                     batch_max=batch_max, batch_linger_ms=batch_linger_ms)
     app = Flask("bridge")
-    app.json.sort_keys = False
-    app.json.compact = True
+    use_compact_json(app)
     app.extensions["bridge"] = bridge
     app.extensions["runtime"] = runtime
     app.register_blueprint(api_blueprint(bridge))

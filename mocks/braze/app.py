@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from harness.admin import admin_blueprint
+from harness.json_provider import use_compact_json
 from harness.runtime import Runtime
 from mocks.braze.admin_api import admin_api_blueprint
 from mocks.braze.api import install_error_handlers, rest_blueprint
@@ -18,8 +19,7 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     service = BrazeService(runtime, api_key=api_key, webhook_timeout=webhook_timeout,
                            allow_external=allow_external_webhooks)
     app = Flask("mocks.braze")
-    app.json.sort_keys = False
-    app.json.compact = True
+    use_compact_json(app)
     app.extensions["braze"] = service
     app.extensions["runtime"] = runtime
     app.register_blueprint(rest_blueprint(service))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from harness.admin import admin_blueprint
+from harness.json_provider import use_compact_json
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
 from mocks.sendbird.service import SendbirdService
@@ -18,8 +19,7 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
     runtime = runtime or Runtime.live()
     service = SendbirdService(runtime, app_id=app_id, api_token=api_token, webhook_url=webhook_url)
     app = Flask("mocks.sendbird")
-    app.json.sort_keys = False
-    app.json.compact = True
+    use_compact_json(app)
     app.extensions["sendbird"] = service
     app.extensions["runtime"] = runtime
     app.register_blueprint(api_blueprint(service))
