@@ -122,6 +122,21 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
                 raise BridgeError(INVALID_VALUE, '"ids" must be a list of dead letter ids.')
         return jsonify({"replayed": bridge.replay(ids)})
 
+    @bp.get("/sending")
+    def get_sending():
+        return jsonify({"paused": bridge.paused})
+
+    @bp.put("/sending")
+    def put_sending():
+        try:
+            body = json.loads(request.get_data(cache=False) or b"null")
+        except ValueError:
+            raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
+        if not isinstance(body, dict) or not isinstance(body.get("paused"), bool) or set(body) != {"paused"}:
+            raise BridgeError(INVALID_VALUE, 'The body must be {"paused": true} or {"paused": false}.')
+        bridge.set_paused(body["paused"])
+        return jsonify({"paused": bridge.paused})
+
     @bp.get("/outbox")
     def outbox():
         return jsonify(bridge.outbox.depth())

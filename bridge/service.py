@@ -75,6 +75,7 @@ class Bridge:
         self._callbacks_not_before = 0.0
         self._channel_urls: dict[str, str] = {}
         self._lock = threading.RLock()
+        self.paused = False
         self.tasks.soon(self.recover, name="bridge.recover")
 
     # -- time -------------------------------------------------------------------------------------
@@ -123,6 +124,8 @@ class Bridge:
 
     # -- realtime ---------------------------------------------------------------------------------
     def send_realtime(self, message_id: str) -> None:
+        if self.paused:
+            return
         row = self.outbox.claim(message_id, self.due())
         if row is not None:
             self._send([row], "realtime")
@@ -164,6 +167,8 @@ class Bridge:
         with self._lock:
             lock = self._group_locks.setdefault(group_key, threading.Lock())
             self._group_tasks.pop(group_key, None)
+        if self.paused:
+            return
         with lock:
             while True:
                 rows = self.outbox.claim_group(group_key, self.batch_max, self.due())
@@ -373,6 +378,19 @@ class Bridge:
         if reposted:
             self._journal("callback.recovered", None, count=reposted)
         self.plan_pending()
+
+    def set_paused(self, paused: bool) -> None:
+        """Hold Sendbird sends (webhooks are still accepted and wait in the outbox), or let them go.
+
+        For tests and benchmarks: a backlog on demand, the accept path measured on its own, and the
+        drain after a resume. Callbacks to Braze are not held."""
+        was = self.paused
+        self.paused = paused
+        if was and not paused:
+            self._journal("sending.resumed", None)
+            self.plan_pending()
+        elif paused and not was:
+            self._journal("sending.paused", None)
 
     def plan_pending(self) -> None:
         for message_id, due in self.outbox.pending_realtime():
