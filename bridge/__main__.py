@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> None:
                           event_callback=settings.event_callback, batch_max=settings.batch_max,
                           batch_linger_ms=settings.batch_linger_ms)
 
+    from bridge.outbox import Outbox, OutboxInUse
+
+    try:  # fail here, with a message, rather than in the server's worker
+        Outbox(settings.db).close()
+    except OutboxInUse as exc:
+        sys.exit(f"python -m bridge: {exc}; stop it or pass another --db")
     print(f"bridge on http://{settings.host}:{settings.port} (Api-Token {settings.api_token}, outbox {settings.db})",
           file=sys.stderr, flush=True)
     serve(factory, settings.port, settings.host, settings.threads, name="bridge")

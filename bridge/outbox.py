@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 
+class OutboxInUse(RuntimeError):
+    """Another process holds the outbox file."""
+
+
 @dataclass(frozen=True)
 class WebhookRow:
     message_id: str
@@ -105,8 +109,15 @@ class Outbox:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=1.0)
+        # One process owns an outbox: two bridges sending from one file would send twice. The
+        # exclusive lock says so at start, and saves the per-transaction file locking.
+        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            raise OutboxInUse(f"outbox {self.path} is in use by another bridge process ({exc})") from None
         self._db.execute(f"PRAGMA synchronous={synchronous}")  # NORMAL survives a killed process
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
