@@ -116,6 +116,8 @@ class Bridge:
         self.metrics.accept_latency.observe(time.perf_counter() - started)
         self._journal("webhook.accepted", trace_id, message_id=webhook.message_id, mode=mode,
                       receiver=webhook.receiver, user_id=webhook.braze_user, template_key=webhook.template_key)
+        if self.paused:  # the resume plans everything pending
+            return first, False
         if mode == "realtime":
             self.tasks.soon(self.send_realtime, webhook.message_id, name="bridge.realtime")
         else:
