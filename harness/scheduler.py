@@ -3,8 +3,10 @@
 Services never sleep or start threads: a webhook retry, a batch linger, a canvas delay or a
 device's read delay is a task here, keyed on the runtime's clock. With a `SimClock` nothing runs
 until the driver calls `run_until_idle()` / `run_until(t)`, which jump the clock to the next due
-task, so order is fully deterministic (time, then insertion). With a `RealClock` a dispatcher
-thread hands due tasks to a small worker pool.
+task, so order is fully deterministic (time, then insertion). With a `RealClock` a small pool
+of worker threads takes due tasks straight from the queue: one of them waits for the next due
+time, the others sleep until there is work, so a task due now costs one thread wake-up (a
+dispatcher thread handing over to a pool cost two, measured at about 50 us per task here).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,10 +68,12 @@ class Scheduler:
         self.errors: deque[tuple[str, str]] = deque(maxlen=200)
         self._heap: list[TaskHandle] = []
         self._seq = itertools.count()
-        self._cond = threading.Condition()
+        mutex = threading.RLock()
+        self._cond = threading.Condition(mutex)  # the queue's lock; waiters for "idle" and for time
+        self._work = threading.Condition(mutex)  # workers waiting for a task
         self._busy = 0  # non-daemon tasks scheduled or running
-        self._executor: ThreadPoolExecutor | None = None
-        self._dispatcher: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
+        self._timer_waiting = False  # one worker waits for the head's due time; the rest sleep
         self._stopped = False
 
     # -- scheduling -------------------------------------------------------------------------
@@ -115,10 +118,20 @@ class Scheduler:
             heapq.heappush(self._heap, handle)
             if not daemon:
                 self._busy += 1
-            self._cond.notify_all()
+            self._wake_for(handle)
         if not self.clock.simulated:
             self._ensure_threads()
         return handle
+
+    def _wake_for(self, handle: TaskHandle) -> None:
+        """Under the lock: a task was queued. One sleeping worker takes it if it is due; a new
+        earliest task must wake the worker waiting for the old head's time, so everyone looks."""
+        if self.clock.simulated:
+            return
+        if self._heap[0] is handle and self._timer_waiting and self.clock.seconds_until(handle.when) > 0:
+            self._work.notify_all()
+        else:
+            self._work.notify()
 
     # -- introspection ----------------------------------------------------------------------
     @property
@@ -147,7 +160,7 @@ class Scheduler:
                     handle.when = handle.when + handle.interval
                     handle.seq = next(self._seq)
                     heapq.heappush(self._heap, handle)
-                    self._cond.notify_all()
+                    self._wake_for(handle)
                 else:
                     handle.done = True
                     if not handle.daemon and not handle.cancelled:
@@ -206,36 +219,44 @@ class Scheduler:
 
     # -- real-time driving ------------------------------------------------------------------
     def _ensure_threads(self) -> None:
-        if self._dispatcher is not None:
+        if self._workers:
             return
         with self._cond:
-            if self._dispatcher is not None or self._stopped:
+            if self._workers or self._stopped:
                 return
-            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="harness-task")
-            self._dispatcher = threading.Thread(target=self._dispatch_loop, name="harness-scheduler",
-                                                daemon=True)
-            self._dispatcher.start()
+            self._workers = [threading.Thread(target=self._work_loop, name=f"harness-task-{i}", daemon=True)
+                             for i in range(self.workers)]
+            for worker in self._workers:
+                worker.start()
 
-    def _dispatch_loop(self) -> None:
-        while True:
-            with self._cond:
-                if self._stopped:
-                    return
+    def _next_task(self) -> TaskHandle | None:
+        """A worker's wait for a due task; None once shut down."""
+        with self._cond:
+            while not self._stopped:
                 while self._heap and self._heap[0].cancelled:
                     heapq.heappop(self._heap)
                 if not self._heap:
-                    self._cond.wait()
+                    self._work.wait()
                     continue
                 wait = self.clock.seconds_until(self._heap[0].when)
-                if wait > 0:
-                    self._cond.wait(min(wait, 60.0))
+                if wait <= 0:
+                    handle = heapq.heappop(self._heap)
+                    if self._heap and (not self._timer_waiting or self.clock.seconds_until(self._heap[0].when) <= 0):
+                        self._work.notify()  # the next task is due too, or nobody is waiting for its time
+                    return handle
+                if self._timer_waiting:
+                    self._work.wait()
                     continue
-                handle = heapq.heappop(self._heap)
-            assert self._executor is not None
-            try:
-                self._executor.submit(self._run, handle)
-            except RuntimeError:  # shut down between taking the task and handing it over
-                return
+                self._timer_waiting = True
+                try:
+                    self._work.wait(min(wait, 60.0))
+                finally:
+                    self._timer_waiting = False
+            return None
+
+    def _work_loop(self) -> None:
+        while (handle := self._next_task()) is not None:
+            self._run(handle)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Live mode: block the caller until no non-daemon task is scheduled or running."""
@@ -259,11 +280,15 @@ class Scheduler:
                 self._cond.wait(min(wait, 0.5))
 
     def shutdown(self, wait: bool = True) -> None:
+        """Stop taking tasks; with `wait`, until the running ones finish."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=not wait)
+            self._work.notify_all()
+        if wait:
+            for worker in self._workers:
+                if worker is not threading.current_thread():
+                    worker.join()
 
     def clear(self) -> None:
         """Drop every pending non-daemon task (used by `/_admin/reset`); periodic sweeps stay."""

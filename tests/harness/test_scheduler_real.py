@@ -1,4 +1,5 @@
-"""The scheduler on a RealClock: a dispatcher thread hands due tasks to a worker pool."""
+"""The scheduler on a RealClock: worker threads take due tasks from the queue, one of them waiting for the next
+due time."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def test_after_runs_roughly_after_the_delay(scheduler: Scheduler) -> None:
 def test_earlier_task_added_later_still_runs_first(scheduler: Scheduler) -> None:
     ran: list[str] = []
     scheduler.after(0.3, ran.append, "late")
-    time.sleep(0.01)  # the dispatcher is now waiting for the 0.3 s task
+    time.sleep(0.01)  # a worker is now waiting for the 0.3 s task
     scheduler.after(0.02, ran.append, "early")
     assert wait_until(lambda: ran == ["early"], timeout=0.2)
     assert scheduler.wait_idle(timeout=1)
@@ -91,21 +92,16 @@ def test_cancel_prevents_running(scheduler: Scheduler) -> None:
     assert scheduler.cancel(victim) is False
 
 
-def test_cancel_of_a_task_already_handed_to_the_pool(make_scheduler: Callable[..., Scheduler],
-                                                    gate: threading.Event) -> None:
-    """`cancel()` returning True must mean the task will not run.
-
-    With one worker busy, a due task is popped by the dispatcher and queued in the executor; it is
-    no longer in the heap but has not run. `cancel()` still answers True (and drops it from
-    `pending`), yet `_run` does not look at `handle.cancelled`, so the task runs anyway. In live mode
-    this is what a service reset (TaskGroup.cancel_all) hits for tasks that are due while the pool is
-    busy; `wait_idle()` also returns before the "cancelled" task has run.
-    """
+def test_cancel_of_a_due_task_waiting_for_a_busy_worker(make_scheduler: Callable[..., Scheduler],
+                                                       gate: threading.Event) -> None:
+    """`cancel()` returning True must mean the task will not run, also when it was already due and
+    only waited for a free worker (what a service reset, TaskGroup.cancel_all, hits under load);
+    `wait_idle()` then returns without it having run."""
     sched = make_scheduler(workers=1)
     ran: list[str] = []
     sched.soon(gate.wait, 2)  # occupies the only worker
     queued = sched.soon(ran.append, "cancelled-task")
-    assert wait_until(lambda: sched.next_due() is None)  # both handed to the executor
+    time.sleep(0.05)  # the second task is due and waits
     assert sched.cancel(queued) is True
     gate.set()
     assert sched.wait_idle(timeout=1)
@@ -193,3 +189,55 @@ def test_shutdown_refuses_new_tasks(scheduler: Scheduler) -> None:
     scheduler.shutdown()
     with pytest.raises(RuntimeError):
         scheduler.after(0.01, lambda: None)
+
+
+def test_a_burst_of_due_tasks_all_run_with_few_workers(make_scheduler: Callable[..., Scheduler]) -> None:
+    sched = make_scheduler(workers=3)
+    done: list[int] = []
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        with lock:
+            done.append(i)
+
+    for i in range(2000):
+        sched.soon(work, i)
+    assert sched.wait_idle(timeout=5)
+    assert sorted(done) == list(range(2000))
+
+
+def test_timed_tasks_wait_for_their_time_while_due_ones_keep_running(scheduler: Scheduler,
+                                                                     gate: threading.Event) -> None:
+    """The worker waiting for a future task's time must not hold up tasks that are due now, and a
+    task due now must not be held up by the timer."""
+    ran: dict[str, float] = {}
+    start = time.monotonic()
+    scheduler.after(0.15, lambda: ran.setdefault("timed", time.monotonic() - start))
+    time.sleep(0.01)
+    for i in range(5):
+        scheduler.soon(lambda i=i: ran.setdefault(f"now{i}", time.monotonic() - start))
+    assert wait_until(lambda: len(ran) == 5, timeout=0.1)
+    assert "timed" not in ran
+    assert scheduler.wait_idle(timeout=1)
+    assert 0.14 <= ran["timed"] < 0.5
+
+
+def test_every_worker_busy_then_a_timed_task_still_runs_when_one_frees(make_scheduler: Callable[..., Scheduler],
+                                                                      gate: threading.Event) -> None:
+    sched = make_scheduler(workers=2)
+    ran: list[str] = []
+    sched.soon(gate.wait, 2)
+    sched.soon(gate.wait, 2)
+    sched.after(0.02, ran.append, "timed")
+    time.sleep(0.1)
+    assert ran == []  # both workers are blocked
+    gate.set()
+    assert wait_until(lambda: ran == ["timed"], timeout=1)
+
+
+def test_shutdown_with_wait_joins_the_workers(make_scheduler: Callable[..., Scheduler]) -> None:
+    sched = make_scheduler(workers=3)
+    sched.soon(lambda: None)
+    assert sched.wait_idle(timeout=1)
+    sched.shutdown(wait=True)
+    assert not any(t.name.startswith("harness-task") and t.is_alive() for t in sched._workers)
