@@ -9,7 +9,6 @@ by (message_id, status) so each reaches Braze once. A restart finds what was mid
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import threading
@@ -50,7 +49,8 @@ CREATE TABLE IF NOT EXISTS callbacks (
     created_at REAL NOT NULL,
     PRIMARY KEY (message_id, status)
 );
-CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(state, next_attempt_at);
+DROP INDEX IF EXISTS callbacks_due;
+CREATE INDEX IF NOT EXISTS callbacks_due_in_order ON callbacks(state, next_attempt_at, created_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -101,7 +101,8 @@ def _webhook(row: tuple) -> WebhookRow:
 
 def _claimed(row: tuple, now: float) -> WebhookRow:
     """The row as the claim leaves it: sending since `now`, one more attempt."""
-    return dataclasses.replace(_webhook(row), state="sending", attempts=row[8] + 1, sending_since=now)
+    return WebhookRow(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], row[6], "sending", row[8] + 1, now,
+                      row[10])
 
 
 class Outbox:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -210,7 +211,8 @@ class Bridge:
 
     def _sent(self, rows: list[WebhookRow], mode: str, notification_id: str) -> None:
         now = self.now()
-        callbacks = [self._callback(r, "SENT", notification_id, now) for r in rows] \
+        stamp = self._stamp(now)
+        callbacks = [self._callback(r, "SENT", notification_id, stamp) for r in rows] \
             if self.integration.event_callback else []
         self.outbox.mark_sent([r.message_id for r in rows], notification_id, now, callbacks)
         self.metrics.sends.labels(mode=mode, outcome="sent").inc()
@@ -256,7 +258,11 @@ class Bridge:
             self._journal("sendbird.dead", row.trace_id, message_id=row.message_id, reason=reason)
 
     # -- callbacks to Braze -------------------------------------------------------------------------
-    def _callback(self, row: WebhookRow, status: str, notification_id: str, when: float) -> CallbackRow:
+    def _stamp(self, when: float) -> str:
+        """ISO-8601 in UTC, as Braze's `time` field takes it."""
+        return self._at(when).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def _callback(self, row: WebhookRow, status: str, notification_id: str, stamp: str) -> CallbackRow:
         body = row.body
         properties = {"status": status, "template_key": body["template_key"], "notification_id": notification_id,
                       "message_id": row.message_id}
@@ -266,7 +272,7 @@ class Bridge:
             properties["canvas_id"] = body["canvas_id"]
         external_id = body.get("user_id") or row.receiver
         event = {"external_id": external_id, "name": body["event_name"],
-                 "time": self._at(when).astimezone(UTC).isoformat().replace("+00:00", "Z"), "properties": properties}
+                 "time": stamp, "properties": properties}
         return CallbackRow(row.message_id, status, external_id, event, row.trace_id, 0)
 
     def on_read(self, payload: dict[str, Any]) -> int:
@@ -289,7 +295,7 @@ class Bridge:
             self._journal("sendbird.read", row.trace_id, message_id=row.message_id,
                           notification_id=row.notification_id, receiver=user_id)
             if self.integration.event_callback:
-                callbacks.append(self._callback(row, "READ", item["notification_id"], when))
+                callbacks.append(self._callback(row, "READ", item["notification_id"], self._stamp(when)))
         added = self.outbox.add_callbacks(callbacks, self.now()) if callbacks else 0
         if added:
             self._kick_callbacks()
@@ -338,8 +344,9 @@ class Bridge:
         now = self.now()
         if result.ok:
             self.outbox.callbacks_done(keys)
+            for status, count in Counter(c.status for c in batch).items():
+                self.metrics.callbacks.labels(status=status).inc(count)
             for c in batch:
-                self.metrics.callbacks.labels(status=c.status).inc()
                 self._journal("callback.posted", c.trace_id, message_id=c.message_id, status=c.status,
                               external_id=c.external_id)
             if result.body.get("errors"):
