@@ -1,22 +1,28 @@
 """The bridge's two paths, simulated and live, in one run.
 
-    .venv/bin/python benchmarks/bridge_paths.py [--seconds 5] [--batch 20000] [--skip-live]
+    .venv/bin/python benchmarks/bridge_paths.py [--seconds 5] [--batch 20000] [--skip-live] [--json out.json]
 
-1. Realtime accept: webhooks accepted/s (durable SQLite commit included) beside a bare Flask route
-   served the same way, as a ratio. Live: the bridge and the bare route each served by granian
-   pinned to core 0, `wrk` pinned to core 1; the fake Sendbird and fake Braze run on core 1 too, so
-   the bridge's core also pays for the sends and callbacks its accepts cause.
-2. Batch end to end: recipients/s from the first batch webhook posted to the last SENT event
-   recorded at Braze.
-3. Latency accept -> SENT recorded at Braze, p50/p95/p99, joined by trace id across the bridge's
-   and Braze's journals (the realtime run).
+Live: the bridge and the bare Flask route are each served by granian pinned to core 0; `wrk`,
+Locust and the fake Sendbird and Braze run on core 1. In one run:
+1. Realtime accept alone (`PUT /_admin/sending {"paused": true}` holds the sends): webhooks
+   accepted/s, durable SQLite commit included, as a ratio to the bare route.
+2. Realtime drain: the held backlog resumed, timed until every SENT event is recorded at Braze.
+3. Realtime with everything running: accepts/s while sends and callbacks share the core, and
+   realtime notifications/s end to end (first accept to last SENT recorded at Braze).
+4. Batch, the same two ways: end to end, and the drain of a held backlog; ratios to realtime.
+5. Latency accept -> SENT recorded at Braze: saturated (joined by message id across the two
+   journals), and at half the sustainable realtime rate under Locust's constant throughput
+   (`locustfile.py`'s own E2E row).
+Simulated: the same webhooks through the in-process transport, as a sanity check of the code path.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +35,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import CLIENT_CORE, hello_app, start_hello, start_module, timed, wrk
+from benchmarks.common import CLIENT_CORE, ROOT, hello_app, pinned, start_hello, start_module, timed, wrk
 from bridge.app import create_app as create_bridge
 from harness.processes import free_port
 from harness.runtime import Runtime
@@ -57,13 +63,15 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def accept_to_sent(bridge_records: list[dict], braze_records: list[dict]) -> list[float]:
-    accepted = {r["trace_id"]: _ts(r["ts"]) for r in bridge_records if r["kind"] == "webhook.accepted"}
+def accept_to_sent(bridge_records: list[dict], braze_records: list[dict], prefix: str) -> list[float]:
+    """ms from each webhook's accept at the bridge to its SENT event recorded at Braze, joined by message id."""
+    accepted = {r["message_id"]: _ts(r["ts"]) for r in bridge_records
+                if r["kind"] == "webhook.accepted" and r["message_id"].startswith(prefix)}
     out = []
     for r in braze_records:
-        if r["kind"] == "event.recorded" and r.get("properties", {}).get("status") == "SENT" \
-                and r["trace_id"] in accepted:
-            out.append((_ts(r["ts"]) - accepted[r["trace_id"]]).total_seconds() * 1000)
+        props = r.get("properties", {})
+        if r["kind"] == "event.recorded" and props.get("status") == "SENT" and props.get("message_id") in accepted:
+            out.append((_ts(r["ts"]) - accepted[props["message_id"]]).total_seconds() * 1000)
     return out
 
 
@@ -133,17 +141,72 @@ def _journal(url: str, kinds: list[str]) -> list[dict]:
         cursor = page["cursor"]
 
 
-def _wait_drained(bridge_url: str, sent_at_least: int, timeout: float) -> tuple[float, int]:
+def _wait_drained(bridge_url: str, timeout: float) -> tuple[float, int]:
     """Until every accepted webhook is sent and its SENT callback posted; (when, webhooks sent)."""
     deadline = time.monotonic() + timeout
     busy = ("webhooks_pending", "webhooks_sending", "callbacks_pending", "callbacks_posting")
     while time.monotonic() < deadline:
         depth = requests.get(bridge_url + "/_admin/outbox", timeout=5).json()
         sent = depth.get("webhooks_sent", 0)
-        if sent >= sent_at_least and depth.get("callbacks_posted", 0) == sent and not any(k in depth for k in busy):
+        if depth.get("callbacks_posted", 0) == sent and not any(k in depth for k in busy):
             return time.monotonic(), sent
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise RuntimeError(f"bridge did not drain within {timeout} s: {depth}")
+
+
+def _pause(bridge_url: str, paused: bool) -> None:
+    requests.put(bridge_url + "/_admin/sending", json={"paused": paused}, timeout=5).raise_for_status()
+
+
+def _lua(mode: str, prefix: str, limit: int | None = None) -> str:
+    lua = LUA.replace("TOKEN", TOKEN).replace("PREFIX", prefix).replace("MODE", mode)
+    if limit is not None:  # post ids 1..limit; the rest of the run repeats the last one (answered as a duplicate)
+        cap = f"counter = counter + 1\n  if counter > {limit} then counter = {limit} end"
+        lua = lua.replace("counter = counter + 1", cap)
+    return lua
+
+
+def _span(bridge_url: str, braze_url: str, prefix: str) -> tuple[int, float]:
+    """(webhooks accepted, seconds from the first accept to the last of their SENT events at Braze)."""
+    accepted = [r for r in _journal(bridge_url, ["webhook.accepted"]) if r["message_id"].startswith(prefix)]
+    sent = [r for r in _journal(braze_url, ["event.recorded"])
+            if r.get("properties", {}).get("message_id", "").startswith(prefix)]
+    if len(sent) != len(accepted):
+        raise RuntimeError(f"{prefix}: {len(accepted)} webhooks accepted but {len(sent)} SENT events at Braze")
+    return len(accepted), (max(_ts(r["ts"]) for r in sent) - min(_ts(r["ts"]) for r in accepted)).total_seconds()
+
+
+def _drain(bridge_url: str, before: int) -> tuple[int, float]:
+    """Resume a paused bridge; (webhooks sent, seconds until every one is sent and its SENT posted)."""
+    start = time.monotonic()
+    _pause(bridge_url, False)
+    end, sent = _wait_drained(bridge_url, 600)
+    return sent - before, end - start
+
+
+LOCUST_TEMPLATE = {"key": "welcome", "name": "Welcome", "ui_template": {"title": "Welcome, {first_name}!"},
+                   "variable_schema": [{"key": "first_name", "required": True}]}
+
+
+def locust_latency(urls: dict[str, str], rate: float, seconds: int) -> dict[str, float]:
+    """Locust (pinned to the client core) posting realtime webhooks at a constant `rate`/s; its E2E
+    accept->SENT row, as Locust reports it."""
+    users = max(1, min(50, int(rate // 20)))
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = Path(tmp) / "run"
+        cmd = pinned([str(Path(sys.executable).with_name("locust")), "-f", str(Path(ROOT) / "locustfile.py"),
+                      "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--only-summary",
+                      "--csv", str(prefix), "--constant-rps", f"{rate / users:.3f}", "--braze-host", urls["braze"],
+                      "--sendbird-host", urls["sendbird"], "--bridge-host", urls["bridge"],
+                      "RealtimeWebhookUser"], CLIENT_CORE)
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 180)
+        if done.returncode != 0:
+            raise RuntimeError(f"locust failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}")
+        with open(f"{prefix}_stats.csv", newline="") as file:
+            rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(file)}
+    e2e, post = rows[("E2E", "accept->SENT")], rows[("POST", "/braze/notifications/realtime")]
+    return {"rate": rate, "requests_per_s": float(post["Requests/s"]), "samples": int(e2e["Request Count"]),
+            "p50": float(e2e["50%"]), "p95": float(e2e["95%"]), "p99": float(e2e["99%"])}
 
 
 def live(seconds: int, batch: int) -> dict:
@@ -157,31 +220,44 @@ def live(seconds: int, batch: int) -> dict:
     try:
         requests.put(braze.url + "/_admin/rate_limits", json={"users.track": {"limit": 10**9, "window_seconds": 1}},
                      timeout=5).raise_for_status()
-        requests.post(sendbird.url + "/v1/templates", json=TEMPLATE, headers={"Api-Token": "local-sendbird-token"},
-                      timeout=5).raise_for_status()
-        realtime_lua = LUA.replace("TOKEN", TOKEN).replace("PREFIX", "r").replace("MODE", "realtime")
-        hello_r = wrk(hello.url, realtime_lua, seconds, 16)
-        accept_r = wrk(bridge.url, realtime_lua, seconds, 16)
-        _, before = _wait_drained(bridge.url, 1, 120)
-        latency = accept_to_sent(_journal(bridge.url, ["webhook.accepted"]), _journal(braze.url, ["event.recorded"]))
-        if not latency:
-            raise RuntimeError("no accept -> SENT pairs found in the journals")
-        # batch: post `batch` webhooks as fast as wrk can, then wait for the last SENT at Braze
-        batch_lua = LUA.replace("TOKEN", TOKEN).replace("PREFIX", "b").replace("MODE", "batch").replace(
-            "counter = counter + 1", f"counter = counter + 1\n  if counter > {batch} then counter = {batch} end")
-        wrk(bridge.url, batch_lua, max(3, batch // 1500), 8)  # long enough to post all; the rest are duplicates
-        accepted = [r for r in _journal(bridge.url, ["webhook.accepted"]) if r.get("message_id", "").startswith("b")]
-        _wait_drained(bridge.url, before + len(accepted), 300)
-        # first batch webhook accepted at the bridge -> last of their SENT events recorded at Braze
-        first = min(_ts(r["ts"]) for r in accepted)
-        last = max(_ts(r["ts"]) for r in _journal(braze.url, ["event.recorded"])
-                   if r.get("properties", {}).get("message_id", "").startswith("b"))
-        failures = hello_r.failures + accept_r.failures
+        for template in (TEMPLATE, LOCUST_TEMPLATE):
+            requests.post(sendbird.url + "/v1/templates", json=template, headers={"Api-Token": "local-sendbird-token"},
+                          timeout=5).raise_for_status()
+        out: dict = {}
+        hello_r = wrk(hello.url, _lua("realtime", "h"), seconds, 16)
+        out["hello_rps"] = hello_r.requests_per_s
+        # 1. the accept path alone: sends held, so the bridge's core does accepts only
+        _pause(bridge.url, True)
+        accept_r = wrk(bridge.url, _lua("realtime", "a"), seconds, 16)
+        out["accept_rps"], out["accept_p99_ms"] = accept_r.requests_per_s, accept_r.p99_ms
+        # 2. realtime drain: the held backlog sent, and its SENT events recorded at Braze
+        n, took = _drain(bridge.url, 0)
+        out["realtime_drain_per_s"] = n / took
+        # 3. both at once: accepts while the sends and callbacks run on the same core
+        sustained_r = wrk(bridge.url, _lua("realtime", "r"), seconds, 16)
+        _, before = _wait_drained(bridge.url, 300)
+        out["sustained_accept_rps"] = sustained_r.requests_per_s
+        count, span = _span(bridge.url, braze.url, "r")
+        out["realtime_e2e_per_s"] = count / span
+        out["saturated_latency_ms"] = percentiles(
+            accept_to_sent(_journal(bridge.url, ["webhook.accepted"]), _journal(braze.url, ["event.recorded"]), "r"))
+        # 4. batch, the same two ways: accept to last SENT, and the drain of a held backlog
+        wrk(bridge.url, _lua("batch", "b", batch), max(3, batch // 1500), 8)
+        _, before = _wait_drained(bridge.url, 300)
+        count, span = _span(bridge.url, braze.url, "b")
+        out["batch_e2e_per_s"] = count / span
+        _pause(bridge.url, True)
+        wrk(bridge.url, _lua("batch", "d", batch), max(3, batch // 1500), 8)
+        n, took = _drain(bridge.url, before)
+        out["batch_drain_per_s"] = n / took
+        # 5. latency at half the sustainable realtime rate, under Locust's constant throughput
+        out["half_load"] = locust_latency({"braze": braze.url, "sendbird": sendbird.url, "bridge": bridge.url},
+                                          round(min(out["realtime_drain_per_s"], out["realtime_e2e_per_s"]) / 2),
+                                          max(10, seconds * 2))
+        failures = hello_r.failures + accept_r.failures + sustained_r.failures
         if failures:
             raise RuntimeError(f"{failures} failed requests")
-        return {"hello_rps": hello_r.requests_per_s, "accept_rps": accept_r.requests_per_s,
-                "batch_recipients_per_s": len(accepted) / (last - first).total_seconds(),
-                "latency_ms": percentiles(latency), "latency_samples": len(latency)}
+        return out
     finally:
         for server in (bridge, sendbird, braze, hello):
             server.stop()
@@ -193,23 +269,41 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     results = {"simulated": simulated(args.seconds, args.batch)}
     if not args.skip_live:
         results["live"] = live(args.seconds, args.batch)
-    table = Table(title="bridge paths (ratio = accepts/s : bare Flask route req/s, same server, same run)")
-    for col in ("mode", "bare route req/s", "realtime accepts/s", "ratio", "batch recipients/s end to end"):
-        table.add_column(col, justify="right")
-    for mode, r in results.items():
-        table.add_row(mode, f"{r['hello_rps']:,.0f}", f"{r['accept_rps']:,.0f}",
-                      f"{r['accept_rps'] / r['hello_rps']:.2f}x", f"{r['batch_recipients_per_s']:,.0f}")
     console = Console()
-    console.print(table)
+    sim = results["simulated"]
+    console.print(f"simulated: realtime accepts {sim['accept_rps']:,.0f}/s against the bare route's "
+                  f"{sim['hello_rps']:,.0f}/s ({sim['accept_rps'] / sim['hello_rps']:.2f}x); batch "
+                  f"{sim['batch_recipients_per_s']:,.0f} recipients/s end to end")
     if "live" in results:
-        lat = results["live"]["latency_ms"]
-        console.print(f"live accept -> SENT recorded at Braze (realtime, under full load, "
-                      f"{results['live']['latency_samples']:,} samples): p50 {lat['p50']:.1f} ms, "
-                      f"p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms")
+        r = results["live"]
+        table = Table(title="live bridge (granian on core 0; wrk, Locust and the fakes on core 1; one run)")
+        for col in ("figure", "per second", "ratio"):
+            table.add_column(col, justify="right" if col != "figure" else "left")
+        table.add_row("bare Flask route (same server), req", f"{r['hello_rps']:,.0f}", "1.00x")
+        table.add_row("realtime accept alone (sends held), webhooks", f"{r['accept_rps']:,.0f}",
+                      f"{r['accept_rps'] / r['hello_rps']:.2f}x bare")
+        table.add_row("realtime accept with its sends on the same core", f"{r['sustained_accept_rps']:,.0f}",
+                      f"{r['sustained_accept_rps'] / r['hello_rps']:.2f}x bare")
+        table.add_row("realtime end to end (first accept -> last SENT)", f"{r['realtime_e2e_per_s']:,.0f}", "1.00x")
+        table.add_row("batch end to end (first accept -> last SENT), recipients", f"{r['batch_e2e_per_s']:,.0f}",
+                      f"{r['batch_e2e_per_s'] / r['realtime_e2e_per_s']:.1f}x realtime")
+        table.add_row("realtime drain of a held backlog (send + SENT)", f"{r['realtime_drain_per_s']:,.0f}", "1.00x")
+        table.add_row("batch drain of a held backlog, recipients", f"{r['batch_drain_per_s']:,.0f}",
+                      f"{r['batch_drain_per_s'] / r['realtime_drain_per_s']:.1f}x realtime drain")
+        console.print(table)
+        sat, half = r["saturated_latency_ms"], r["half_load"]
+        console.print(f"accept -> SENT recorded at Braze, saturated (wrk): p50 {sat['p50']:.0f} ms, "
+                      f"p99 {sat['p99']:.0f} ms")
+        console.print(f"accept -> SENT at half the sustainable rate (Locust, {half['rate']:,.0f}/s asked, "
+                      f"{half['requests_per_s']:,.0f}/s done, {half['samples']:,} samples): p50 {half['p50']:.0f} ms, "
+                      f"p95 {half['p95']:.0f} ms, p99 {half['p99']:.0f} ms")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
