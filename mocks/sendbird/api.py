@@ -80,7 +80,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
         return wrap
 
     # -- send ---------------------------------------------------------------------------------
-    # (usually answered ahead of Flask by send_route.SendFastPath, with the same handle_send)
+    # (usually answered ahead of Flask by harness.fast_routes, with the same handle_send)
     @bp.post("/v1/notifications")
     @bp.post("/v1/notifications/messages")
     @bp.post("/v2/notifications")

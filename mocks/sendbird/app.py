@@ -8,7 +8,7 @@ from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
-from mocks.sendbird.send_route import SendFastPath
+from mocks.sendbird.send_route import send_fast_path
 from mocks.sendbird.service import SendbirdService
 
 DEFAULT_APP_ID = "LOCAL"
@@ -29,5 +29,5 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
                                            health=lambda: {"app_id": app_id, **service.counts()}))
     app.register_blueprint(admin_extras_blueprint(service))
     install_error_handlers(app)
-    app.wsgi_app = SendFastPath(app.wsgi_app, service)
+    app.wsgi_app = send_fast_path(app.wsgi_app, service)
     return app

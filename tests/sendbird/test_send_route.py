@@ -1,4 +1,4 @@
-"""The send endpoint answered ahead of Flask (send_route.SendFastPath) must answer exactly as the Flask view
+"""The send endpoint answered ahead of Flask (harness.fast_routes) must answer exactly as the Flask view
 does: same status, body and headers for every kind of request, since the two share `handle_send`.
 
 Each case runs twice on twin apps built from the same seed: once through the fast path, once through the
