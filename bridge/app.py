@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bridge.api import admin_extras_blueprint, api_blueprint, install_error_handlers
+from bridge.api import admin_extras_blueprint, api_blueprint, install_error_handlers, intake_fast_path
 from bridge.outbox import Outbox
 from bridge.service import Bridge, IntegrationSettings
 from harness.admin import admin_blueprint
@@ -36,4 +36,5 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     app.register_blueprint(admin_blueprint("bridge", runtime, bridge.reset, health=bridge.outbox.depth))
     app.register_blueprint(admin_extras_blueprint(bridge))
     install_error_handlers(app)
+    app.wsgi_app = intake_fast_path(app.wsgi_app, bridge)
     return app
