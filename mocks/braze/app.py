@@ -8,7 +8,7 @@ from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
 from harness.runtime import Runtime
 from mocks.braze.admin_api import admin_api_blueprint
-from mocks.braze.api import install_error_handlers, rest_blueprint
+from mocks.braze.api import install_error_handlers, rest_blueprint, track_fast_path
 from mocks.braze.auth import DEFAULT_API_KEY
 from mocks.braze.service import BrazeService
 
@@ -26,4 +26,5 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     app.register_blueprint(admin_blueprint("braze", runtime, service.reset, health=service.counts))
     app.register_blueprint(admin_api_blueprint(service))
     install_error_handlers(app)
+    app.wsgi_app = track_fast_path(app.wsgi_app, service)
     return app
