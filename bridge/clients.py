@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+from harness.transport import Client
+
 SENDBIRD_TIMEOUT = (3.05, 30.0)
 BRAZE_TIMEOUT = (3.05, 30.0)
 
@@ -68,10 +70,10 @@ def _read(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {"raw": body}
 
 
-def call(session: requests.Session, method: str, url: str, now: datetime, timeout: Any, ok_status: tuple[int, ...],
+def call(client: Client, method: str, url: str, now: datetime, timeout: Any, ok_status: tuple[int, ...],
          **kwargs: Any) -> CallResult:
     try:
-        response = session.request(method, url, timeout=timeout, **kwargs)
+        response = client.request(method, url, timeout=timeout, **kwargs)
     except requests.Timeout:
         return CallResult(False, True, None, "timeout")
     except requests.ConnectionError as exc:

@@ -67,7 +67,7 @@ class Bridge:
         self.integration = integration  # the flags decide at start; PUT /_admin/integration edits it live
         self.metrics = BridgeMetrics(outbox.depth)
         self.tasks = TaskGroup(runtime.scheduler)
-        self.http = runtime.transport.session()
+        self.http = runtime.transport.client()
         self._group_tasks: dict[str, TaskHandle] = {}
         self._group_counts: dict[str, int] = {}  # pending batch webhooks per group, between flushes
         self._group_locks: dict[str, threading.Lock] = {}

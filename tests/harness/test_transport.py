@@ -418,3 +418,45 @@ def test_sessions_ignore_proxy_environment(simulated: bool, monkeypatch: pytest.
     session = transport.session()
     assert session.trust_env is False
     assert session.get(f"{base}/echo").json()["app"] == "bridge"
+
+
+# -- the lean client (adapter without Session) -----------------------------------------------------
+def test_client_makes_the_same_calls_as_a_session_in_both_modes(target: Target) -> None:
+    transport = Transport(simulated=True) if target.mode == "simulated" else Transport(simulated=False)
+    if target.mode == "simulated":
+        transport.register("sendbird.local", target.app)
+    client = transport.client()
+    via_client = client.post(f"{target.base}/echo", json={"title": "hi"}, params={"mode": "test"},
+                             headers={"Api-Token": "tok-1"})
+    via_session = target.session.post(f"{target.base}/echo", json={"title": "hi"}, params={"mode": "test"},
+                                      headers={"Api-Token": "tok-1"})
+    assert via_client.status_code == via_session.status_code == 200
+    assert via_client.json() == via_session.json()
+    got = client.get(f"{target.base}/echo", params={"q": "a b"})
+    assert got.json()["args"] == {"q": ["a b"]}
+
+
+def test_client_to_an_unknown_simulated_host_is_a_connection_error() -> None:
+    with pytest.raises(requests.ConnectionError):
+        Transport(simulated=True).client().post("http://nobody.local/x", json={})
+
+
+def test_client_takes_the_transport_default_timeout_unless_given() -> None:
+    seen: list = []
+
+    class Recording(BaseAdapter):
+        def send(self, request, timeout=None, **kwargs):  # type: ignore[override]
+            seen.append(timeout)
+            response = requests.Response()
+            response.status_code = 204
+            return response
+
+        def close(self) -> None:
+            pass
+
+    from harness.transport import Client
+
+    client = Client(Recording(), DEFAULT_TIMEOUT)
+    client.post("http://x/y", json={})
+    client.post("http://x/y", json={}, timeout=(1, 2))
+    assert seen == [DEFAULT_TIMEOUT, (1, 2)]
