@@ -229,7 +229,7 @@ class WebhookDispatcher:
         self.activity = ActivityLog()
         self.currents_export = CurrentsExport(runtime.ids)
         self._tasks = TaskGroup(runtime.scheduler)
-        self._session = runtime.transport.session(timeout=timeout)
+        self._http = runtime.transport.client(timeout=timeout)  # never follows redirects
         # bumped by reset(), so an attempt in flight on a live worker thread leaves no trace
         self._generation = 0
 
@@ -333,9 +333,9 @@ class WebhookDispatcher:
         headers.setdefault("User-Agent", USER_AGENT)
         headers["X-Trace-Id"] = delivery.ctx.trace_id
         try:
-            response = self._session.request(request.method, request.url, headers=headers,
-                                             data=request.body.encode("utf-8") if request.body else None,
-                                             timeout=self.timeout, allow_redirects=False)
+            response = self._http.request(request.method, request.url, headers=dict(headers),
+                                          data=request.body.encode("utf-8") if request.body else None,
+                                          timeout=self.timeout)
         except requests.ConnectionError as exc:  # ConnectTimeout is one too: the host was never reached
             return _Result(CONNECTION_ERROR_STATUS, f"connection error: {exc}", retriable=True,
                            source=SOURCE_UNREACHABLE)

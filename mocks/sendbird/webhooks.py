@@ -17,6 +17,7 @@ import requests
 
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
+from harness.transport import Client
 
 EVENTS = (
     "notification:send_realtime",
@@ -50,7 +51,7 @@ class WebhookDispatcher:
         self.api_token = api_token
         self.config = WebhookConfig(url)
         self.tasks = TaskGroup(runtime.scheduler)
-        self._session: requests.Session | None = None
+        self._http: Client | None = None
         self._lock = threading.Lock()
 
     def configure(self, url: str | None, events: list[str] | None) -> None:
@@ -69,11 +70,11 @@ class WebhookDispatcher:
         body = json.dumps({"category": category, **payload}, separators=(",", ":")).encode("utf-8")
         self.tasks.soon(self._attempt, self.config.url, category, body, trace_id, 1, name="sendbird.webhook")
 
-    def _session_for(self) -> requests.Session:
+    def _client(self) -> Client:
         with self._lock:
-            if self._session is None:
-                self._session = self.runtime.transport.session(timeout=TIMEOUT_SECONDS)
-            return self._session
+            if self._http is None:
+                self._http = self.runtime.transport.client(timeout=TIMEOUT_SECONDS)
+            return self._http
 
     def _attempt(self, url: str, category: str, body: bytes, trace_id: str | None, attempt: int) -> None:
         headers = {"user-agent": "SendBird", "content-type": "application/json",
@@ -82,7 +83,7 @@ class WebhookDispatcher:
             headers["x-trace-id"] = trace_id
         outcome: dict[str, Any]
         try:
-            response = self._session_for().post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
+            response = self._client().post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
             ok = 200 <= response.status_code < 300
             outcome = {"status": response.status_code}
         except requests.RequestException as exc:

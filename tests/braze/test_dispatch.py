@@ -19,6 +19,7 @@ import requests
 from flask import Flask, Response, request
 
 from harness.runtime import Runtime
+from harness.transport import Client
 from mocks.braze.dispatch import (
     CONNECTION_ERROR_STATUS,
     HALTED_STATUS,
@@ -142,21 +143,22 @@ def test_a_given_user_agent_is_kept_and_the_trace_header_is_ours(runtime, dispat
     assert headers["X-Trace-Id"] == "trace-1"
 
 
-def test_the_timeout_is_passed_to_requests_and_redirects_are_not_followed(runtime, monkeypatch):
+def test_the_timeout_is_passed_to_the_http_client_and_redirects_are_not_followed(runtime, monkeypatch):
     seen: list[dict[str, Any]] = []
-    original = requests.Session.request
+    original = Client.request
 
     def spy(self, method, url, **kwargs):
         seen.append(kwargs)
         return original(self, method, url, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "request", spy)
-    Receiver(runtime)
+    monkeypatch.setattr(Client, "request", spy)
+    receiver = Receiver(runtime, script=[302])
     dispatcher = WebhookDispatcher(runtime, timeout=12.5)
     dispatcher.send(post(), make_ctx())
     runtime.scheduler.run_until_idle()
     assert seen[0]["timeout"] == 12.5
-    assert seen[0]["allow_redirects"] is False
+    assert len(receiver.requests) == 1  # a 3xx is an answer, not a hop
+    assert "redirects are not followed" in dispatcher.activity_log[-1]["error"]
 
 
 def test_first_attempt_can_be_scheduled_later(runtime, dispatcher):
