@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
+from harness.gc_tuning import tune_for_long_lived_stores
 from simulator.loader import load
 from simulator.runner import run_simulated
 
@@ -33,6 +34,7 @@ def main() -> None:
     scenario = load(ROOT / "scenarios" / "marketing_batch_campaign.yaml")
     population = scenario.population.model_copy(update={"size": args.users})
     scenario = scenario.model_copy(update={"population": population, "expectations": []})
+    tune_for_long_lived_stores()  # as `bsim run` does
     started = time.perf_counter()
     report = run_simulated(scenario)
     wall = time.perf_counter() - started

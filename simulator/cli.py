@@ -63,6 +63,7 @@ def validate(files: tuple[str, ...]) -> None:
 @service_options
 def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | None, junit: str | None,
         report_dir: str | None, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
+    from harness.gc_tuning import tune_for_long_lived_stores
     from simulator.loader import ScenarioError, load
     from simulator.reports import print_summary, write_html, write_json, write_junit
     from simulator.runner import run_live, run_simulated
@@ -85,6 +86,7 @@ def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | 
             if live:
                 report = run_live(scenario, _endpoints(braze_url, sendbird_url, bridge_url), seed, speed, progress)
             else:
+                tune_for_long_lived_stores()  # this process holds the whole simulated world
                 report = run_simulated(scenario, seed, progress)
         except (RunError, requests.RequestException) as exc:
             console.print(f"[red]run failed:[/] {exc}")
