@@ -27,8 +27,11 @@ from harness.processes import free_port
 THREADS = 8
 APPS = {
     "bare route": "from benchmarks.common import hello_app as factory",
+    # the collector tuned as harness.serve tunes it, so every server gets the same app
     "fake Sendbird send": ("from harness.runtime import Runtime\nfrom mocks.sendbird import create_app\n"
-                           "factory = lambda: create_app(Runtime.live())"),
+                           "from harness.gc_tuning import tune_for_long_lived_stores\n"
+                           "def factory():\n    app = create_app(Runtime.live())\n"
+                           "    tune_for_long_lived_stores()\n    return app"),
 }
 SERVERS = {
     "granian": "from harness.serve import serve\nserve(factory, {port}, threads={threads})",
