@@ -95,6 +95,15 @@ def api_blueprint(bridge: Bridge) -> Blueprint:
     return bp
 
 
+def _admin_body() -> Any:
+    """An admin request's JSON body; None when empty."""
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
+
+
 def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
     bp = Blueprint("bridge_admin_extras", __name__, url_prefix="/_admin")
 
@@ -114,10 +123,7 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
 
     @bp.put("/integration")
     def put_integration():
-        try:
-            body = json.loads(request.get_data(cache=False) or b"null")
-        except ValueError:
-            raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
+        body = _admin_body()
         if not isinstance(body, dict):
             raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
         changes = {}
@@ -139,16 +145,10 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
 
     @bp.post("/dead_letters/replay")
     def replay():
-        raw = request.get_data(cache=False)
-        ids = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
-            ids = body.get("ids") if isinstance(body, dict) else None
-            if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
-                raise BridgeError(INVALID_VALUE, '"ids" must be a list of dead letter ids.')
+        body = _admin_body()
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+            raise BridgeError(INVALID_VALUE, '"ids" must be a list of dead letter ids.')
         return jsonify({"replayed": bridge.replay(ids)})
 
     @bp.get("/sending")
@@ -157,10 +157,7 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
 
     @bp.put("/sending")
     def put_sending():
-        try:
-            body = json.loads(request.get_data(cache=False) or b"null")
-        except ValueError:
-            raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
+        body = _admin_body()
         if not isinstance(body, dict) or not isinstance(body.get("paused"), bool) or set(body) != {"paused"}:
             raise BridgeError(INVALID_VALUE, 'The body must be {"paused": true} or {"paused": false}.')
         bridge.set_paused(body["paused"])

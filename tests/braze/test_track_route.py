@@ -7,17 +7,16 @@ request without a declared body length, which the fast path leaves to Flask)."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.test import EnvironBuilder
 
 from harness.runtime import Runtime
 from mocks.braze.app import create_app
+from tests.fast_paths import call
 
 from .braze_fixtures import AUTH
 
@@ -29,18 +28,6 @@ def twin(limits: dict | None = None):
     if limits:
         assert app.test_client().put("/_admin/rate_limits", json=limits).status_code == 200
     return app
-
-
-def call(app, raw: bytes, headers: dict[str, str], through_flask: bool) -> tuple[int, dict, Any]:
-    environ = EnvironBuilder(path="/users/track", method="POST", data=raw,
-                             headers={**headers, "Content-Type": "application/json"}).get_environ()
-    if through_flask:
-        environ.pop("CONTENT_LENGTH", None)
-        environ["wsgi.input_terminated"] = True
-        environ["wsgi.input"] = io.BytesIO(raw)
-    captured: list[Any] = []
-    body = b"".join(app.wsgi_app(environ, lambda status, hdrs, exc_info=None: captured.extend([status, hdrs])))
-    return int(captured[0].split()[0]), {k.lower(): v for k, v in captured[1]}, json.loads(body)
 
 
 def recorded(app) -> list[dict]:
@@ -66,7 +53,7 @@ CASES = [
 def test_fast_path_and_flask_view_answer_and_record_alike(name: str, body: Any, headers: dict):
     fast, slow = twin(), twin()
     raw = json.dumps(body).encode()
-    assert call(fast, raw, headers, False) == call(slow, raw, headers, True)
+    assert call(fast, "/users/track", raw, headers, False) == call(slow, "/users/track", raw, headers, True)
     assert recorded(fast) == recorded(slow)
 
 
@@ -74,8 +61,8 @@ def test_invalid_json_and_rate_limits_answer_alike():
     fast, slow = twin({"users.track": {"limit": 2, "window_seconds": 60}}), twin(
         {"users.track": {"limit": 2, "window_seconds": 60}})
     for raw in (b"{nope", json.dumps({"events": [EVENT]}).encode(), json.dumps({"events": [EVENT]}).encode()):
-        got = call(fast, raw, AUTH, False)
-        assert got == call(slow, raw, AUTH, True)
+        got = call(fast, "/users/track", raw, AUTH, False)
+        assert got == call(slow, "/users/track", raw, AUTH, True)
         assert "x-ratelimit-limit" in got[1]
     assert got[0] == 429
 
@@ -89,5 +76,5 @@ def test_invalid_json_and_rate_limits_answer_alike():
 def test_any_body_gets_the_same_answer_and_records_both_ways(body: dict):
     raw = json.dumps(body).encode()
     fast, slow = twin(), twin()
-    assert call(fast, raw, AUTH, False) == call(slow, raw, AUTH, True)
+    assert call(fast, "/users/track", raw, AUTH, False) == call(slow, "/users/track", raw, AUTH, True)
     assert recorded(fast) == recorded(slow)

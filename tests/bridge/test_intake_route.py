@@ -6,17 +6,16 @@ the Flask view (the request without a declared body length, which the fast path 
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.test import EnvironBuilder
 
 from bridge.app import create_app
 from harness.runtime import Runtime
+from tests.fast_paths import call
 
 from .conftest import API_TOKEN, BRAZE, SENDBIRD, webhook_body
 
@@ -25,18 +24,6 @@ AUTH = {"Api-Token": API_TOKEN}
 
 def twin():
     return create_app(Runtime.simulation(seed=3), sendbird_url=SENDBIRD, braze_url=BRAZE, db=":memory:")
-
-
-def call(app, raw: bytes, headers: dict[str, str], path: str, through_flask: bool) -> tuple[int, dict, Any]:
-    environ = EnvironBuilder(path=path, method="POST", data=raw,
-                             headers={**headers, "Content-Type": "application/json"}).get_environ()
-    if through_flask:
-        environ.pop("CONTENT_LENGTH", None)
-        environ["wsgi.input_terminated"] = True
-        environ["wsgi.input"] = io.BytesIO(raw)
-    captured: list[Any] = []
-    body = b"".join(app.wsgi_app(environ, lambda status, hdrs, exc_info=None: captured.extend([status, hdrs])))
-    return int(captured[0].split()[0]), {k.lower(): v for k, v in captured[1]}, json.loads(body)
 
 
 def rows(app) -> dict[str, Any]:
@@ -65,7 +52,7 @@ CASES = [
 @pytest.mark.parametrize(("name", "raw", "headers", "path"), CASES, ids=[c[0] for c in CASES])
 def test_fast_path_and_flask_view_answer_and_commit_alike(name: str, raw: bytes, headers: dict, path: str):
     fast, slow = twin(), twin()
-    assert call(fast, raw, headers, path, False) == call(slow, raw, headers, path, True)
+    assert call(fast, path, raw, headers, False) == call(slow, path, raw, headers, True)
     assert rows(fast) == rows(slow)
 
 
@@ -73,7 +60,7 @@ def test_a_repeated_message_id_gets_its_first_answer_both_ways():
     fast, slow = twin(), twin()
     first = json.dumps(webhook_body("m1")).encode()
     again = json.dumps(webhook_body("m1", receiver="someone-else")).encode()
-    answers = [call(app, raw, AUTH, path, through)
+    answers = [call(app, path, raw, AUTH, through)
                for app, through in ((fast, False), (slow, True))
                for raw, path in ((first, REALTIME), (again, BATCH))]
     assert answers[0] == answers[2] and answers[1] == answers[3]
@@ -91,5 +78,5 @@ def test_a_repeated_message_id_gets_its_first_answer_both_ways():
 def test_any_body_gets_the_same_answer_and_rows_both_ways(body: dict):
     raw = json.dumps(body).encode()
     fast, slow = twin(), twin()
-    assert call(fast, raw, AUTH, REALTIME, False) == call(slow, raw, AUTH, REALTIME, True)
+    assert call(fast, REALTIME, raw, AUTH, False) == call(slow, REALTIME, raw, AUTH, True)
     assert rows(fast) == rows(slow)

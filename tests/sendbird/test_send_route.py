@@ -6,16 +6,15 @@ Flask view (the request without a declared length, which the fast path leaves to
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.test import EnvironBuilder
 
 from harness.runtime import Runtime
+from tests.fast_paths import call
 
 from .conftest import AUTH, make_app
 
@@ -31,18 +30,6 @@ def twin(limits: dict | None = None):
     if limits:
         assert client.put("/_admin/rate_limits", json=limits).status_code == 200
     return app
-
-
-def call(app, raw: bytes, headers: dict[str, str], path: str, through_flask: bool) -> tuple[int, dict, Any]:
-    environ = EnvironBuilder(path=path, method="POST", data=raw, headers=headers).get_environ()
-    if through_flask:  # no declared length: the fast path hands the request to Flask, which reads to the end
-        environ.pop("CONTENT_LENGTH", None)
-        environ["wsgi.input_terminated"] = True
-        environ["wsgi.input"] = io.BytesIO(raw)
-    captured: list[Any] = []
-    body = b"".join(app.wsgi_app(environ, lambda status, hdrs, exc_info=None: captured.extend([status, hdrs])))
-    status, hdrs = captured
-    return int(status.split()[0]), {k.lower(): v for k, v in hdrs}, json.loads(body)
 
 
 CASES = [
@@ -67,8 +54,8 @@ CASES = [
 @pytest.mark.parametrize(("name", "raw", "headers", "path"), CASES, ids=[c[0] for c in CASES])
 def test_fast_path_and_flask_view_answer_alike(name: str, raw: bytes, headers: dict, path: str):
     fast, slow = twin(), twin()
-    got_fast = call(fast, raw, {**headers, "Content-Type": "application/json"}, path, through_flask=False)
-    got_slow = call(slow, raw, {**headers, "Content-Type": "application/json"}, path, through_flask=True)
+    got_fast = call(fast, path, raw, headers, False)
+    got_slow = call(slow, path, raw, headers, True)
     assert got_fast == got_slow
     assert got_fast[1]["content-type"] == "application/json"
 
@@ -77,7 +64,7 @@ def test_rate_limited_answers_and_their_headers_match():
     limits = {"send": {"limit": 2, "window_seconds": 60}}
     fast, slow = twin(limits), twin(limits)
     raw = json.dumps(OK).encode()
-    answers = [(call(fast, raw, AUTH, "/v1/notifications", False), call(slow, raw, AUTH, "/v1/notifications", True))
+    answers = [(call(fast, "/v1/notifications", raw, AUTH, False), call(slow, "/v1/notifications", raw, AUTH, True))
                for _ in range(3)]
     for got_fast, got_slow in answers:
         assert got_fast == got_slow
@@ -101,4 +88,4 @@ def test_other_methods_and_paths_still_go_to_flask():
                         max_size=4), max_leaves=8))
 def test_any_json_body_gets_the_same_answer_both_ways(body: Any):
     raw = json.dumps(body).encode()
-    assert call(twin(), raw, AUTH, "/v1/notifications", False) == call(twin(), raw, AUTH, "/v1/notifications", True)
+    assert call(twin(), "/v1/notifications", raw, AUTH, False) == call(twin(), "/v1/notifications", raw, AUTH, True)
