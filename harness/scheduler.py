@@ -6,7 +6,8 @@ until the driver calls `run_until_idle()` / `run_until(t)`, which jump the clock
 task, so order is fully deterministic (time, then insertion). With a `RealClock` a small pool
 of worker threads takes due tasks straight from the queue: one of them waits for the next due
 time, the others sleep until there is work, so a task due now costs one thread wake-up (a
-dispatcher thread handing over to a pool cost two, measured at about 50 us per task here).
+dispatcher thread handing over to a pool cost two: 14.5 us against 6.0 us per task for a burst of
+20,000 no-op tasks on one core).
 """
 
 from __future__ import annotations
