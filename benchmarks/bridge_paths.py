@@ -13,6 +13,8 @@ Locust and the fake Sendbird and Braze run on core 1. In one run:
 5. Latency accept -> SENT recorded at Braze: saturated (joined by message id across the two
    journals), and at half the sustainable realtime rate under Locust's constant throughput
    (`locustfile.py`'s own E2E row).
+6. The Sendbird leg alone: both drains again with the event callback off, to show what the
+   per-recipient SENT callbacks cost the batch path.
 Simulated: the same webhooks through the in-process transport, as a sanity check of the code path.
 """
 
@@ -141,14 +143,14 @@ def _journal(url: str, kinds: list[str]) -> list[dict]:
         cursor = page["cursor"]
 
 
-def _wait_drained(bridge_url: str, timeout: float) -> tuple[float, int]:
-    """Until every accepted webhook is sent and its SENT callback posted; (when, webhooks sent)."""
+def _wait_drained(bridge_url: str, timeout: float, callbacks: bool = True) -> tuple[float, int]:
+    """Until every accepted webhook is sent and (with `callbacks`) its SENT callback posted; (when, webhooks sent)."""
     deadline = time.monotonic() + timeout
-    busy = ("webhooks_pending", "webhooks_sending", "callbacks_pending", "callbacks_posting")
+    busy = ("webhooks_pending", "webhooks_sending") + (("callbacks_pending", "callbacks_posting") if callbacks else ())
     while time.monotonic() < deadline:
         depth = requests.get(bridge_url + "/_admin/outbox", timeout=5).json()
         sent = depth.get("webhooks_sent", 0)
-        if depth.get("callbacks_posted", 0) == sent and not any(k in depth for k in busy):
+        if (not callbacks or depth.get("callbacks_posted", 0) == sent) and not any(k in depth for k in busy):
             return time.monotonic(), sent
         time.sleep(0.02)
     raise RuntimeError(f"bridge did not drain within {timeout} s: {depth}")
@@ -176,11 +178,11 @@ def _span(bridge_url: str, braze_url: str, prefix: str) -> tuple[int, float]:
     return len(accepted), (max(_ts(r["ts"]) for r in sent) - min(_ts(r["ts"]) for r in accepted)).total_seconds()
 
 
-def _drain(bridge_url: str, before: int) -> tuple[int, float]:
+def _drain(bridge_url: str, before: int, callbacks: bool = True) -> tuple[int, float]:
     """Resume a paused bridge; (webhooks sent, seconds until every one is sent and its SENT posted)."""
     start = time.monotonic()
     _pause(bridge_url, False)
-    end, sent = _wait_drained(bridge_url, 600)
+    end, sent = _wait_drained(bridge_url, 600, callbacks)
     return sent - before, end - start
 
 
@@ -254,6 +256,17 @@ def live(seconds: int, batch: int) -> dict:
         out["half_load"] = locust_latency({"braze": braze.url, "sendbird": sendbird.url, "bridge": bridge.url},
                                           round(min(out["realtime_drain_per_s"], out["realtime_e2e_per_s"]) / 2),
                                           max(10, seconds * 2))
+        # 6. the Sendbird leg alone: the same two drains with the event callback off
+        requests.put(bridge.url + "/_admin/integration", json={"event_callback": False}, timeout=5).raise_for_status()
+        _, before = _wait_drained(bridge.url, 300, callbacks=False)
+        _pause(bridge.url, True)
+        wrk(bridge.url, _lua("realtime", "x", batch), max(3, batch // 1500), 8)
+        n, took = _drain(bridge.url, before, callbacks=False)
+        out["realtime_drain_no_callback_per_s"] = n / took
+        _pause(bridge.url, True)
+        wrk(bridge.url, _lua("batch", "y", batch), max(3, batch // 1500), 8)
+        n, took = _drain(bridge.url, before + n, callbacks=False)
+        out["batch_drain_no_callback_per_s"] = n / took
         failures = hello_r.failures + accept_r.failures + sustained_r.failures
         if failures:
             raise RuntimeError(f"{failures} failed requests")
@@ -295,6 +308,10 @@ def main() -> None:
         table.add_row("realtime drain of a held backlog (send + SENT)", f"{r['realtime_drain_per_s']:,.0f}", "1.00x")
         table.add_row("batch drain of a held backlog, recipients", f"{r['batch_drain_per_s']:,.0f}",
                       f"{r['batch_drain_per_s'] / r['realtime_drain_per_s']:.1f}x realtime drain")
+        table.add_row("Sendbird leg alone (event callback off): realtime drain",
+                      f"{r['realtime_drain_no_callback_per_s']:,.0f}", "1.00x")
+        table.add_row("Sendbird leg alone: batch drain, recipients", f"{r['batch_drain_no_callback_per_s']:,.0f}",
+                      f"{r['batch_drain_no_callback_per_s'] / r['realtime_drain_no_callback_per_s']:.1f}x realtime")
         console.print(table)
         sat, half = r["saturated_latency_ms"], r["half_load"]
         console.print(f"accept -> SENT recorded at Braze, saturated (wrk): p50 {sat['p50']:.0f} ms, "
