@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from harness.fast_routes import FastRoutes, WSGIApp
@@ -50,19 +50,10 @@ def trace_ids(many: str | None, one: str | None) -> list[str | None] | None:
 
 def track_users(service: BrazeService, authorization: str | None, many_traces: str | None, one_trace: str | None,
                 raw: bytes) -> tuple[int, dict[str, str], Any]:
-    """`POST /users/track`: rate limit, key and permission, then the body; (status, headers, body).
-    Raises BrazeError carrying the rate-limit headers. Called by the Flask view and, ahead of
-    Flask, by `track_fast_path`."""
-    verdict = service.limiter.hit("users.track")
-    headers = verdict.headers() if verdict is not None else {}
-    try:
-        if verdict is not None and not verdict.allowed:
-            raise BrazeError(429, errors.RATE_LIMITED)
-        service.keys.check(authorization, "users.track")
-        result = service.tracker.track(load_body(raw), trace_ids(many_traces, one_trace))
-    except BrazeError as exc:  # the limit's headers on errors too, as on every answer
-        exc.headers = {**exc.headers, **headers}
-        raise
+    """`POST /users/track`; (status, headers, body). Raises BrazeError carrying the rate-limit
+    headers. Called by the Flask view and, ahead of Flask, by `track_fast_path`."""
+    result, headers = service.within_limit("users.track", "users.track", authorization, lambda: service.tracker.track(
+        load_body(raw), trace_ids(many_traces, one_trace)))
     return 201, headers, result
 
 
@@ -90,13 +81,11 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
         def wrap(view: Callable) -> Callable:
             @wraps(view)
             def inner(*args: Any, **kwargs: Any) -> Any:
-                verdict = service.limiter.hit(limit_key)
-                if verdict is not None:
-                    g.rate_verdict = verdict
-                    if not verdict.allowed:
-                        raise BrazeError(429, errors.RATE_LIMITED)
-                service.keys.check(request.headers.get("Authorization"), permission)
-                return view(*args, **kwargs)
+                result, headers = service.within_limit(limit_key, permission, request.headers.get("Authorization"),
+                                                       lambda: view(*args, **kwargs))
+                response = make_response(result)
+                response.headers.update(headers)
+                return response
             return inner
         return wrap
 
@@ -121,9 +110,8 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
     def _broadcast_limit(body: Any) -> None:
         if isinstance(body, dict) and body.get("broadcast") is True:
             verdict = service.limiter.hit("broadcast")
-            if verdict is not None and not verdict.allowed:
-                g.rate_verdict = verdict  # the headers report the limit that was hit
-                raise BrazeError(429, errors.RATE_LIMITED)
+            if verdict is not None and not verdict.allowed:  # the headers report the limit that was hit
+                raise BrazeError(429, errors.RATE_LIMITED, headers=verdict.headers())
 
     @bp.post("/campaigns/trigger/send")
     @endpoint("campaigns.trigger.send", MESSAGING)
@@ -255,25 +243,12 @@ def _page() -> int:
 
 
 def install_error_handlers(app: Flask) -> None:
-    @app.errorhandler(BrazeError)
-    def braze_error(exc: BrazeError):
-        response = jsonify(exc.body())
-        response.headers.update(exc.headers)
-        return response, exc.status
-
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         message = errors.NOT_FOUND if exc.code == 404 else (exc.description or exc.name)
         return jsonify({"message": message}), exc.code
 
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        log.exception("unexpected error in the fake Braze")
-        return jsonify({"message": "Internal Server Error"}), 500
-
-    @app.after_request
-    def rate_headers(response: Response) -> Response:
-        verdict = g.pop("rate_verdict", None)
-        if verdict is not None:
-            response.headers.update(verdict.headers())
-        return response
+    @app.errorhandler(Exception)  # BrazeError and anything unexpected; HTTPException has its own
+    def service_error(exc: Exception):
+        status, headers, body = error_answer(exc)
+        return jsonify(body), status, headers

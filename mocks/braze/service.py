@@ -7,8 +7,12 @@ outcomes from the dispatcher go back to the campaign or canvas that sent them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from harness.ratelimit import Limit, RateLimiter
 from harness.runtime import Runtime
+from mocks.braze import errors
 from mocks.braze.analytics import EventAnalytics
 from mocks.braze.audiences import AudienceResolver
 from mocks.braze.auth import DEFAULT_API_KEY, KeyRing
@@ -16,6 +20,7 @@ from mocks.braze.campaigns import CampaignEngine
 from mocks.braze.canvases import CanvasEngine
 from mocks.braze.conversions import ConversionTracker
 from mocks.braze.dispatch import DeliveryContext, WebhookDispatcher
+from mocks.braze.errors import BrazeError
 from mocks.braze.messaging import MessagingEndpoints
 from mocks.braze.segments import SegmentStore
 from mocks.braze.sending import Sender
@@ -31,6 +36,9 @@ DEFAULT_LIMITS = {
     "sends.id.create": Limit(100, 24 * HOUR),
     "rest": Limit(250_000, HOUR),
 }
+
+
+T = TypeVar("T")
 
 
 class BrazeService:
@@ -93,6 +101,22 @@ class BrazeService:
         self.keys.reset()
         self.limiter.configure(DEFAULT_LIMITS)
         self.sender.connected_cache.clear()
+
+    def within_limit(self, limit_key: str, permission: str, authorization: str | None,
+                     call: Callable[[], T]) -> tuple[T, dict[str, str]]:
+        """A REST call's checks in Braze's order (rate limit, then key and permission), then `call()`;
+        (its result, the limit's headers). A BrazeError on the way carries the limit's headers too,
+        its own first (a narrower limit that was hit, as for broadcasts)."""
+        verdict = self.limiter.hit(limit_key)
+        headers = verdict.headers() if verdict is not None else {}
+        try:
+            if verdict is not None and not verdict.allowed:
+                raise BrazeError(429, errors.RATE_LIMITED)
+            self.keys.check(authorization, permission)
+            return call(), headers
+        except BrazeError as exc:
+            exc.headers = {**headers, **exc.headers}
+            raise
 
     def counts(self) -> dict[str, int]:
         return {"users": len(self.users), "segments": len(self.segments), "campaigns": len(self.campaigns.campaigns),
