@@ -180,16 +180,12 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
 
 
 def install_error_handlers(app: Flask) -> None:
-    @app.errorhandler(BridgeError)
-    def bridge_error(exc: BridgeError):
-        return jsonify(exc.body()), exc.status
-
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = NOT_FOUND if exc.code == 404 else INVALID_VALUE
         return jsonify(BridgeError(code, exc.description or exc.name).body()), exc.code
 
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        log.exception("unexpected error in the bridge")
-        return jsonify(BridgeError(INTERNAL, "Internal server error.").body()), 500
+    @app.errorhandler(Exception)  # BridgeError and anything unexpected; HTTPException has its own
+    def service_error(exc: Exception):
+        status, headers, body = error_answer(exc)
+        return jsonify(body), status, headers

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from harness.ratelimit import Limit
 from harness.sse import format_event, subscription_stream
 from mocks.sendbird import errors
-from mocks.sendbird.errors import SendbirdError, invalid, missing
+from mocks.sendbird.errors import SendbirdError, error_answer, invalid, missing
 from mocks.sendbird.models import (
     MarkAsRead,
     NotificationStats,
@@ -64,17 +64,8 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
         def wrap(view: Callable) -> Callable:
             @wraps(view)
             def inner(*args: Any, **kwargs: Any) -> Any:
-                verdict = service.limiter.hit(key)
-                if verdict is None:
-                    return view(*args, **kwargs)
-                try:
-                    if not verdict.allowed:
-                        raise SendbirdError(errors.RATE_LIMITED, "Too many requests: rate limit exceeded.")
-                    response = make_response(view(*args, **kwargs))
-                except SendbirdError as exc:  # errors carry the limit headers too, as successes do
-                    exc.headers = verdict.headers()
-                    raise
-                response.headers.update(verdict.headers())
+                response, headers = service.within_limit(key, lambda: make_response(view(*args, **kwargs)))
+                response.headers.update(headers)
                 return response
             return inner
         return wrap
@@ -252,10 +243,6 @@ def admin_extras_blueprint(service: SendbirdService) -> Blueprint:
 
 
 def install_error_handlers(app: Flask) -> None:
-    @app.errorhandler(SendbirdError)
-    def sendbird_error(exc: SendbirdError):
-        return jsonify(exc.body()), exc.status, exc.headers
-
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 405:
@@ -266,7 +253,7 @@ def install_error_handlers(app: Flask) -> None:
             body = SendbirdError(errors.INVALID_VALUE, exc.description or exc.name).body()
         return jsonify(body), exc.code
 
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        log.exception("unexpected error in the fake Sendbird")
-        return jsonify(SendbirdError(errors.INTERNAL, "Internal server error.").body()), 500
+    @app.errorhandler(Exception)  # SendbirdError and anything unexpected; HTTPException has its own
+    def service_error(exc: Exception):
+        status, headers, body = error_answer(exc)
+        return jsonify(body), status, headers

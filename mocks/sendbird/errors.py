@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
 NOT_STRING = 400100
 NOT_NUMBER = 400101
 NOT_LIST = 400102
@@ -42,3 +48,11 @@ def invalid(message: str) -> SendbirdError:
 
 def missing(field: str) -> SendbirdError:
     return SendbirdError(MISSING, f'"{field}" is required.')
+
+
+def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
+    """(status, headers, body) for an error raised anywhere in the app, by Flask's handler or the fast path."""
+    if isinstance(exc, SendbirdError):
+        return exc.status, exc.headers, exc.body()
+    log.exception("unexpected error in the fake Sendbird", exc_info=exc)
+    return 500, {}, SendbirdError(INTERNAL, "Internal server error.").body()

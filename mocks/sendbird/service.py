@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.clock import to_ms
 from harness.ratelimit import RateLimiter
 from harness.runtime import Runtime
-from mocks.sendbird.errors import invalid, missing, not_found
+from mocks.sendbird import errors
+from mocks.sendbird.errors import SendbirdError, invalid, missing, not_found
 from mocks.sendbird.feeds import FeedStore, Message
 from mocks.sendbird.models import NotificationStats, SendRequest, TemplateCreate, TemplateUpdate
 from mocks.sendbird.storage import TargetsFileStore
 from mocks.sendbird.templates import Template, TemplateStore
 from mocks.sendbird.webhooks import WebhookDispatcher
+
+T = TypeVar("T")
 
 MODE_TARGETS = {"realtime": (1, 1), "batch": (2, 10_000), "auto": (1, 10_000), "single": (1, 9),
                 "multi": (1, 10_000)}
@@ -59,6 +63,21 @@ class SendbirdService:
         self.notifications: dict[str, Notification] = {}
         self._message_ids = itertools.count(runtime.ids.integer(12))
         self._lock = threading.Lock()
+
+    def within_limit(self, key: str, call: Callable[[], T]) -> tuple[T, dict[str, str]]:
+        """`call()` under the endpoint's rate limit; (its result, the limit's headers). A SendbirdError
+        on the way carries the limit's headers too, as a success does."""
+        verdict = self.limiter.hit(key)
+        if verdict is None:
+            return call(), {}
+        headers = verdict.headers()
+        try:
+            if not verdict.allowed:
+                raise SendbirdError(errors.RATE_LIMITED, "Too many requests: rate limit exceeded.")
+            return call(), headers
+        except SendbirdError as exc:
+            exc.headers = headers
+            raise
 
     def now_ms(self) -> int:
         return to_ms(self.runtime.clock.now())
