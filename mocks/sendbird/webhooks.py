@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,6 @@ import requests
 
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
-from harness.transport import Client
 
 EVENTS = (
     "notification:send_realtime",
@@ -51,8 +49,7 @@ class WebhookDispatcher:
         self.api_token = api_token
         self.config = WebhookConfig(url)
         self.tasks = TaskGroup(runtime.scheduler)
-        self._http: Client | None = None
-        self._lock = threading.Lock()
+        self._http = runtime.transport.client(timeout=TIMEOUT_SECONDS)
 
     def configure(self, url: str | None, events: list[str] | None) -> None:
         unknown = set(events or ()) - set(EVENTS)
@@ -70,12 +67,6 @@ class WebhookDispatcher:
         body = json.dumps({"category": category, **payload}, separators=(",", ":")).encode("utf-8")
         self.tasks.soon(self._attempt, self.config.url, category, body, trace_id, 1, name="sendbird.webhook")
 
-    def _client(self) -> Client:
-        with self._lock:
-            if self._http is None:
-                self._http = self.runtime.transport.client(timeout=TIMEOUT_SECONDS)
-            return self._http
-
     def _attempt(self, url: str, category: str, body: bytes, trace_id: str | None, attempt: int) -> None:
         headers = {"user-agent": "SendBird", "content-type": "application/json",
                    "x-sendbird-signature": signature(self.api_token, body)}
@@ -83,7 +74,7 @@ class WebhookDispatcher:
             headers["x-trace-id"] = trace_id
         outcome: dict[str, Any]
         try:
-            response = self._client().post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
+            response = self._http.post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
             ok = 200 <= response.status_code < 300
             outcome = {"status": response.status_code}
         except requests.RequestException as exc:
