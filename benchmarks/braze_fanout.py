@@ -25,7 +25,7 @@ from flask import Flask
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import start_hello, start_module, wrk
+from benchmarks.common import post_script, start_hello, start_module, wrk
 from harness.processes import free_port
 from harness.runtime import Runtime
 from mocks.braze.app import create_app
@@ -91,18 +91,9 @@ def fanout(n: int) -> dict:
     return {"profiles": n, "webhooks": received[0], "seconds": elapsed, "webhooks_per_s": received[0] / elapsed}
 
 
-LUA_TRACK = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer local-braze-key"
-counter = 0
-request = function()
-  counter = counter + 1
-  local body = '{"events":[{"external_id":"u' .. (counter % 5000) .. '","name":"notification",'
-    .. '"time":"2026-01-01T00:00:00Z","properties":{"status":"SENT","message_id":"m' .. counter .. '"}}]}'
-  return wrk.format(nil, "/users/track", nil, body)
-end
-"""
+LUA_TRACK = post_script("/users/track", "Authorization", "Bearer local-braze-key",
+                        '{"events":[{"external_id":"u$user","name":"notification","time":"2026-01-01T00:00:00Z",'
+                        '"properties":{"status":"SENT","message_id":"m$n"}}]}', user="counter % 5000")
 
 
 def live(seconds: int) -> dict:

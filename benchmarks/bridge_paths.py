@@ -37,7 +37,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import CLIENT_CORE, ROOT, hello_app, pinned, start_hello, start_module, timed, wrk
+from benchmarks.common import CLIENT_CORE, ROOT, hello_app, pinned, post_script, start_hello, start_module, timed, wrk
 from bridge.app import create_app as create_bridge
 from harness.processes import free_port
 from harness.runtime import Runtime
@@ -118,18 +118,6 @@ def simulated(seconds: float, batch: int) -> dict:
 
 
 # -- live ---------------------------------------------------------------------------------------
-LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Api-Token"] = "TOKEN"
-counter = 0
-request = function()
-  counter = counter + 1
-  local body = '{"template_key":"bench","receiver":"sb' .. counter .. '","user_id":"u' .. counter .. '",'
-    .. '"variables":{"name":"Ada"},"event_name":"noti","message_id":"PREFIX' .. counter .. '","campaign_id":"c1"}'
-  return wrk.format(nil, "/braze/notifications/MODE", nil, body)
-end
-"""
 
 
 def _journal(url: str, kinds: list[str]) -> list[dict]:
@@ -161,11 +149,10 @@ def _pause(bridge_url: str, paused: bool) -> None:
 
 
 def _lua(mode: str, prefix: str, limit: int | None = None) -> str:
-    lua = LUA.replace("TOKEN", TOKEN).replace("PREFIX", prefix).replace("MODE", mode)
-    if limit is not None:  # post ids 1..limit; the rest of the run repeats the last one (answered as a duplicate)
-        cap = f"counter = counter + 1\n  if counter > {limit} then counter = {limit} end"
-        lua = lua.replace("counter = counter + 1", cap)
-    return lua
+    """Integration webhooks to `mode`'s endpoint, message ids `<prefix>1`, `<prefix>2`, ..."""
+    return post_script(f"/braze/notifications/{mode}", "Api-Token", TOKEN,
+                       '{"template_key":"bench","receiver":"sb$n","user_id":"u$n","variables":{"name":"Ada"},'
+                       f'"event_name":"noti","message_id":"{prefix}$n","campaign_id":"c1"}}', limit)
 
 
 def _span(bridge_url: str, braze_url: str, prefix: str) -> tuple[int, float]:

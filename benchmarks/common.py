@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 
 import requests
 from flask import Flask, jsonify, request
@@ -99,6 +100,18 @@ def start_live(code: str, port: int, health: str = "/_admin/health", core: str =
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"server on {url} did not start")
+
+
+def post_script(path: str, header: str, value: str, body: str, limit: int | None = None, **exprs: str) -> str:
+    """A wrk script that POSTs a JSON `body` to `path` with one extra header, each request different:
+    in `body`, `$n` is the request's number (1, 2, ...) and `$name` the Lua expression `exprs[name]`
+    (which may use `counter`). With `limit`, the number stops there and later requests repeat it."""
+    pieces = {name: f"' .. ({lua}) .. '" for name, lua in {"n": "counter", **exprs}.items()}
+    cap = f"\n  if counter > {limit} then counter = {limit} end" if limit is not None else ""
+    return (f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["{header}"] = "{value}"\ncounter = 0\nrequest = function()\n'
+            f"  counter = counter + 1{cap}\n  local body = '{Template(body).substitute(pieces)}'\n"
+            f'  return wrk.format(nil, "{path}", nil, body)\nend\n')
 
 
 @dataclass

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import SERVER_CORE, hello_app, pinned, start_hello, start_module, timed, wrk
+from benchmarks.common import SERVER_CORE, hello_app, pinned, post_script, start_hello, start_module, timed, wrk
 from harness.processes import free_port
 from harness.runtime import Runtime
 from mocks.sendbird import DEFAULT_API_TOKEN, create_app
@@ -80,19 +80,9 @@ def simulated(seconds: float) -> dict:
             "batch_recipients_per_s": batch_n / batch_t}
 
 
-LUA_REALTIME = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Api-Token"] = "TOKEN"
-counter = 0
-request = function()
-  counter = counter + 1
-  local u = "u" .. counter
-  local body = '{"template":{"key":"bench","variables":{"' .. u .. '":{"name":"Ada","code":"' .. counter .. '"}}},'
-    .. '"mode":"realtime","targets":["' .. u .. '"]}'
-  return wrk.format(nil, "/v1/notifications", nil, body)
-end
-""".replace("TOKEN", DEFAULT_API_TOKEN)
+LUA_REALTIME = post_script("/v1/notifications", "Api-Token", DEFAULT_API_TOKEN,
+                           '{"template":{"key":"bench","variables":{"u$n":{"name":"Ada","code":"$n"}}},'
+                           '"mode":"realtime","targets":["u$n"]}')
 LUA_STATIC = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
