@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.scheduler import TaskHandle
 from mocks.braze.audiences import Predicate
-from mocks.braze.definitions import ActionTrigger, CampaignSpec, ScheduledTrigger
+from mocks.braze.definitions import ActionTrigger, CampaignSpec, FromSpec, ScheduledTrigger
 from mocks.braze.dispatch import DeliveryContext
 from mocks.braze.event_filters import EventMatcher, compile_action
 from mocks.braze.sending import Engine, Throttle
@@ -41,7 +41,7 @@ class CampaignStats:
 
 
 @dataclass
-class Campaign:
+class Campaign(FromSpec):
     campaign_id: str
     spec: CampaignSpec
     content: WebhookContent
@@ -58,14 +58,6 @@ class Campaign:
     send_ids: set[str] = field(default_factory=set)
     schedule: TaskHandle | None = None
     next_run: datetime | None = None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def active(self) -> bool:
-        return self.spec.status == "active"
 
 
 def compile_conversions(spec_events: list, where: str) -> list[EventMatcher]:

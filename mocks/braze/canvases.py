@@ -25,6 +25,7 @@ from mocks.braze.definitions import (
     DelayStep,
     ExitStep,
     ExperimentPathsStep,
+    FromSpec,
     MessageStep,
     ScheduledTrigger,
 )
@@ -73,7 +74,7 @@ class Journey:
 
 
 @dataclass
-class Canvas:
+class Canvas(FromSpec):
     canvas_id: str
     spec: CanvasSpec
     steps: dict[str, CompiledStep]
@@ -90,14 +91,6 @@ class Canvas:
     first_entry: datetime | None = None
     last_entry: datetime | None = None
     schedule: TaskHandle | None = None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def active(self) -> bool:
-        return self.spec.status == "active"
 
 
 class CanvasEngine(Engine):

@@ -219,3 +219,17 @@ class CanvasSpec(Model):
             if step_id not in state:
                 visit(step_id)
         return self
+
+
+class FromSpec:
+    """A campaign or canvas as its engine holds it: the name and the status come from the spec."""
+
+    spec: CampaignSpec | CanvasSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def active(self) -> bool:
+        return self.spec.status == "active"
