@@ -9,7 +9,6 @@ three services in-process on one simulated clock and jumps it; live mode talks t
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -29,7 +28,6 @@ from simulator.stack import build as build_stack
 
 MAX_RECIPIENTS = 50
 JOURNAL_CAPACITY = 5_000_000  # a run reads every hop back from the journal: keep them all
-OUTPUT = re.compile(r"\{\{(.*?)\}\}", re.S)
 RECEIVER_FROM_ATTRIBUTE = "{{custom_attribute.${sendbird_id} | json_escape}}"
 RECEIVER_FROM_EXTERNAL_ID = "{{${user_id} | json_escape}}"
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
@@ -53,15 +51,19 @@ class RunError(RuntimeError):
     pass
 
 
-def _json_safe(liquid: str) -> str:
-    """Template variables sit inside JSON strings: escape every Liquid output for JSON."""
-    return OUTPUT.sub(lambda m: m.group(0) if "json_escape" in m.group(1) else "{{" + m.group(1).rstrip()
-                      + " | json_escape }}", liquid)
+def _json_safe(liquid: str, slot: str) -> str:
+    """A template variable's Liquid, rendered whole into `slot` and then escaped for the JSON string it sits in.
+
+    Capturing the source as it stands (outputs, tags, `default`, `abort_message`, literal text with quotes) and
+    escaping what it printed never looks inside the Liquid, so no nesting can be cut in the wrong place: a regex
+    over `{{...}}` cut Braze's `{{${first_name}}}` at its first `}}` and every name rendered empty."""
+    return "{% capture " + slot + " %}" + liquid + "{% endcapture %}{{ " + slot + " | json_escape }}"
 
 
 def sendbird_webhook(message: SendbirdMessage, scenario: Scenario, ends: Endpoints) -> dict[str, Any]:
     """The Sendbird Webhook Template with its placeholders filled in, as a marketer would."""
-    variables = "{" + ", ".join(f"{json.dumps(k)}: \"{_json_safe(v)}\"" for k, v in message.variables.items()) + "}"
+    variables = "{" + ", ".join(f"{json.dumps(k)}: \"{_json_safe(v, f'sendbird_variable_{i}')}\""
+                                for i, (k, v) in enumerate(message.variables.items())) + "}"
     replace = {
         "SENDBIRD_INTEGRATION_URL": f"{ends.bridge}/braze/notifications/{message.endpoint}",
         "SENDBIRD_API_TOKEN": ends.integration_token,
