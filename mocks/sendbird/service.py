@@ -20,13 +20,14 @@ from mocks.sendbird.errors import SendbirdError, invalid, missing, not_found
 from mocks.sendbird.feeds import FeedStore, Message
 from mocks.sendbird.models import NotificationStats, SendRequest, TemplateCreate, TemplateUpdate
 from mocks.sendbird.storage import TargetsFileStore
-from mocks.sendbird.templates import Template, TemplateStore
+from mocks.sendbird.templates import Template, TemplateStore, TemplateVersion
 from mocks.sendbird.webhooks import WebhookDispatcher
 
 T = TypeVar("T")
 
 MODE_TARGETS = {"realtime": (1, 1), "batch": (2, 10_000), "auto": (1, 10_000), "single": (1, 9),
                 "multi": (1, 10_000)}
+EMPTY_USERS_SHOWN = 10  # user ids named per empty required variable; the count covers them all
 
 
 @dataclass
@@ -90,12 +91,12 @@ class SendbirdService:
         now = self.now_ms()
         template = self.templates.create(req, now)
         self.feeds.ensure_channel(template.channel_url, now)
-        self._template_event("notification:template_create", "template.created", template)
+        self._template_event("notification:template_create", "template.created", template, content=True)
         return template
 
     def update_template(self, key: str, req: TemplateUpdate) -> Template:
         template = self.templates.update(key, req, self.now_ms())
-        self._template_event("notification:template_edit", "template.edited", template)
+        self._template_event("notification:template_edit", "template.edited", template, content=True)
         return template
 
     def archive_template(self, key: str, archived: bool) -> Template:
@@ -106,8 +107,13 @@ class SendbirdService:
             self._template_event("notification:template_unarchive", "template.unarchived", template)
         return template
 
-    def _template_event(self, category: str, kind: str, template: Template) -> None:
-        self._journal(kind, None, template_key=template.key, version=template.current.version)
+    def _template_event(self, category: str, kind: str, template: Template, content: bool = False) -> None:
+        """`content`: the record carries the version's UI JSON and schema, so a report can render any
+        message of it from the journal alone, as a device would."""
+        version = template.current
+        extra = {"ui_template": version.ui_template, "variable_schema": list(version.variable_schema)} \
+            if content else {}
+        self._journal(kind, None, template_key=template.key, version=version.version, **extra)
         self.webhooks.emit(category, {"app_id": self.app_id, "template": template.resource()})
 
     # -- sends --------------------------------------------------------------------------------
@@ -142,10 +148,7 @@ class SendbirdService:
             for i, user_id in enumerate(targets)
         ]
         self.feeds.ensure_channel(template.channel_url, now)
-        for msg in self.feeds.deliver(messages, now):
-            self._journal("message.delivered", msg.trace_id, message_id=msg.message_id,
-                          notification_id=notification_id, user_id=msg.user_id, template_key=template.key,
-                          channel_url=msg.channel_url)
+        self._journal_deliveries(self.feeds.deliver(messages, now), notification_id, version, trace_id)
         notification.metrics["sent"] = len(messages)
         category = "notification:send_realtime" if req.mode == "realtime" else "notification:send_batch"
         payload = {"app_id": self.app_id, "notification_id": notification_id, "template_key": template.key,
@@ -154,6 +157,32 @@ class SendbirdService:
             payload["user_id"] = targets[0]
         self.webhooks.emit(category, payload, trace_id)
         return notification
+
+    def _journal_deliveries(self, delivered: list[Message], notification_id: str, version: TemplateVersion,
+                            trace_id: str | None) -> None:
+        """One `message.delivered` per message, carrying the variables it was sent with (the request's own dict,
+        not a copy: a run may journal a million) and, only when there are any, the names that came out empty
+        and the placeholders nothing fills. A required variable sent empty is accepted, as Sendbird accepts it,
+        but one record per send names it, so nobody mistakes an accepted send for a filled one."""
+        required_empty: dict[str, list[str]] = {}
+        for msg in delivered:
+            empty, unfilled = version.gaps(msg.variables)
+            gaps: dict[str, list[str]] = {}
+            if empty:
+                gaps["empty_variables"] = empty
+                for name in version.required.intersection(empty):
+                    required_empty.setdefault(name, []).append(msg.user_id)
+            if unfilled:
+                gaps["unfilled_placeholders"] = unfilled
+            self._journal("message.delivered", msg.trace_id, message_id=msg.message_id,
+                          notification_id=notification_id, user_id=msg.user_id, template_key=version.key,
+                          template_version=version.version, channel_url=msg.channel_url, variables=msg.variables,
+                          **gaps)
+        if required_empty:
+            self._journal("send.empty_required_variables", trace_id or notification_id,
+                          notification_id=notification_id, template_key=version.key,
+                          variables={name: {"users": len(users), "user_ids": users[:EMPTY_USERS_SHOWN]}
+                                     for name, users in sorted(required_empty.items())})
 
     def _targets(self, req: SendRequest) -> list[str]:
         if req.targets is not None and req.targets_filename is not None:

@@ -2,7 +2,9 @@
 
 A template version is immutable once made: messages keep a reference to the version they were
 sent with and render it lazily, so a batch of 10,000 costs no rendering until a device reads it,
-and editing a template never changes what was already sent.
+and editing a template never changes what was already sent. Placeholders are found as Sendbird's
+UIKit finds them (`{name}`, names may hold spaces), once per version, so a send can tell which of
+its variables came out empty without walking the UI JSON for every message.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from mocks.sendbird import errors
 from mocks.sendbird.errors import SendbirdError, invalid, not_found
 from mocks.sendbird.models import TemplateCreate, TemplateUpdate
 
-PLACEHOLDER = re.compile(r"\{([^{}\s]+)\}")
+PLACEHOLDER = re.compile(r"\{([^{}]+)\}")  # UIKit's own pattern
 MAX_TEMPLATES = 100
 
 
@@ -34,6 +36,22 @@ def render_value(value: Any, variables: dict[str, Any]) -> Any:
     return value
 
 
+def placeholders(value: Any) -> frozenset[str]:
+    """The `{name}` placeholders in every string of a UI JSON value."""
+    if isinstance(value, str):
+        return frozenset(PLACEHOLDER.findall(value)) if "{" in value else frozenset()
+    if isinstance(value, dict):
+        return frozenset().union(*map(placeholders, value.values()))
+    if isinstance(value, list):
+        return frozenset().union(*map(placeholders, value))
+    return frozenset()
+
+
+def is_empty(value: Any) -> bool:
+    """A value a device shows as nothing: None, or text that is empty or all whitespace."""
+    return value is None or (isinstance(value, str) and (not value or value.isspace()))
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -47,9 +65,23 @@ class TemplateVersion:
     ui_template: dict[str, Any]
     variable_schema: tuple[dict[str, Any], ...]
     required: frozenset[str]
+    placeholders: frozenset[str] = frozenset()
+    names: tuple[str, ...] = ()  # placeholders and schema keys, sorted: what a message's variables should fill
 
     def render(self, variables: dict[str, Any]) -> dict[str, Any]:
         return render_value(self.ui_template, variables)
+
+    def gaps(self, variables: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """(names whose value is empty, placeholders with no variable at all), each sorted."""
+        empty: list[str] = []
+        unfilled: list[str] = []
+        for name in self.names:
+            if name in variables:
+                if is_empty(variables[name]):
+                    empty.append(name)
+            elif name in self.placeholders:
+                unfilled.append(name)
+        return empty, unfilled
 
 
 @dataclass
@@ -74,13 +106,13 @@ class Template:
         }
 
 
-def _version(key: str, number: int, ui_template: dict, schema: list) -> TemplateVersion:
-    specs = tuple(s.model_dump() for s in schema)
-    names = [s["key"] for s in specs]
-    if len(set(names)) != len(names):
+def _version(key: str, number: int, ui_template: dict, specs: tuple[dict[str, Any], ...]) -> TemplateVersion:
+    keys = [s["key"] for s in specs]
+    if len(set(keys)) != len(keys):
         raise invalid('"variable_schema" has duplicate keys.')
     required = frozenset(s["key"] for s in specs if s["required"])
-    return TemplateVersion(key, number, ui_template, specs, required)
+    found = placeholders(ui_template)
+    return TemplateVersion(key, number, ui_template, specs, required, found, tuple(sorted(found | set(keys))))
 
 
 class TemplateStore:
@@ -94,7 +126,7 @@ class TemplateStore:
                 raise SendbirdError(errors.ALREADY_EXISTS, f'Template "{req.key}" already exists.')
             if len(self._templates) >= MAX_TEMPLATES:
                 raise invalid(f"An application can have at most {MAX_TEMPLATES} templates.")
-            version = _version(req.key, 1, req.ui_template, req.variable_schema)
+            version = _version(req.key, 1, req.ui_template, tuple(s.model_dump() for s in req.variable_schema))
             template = Template(req.key, req.name, req.channel_url, req.category, req.label, now_ms, now_ms, version)
             self._templates[req.key] = template
             return template
@@ -104,10 +136,9 @@ class TemplateStore:
             template = self._get(key)
             current = template.current
             ui = req.ui_template if req.ui_template is not None else current.ui_template
-            if req.variable_schema is not None:
-                version = _version(key, current.version + 1, ui, req.variable_schema)
-            else:
-                version = TemplateVersion(key, current.version + 1, ui, current.variable_schema, current.required)
+            specs = current.variable_schema if req.variable_schema is None else \
+                tuple(s.model_dump() for s in req.variable_schema)
+            version = _version(key, current.version + 1, ui, specs)
             template.history.append(current)
             template.current = version
             for name in ("name", "category", "label"):
