@@ -7,6 +7,7 @@ can check a file as it is written; `simulator.loader` adds line and column to ev
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -213,20 +214,72 @@ class TimelineItem(Model):
 
 
 # -- expectations ---------------------------------------------------------------------------------
+class ContentExpectation(Model):
+    """What every delivered notification of one template must show, read from the journal as a device renders it:
+    a variable that is not empty or matches a pattern, a title or body that matches one. Patterns are Python
+    regular expressions searched anywhere in the text: anchor them with `^` and `$` to match the whole."""
+
+    template: str = Field(min_length=1, description="Sendbird template key")
+    variable: str | None = Field(None, min_length=1, description="a template variable, checked by value")
+    not_empty: bool = Field(False, description="the variable is set, and not empty or whitespace")
+    matches: str | None = Field(None, description="a regular expression the variable's value must match")
+    title_matches: str | None = Field(None, description="a regular expression the rendered title must match")
+    body_matches: str | None = Field(None, description="a regular expression the rendered body must match")
+
+    @model_validator(mode="after")
+    def something_to_check(self) -> ContentExpectation:
+        if self.variable is None and (self.not_empty or self.matches is not None):
+            raise ValueError("'not_empty' and 'matches' check a variable: name it with 'variable'")
+        if self.variable is not None and not self.not_empty and self.matches is None:
+            raise ValueError(f"say what variable {self.variable!r} must be: 'not_empty: true' or 'matches: <regex>'")
+        if self.variable is None and self.title_matches is None and self.body_matches is None:
+            raise ValueError("a content expectation needs 'variable' (with 'not_empty' or 'matches'), "
+                             "'title_matches' or 'body_matches'")
+        for field in ("matches", "title_matches", "body_matches"):
+            pattern = getattr(self, field)
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"'{field}' is not a valid regular expression: {exc}") from exc
+        return self
+
+    @property
+    def title(self) -> str:
+        checks = []
+        if self.variable is not None and self.not_empty:
+            checks.append(f"{self.variable} is not empty")
+        if self.variable is not None and self.matches is not None:
+            checks.append(f"{self.variable} matches /{self.matches}/")
+        for part in ("title", "body"):
+            pattern = getattr(self, f"{part}_matches")
+            if pattern is not None:
+                checks.append(f"{part} matches /{pattern}/")
+        return f"{self.template}: " + " and ".join(checks)
+
+
 class Expectation(Model):
     """A bound on one number of the report, named by its path (e.g. `funnel.read_events`,
     `ratios.read_rate`, `latency_ms.accept_to_sent.p99`, `canvases.followup.steps.reminder.sent`,
-    `checks.duplicates`)."""
+    `checks.duplicates`), or, with `content`, a check of every delivered notification of a template."""
 
     name: str | None = None
-    metric: str = Field(min_length=1)
+    metric: str | None = Field(None, min_length=1)
     equals: float | None = None
     min: float | None = None
     max: float | None = None
+    content: ContentExpectation | None = None
 
     @model_validator(mode="after")
-    def some_bound(self) -> Expectation:
-        if self.equals is None and self.min is None and self.max is None:
+    def one_form(self) -> Expectation:
+        bounded = self.equals is not None or self.min is not None or self.max is not None
+        if self.content is not None:
+            if self.metric is not None or bounded:
+                raise ValueError("a 'content' expectation takes no 'metric', 'equals', 'min' or 'max'")
+            return self
+        if self.metric is None:
+            raise ValueError("an expectation needs a 'metric' (with 'equals', 'min' or 'max') or 'content'")
+        if not bounded:
             raise ValueError("an expectation needs 'equals', 'min' or 'max'")
         return self
 
@@ -234,6 +287,8 @@ class Expectation(Model):
     def title(self) -> str:
         if self.name:
             return self.name
+        if self.content is not None:
+            return self.content.title
         bounds = [f"{op} {value:g}" for op, value in (("==", self.equals), (">=", self.min), ("<=", self.max))
                   if value is not None]
         return f"{self.metric} " + " and ".join(bounds)
@@ -252,6 +307,23 @@ class Scenario(Model):
     conversion_events: list[ConversionEvent] = Field([], description="applied to every campaign without its own")
     timeline: list[TimelineItem] = []
     expectations: list[Expectation] = []
+    allow_empty_variables: bool | list[str] = Field(
+        False, description="a run fails when a notification has an empty variable or an unfilled placeholder; "
+                           "true allows it for every template, a list of template keys for those")
+
+    @model_validator(mode="after")
+    def content_templates(self) -> Scenario:
+        """Content expectations and `allow_empty_variables` name templates of this scenario."""
+        templates = {t.key for t in self.sendbird.templates}
+        for i, expectation in enumerate(self.expectations):
+            if expectation.content is not None and expectation.content.template not in templates:
+                raise ValueError(f"expectations[{i}] checks the content of unknown template "
+                                 f"{expectation.content.template!r}")
+        allowed = self.allow_empty_variables if isinstance(self.allow_empty_variables, list) else []
+        for key in allowed:
+            if key not in templates:
+                raise ValueError(f"allow_empty_variables names unknown template {key!r}")
+        return self
 
     @model_validator(mode="after")
     def references(self) -> Scenario:
