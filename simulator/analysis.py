@@ -3,7 +3,7 @@
 Records are dicts (`Record.to_dict()` in simulated mode, `/_admin/journal` pages in live mode), so
 both modes go through the same code. A notification is followed by the trace id the fake Braze put
 on its webhook; a batch delivery, which Sendbird traces as `<notification_id>:<user_id>`, is tied back
-to it through the bridge's `sendbird.sent` record.
+to it through the bridge's `sendbird.sent` record. What the notifications said is `simulator.content`'s part.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from simulator.content import TEMPLATE_KINDS, Content
 from simulator.scenario import Expectation
 
 FUNNEL = ("audience", "webhooks", "accepted", "notifications", "sent_events", "read", "read_events", "conversions")
@@ -26,6 +27,12 @@ HOPS = {"braze_to_bridge": ("render", "accept"), "bridge_to_sendbird": ("accept"
         "read_to_read_event": ("read", "read_event"), "accept_to_sent": ("accept", "sent_event")}
 BUCKETS_MS = (1, 10, 100, 1_000, 10_000, 60_000, 600_000, 3_600_000, 21_600_000, 86_400_000)
 RENDER_KINDS = {"campaign.send", "canvas.send", "messages.send"}
+# What the bridge journals about a notification or a callback on its way, and what that says about a lost one.
+NOTIFICATION_STATES = {"sendbird.sent": "sent", "sendbird.retry": "retrying", "sendbird.dead": "dead"}
+CALLBACK_STATES = {"callback.posted": "posted", "callback.retry": "retrying", "callback.dead": "dead"}
+NO_REASON = {"pending": "no attempt recorded by the end of the run",
+             "sent": "Sendbird accepted the send but journaled no delivery",
+             "posted": "the bridge posted it to Braze, which recorded no event"}
 
 
 def _ts(value: str) -> datetime:
@@ -64,7 +71,7 @@ def histogram(values: list[float]) -> list[dict[str, Any]]:
 class Trail:
     """Every hop of every notification, by trace id."""
 
-    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, records: Iterable[dict[str, Any]], content: Content | None = None) -> None:
         self.times: dict[str, dict[str, datetime]] = defaultdict(dict)
         self.counts: Counter = Counter()
         self.delivered_per_trace: Counter = Counter()
@@ -87,6 +94,8 @@ class Trail:
                 batch_traces[(rec["notification_id"], rec["receiver"])] = trace
             elif service == "sendbird" and kind in ("message.delivered", "message.read"):
                 pending_sendbird.append(rec)
+            elif service == "sendbird" and kind in TEMPLATE_KINDS and content is not None:
+                content.template(rec)
             elif service == "braze" and kind == "event.recorded":
                 status = (rec.get("properties") or {}).get("status")
                 if status in ("SENT", "READ"):
@@ -106,6 +115,8 @@ class Trail:
                 self.counts["notifications"] += 1
                 self.delivered_per_trace[trace] += 1
                 self._first(trace, "delivered", rec)
+                if content is not None:
+                    content.delivered(rec, trace)
             else:
                 self.counts["read"] += 1
                 self.read_times.append(_ts(rec["ts"]))
@@ -138,6 +149,30 @@ class Trail:
         lost.sort(key=lambda x: (x["trace_id"] or "", x["missing"]))
         return {"duplicates": len(duplicates), "lost": len(lost), "duplicate_details": duplicates[:50],
                 "lost_details": lost[:50]}
+
+
+def explain_lost(records: Iterable[dict[str, Any]], lost: list[dict[str, Any]]) -> None:
+    """Give each lost item the bridge's last word on it: a state and a reason (the error that buried it, the last
+    retry's error, or what the journal shows instead). Only for the items listed, so a clean run costs nothing."""
+    wanted = {(item["trace_id"], item["missing"]) for item in lost}
+    traces = {trace for trace, _ in wanted}
+    last: dict[tuple[str | None, str], tuple[str, str | None]] = {}
+    for rec in records:
+        if rec["service"] != "bridge" or rec.get("trace_id") not in traces:
+            continue
+        kind = rec["kind"]
+        if kind in NOTIFICATION_STATES:
+            key, state = (rec["trace_id"], "notification"), NOTIFICATION_STATES[kind]
+        elif kind in CALLBACK_STATES:
+            key, state = (rec["trace_id"], f"{rec.get('status')} event"), CALLBACK_STATES[kind]
+        else:
+            continue
+        if key in wanted:
+            last[key] = (state, rec.get("reason"))
+    for item in lost:
+        state, reason = last.get((item["trace_id"], item["missing"]), ("pending", None))
+        item["state"] = state
+        item["reason"] = reason or NO_REASON.get(state)
 
 
 def reads_over_time(trail: Trail, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -183,7 +218,11 @@ def check(expectation: Expectation, report: dict[str, Any]) -> dict[str, Any]:
 def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mode: str, start: datetime,
                  end: datetime, population: dict[str, Any], campaigns: dict[str, Any], canvases: dict[str, Any],
                  event_callback: bool) -> dict[str, Any]:
-    trail = Trail(records)
+    content = Content(scenario.expectations)
+    trail = Trail(records, content)
+    checks = trail.checks(event_callback)
+    explain_lost(records, checks["lost_details"])
+    checks.update(empty_variables=content.gaps, empty_variable_details=content.details)
     funnel = {stage: trail.counts.get(stage, 0) for stage in FUNNEL}
     ratios = {name: round(funnel[a] / funnel[b], 4) if funnel[b] else 0.0 for name, (a, b) in RATIOS.items()}
     latencies = trail.latencies()
@@ -193,10 +232,16 @@ def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mod
         "funnel": funnel, "ratios": ratios,
         "latency_ms": {hop: percentiles(values) for hop, values in latencies.items()},
         "latency_histograms": {hop: histogram(values) for hop, values in latencies.items()},
-        "campaigns": campaigns, "canvases": canvases, "checks": trail.checks(event_callback),
+        "campaigns": campaigns, "canvases": canvases, "checks": checks, "content": content.section(),
         "reads_over_time": reads_over_time(trail, start, end),
         "journal_records": len(records),
     }
-    report["expectations"] = [check(e, report) for e in scenario.expectations]
+    content_results = iter(content.expectation_results())
+    report["expectations"] = [next(content_results) if e.content is not None else check(e, report)
+                              for e in scenario.expectations]
+    if not any(e.metric == "checks.empty_variables" for e in scenario.expectations):  # the scenario's own bound wins
+        implicit = content.implicit_expectation(getattr(scenario, "allow_empty_variables", False))
+        if implicit is not None:
+            report["expectations"].append(implicit)
     report["passed"] = all(e["passed"] for e in report["expectations"])
     return report

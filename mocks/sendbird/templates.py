@@ -27,7 +27,7 @@ def render_value(value: Any, variables: dict[str, Any]) -> Any:
     if isinstance(value, str):
         if "{" not in value:
             return value
-        return PLACEHOLDER.sub(lambda m: _text(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
+        return PLACEHOLDER.sub(lambda m: as_text(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
                                value)
     if isinstance(value, dict):
         return {k: render_value(v, variables) for k, v in value.items()}
@@ -52,7 +52,8 @@ def is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and (not value or value.isspace()))
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A variable's value as a placeholder shows it (booleans the JSON way, as a device prints them)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
