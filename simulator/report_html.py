@@ -21,14 +21,17 @@ from simulator.reports import (
     PERCENTILES,
     bounds_text,
     expectation_message,
+    expectation_subject,
     expectation_title,
     format_ms,
     format_number,
     format_ratio,
     funnel_rows,
     hops,
+    is_content,
     is_number,
     ordered,
+    sample_text,
     step_columns,
 )
 
@@ -54,8 +57,8 @@ svg{width:100%;height:auto;font-size:11px}svg text{fill:#374151}svg text.muted{f
 
 def render_html(report: Mapping[str, Any]) -> str:
     scenario = str(report.get("scenario", ""))
-    body = "".join((_header(report), _expectations(report), _funnel(report), _latency(report), _reads(report),
-                    _campaigns(report), _canvases(report), _checks(report)))
+    body = "".join((_header(report), _expectations(report), _funnel(report), _content(report), _latency(report),
+                    _reads(report), _campaigns(report), _canvases(report), _checks(report)))
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>bsim: {escape(scenario)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n")
@@ -133,13 +136,60 @@ def _expectations(report: Mapping[str, Any]) -> str:
     if not items:
         return _section("Expectations", _empty("The scenario sets no expectations."))
     rows = [f'<tr class="{"ok" if item.get("passed") else "fail"}"><td>{"✓ pass" if item.get("passed") else "✗ fail"}'
-            f"</td><td>{escape(expectation_title(item))}</td><td><code>{escape(str(item.get('metric', '')))}</code>"
-            f"</td>{_cell(item.get('value'))}<td>{escape(bounds_text(item))}</td>"
+            f"</td><td>{escape(expectation_title(item))}</td><td><code>{escape(expectation_subject(item))}</code>"
+            f"</td>{_expectation_value(item)}<td>{escape(bounds_text(item))}</td>"
             f"<td>{escape(expectation_message(item))}</td></tr>\n" for item in items]
     failed = sum(not item.get("passed") for item in items)
     summary = f'<p class="muted">{len(items) - failed} of {len(items)} held.</p>\n'
     return _section("Expectations", summary + _table(["", "expectation", "metric", "value", "bounds", "detail"], rows,
                                                     numeric_from=3))
+
+
+def _expectation_value(item: Mapping[str, Any]) -> str:
+    if is_content(item):
+        return f'<td class="n">{escape(format_number(item.get("checked")))} checked</td>'
+    return _cell(item.get("value"))
+
+
+def _content(report: Mapping[str, Any]) -> str:
+    """Per template: the counts, which variables came out empty or unfilled, and the first notifications rendered
+    as a device shows them. Every rendered text is user data: escaped like the rest."""
+    content = report.get("content") or {}
+    if not content:
+        return _section("Content", _empty("No notification templates in this run."))
+    return _section("Content", "".join(_template_content(key, tally) for key, tally in content.items()))
+
+
+CONTENT_TILES = (("notifications", "notifications"), ("empty_variables", "with an empty variable"),
+                 ("unfilled_placeholders", "with an unfilled placeholder"))
+
+
+def _template_content(key: str, tally: Mapping[str, Any]) -> str:
+    tiles = "".join(f'<div class="tile{" bad" if field != "notifications" and tally.get(field) else ""}">'
+                    f"<b>{escape(format_number(tally.get(field, 0)))}</b>{escape(label)}</div>"
+                    for field, label in CONTENT_TILES)
+    rows = []
+    for name, counts in (tally.get("variables") or {}).items():
+        bad = ' class="fail"' if counts.get("empty") or counts.get("unfilled") else ""
+        rows.append(f"<tr{bad}><td><code>{escape(name)}</code></td>{_cell(counts.get('empty', 0))}"
+                    f"{_cell(counts.get('unfilled', 0))}</tr>\n")
+    variables = _table(["variable", "empty", "unfilled"], rows) if rows else ""
+    samples = tally.get("samples") or []
+    if not samples:
+        return f"<h3>{escape(key)}</h3>\n{tiles}\n{variables}" + _empty("No notification of it was delivered.")
+    layouts = any(s.get("title") is None and s.get("body") is None for s in samples)  # no title, no body
+    sample_rows = []
+    for sample in samples:
+        whole = f"<td><code>{escape(sample_text(sample))}</code></td>" if layouts else ""
+        sample_rows.append(f"<tr><td>{escape(str(sample.get('user_id')))}</td><td>{_html_text(sample.get('title'))}"
+                           f"</td><td>{_html_text(sample.get('body'))}</td>{whole}</tr>\n")
+    shown = _table(["user", "title", "body", *(["rendered"] if layouts else [])], sample_rows, numeric_from=4)
+    return (f"<h3>{escape(key)}</h3>\n{tiles}\n{variables}<p class=\"muted\">The first {len(samples)}, as a device "
+            f"shows them:</p>\n{shown}")
+
+
+def _html_text(value: Any) -> str:
+    return escape(value) if isinstance(value, str) else '<span class="muted">—</span>'
 
 
 def _funnel(report: Mapping[str, Any]) -> str:
@@ -288,9 +338,11 @@ def _canvases(report: Mapping[str, Any]) -> str:
 
 def _checks(report: Mapping[str, Any]) -> str:
     checks = report.get("checks") or {}
-    kinds = (("duplicates", "duplicate_details"), ("lost", "lost_details"))
+    kinds = (("duplicates", "duplicate_details"), ("lost", "lost_details"),
+             ("empty_variables", "empty_variable_details"))
     tiles = "".join(f'<div class="tile{" bad" if checks.get(key) else ""}">'
-                    f"<b>{escape(format_number(checks.get(key, 0)))}</b>{key}</div>" for key, _ in kinds)
+                    f"<b>{escape(format_number(checks.get(key, 0)))}</b>{escape(key.replace('_', ' '))}</div>"
+                    for key, _ in kinds)
     lists = []
     for key, details_key in kinds:
         details = checks.get(details_key) or []
@@ -300,5 +352,5 @@ def _checks(report: Mapping[str, Any]) -> str:
         items = "".join(f"<li><code>{escape(_detail(d))}</code></li>\n" for d in shown)
         hidden = max(checks.get(key) or 0, len(details)) - len(shown)  # the runner may cap the details it keeps
         more = f'<li class="muted">… and {hidden} more</li>\n' if hidden > 0 else ""
-        lists.append(f"<h3>{key.capitalize()}</h3>\n<ul>\n{items}{more}</ul>\n")
+        lists.append(f"<h3>{escape(key.replace('_', ' ').capitalize())}</h3>\n<ul>\n{items}{more}</ul>\n")
     return _section("Checks", tiles + "\n" + "".join(lists))

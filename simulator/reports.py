@@ -102,17 +102,58 @@ def step_columns(canvases: Mapping[str, Any]) -> list[str]:
 
 
 # -- expectations ---------------------------------------------------------------------------------
+def is_content(item: Mapping[str, Any]) -> bool:
+    """A content expectation's result (checked notifications and failing examples) rather than a bound on a number."""
+    return isinstance(item.get("content"), Mapping)
+
+
 def bounds_text(item: Mapping[str, Any]) -> str:
-    """The bounds as the scenario's expectation title writes them: ">= 100 and <= 200"."""
+    """The bounds as the scenario's expectation title writes them: ">= 100 and <= 200"; for a content expectation,
+    what each notification must show: "first_name not empty and title matches /^Welcome/"."""
+    if is_content(item):
+        spec = item["content"]
+        variable = spec.get("variable")
+        checks = [f"{variable} not empty" if spec.get("not_empty") else None,
+                  f"{variable} matches /{spec['matches']}/" if spec.get("matches") is not None else None,
+                  f"title matches /{spec['title_matches']}/" if spec.get("title_matches") is not None else None,
+                  f"body matches /{spec['body_matches']}/" if spec.get("body_matches") is not None else None]
+        return " and ".join(c for c in checks if c)
     return " and ".join(f"{op} {format_number(item[key])}" for key, op in _BOUNDS if item.get(key) is not None)
 
 
+def expectation_subject(item: Mapping[str, Any]) -> str:
+    """What an expectation looks at: a metric's path, or the template whose notifications it checks."""
+    if is_content(item):
+        return f"content of {item['content'].get('template', '?')}"
+    return str(item.get("metric", ""))
+
+
 def expectation_title(item: Mapping[str, Any]) -> str:
-    return item.get("name") or f"{item.get('metric', '?')} {bounds_text(item)}".rstrip()
+    return item.get("name") or f"{expectation_subject(item) or '?'} {bounds_text(item)}".rstrip()
+
+
+def failure_examples(item: Mapping[str, Any]) -> list[str]:
+    """A content expectation's failing notifications as `user field=value` (the value as JSON, so "" shows)."""
+    return [f"{f.get('user_id')} {f.get('field')}={json.dumps(f.get('value'), ensure_ascii=False)}"
+            for f in item.get("failures") or []]
+
+
+def _content_message(item: Mapping[str, Any]) -> str:
+    checked, failed = item.get("checked") or 0, item.get("failed") or 0
+    if not checked:
+        return (f"no notification of template {item['content'].get('template')!r} was delivered, so nothing was "
+                "checked")
+    if not failed:
+        return f"all {format_number(checked)} notifications hold"
+    return f"{format_number(failed)} of {format_number(checked)} notifications do not: " + "; ".join(
+        failure_examples(item))
 
 
 def expectation_message(item: Mapping[str, Any]) -> str:
-    """Value against bound: "value 131 is >= 100", "value 95 is not >= 100" (naming only the bounds broken)."""
+    """Value against bound: "value 131 is >= 100", "value 95 is not >= 100" (naming only the bounds broken); for a
+    content expectation, how many notifications were checked and the first that failed."""
+    if is_content(item):
+        return _content_message(item)
     value = item.get("value")
     bounds = bounds_text(item)
     if value is None:
@@ -147,8 +188,13 @@ def write_junit(report: dict, path: Path) -> None:
                                                  "time": "0"})
         if not item.get("passed"):
             failure = ET.SubElement(case, "failure", {"message": expectation_message(item), "type": "expectation"})
-            failure.text = (f"metric: {item.get('metric')}\nvalue: {json.dumps(item.get('value'), sort_keys=True)}\n"
-                            f"bounds: {bounds_text(item)}\n")
+            if is_content(item):
+                failure.text = (f"template: {item['content'].get('template')}\ncheck: {bounds_text(item)}\n"
+                                f"checked: {item.get('checked')}\nfailed: {item.get('failed')}\n"
+                                + "".join(f"  {example}\n" for example in failure_examples(item)))
+            else:
+                failure.text = (f"metric: {item.get('metric')}\nvalue: "
+                                f"{json.dumps(item.get('value'), sort_keys=True)}\nbounds: {bounds_text(item)}\n")
     ET.indent(suite)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n")
@@ -164,6 +210,35 @@ def write_html(report: dict, directory: Path) -> Path:
 
 
 # -- terminal -------------------------------------------------------------------------------------
+def sample_text(sample: Mapping[str, Any]) -> str:
+    """A rendered notification in one line: "title — body", or its whole UI JSON when it has neither."""
+    parts = [str(sample[k]) for k in ("title", "body") if sample.get(k) is not None]
+    if parts:
+        return " — ".join(parts)
+    return json.dumps(sample.get("rendered"), sort_keys=True, ensure_ascii=False)
+
+
+def print_content(report: dict, console: Console) -> None:
+    """Per template: how many notifications, how many came out with gaps, and the first ones as a device shows them."""
+    content = report.get("content") or {}
+    if not content:
+        return
+    table = Table(title="Content", title_justify="left")
+    table.add_column("template")
+    for column in ("notifications", "empty variables", "unfilled placeholders"):
+        table.add_column(column, justify="right")
+    for key, tally in content.items():
+        table.add_row(Text(key), format_number(tally.get("notifications")), format_number(tally.get("empty_variables")),
+                      format_number(tally.get("unfilled_placeholders")))
+    console.print(table)
+    for key, tally in content.items():
+        samples = tally.get("samples") or []
+        if samples:
+            console.print(Text.assemble((f"{key}", "bold"), " as a device shows it:"))
+        for sample in samples:
+            console.print(Text.assemble(("  " + str(sample.get("user_id")) + ": ", "dim"), sample_text(sample)))
+
+
 def print_summary(report: dict, console: Console) -> None:
     """Text objects throughout, so names with square brackets print as they are, not as rich markup."""
     console.print(Text.assemble(("bsim run ", "bold"), (str(report.get("scenario", "")), "bold cyan"),
@@ -204,9 +279,11 @@ def print_summary(report: dict, console: Console) -> None:
                               *(format_number(step.get(c)) for c in columns))
         console.print(table)
 
+    print_content(report, console)
     checks = report.get("checks") or {}
     console.print(f"checks: {format_number(checks.get('duplicates', 0))} duplicates, "
-                  f"{format_number(checks.get('lost', 0))} lost")
+                  f"{format_number(checks.get('lost', 0))} lost, "
+                  f"{format_number(checks.get('empty_variables', 0))} with empty variables")
     expectations = report.get("expectations") or []
     for item in expectations:
         ok = bool(item.get("passed"))

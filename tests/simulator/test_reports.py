@@ -332,3 +332,95 @@ def test_summary_of_an_empty_run_and_names_that_look_like_markup() -> None:
     assert "[bold]odd[/bold]" in text and "[red]zero[/red] reads" in text
     assert "audience" in text and "✓" in text
     assert "PASSED: 1 of 1 expectations held" in text
+
+
+# -- content ----------------------------------------------------------------------------------------
+def content_item(passed: bool, checked: int = 60, failures: list | None = None, **spec) -> dict:
+    spec = {"template": "welcome", **spec}
+    failures = failures or []
+    return {"name": spec.get("name") or f"welcome: {spec}", "content": spec, "checked": checked,
+            "failed": len(failures), "failures": failures, "passed": passed}
+
+
+def sample(user: str, title, body) -> dict:
+    return {"user_id": user, "title": title, "body": body, "rendered": {"title": title, "body": body}}
+
+
+def content_report() -> dict:
+    """A failing run whose welcome notifications went out with an empty name."""
+    report = failing_report()
+    report["content"] = {"welcome": {
+        "notifications": 200, "empty_variables": 2, "unfilled_placeholders": 0,
+        "variables": {"first_name": {"empty": 2, "unfilled": 0}, "plan": {"empty": 0, "unfilled": 0}},
+        "samples": [sample("u-1", "Welcome, Ann!", "Your pro plan is ready."),
+                    sample("u-2", "Welcome, !", "Your free plan is ready."),
+                    sample("u-3", "Welcome, <script>x</script>!", "a & b")]}}
+    report["checks"].update(empty_variables=2, empty_variable_details=[
+        {"trace_id": "t-7", "user_id": "u-2", "template_key": "welcome", "empty_variables": ["first_name"],
+         "unfilled_placeholders": []}])
+    report["expectations"] = [
+        content_item(False, failures=[{"user_id": "u-2", "field": "first_name", "value": ""}], variable="first_name",
+                     not_empty=True),
+        content_item(True, title_matches="^Welcome"),
+        content_item(False, checked=0, variable="order_id", matches="^ord-[0-9]+$"),
+        {"name": "no notification has an empty variable or an unfilled placeholder", "metric": "checks.empty_variables",
+         "value": 2, "equals": 0, "min": None, "max": None, "passed": False, "implicit": True},
+    ]
+    return report
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    (content_item(True, title_matches="^Welcome"), "all 60 notifications hold"),
+    (content_item(False, failures=[{"user_id": "u-2", "field": "first_name", "value": ""},
+                                   {"user_id": "u-9", "field": "first_name", "value": None}],
+                  variable="first_name", not_empty=True),
+     '2 of 60 notifications do not: u-2 first_name=""; u-9 first_name=null'),
+    (content_item(False, checked=0, variable="order_id", matches="^x"),
+     "no notification of template 'welcome' was delivered, so nothing was checked"),
+])
+def test_a_content_expectation_says_how_many_were_checked_and_which_failed(item: dict, message: str) -> None:
+    assert expectation_message(item) == message
+
+
+def test_junit_content_failures_name_the_template_the_check_and_the_examples(tmp_path: Path) -> None:
+    write_junit(content_report(), tmp_path / "junit.xml")
+    cases = ET.parse(tmp_path / "junit.xml").getroot().findall("testcase")
+    failure = cases[0].find("failure")
+    assert failure.get("message") == '1 of 60 notifications do not: u-2 first_name=""'
+    assert "template: welcome\ncheck: first_name not empty\nchecked: 60\nfailed: 1\n  u-2 first_name=\"\"" \
+        in failure.text
+    assert cases[1].find("failure") is None
+    assert "nothing was checked" in cases[2].find("failure").get("message")
+    assert cases[3].find("failure").get("message") == "value 2 is not == 0"
+
+
+def test_html_shows_each_templates_counts_and_samples_escaped(tmp_path: Path) -> None:
+    html = html_of(content_report(), tmp_path)
+    content = html[html.index("<h2>Content</h2>"):html.index("<h2>Latency per hop</h2>")]
+    assert "<b>200</b>notifications" in content and "<b>2</b>with an empty variable" in content
+    assert "<td>Welcome, Ann!</td><td>Your pro plan is ready.</td>" in content
+    assert "<td>Welcome, !</td>" in content
+    assert "Welcome, &lt;script&gt;x&lt;/script&gt;!" in content and "a &amp; b" in content
+    assert "<script" not in html
+    assert '<tr class="fail"><td><code>first_name</code>' in content
+    assert "<b>2</b>empty variables" in html and "&quot;user_id&quot;: &quot;u-2&quot;" in html  # the checks
+    assert "<code>content of welcome</code>" in html and "60 checked" in html
+
+
+def test_html_shows_a_layout_without_title_or_body_whole(tmp_path: Path) -> None:
+    report = content_report()
+    report["content"]["welcome"]["samples"] = [{"user_id": "u-1", "title": None, "body": None,
+                                                "rendered": {"items": [{"text": "Hi <b>Ann</b>"}]}}]
+    html = html_of(report, tmp_path)
+    assert "<th>rendered</th>" in html
+    assert "Hi &lt;b&gt;Ann&lt;/b&gt;" in html
+
+
+def test_summary_shows_the_content_of_each_template_and_the_empty_variables_check() -> None:
+    text = summary_of(content_report())
+    assert "Content" in text and "welcome" in text
+    assert "u-1: Welcome, Ann! — Your pro plan is ready." in text
+    assert "u-2: Welcome, ! — Your free plan is ready." in text
+    assert "1 duplicates, 36 lost, 2 with empty variables" in text
+    assert "✗ welcome: {" in text and '1 of 60 notifications do not: u-2' in text and 'first_name=""' in text
+    assert "✗ no notification has an empty variable or an unfilled placeholder  value 2 is not == 0" in text
