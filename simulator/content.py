@@ -22,7 +22,7 @@ SAMPLES = 3  # rendered deliveries shown per template
 DETAILS = 50  # notifications with gaps listed in checks.empty_variable_details
 EXAMPLES = 5  # failing notifications shown per content expectation
 TEMPLATE_KINDS = ("template.created", "template.edited")
-IMPLICIT_NAME = "no notification has an empty variable or an unfilled placeholder"
+IMPLICIT_NAME = "no empty variables or unfilled placeholders"
 
 
 class _Version:
@@ -168,6 +168,6 @@ class Content:
             return None
         skipped = set(allowed or ())
         value = sum(t.gaps for key, t in self.templates.items() if key not in skipped)
-        name = IMPLICIT_NAME + (f" (allowed for {', '.join(sorted(skipped))})" if skipped else "")
+        name = f"{IMPLICIT_NAME} (implicit" + (f"; allowed for {', '.join(sorted(skipped))})" if skipped else ")")
         return {"name": name, "metric": "checks.empty_variables", "value": value, "equals": 0, "min": None,
                 "max": None, "passed": value == 0, "implicit": True}

@@ -122,15 +122,15 @@ def test_a_run_with_an_empty_variable_fails_with_no_expectation_about_it(journal
     report = journal.report(scenario())
     assert report["passed"] is False
     [implicit] = report["expectations"]
-    assert implicit == {"name": IMPLICIT_NAME, "metric": "checks.empty_variables", "value": 1, "equals": 0,
-                        "min": None, "max": None, "passed": False, "implicit": True}
+    assert implicit == {"name": f"{IMPLICIT_NAME} (implicit)", "metric": "checks.empty_variables", "value": 1,
+                        "equals": 0, "min": None, "max": None, "passed": False, "implicit": True}
 
 
 def test_a_clean_run_shows_the_implicit_expectation_held(journal):
     journal.notification("u1", {"first_name": "Ann", "plan": "pro"})
     report = journal.report(scenario())
     assert report["passed"] is True
-    assert [(e["name"], e["passed"]) for e in report["expectations"]] == [(IMPLICIT_NAME, True)]
+    assert [(e["name"], e["passed"]) for e in report["expectations"]] == [(f"{IMPLICIT_NAME} (implicit)", True)]
 
 
 def test_a_scenario_may_allow_empty_variables_everywhere_or_for_some_templates(journal):
@@ -141,7 +141,7 @@ def test_a_scenario_may_allow_empty_variables_everywhere_or_for_some_templates(j
     some = journal.report(scenario(allow_empty_variables=["welcome"]))
     assert some["passed"] is True
     [implicit] = some["expectations"]
-    assert implicit["value"] == 0 and "allowed for welcome" in implicit["name"]
+    assert implicit["value"] == 0 and implicit["name"] == f"{IMPLICIT_NAME} (implicit; allowed for welcome)"
     journal.notification("u2", {"coupon": ""}, key="promo", empty_variables=["coupon"])
     assert journal.report(scenario(allow_empty_variables=["welcome"]))["passed"] is False
 

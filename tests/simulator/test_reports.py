@@ -363,7 +363,7 @@ def content_report() -> dict:
                      not_empty=True),
         content_item(True, title_matches="^Welcome"),
         content_item(False, checked=0, variable="order_id", matches="^ord-[0-9]+$"),
-        {"name": "no notification has an empty variable or an unfilled placeholder", "metric": "checks.empty_variables",
+        {"name": "no empty variables or unfilled placeholders (implicit)", "metric": "checks.empty_variables",
          "value": 2, "equals": 0, "min": None, "max": None, "passed": False, "implicit": True},
     ]
     return report
@@ -423,4 +423,4 @@ def test_summary_shows_the_content_of_each_template_and_the_empty_variables_chec
     assert "u-2: Welcome, ! — Your free plan is ready." in text
     assert "1 duplicates, 36 lost, 2 with empty variables" in text
     assert "✗ welcome: {" in text and '1 of 60 notifications do not: u-2' in text and 'first_name=""' in text
-    assert "✗ no notification has an empty variable or an unfilled placeholder  value 2 is not == 0" in text
+    assert "✗ no empty variables or unfilled placeholders (implicit)  value 2 is not == 0" in text
