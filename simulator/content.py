@@ -41,12 +41,12 @@ class _Template:
 
     def __init__(self) -> None:
         self.notifications = self.empty = self.unfilled = self.gaps = 0
-        self.names: dict[str, None] = {}  # every name any version has, in first-seen order
+        self.names: set[str] = set()  # every name any version of the template has
         self.variables: dict[str, Counter] = {}
         self.samples: list[dict[str, Any]] = []
 
     def section(self) -> dict[str, Any]:
-        names = sorted(set(self.names) | set(self.variables))
+        names = sorted(self.names | set(self.variables))
         return {"notifications": self.notifications, "empty_variables": self.empty,
                 "unfilled_placeholders": self.unfilled,
                 "variables": {n: {"empty": self.variables.get(n, Counter())["empty"],
@@ -121,13 +121,13 @@ class Content:
         version = _Version(record)
         self.versions[(key, record.get("version"))] = version
         tally = self.templates.setdefault(key, _Template())
-        tally.names.update(dict.fromkeys(version.names))
+        tally.names.update(version.names)
 
     def delivered(self, record: dict[str, Any], trace: str | None) -> None:
         key = record.get("template_key")
         version = self.versions.get((key, record.get("template_version")))
         tally = self.templates.get(key)
-        if tally is None:
+        if tally is None:  # a delivery whose template record the journal no longer holds
             tally = self.templates[key] = _Template()
         tally.notifications += 1
         empty = record.get("empty_variables") or []
