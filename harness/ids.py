@@ -8,6 +8,7 @@ from the OS once rather than asking the OS for every id: these are fake ids, not
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import threading
@@ -30,6 +31,13 @@ class IdFactory:
 
     def hex(self, length: int = 32) -> str:
         return f"{self._bits(length * 4):0{length}x}"
+
+    def derived_hex(self, label: str, length: int = 12) -> str:
+        """A hex id fixed by the seed and `label` (random without a seed), drawn apart from the id
+        stream: adding one (the journal's epoch) changes no other id a seeded run makes."""
+        if self.seed is None:
+            return os.urandom(length).hex()[:length]
+        return hashlib.sha256(f"{self.seed}:{label}".encode()).hexdigest()[:length]
 
     def new(self, prefix: str = "", length: int = 24) -> str:
         """A prefixed opaque id, e.g. `new("noti_")`."""

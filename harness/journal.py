@@ -1,14 +1,21 @@
 """The trace journal: every hop writes one record, so a notification can be followed end to end.
 
 Reports, the console, Locust's end-to-end figures and scenario expectations all read this; none of
-them re-derive state another way. Bounded in memory; readers page with a cursor (the record's
-`seq`), and subscribers get each record as it is appended (for SSE streams and live tails).
+them re-derive state another way. Bounded in memory; readers page with a cursor, and subscribers get
+each record as it is appended (for SSE streams and live tails).
+
+A journal lives as long as its process, so it has an `epoch` (a boot id) and an HTTP cursor is
+`"<epoch>:<seq>"`: a follower whose cursor names another epoch is talking to a restarted service,
+and is told so (`restarted`) instead of waiting, silently, for seqs the new journal will only
+reach much later. The contract is in docs/journal.md.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -19,6 +26,10 @@ from typing import Any
 from harness.clock import Clock
 
 log = logging.getLogger(__name__)
+
+EPOCH_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
+SEQ_PATTERN = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() takes other scripts' digits, spaces, "_"
+MAX_SEQ = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,22 +53,77 @@ class Record:
                 "trace_id": self.trace_id}
 
 
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a follower stands: after `seq` of `epoch`; no epoch (a bare seq, as older clients send)
+    means the journal's current one."""
+
+    seq: int
+    epoch: str | None = None
+
+
+def format_cursor(epoch: str, seq: int) -> str:
+    return f"{epoch}:{seq}"
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """`"<epoch>:<seq>"`, a bare seq, or None (from the start). Raises ValueError saying what is wrong."""
+    if text is None:
+        return None
+    epoch, colon, seq = text.rpartition(":")
+    if colon and not EPOCH_PATTERN.fullmatch(epoch):
+        raise ValueError("the cursor's epoch must be 1 to 64 letters, digits, '-' or '_' (cursors are "
+                         "'<epoch>:<seq>' as /_admin/journal answers them)")
+    if not SEQ_PATTERN.fullmatch(seq) or int(seq) > MAX_SEQ:
+        raise ValueError(f"the cursor's seq must be a whole number from 0 to {MAX_SEQ} (cursors are "
+                         "'<epoch>:<seq>' as /_admin/journal answers them, or a bare seq)")
+    return Cursor(int(seq), epoch if colon else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One answer of `Journal.page`: the records, the cursor to pass next time, and what the
+    follower must know to trust its counts."""
+
+    records: list[Record]
+    cursor: str
+    epoch: str
+    restarted: bool  # the cursor was from another life of the service: records start at this epoch's start
+    first_seq: int | None = None  # set when records after the cursor were dropped: the oldest seq still held
+
+    @property
+    def truncated(self) -> bool:
+        return self.first_seq is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"records": [r.to_dict() for r in self.records], "cursor": self.cursor,
+                                "epoch": self.epoch, "restarted": self.restarted, "truncated": self.truncated}
+        if self.first_seq is not None:
+            body["first_seq"] = self.first_seq
+        return body
+
+
 Subscriber = Callable[[Record], None]
 
 
 class Journal:
-    def __init__(self, clock: Clock, capacity: int = 200_000) -> None:
+    def __init__(self, clock: Clock, capacity: int = 200_000, epoch: str | None = None) -> None:
+        """`epoch` names this journal's life; the default is random, so a restarted process has a new one."""
+        if epoch is not None and not EPOCH_PATTERN.fullmatch(epoch):
+            raise ValueError(f"a journal epoch must match {EPOCH_PATTERN.pattern}")
         self.clock = clock
         self.capacity = capacity
+        self.epoch = epoch or os.urandom(6).hex()
         self._records: deque[Record] = deque(maxlen=capacity)
-        self._seq = itertools.count(1)
+        self._last_seq = 0
         self._lock = threading.Lock()
         self._subscribers: list[Subscriber] = []
 
     def record(self, service: str, kind: str, trace_id: str | None = None, **attrs: Any) -> Record:
         now = self.clock.now()
         with self._lock:
-            rec = Record(next(self._seq), now, service, kind, trace_id, attrs)
+            self._last_seq += 1
+            rec = Record(self._last_seq, now, service, kind, trace_id, attrs)
             self._records.append(rec)
             subscribers = tuple(self._subscribers)
         for callback in subscribers:
@@ -69,21 +135,55 @@ class Journal:
 
     @property
     def cursor(self) -> int:
-        """The seq of the newest record (0 when empty); read(since=cursor) returns only newer ones."""
+        """The seq of the newest record written (0 before any); read(since=cursor) returns only newer ones."""
         with self._lock:
-            return self._records[-1].seq if self._records else 0
+            return self._last_seq
+
+    @property
+    def position(self) -> str:
+        """`cursor` as followers over HTTP pass it: `"<epoch>:<seq>"`."""
+        return format_cursor(self.epoch, self.cursor)
+
+    def restarted_since(self, cursor: Cursor | None) -> bool:
+        """Whether `cursor` comes from another life of this journal: another epoch, or a seq this one
+        never reached (a bare seq from before a restart)."""
+        if cursor is None:
+            return False
+        with self._lock:
+            return cursor.epoch not in (None, self.epoch) or cursor.seq > self._last_seq
+
+    def _snapshot(self, since: int) -> tuple[list[Record], int, int]:
+        """Under the lock: the records newer than `since`, the newest seq held (or `since`), the oldest held."""
+        with self._lock:
+            oldest = self._records[0].seq if self._records else self._last_seq + 1
+            if oldest > since:
+                snapshot = list(self._records)
+            else:  # records are contiguous by seq, so skip straight to the first newer one
+                snapshot = list(itertools.islice(self._records, since - oldest + 1, None))
+            newest = self._records[-1].seq if self._records else since
+        return snapshot, newest, oldest
 
     def read(self, since: int = 0, limit: int | None = None, kinds: Iterable[str] | None = None,
              service: str | None = None, trace_id: str | None = None) -> tuple[list[Record], int]:
         """Records with seq > since, oldest first, and the cursor to pass next time."""
+        snapshot, newest, _ = self._snapshot(since)
+        return self._filter(snapshot, since, newest, limit, kinds, service, trace_id)
+
+    def page(self, since: Cursor | None, limit: int, kinds: Iterable[str] | None = None,
+             service: str | None = None, trace_id: str | None = None) -> Page:
+        """What `GET /_admin/journal` answers: records after `since` in this epoch, or from this epoch's
+        start when `since` is from another life (`restarted`), saying when some were dropped (`first_seq`)."""
+        restarted = self.restarted_since(since)
+        start = 0 if since is None or restarted else since.seq
+        snapshot, newest, oldest = self._snapshot(start)
+        records, cursor = self._filter(snapshot, start, newest, limit, kinds, service, trace_id)
+        first_seq = oldest if oldest > start + 1 else None
+        return Page(records, format_cursor(self.epoch, cursor), self.epoch, restarted, first_seq)
+
+    @staticmethod
+    def _filter(snapshot: list[Record], since: int, newest: int, limit: int | None, kinds: Iterable[str] | None,
+                service: str | None, trace_id: str | None) -> tuple[list[Record], int]:
         kind_set = set(kinds) if kinds else None
-        with self._lock:
-            snapshot = list(self._records) if not self._records or self._records[0].seq > since else None
-            if snapshot is None:
-                # records are contiguous by seq, so skip straight to the first newer one
-                start = since - self._records[0].seq + 1
-                snapshot = list(itertools.islice(self._records, max(start, 0), None))
-            newest = self._records[-1].seq if self._records else since
         out: list[Record] = []
         next_cursor = max(since, newest) if limit is None else since
         for rec in snapshot:

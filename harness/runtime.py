@@ -35,12 +35,15 @@ class Runtime:
     @classmethod
     def simulation(cls, seed: int = 0, start: datetime | None = None, journal_capacity: int = 200_000) -> Runtime:
         clock = SimClock(start)
-        return cls(clock, Scheduler(clock), Journal(clock, journal_capacity), IdFactory(seed), Transport(True))
+        ids = IdFactory(seed)  # the journal's epoch comes from the seed too: the same run, the same cursors
+        journal = Journal(clock, journal_capacity, epoch=ids.derived_hex("journal-epoch"))
+        return cls(clock, Scheduler(clock), journal, ids, Transport(True))
 
     @classmethod
     def live(cls, speed: float = 1.0, seed: int | None = None, workers: int = 4,
              journal_capacity: int = 200_000) -> Runtime:
         clock = RealClock(speed)
+        # a random epoch even with a seed: a service restarted with the same seed is still a new life
         return cls(clock, Scheduler(clock, workers), Journal(clock, journal_capacity), IdFactory(seed),
                    Transport(False))
 

@@ -2,6 +2,11 @@
 
 The generator blocks on a queue inside the server's own request thread (it starts none), and
 sends a comment line as a heartbeat so a dead client is noticed and unsubscribed.
+
+A journal stream opens with an `event: hello` naming the journal's epoch and cursor, and each
+record's event `id:` is its cursor (`"<epoch>:<seq>"`), so an EventSource that reconnects sends
+`Last-Event-ID` from the life it knew, and the hello says `restarted` when that life is over.
+The content is made by `journal_hello` and `journal_event`, apart from how a stream is served.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import queue
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from harness.journal import Journal, Record
+from harness.journal import Cursor, Journal, Record, format_cursor
 
 HEARTBEAT_SECONDS = 15.0
 
@@ -45,8 +50,21 @@ def subscription_stream(subscribe: Callable[[Callable[[Any], None]], Callable[[]
         unsubscribe()
 
 
-def journal_stream(journal: Journal, keep: Callable[[Record], bool]) -> Iterator[bytes]:
+def journal_hello(journal: Journal, resume: Cursor | None = None) -> bytes:
+    """The first event: where the stream starts, and whether `resume` (the client's Last-Event-ID) is
+    from another life of the journal, whose records after it are gone."""
+    position = journal.position
+    return format_event({"epoch": journal.epoch, "cursor": position, "restarted": journal.restarted_since(resume)},
+                        "hello", position)
+
+
+def journal_event(epoch: str, rec: Record) -> bytes:
+    return format_event(rec.to_dict(), rec.kind, format_cursor(epoch, rec.seq))
+
+
+def journal_stream(journal: Journal, keep: Callable[[Record], bool], resume: Cursor | None = None) -> Iterator[bytes]:
     def subscribe(put: Callable[[Record], None]) -> Callable[[], None]:
         return journal.subscribe(lambda rec: put(rec) if keep(rec) else None)
 
-    return subscription_stream(subscribe, lambda rec: format_event(rec.to_dict(), rec.kind, rec.seq))
+    epoch = journal.epoch
+    return subscription_stream(subscribe, lambda rec: journal_event(epoch, rec), hello=journal_hello(journal, resume))

@@ -79,3 +79,13 @@ def test_unseeded_ids_are_unique() -> None:
 
 def test_unseeded_factories_are_independent() -> None:
     assert draw_all(IdFactory()) != draw_all(IdFactory())
+
+
+def test_derived_hex_is_fixed_by_the_seed_and_draws_nothing_from_the_id_stream() -> None:
+    plain, deriving = IdFactory(5), IdFactory(5)
+    assert deriving.derived_hex("journal-epoch") == IdFactory(5).derived_hex("journal-epoch")
+    assert deriving.derived_hex("journal-epoch") != deriving.derived_hex("other")
+    assert deriving.derived_hex("journal-epoch") != IdFactory(6).derived_hex("journal-epoch")
+    assert len(deriving.derived_hex("x", 12)) == 12
+    assert deriving.uuid() == plain.uuid()  # the ids a seeded run made before it are unchanged
+    assert IdFactory().derived_hex("x") != IdFactory().derived_hex("x")  # no seed: random

@@ -1,4 +1,4 @@
-"""The trace journal: records, cursor paging, filters, capacity and subscribers."""
+"""The trace journal: records, cursor paging, filters, capacity, subscribers, epochs and HTTP cursors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.clock import RealClock, SimClock
-from harness.journal import Journal, Record
+from harness.journal import MAX_SEQ, Cursor, Journal, Record, parse_cursor
+from harness.runtime import Runtime
 
 T0 = datetime(2026, 1, 1, 12, 30, 45, 123_456, tzinfo=UTC)
 
@@ -242,3 +243,108 @@ def test_records_are_immutable(journal: Journal) -> None:
     rec = journal.record("s", "k")
     with pytest.raises(AttributeError):
         rec.seq = 9  # type: ignore[misc]
+
+
+# -- epochs and cursors (docs/journal.md) ----------------------------------------------------------
+def test_each_journal_has_its_own_epoch(clock: SimClock) -> None:
+    first, second = Journal(clock), Journal(clock)
+    assert re.fullmatch(r"[0-9a-f]{12}", first.epoch)
+    assert first.epoch != second.epoch  # a restarted process is a new life
+    assert Journal(clock, epoch="boot-1").epoch == "boot-1"
+    with pytest.raises(ValueError):
+        Journal(clock, epoch="no:colons")
+
+
+def test_simulated_runtimes_take_their_epoch_from_the_seed() -> None:
+    assert Runtime.simulation(seed=7).journal.epoch == Runtime.simulation(seed=7).journal.epoch
+    assert Runtime.simulation(seed=7).journal.epoch != Runtime.simulation(seed=8).journal.epoch
+
+
+def test_live_runtimes_get_a_new_epoch_even_with_the_same_seed() -> None:
+    first, second = Runtime.live(seed=7, workers=1), Runtime.live(seed=7, workers=1)
+    try:
+        assert first.journal.epoch != second.journal.epoch
+    finally:
+        first.close()
+        second.close()
+
+
+def test_position_is_the_newest_seq_in_this_epoch(journal: Journal) -> None:
+    assert journal.position == f"{journal.epoch}:0"
+    fill(journal, 3)
+    journal.clear()  # the records are gone, the count is not: a follower at the position misses nothing
+    assert journal.position == f"{journal.epoch}:3"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (None, None), ("0", Cursor(0)), ("42", Cursor(42)), ("a1b2c3d4e5f6:17", Cursor(17, "a1b2c3d4e5f6")),
+    ("boot_1-x:0", Cursor(0, "boot_1-x")), (f"e:{MAX_SEQ}", Cursor(MAX_SEQ, "e")),
+])
+def test_parse_cursor(text: str | None, expected: Cursor | None) -> None:
+    assert parse_cursor(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "-1", "1.5", " 5", "5 ", "+5", "1_000", "\u0661", "abc", ":5", "e:", "e:-1",
+                                  "a:b:5", "e:5\n", "99999999999999999999", f"e:{MAX_SEQ + 1}", "x" * 65 + ":1"])
+def test_parse_cursor_refuses(text: str) -> None:
+    with pytest.raises(ValueError, match="cursor"):
+        parse_cursor(text)
+
+
+@given(st.one_of(st.text(), st.from_regex(r"[0-9A-Za-z_:-]{0,30}", fullmatch=True)))
+def test_parse_cursor_takes_or_refuses_any_string(text: str) -> None:
+    """Only ValueError escapes, and what it takes means what its canonical form means."""
+    try:
+        cursor = parse_cursor(text)
+    except ValueError:
+        return
+    assert cursor is not None and 0 <= cursor.seq <= MAX_SEQ
+    canonical = str(cursor.seq) if cursor.epoch is None else f"{cursor.epoch}:{cursor.seq}"
+    assert parse_cursor(canonical) == cursor
+
+
+@given(epoch=st.from_regex(r"[0-9A-Za-z_-]{1,64}", fullmatch=True), seq=st.integers(0, MAX_SEQ))
+def test_formatted_cursors_parse_back(epoch: str, seq: int) -> None:
+    assert parse_cursor(f"{epoch}:{seq}") == Cursor(seq, epoch)
+
+
+def test_page_in_the_current_epoch(journal: Journal) -> None:
+    fill(journal, 5)
+    page = journal.page(None, limit=2)
+    assert ([r.seq for r in page.records], page.cursor, page.epoch) == ([1, 2], f"{journal.epoch}:2", journal.epoch)
+    assert not page.restarted and not page.truncated
+    page = journal.page(parse_cursor(page.cursor), limit=10)
+    assert [r.seq for r in page.records] == [3, 4, 5]
+    assert [r.seq for r in journal.page(Cursor(3), limit=10).records] == [4, 5]  # a bare seq: this epoch
+
+
+def test_page_from_another_epoch_starts_again_and_says_so(journal: Journal) -> None:
+    fill(journal, 3)
+    page = journal.page(Cursor(2000, "old-epoch"), limit=10)
+    assert page.restarted
+    assert [r.seq for r in page.records] == [1, 2, 3]
+    assert page.cursor == f"{journal.epoch}:3"
+    again = journal.page(parse_cursor(page.cursor), limit=10)
+    assert not again.restarted and again.records == []
+
+
+def test_a_bare_seq_the_journal_never_reached_is_from_before_a_restart(journal: Journal) -> None:
+    fill(journal, 3)
+    page = journal.page(Cursor(1237), limit=10)
+    assert page.restarted and [r.seq for r in page.records] == [1, 2, 3]
+    assert not journal.page(Cursor(3), limit=10).restarted
+    assert journal.page(Cursor(4, journal.epoch), limit=10).restarted
+
+
+def test_page_says_when_records_after_the_cursor_were_dropped(clock: SimClock) -> None:
+    journal = Journal(clock, capacity=3)
+    fill(journal, 5)  # 1 and 2 are gone
+    page = journal.page(Cursor(1), limit=10)
+    assert (page.truncated, page.first_seq, [r.seq for r in page.records]) == (True, 3, [3, 4, 5])
+    assert journal.page(None, limit=10).first_seq == 3  # from the start misses them too
+    assert not journal.page(Cursor(2), limit=10).truncated  # the follower had read up to 2: nothing lost
+    assert journal.page(Cursor(2), limit=10).to_dict().keys() == {"records", "cursor", "epoch", "restarted",
+                                                                   "truncated"}
+    journal.clear()
+    assert journal.page(Cursor(4), limit=10).first_seq == 6
+    assert journal.page(Cursor(5), limit=10).first_seq is None
