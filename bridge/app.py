@@ -8,6 +8,7 @@ from flask import Flask
 
 from bridge.api import admin_extras_blueprint, api_blueprint, install_error_handlers, intake_fast_path
 from bridge.outbox import Outbox
+from bridge.outbox_views import outbox_views_blueprint
 from bridge.service import Bridge, IntegrationSettings
 from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     app.register_blueprint(api_blueprint(bridge))
     app.register_blueprint(admin_blueprint("bridge", runtime, bridge.reset, health=bridge.outbox.depth))
     app.register_blueprint(admin_extras_blueprint(bridge))
+    app.register_blueprint(outbox_views_blueprint(outbox))
     install_error_handlers(app)
     app.wsgi_app = intake_fast_path(app.wsgi_app, bridge)
     return app

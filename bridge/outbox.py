@@ -338,3 +338,38 @@ class Outbox:
         with self._tx() as db:
             for table in ("webhooks", "callbacks", "dead_letters"):
                 db.execute(f"DELETE FROM {table}")
+
+    # -- what a test window holds (read-only: the durable count a load test reconciles with) ------------
+    def window_summary(self, since_received: float) -> dict[str, Any]:
+        """Webhooks received at or after `since_received` by state, and their callbacks by status and state."""
+        with self._lock:
+            webhooks = self._db.execute("SELECT state, COUNT(*) FROM webhooks WHERE received_at >= ?"
+                                        " GROUP BY state", (since_received,)).fetchall()
+            notified = self._db.execute("SELECT COUNT(*) FROM webhooks WHERE received_at >= ? AND state = 'sent'"
+                                        " AND notification_id IS NOT NULL", (since_received,)).fetchone()[0]
+            callbacks = self._db.execute(
+                "SELECT c.status, c.state, COUNT(*) FROM callbacks c JOIN webhooks w ON w.message_id = c.message_id"
+                " WHERE w.received_at >= ? GROUP BY c.status, c.state", (since_received,)).fetchall()
+        states = dict.fromkeys(("pending", "sending", "sent", "dead"), 0) | dict(webhooks)
+        by_status = {status: dict.fromkeys(("pending", "posting", "posted", "dead"), 0) for status in ("SENT", "READ")}
+        for status, state, count in callbacks:
+            by_status.setdefault(status, {})[state] = count
+        return {"webhooks": {"accepted": sum(states.values()), **states, "sent_with_notification_id": notified},
+                "callbacks": by_status}
+
+    def window_webhooks(self, since_received: float, after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to `limit` webhooks received at or after `since_received`, in the order they were stored, from
+        after the position `after`; and the position to pass next (None at the end)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT w.rowid, w.message_id, w.mode, w.state, w.receiver, w.trace_id, w.received_at,"
+                " w.notification_id, w.sent_at,"
+                " (SELECT state FROM callbacks WHERE message_id = w.message_id AND status = 'SENT'),"
+                " (SELECT state FROM callbacks WHERE message_id = w.message_id AND status = 'READ')"
+                " FROM webhooks w WHERE w.rowid > ? AND w.received_at >= ? ORDER BY w.rowid LIMIT ?",
+                (after, since_received, limit)).fetchall()
+        webhooks = [{"message_id": r[1], "mode": r[2], "state": r[3], "receiver": r[4], "trace_id": r[5],
+                     "received_at": r[6], "notification_id": r[7], "sent_at": r[8],
+                     "callbacks": {status: state for status, state in (("SENT", r[9]), ("READ", r[10])) if state}}
+                    for r in rows]
+        return webhooks, rows[-1][0] if len(rows) == limit else None
