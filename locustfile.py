@@ -18,6 +18,9 @@ bridge's `webhook.accepted` with Braze's `event.recorded` SENT/READ by trace id,
 as a request of type `E2E` (`accept->SENT`, `accept->READ`): they land in the console, the CSV and the HTML
 report beside the HTTP rows. At the end of a test the same journals are reconciled (accepted, created, SENT,
 READ, duplicates, losses after draining the bridge's outbox); any duplicate or loss makes the exit code 1.
+A service that restarts mid-test is noticed by its new journal epoch: the bridge is then counted from its
+durable outbox, and a restarted fake Braze or Sendbird (whose state is gone) fails the run with a plain
+"cannot count ..." line instead of an OK built on half the records.
 
 Run against `bsim up` (README, "Load tests (Locust)"):
     locust -f locustfile.py --headless -u 20 -r 5 -t 30s RealtimeWebhookUser
@@ -31,6 +34,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -350,8 +354,35 @@ def choose_shape(environment, **_kwargs) -> None:
 
 
 # -- end-to-end figures and reconciliation -----------------------------------------------------------
+@dataclass(frozen=True)
+class Restart:
+    """A service came back with a new journal (epoch) between two reads of it."""
+
+    service: str
+    old_epoch: str
+    new_epoch: str
+    after: datetime  # the last read that still saw the old journal
+    by: datetime  # the read that saw the new one
+
+    def __str__(self) -> str:
+        return (f"{self.service} restarted between {self.after:%H:%M:%S} and {self.by:%H:%M:%S} UTC "
+                f"(journal epoch {self.old_epoch} -> {self.new_epoch})")
+
+
+# What a restart of each service makes impossible to count from its journal. The bridge's counts come back from
+# its durable outbox; the fakes keep their state in memory, so theirs are gone with the process.
+UNCOUNTABLE = {"braze": "SENT and READ events and Braze's webhook deliveries",
+               "sendbird": "notifications and reads", "bridge": "accepted webhooks and their sends"}
+
+
 class PipelineWatch:
-    """Follows the three journals from the start of a test: E2E figures as it goes, the reconciliation at the end."""
+    """Follows the three journals from the start of a test: E2E figures as it goes, the reconciliation at the end.
+
+    Cursors are `"<epoch>:<seq>"`: when a service restarts, its journal answers `restarted` and the watch goes on
+    from the new journal's start. Records between the last read and the crash are lost with the old journal, so
+    the bridge is then counted from its outbox (`/_admin/outbox/webhooks` since the test's start), and a restart
+    of the fake Braze or Sendbird, whose state is gone, makes the reconciliation fail, saying what it cannot count.
+    """
 
     BRIDGE_KINDS = ("webhook.accepted", "webhook.duplicate", "sendbird.sent", "sendbird.dead")
     BRAZE_KINDS = ("event.recorded", "campaign.send", "canvas.send", "messages.send", "webhook.sent", "webhook.failed",
@@ -362,8 +393,16 @@ class PipelineWatch:
         self.environment = environment
         self.urls = {name: service_url(environment, name) for name in ("braze", "sendbird", "bridge")}
         self.http = requests.Session()
-        self.start = {name: self._get(name, "/_admin/health")["journal_cursor"] for name in self.urls}
+        health = {name: self._get(name, "/_admin/health") for name in self.urls}
+        self.start = {name: h["journal_cursor"] for name, h in health.items()}
         self.cursors = dict(self.start)
+        self.epochs = {name: h["journal_epoch"] for name, h in health.items()}
+        self.window_start = parse_ts(health["bridge"]["time"]).timestamp()  # on the bridge's clock, as its outbox
+        self.read_at = {name: datetime.now(UTC) for name in self.urls}
+        self.restarts: list[Restart] = []
+        self.truncated: dict[str, int] = {}  # service -> the first seq its journal still held when it said so
+        self.outbox: dict[str, Any] | None = None  # the bridge's outbox summary, once its journal cannot be trusted
+        self.outbox_error: str | None = None
         self.event_callback = bool(self._get("bridge", "/_admin/integration").get("event_callback", True))
         self.backfilled = False
         # history and this run: to join E2E pairs and tie Sendbird messages back to webhooks
@@ -390,11 +429,16 @@ class PipelineWatch:
         response.raise_for_status()
         return response.json()
 
-    def _pages(self, service: str, kinds: tuple[str, ...], since: int, until: int | None = None):
-        """Journal records newer than `since` (up to seq `until`), page by page; the cursor moves as they are read."""
+    def _pages(self, service: str, kinds: tuple[str, ...], since: str, until: int | None = None):
+        """Journal records after the cursor `since` (up to seq `until` of the same journal), page by page; the cursor
+        moves as they are read."""
         limit = 10_000
         while True:
             page = self._get(service, "/_admin/journal", since=since, limit=limit, kind=list(kinds))
+            if until is not None and page["restarted"]:
+                return  # the history before the test went with the old journal
+            if until is None:
+                self._check(service, page)
             records = page["records"]
             for record in records:
                 if until is not None and record["seq"] > until:
@@ -405,6 +449,18 @@ class PipelineWatch:
             if len(records) < limit or page["cursor"] == since:
                 return
             since = page["cursor"]
+
+    def _check(self, service: str, page: dict[str, Any]) -> None:
+        """Note a restart (a new epoch) and records dropped before they were read: both make counts incomplete."""
+        now = datetime.now(UTC)
+        if page["epoch"] != self.epochs[service]:
+            restart = Restart(service, self.epochs[service], page["epoch"], self.read_at[service], now)
+            log.warning("%s; following its new journal from the start", restart)
+            self.restarts.append(restart)
+            self.epochs[service] = page["epoch"]
+        if page["truncated"]:
+            self.truncated.setdefault(service, page["first_seq"])
+        self.read_at[service] = now
 
     # -- following ----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -417,7 +473,8 @@ class PipelineWatch:
 
     def poll(self) -> None:
         if not self.backfilled:  # accepts before the test: READs of older notifications still get a figure
-            for rec in self._pages("bridge", ("webhook.accepted", "sendbird.sent"), 0, self.start["bridge"]):
+            epoch, _, seq = self.start["bridge"].rpartition(":")
+            for rec in self._pages("bridge", ("webhook.accepted", "sendbird.sent"), f"{epoch}:0", int(seq)):
                 self._bridge(rec, history=True)
             self.backfilled = True
         for rec in self._pages("bridge", self.BRIDGE_KINDS, self.cursors["bridge"]):
@@ -483,6 +540,55 @@ class PipelineWatch:
         self.environment.events.request.fire(request_type="E2E", name=f"accept->{status}", response_time=elapsed_ms,
                                              response_length=0, exception=None, context={})
 
+    # -- the bridge's outbox, once its journal cannot be trusted ---------------------------------------------
+    def bridge_journal_incomplete(self) -> bool:
+        return "bridge" in self.truncated or any(r.service == "bridge" for r in self.restarts)
+
+    def count_bridge_from_outbox(self) -> None:
+        """What the bridge accepted since the start, sent and reported, from its durable outbox instead of its
+        journal (whose records between the last read and a crash are gone)."""
+        accepted: dict[str, str | None] = {}
+        sends: Counter[str] = Counter()
+        dead: set[str] = set()
+        try:
+            self.outbox = self._get("bridge", "/_admin/outbox/summary", since_received=f"{self.window_start:.6f}")
+            after = None
+            while True:
+                page = self._get("bridge", "/_admin/outbox/webhooks", since_received=f"{self.window_start:.6f}",
+                                 limit=10_000, after=after)
+                for webhook in page["webhooks"]:
+                    message_id = webhook["message_id"]
+                    accepted[message_id] = webhook["trace_id"]
+                    if webhook["notification_id"]:
+                        self.sent_by[(webhook["notification_id"], webhook["receiver"])] = message_id
+                        sends[message_id] += 1
+                    if webhook["state"] == "dead":
+                        dead.add(message_id)
+                if page["next"] is None:
+                    break
+                after = page["next"]
+        except requests.RequestException as exc:
+            self.outbox_error = f"its outbox could not be read ({exc})"
+            return
+        self.outbox_error = None
+        self.accepted, self.bridge_sends, self.dead = accepted, sends, dead
+
+    def refresh(self) -> None:
+        self.poll()
+        if self.bridge_journal_incomplete():
+            self.count_bridge_from_outbox()
+
+    def uncountable(self) -> list[str]:
+        """What the reconciliation cannot count, and why, in plain words."""
+        problems = [f"cannot count {UNCOUNTABLE[r.service]}: {r}" for r in self.restarts if r.service != "bridge"]
+        problems += [f"cannot count {UNCOUNTABLE[service]}: {service}'s journal dropped records from before seq "
+                     f"{first} before they were read" for service, first in self.truncated.items()
+                     if service != "bridge"]
+        if self.bridge_journal_incomplete() and self.outbox_error:
+            why = next((str(r) for r in self.restarts if r.service == "bridge"), "its journal dropped records")
+            problems.append(f"cannot count {UNCOUNTABLE['bridge']}: {why}, and {self.outbox_error}")
+        return problems
+
     # -- the end ------------------------------------------------------------------------------------
     def missing(self) -> tuple[list[str], list[tuple[str, str]]]:
         """Accepted webhooks without SENT (or without a send, when the callback is off), and reads without READ."""
@@ -512,13 +618,13 @@ class PipelineWatch:
         accepted webhook and every read has its event; (drained, seconds waited)."""
         started = time.monotonic()
         while True:
-            self.poll()
+            self.refresh()
             no_sent, no_read = self.missing()
             waiting = [m for m in no_sent if m not in self.dead] or no_read  # a dead letter will not come
             if not waiting and not self.in_flight_at_braze() and not self.outbox_busy():
                 return True, time.monotonic() - started
             if time.monotonic() - started >= timeout:
-                self.poll()
+                self.refresh()
                 return False, time.monotonic() - started
             gevent.sleep(0.25)
 
@@ -534,8 +640,15 @@ class PipelineWatch:
         for (_, status), count in self.events.items():
             statuses[status] += count
         in_flight = self.in_flight_at_braze()
+        from_outbox = self.bridge_journal_incomplete() and self.outbox is not None
         return {
             "drained": drained, "waited": waited, "accepted": len(self.accepted),
+            "sends": sum(1 for m in self.accepted if self.bridge_sends[m]),
+            "bridge_source": "outbox" if from_outbox else "journal",
+            "callbacks_posted": self.outbox["callbacks"]["SENT"]["posted"] if from_outbox else None,
+            "notes": [f"{r}: its webhooks are counted from its outbox" for r in self.restarts
+                      if r.service == "bridge" and from_outbox],
+            "uncountable": self.uncountable(),
             "bridge_duplicates": self.bridge_duplicates, "notifications": len(self.deliveries),
             "sent": statuses["SENT"], "read": statuses["READ"], "reads": len(self.reads),
             "duplicate_events": duplicate_events, "duplicate_deliveries": duplicate_deliveries,
@@ -547,11 +660,20 @@ class PipelineWatch:
         }
 
 
+def passed(r: dict[str, Any]) -> bool:
+    return not r["duplicates"] and not r["losses"] and not r["uncountable"]
+
+
 def print_reconciliation(r: dict[str, Any], timeout: float) -> None:
     drained = f"drained in {r['waited']:.1f} s" if r["drained"] else f"NOT drained after {timeout:g} s"
+    outbox = r["bridge_source"] == "outbox"
     rows = [
-        ("webhooks accepted (bridge webhook.accepted)", r["accepted"]),
-        ("  answered again as duplicates (idempotent)", r["bridge_duplicates"]),
+        ("webhooks accepted " + ("(bridge outbox, received since the start)" if outbox
+                                 else "(bridge webhook.accepted)"), r["accepted"]),
+        ("  answered again as duplicates " + ("(journal: at least)" if outbox else "(idempotent)"),
+         r["bridge_duplicates"]),
+        ("webhooks sent to Sendbird " + ("(bridge outbox)" if outbox else "(bridge sendbird.sent)"), r["sends"]),
+        *([("SENT callbacks posted (bridge outbox)", r["callbacks_posted"])] if outbox else []),
         ("notifications created (Sendbird message.delivered)", r["notifications"]),
         ("SENT events recorded (Braze event.recorded)", r["sent"]),
         ("messages read (Sendbird message.read)", r["reads"]),
@@ -568,9 +690,11 @@ def print_reconciliation(r: dict[str, Any], timeout: float) -> None:
     lines = [f"Reconciliation (journals since the test started; {drained})", "-" * (width + 12)]
     lines += [f"{name:<{width}}  {value:>10}" for name, value in rows]
     lines.append("-" * (width + 12))
-    verdict = "OK" if not r["duplicates"] and not r["losses"] else "FAILED"
-    lines.append(f"reconciliation: accepted={r['accepted']} notifications={r['notifications']} sent={r['sent']} "
-                 f"read={r['read']} duplicates={r['duplicates']} losses={r['losses']} -> {verdict}")
+    lines += r["notes"]
+    lines += [f"reconciliation: {problem}" for problem in r["uncountable"]]
+    verdict = "OK" if passed(r) else "FAILED"
+    lines.append(f"reconciliation: accepted={r['accepted']} sends={r['sends']} notifications={r['notifications']} "
+                 f"sent={r['sent']} read={r['read']} duplicates={r['duplicates']} losses={r['losses']} -> {verdict}")
     if r["examples"]:
         lines.append(f"e.g. accepted without SENT: {', '.join(r['examples'])}")
     print("\n".join(lines), flush=True)
@@ -664,7 +788,7 @@ def on_test_stop(environment, **_kwargs) -> None:
         environment.process_exit_code = 1
         return
     print_reconciliation(result, timeout)
-    if result["duplicates"] or result["losses"]:
+    if not passed(result):
         environment.process_exit_code = 1
     parsed = environment.parsed_options
     if parsed is not None and getattr(parsed, "csv_prefix", None):
