@@ -108,9 +108,9 @@ def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | 
 @cli.command(help="Write the scenario JSON Schema (for editors) to scenarios/schema.json.")
 @click.option("--output", type=click.Path(dir_okay=False), default=str(SCHEMA_PATH), show_default=True)
 def schema(output: str) -> None:
-    from simulator.scenario import Scenario
+    from simulator.scenario import json_schema_text
 
-    Path(output).write_text(json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True) + "\n")
+    Path(output).write_text(json_schema_text(), encoding="utf-8")
     console.print(f"wrote {output}")
 
 

@@ -7,14 +7,35 @@ can check a file as it is written; `simulator.loader` adds line and column to ev
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
-from mocks.braze.definitions import Audience, CampaignSpec, CanvasSpec, ConversionEvent
+from mocks.braze.definitions import (
+    ActionPathsStep,
+    Audience,
+    AudiencePathsStep,
+    CampaignSpec,
+    CanvasSpec,
+    ConversionEvent,
+    DecisionSplitStep,
+    DelayStep,
+    ExitStep,
+    ExperimentPathsStep,
+    MessageStep,
+)
 from simulator.durations import Duration
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 class Model(BaseModel):
@@ -147,22 +168,30 @@ class ScenarioCampaign(CampaignSpec):
         return self
 
 
+class ScenarioMessageStep(MessageStep):
+    """A canvas message step whose webhook is a Sendbird message (`sendbird:`) or an explicit `webhook`."""
+
+    webhook: dict[str, Any] | None = None
+    sendbird: SendbirdMessage | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def one_message(self) -> ScenarioMessageStep:
+        if (self.webhook is None) == (self.sendbird is None):
+            raise ValueError("give exactly one of 'sendbird' (a Sendbird message) or 'webhook'")
+        if self.sendbird is not None:
+            self.webhook = {"sendbird": self.sendbird.model_dump()}  # resolved by the runner
+        return self
+
+
+ScenarioStep = Annotated[ScenarioMessageStep | DelayStep | DecisionSplitStep | AudiencePathsStep | ActionPathsStep
+                         | ExperimentPathsStep | ExitStep, Field(discriminator="type")]
+
+
 class ScenarioCanvas(CanvasSpec):
     """A Braze canvas; a message step may say `sendbird: {...}` instead of `webhook: {...}`."""
 
     id: str = Field(min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def sendbird_steps(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for step in data.get("steps") or []:
-                if isinstance(step, dict) and step.get("type") == "message" and "sendbird" in step:
-                    if "webhook" in step:
-                        raise ValueError(f"step {step.get('id')!r}: give 'sendbird' or 'webhook', not both")
-                    SendbirdMessage.model_validate(step["sendbird"])
-                    step["webhook"] = {"sendbird": step.pop("sendbird")}  # resolved by the runner
-        return data
+    steps: list[ScenarioStep] = Field(min_length=1)
 
 
 class BrazeSetup(Model):
@@ -337,10 +366,10 @@ class Scenario(Model):
                                  f"{campaign.sendbird.template_key!r}")
         for canvas in self.braze.canvases:
             for step in canvas.steps:
-                message = getattr(step, "webhook", None) or {}
-                key = message.get("sendbird", {}).get("template_key") if isinstance(message, dict) else None
-                if key is not None and key not in templates:
-                    raise ValueError(f"canvas {canvas.id!r} step {step.id!r} uses unknown template {key!r}")
+                message = getattr(step, "sendbird", None)
+                if message is not None and message.template_key not in templates:
+                    raise ValueError(f"canvas {canvas.id!r} step {step.id!r} uses unknown template "
+                                     f"{message.template_key!r}")
         for i, item in enumerate(self.timeline):
             action = item.trigger_campaign or item.trigger_canvas or item.track_event
             if item.trigger_campaign and item.trigger_campaign.campaign not in campaigns:
@@ -350,3 +379,9 @@ class Scenario(Model):
             if action.recipients.segment and action.recipients.segment not in segments:
                 raise ValueError(f"timeline[{i}] names unknown segment {action.recipients.segment!r}")
         return self
+
+
+def json_schema_text() -> str:
+    """`scenarios/schema.json` as `bsim schema` writes it: the same models give the same bytes."""
+    schema = {"$schema": JSON_SCHEMA_DIALECT, **Scenario.model_json_schema()}
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
