@@ -38,17 +38,22 @@ def cli() -> None:
 @cli.command(help="Check scenario files; every problem with its line, column and a hint.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate(files: tuple[str, ...]) -> None:
-    from simulator.loader import ScenarioError, load
+    from simulator.loader import check_file
 
     failed = False
     for file in files:
-        try:
-            scenario = load(file)
-            console.print(f"[green]✓[/] {file}: {scenario.name}")
-        except ScenarioError as exc:
+        checked = check_file(file)
+        errors, warnings = len(checked.errors), len(checked.warnings)
+        counts = ", ".join(f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"),
+                                                                               (warnings, "warning")) if n)
+        if checked.scenario is not None:
+            console.print(f"[green]✓[/] {file}: {checked.scenario.name}" + (f" ({counts})" if counts else ""),
+                          highlight=False, soft_wrap=True)
+        else:
             failed = True
-            console.print(f"[red]✗[/] {file}: {len(exc.problems)} problem(s)", highlight=False)
-            console.print(exc.report(), highlight=False, markup=False, soft_wrap=True)
+            console.print(f"[red]✗[/] {file}: {counts}", highlight=False, soft_wrap=True)
+        if checked.problems:
+            console.print(checked.report(), highlight=False, markup=False, soft_wrap=True)
     sys.exit(2 if failed else 0)
 
 

@@ -2,13 +2,16 @@
 actions at virtual times, and the expectations a run must meet.
 
 Pydantic models, exported as JSON Schema to `scenarios/schema.json` (`bsim schema`), so editors
-can check a file as it is written; `simulator.loader` adds line and column to every error.
+can check a file as it is written; `simulator.loader` adds line and column to every error. Checks
+across parts (a name that must point at something defined) are `simulator.references`, run here after
+the fields validate and by the loader on its own, so a broken file gets all its problems at once.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,6 +20,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    ValidationInfo,
     model_validator,
 )
 
@@ -33,9 +38,11 @@ from mocks.braze.definitions import (
     ExperimentPathsStep,
     MessageStep,
 )
+from simulator import references
 from simulator.durations import Duration
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+LOADER_CHECKS_REFERENCES = "loader_checks_references"  # validation context: the loader runs them itself
 
 
 class Model(BaseModel):
@@ -354,31 +361,16 @@ class Scenario(Model):
                 raise ValueError(f"allow_empty_variables names unknown template {key!r}")
         return self
 
-    @model_validator(mode="after")
-    def references(self) -> Scenario:
-        templates = {t.key for t in self.sendbird.templates}
-        campaigns = {c.id for c in self.braze.campaigns}
-        canvases = {c.id for c in self.braze.canvases}
-        segments = {s.get("name") for s in self.braze.segments}
-        for campaign in self.braze.campaigns:
-            if campaign.sendbird and campaign.sendbird.template_key not in templates:
-                raise ValueError(f"campaign {campaign.id!r} uses unknown Sendbird template "
-                                 f"{campaign.sendbird.template_key!r}")
-        for canvas in self.braze.canvases:
-            for step in canvas.steps:
-                message = getattr(step, "sendbird", None)
-                if message is not None and message.template_key not in templates:
-                    raise ValueError(f"canvas {canvas.id!r} step {step.id!r} uses unknown template "
-                                     f"{message.template_key!r}")
-        for i, item in enumerate(self.timeline):
-            action = item.trigger_campaign or item.trigger_canvas or item.track_event
-            if item.trigger_campaign and item.trigger_campaign.campaign not in campaigns:
-                raise ValueError(f"timeline[{i}] triggers unknown campaign {item.trigger_campaign.campaign!r}")
-            if item.trigger_canvas and item.trigger_canvas.canvas not in canvases:
-                raise ValueError(f"timeline[{i}] triggers unknown canvas {item.trigger_canvas.canvas!r}")
-            if action.recipients.segment and action.recipients.segment not in segments:
-                raise ValueError(f"timeline[{i}] names unknown segment {action.recipients.segment!r}")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def cross_references(cls, data: Any, handler: ModelWrapValidatorHandler[Scenario],
+                         info: ValidationInfo) -> Scenario:
+        scenario = handler(data)
+        if isinstance(data, Mapping) and not (info.context or {}).get(LOADER_CHECKS_REFERENCES):
+            errors = [f for f in references.check(data, scenario.run_for) if f.level == "error"]
+            if errors:
+                raise ValueError("; ".join(map(str, errors)))
+        return scenario
 
 
 def json_schema_text() -> str:

@@ -57,7 +57,6 @@ def test_another_seed_gives_another_world(tmp_path):
 def test_an_expectation_that_cannot_hold_fails_the_run(tmp_path):
     text = (ROOT / "scenarios" / "onboarding_demo.yaml").read_text()
     text += "  - {name: impossible, metric: funnel.notifications, min: 61}\n"
-    text += "  - {name: missing metric, metric: funnel.nothing_here, min: 0}\n"
     path = tmp_path / "strict.yaml"
     path.write_text(text)
     result = bsim("run", str(path), "--json", str(tmp_path / "r.json"))
@@ -66,7 +65,16 @@ def test_an_expectation_that_cannot_hold_fails_the_run(tmp_path):
     verdicts = {e["name"]: e for e in report["expectations"]}
     assert report["passed"] is False
     assert verdicts["impossible"]["passed"] is False and verdicts["impossible"]["value"] == 60
-    assert verdicts["missing metric"]["passed"] is False and verdicts["missing metric"]["value"] is None
+
+
+def test_an_expectation_on_a_number_the_report_never_has_is_refused_before_the_run(tmp_path):
+    text = (ROOT / "scenarios" / "onboarding_demo.yaml").read_text()
+    text += "  - {name: missing metric, metric: funnel.nothing_here, min: 0}\n"
+    path = tmp_path / "typo.yaml"
+    path.write_text(text)
+    result = bsim("run", str(path), "--json", str(tmp_path / "r.json"))
+    assert result.exit_code == 2 and not (tmp_path / "r.json").exists()
+    assert "unknown metric 'funnel.nothing_here'" in result.output
 
 
 BROKEN = """name: broken

@@ -1,0 +1,242 @@
+"""Checks across the parts of a scenario: names that must point at something the file defines, the
+variables a Sendbird template needs, and timeline actions that fall inside the run.
+
+They read the data as written (plain YAML values, or models given to `Scenario(...)`) and skip
+whatever is missing or of the wrong shape, so they can run on a file that also has field errors and
+report every problem in one pass, each at the value it concerns (`Finding.loc`). `Scenario`
+runs them after its fields validate; `simulator.loader` runs them itself to place each one in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from mocks.sendbird.templates import PLACEHOLDER
+from simulator.durations import parse_duration
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    loc: Loc  # keys and indexes from the top of the file to the offending value
+    message: str
+    hint: str = ""
+    level: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        return f"{'.'.join(map(str, self.loc))}: {self.message}"
+
+
+def get(node: Any, *keys: str | int) -> Any:
+    """`node[key][key]...` over mappings, models and lists; None where a level is absent or of another shape."""
+    for key in keys:
+        if isinstance(node, Mapping):
+            node = node.get(key)
+        elif isinstance(node, BaseModel) and isinstance(key, str):
+            node = getattr(node, key, None)
+        elif isinstance(node, list | tuple) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        else:
+            return None
+    return node
+
+
+def entries(node: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(node)) if isinstance(node, list | tuple) else []
+
+
+def text(node: Any) -> str | None:
+    return node if isinstance(node, str) else None
+
+
+def names(node: Any) -> set[str]:
+    """The keys of a mapping (a message's variables), whatever holds it."""
+    return {k for k in node if isinstance(k, str)} if isinstance(node, Mapping) else set()
+
+
+def suggest(word: str, known: set[str], what: str) -> str:
+    close = difflib.get_close_matches(word, sorted(known), n=1)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return f"known {what}: {', '.join(sorted(known))}" if known else f"no {what} is defined in this file"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Sendbird message (a campaign's or a canvas message step's `sendbird:`) and where it is."""
+
+    loc: Loc
+    owner: str
+    body: Any
+
+
+@dataclass
+class Parts:
+    """The names a scenario defines, read from whatever of it parsed."""
+
+    templates: dict[str, Any] = field(default_factory=dict)  # key -> the template as written
+    campaigns: set[str] = field(default_factory=set)
+    canvases: dict[str, Any] = field(default_factory=dict)  # id -> the canvas as written
+    segments: set[str] = field(default_factory=set)
+    messages: list[Message] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, data: Any) -> Parts:
+        parts = cls()
+        for _, template in entries(get(data, "sendbird", "templates")):
+            if (key := text(get(template, "key"))) is not None:
+                parts.templates.setdefault(key, template)
+        for _, segment in entries(get(data, "braze", "segments")):
+            if (name := text(get(segment, "name"))) is not None:
+                parts.segments.add(name)
+        for i, campaign in entries(get(data, "braze", "campaigns")):
+            campaign_id = text(get(campaign, "id"))
+            if campaign_id is not None:
+                parts.campaigns.add(campaign_id)
+            if get(campaign, "sendbird") is not None:
+                parts.messages.append(Message(("braze", "campaigns", i, "sendbird"), f"campaign {campaign_id!r}",
+                                              get(campaign, "sendbird")))
+        for i, canvas in entries(get(data, "braze", "canvases")):
+            canvas_id = text(get(canvas, "id"))
+            if canvas_id is not None:
+                parts.canvases.setdefault(canvas_id, canvas)
+            for j, step in entries(get(canvas, "steps")):
+                if get(step, "type") == "message" and get(step, "sendbird") is not None:
+                    parts.messages.append(Message(("braze", "canvases", i, "steps", j, "sendbird"),
+                                                  f"canvas {canvas_id!r} step {text(get(step, 'id'))!r}",
+                                                  get(step, "sendbird")))
+        return parts
+
+
+def placeholders(value: Any) -> set[str]:
+    """The `{name}` placeholders in a UI template's strings, as Sendbird fills them."""
+    if isinstance(value, str):
+        return set(PLACEHOLDER.findall(value))
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    return set().union(*map(placeholders, value)) if isinstance(value, list | tuple) else set()
+
+
+def required_variables(template: Any) -> set[str]:
+    return {key for _, spec in entries(get(template, "variable_schema"))
+            if get(spec, "required") is True and (key := text(get(spec, "key"))) is not None}
+
+
+def check(data: Any, run_for_default: float) -> list[Finding]:
+    """Every cross-reference problem of a scenario (`run_for_default`: the run length when it says none)."""
+    parts = Parts.read(data)
+    return [*_duplicates(data), *_messages(parts), *_segments_in_audiences(data, parts),
+            *_timeline(data, parts, run_for_default), *_content_expectations(data, parts)]
+
+
+def _duplicates(data: Any) -> Iterator[Finding]:
+    sections = ((("sendbird", "templates"), "key", "Sendbird template"), (("braze", "segments"), "name", "segment"),
+                (("braze", "campaigns"), "id", "campaign"), (("braze", "canvases"), "id", "canvas"))
+    for section, key, what in sections:
+        seen: set[str] = set()
+        for i, item in entries(get(data, *section)):
+            name = text(get(item, key))
+            if name in seen:
+                yield Finding((*section, i, key), f"a second {what} named {name!r}",
+                              f"give each {what} its own `{key}`")
+            if name is not None:
+                seen.add(name)
+
+
+def _messages(parts: Parts) -> Iterator[Finding]:
+    for message in parts.messages:
+        key = text(get(message.body, "template_key"))
+        if key is None:
+            continue  # a field error says so
+        if key not in parts.templates:
+            yield Finding((*message.loc, "template_key"), f"{message.owner} uses unknown Sendbird template {key!r}",
+                          suggest(key, set(parts.templates), "templates"))
+            continue
+        template = parts.templates[key]
+        supplied = names(get(message.body, "variables"))
+        missing = sorted(required_variables(template) - supplied)
+        if missing:
+            yield Finding((*message.loc, "variables"),
+                          f"{message.owner} does not supply {_listed(missing)}, required by template {key!r}",
+                          "add " + ", ".join(f"`{name}:`" for name in missing) + " under `variables:` "
+                          "(Sendbird refuses a send without them)")
+        unfilled = sorted(placeholders(get(template, "ui_template")) - supplied - set(missing))
+        if unfilled:
+            yield Finding((*message.loc, "variables"),
+                          f"{message.owner} does not supply {_listed(unfilled)}, used by template {key!r}",
+                          "the notification would show " + ", ".join(f"`{{{name}}}`" for name in unfilled)
+                          + " as written; add it under `variables:`", "warning")
+
+
+def _listed(variables: list[str]) -> str:
+    return ("the variable " if len(variables) == 1 else "the variables ") + ", ".join(map(repr, variables))
+
+
+def _audiences(data: Any) -> Iterator[tuple[Loc, Any]]:
+    """Every audience that may name a saved segment, with its place."""
+    for i, behaviour in entries(get(data, "population", "behaviours")):
+        yield ("population", "behaviours", i, "audience"), get(behaviour, "audience")
+    for section in ("campaigns", "canvases"):
+        for i, item in entries(get(data, "braze", section)):
+            yield ("braze", section, i, "audience"), get(item, "audience")
+    for i, canvas in entries(get(data, "braze", "canvases")):
+        for j, step in entries(get(canvas, "steps")):
+            yield ("braze", "canvases", i, "steps", j, "audience"), get(step, "audience")
+            for k, path in entries(get(step, "paths")):
+                yield ("braze", "canvases", i, "steps", j, "paths", k, "audience"), get(path, "audience")
+
+
+def _segments_in_audiences(data: Any, parts: Parts) -> Iterator[Finding]:
+    for loc, audience in _audiences(data):
+        name = text(get(audience, "segment"))
+        if name is not None and name not in parts.segments:
+            yield Finding((*loc, "segment"), f"unknown segment {name!r}",
+                          suggest(name, parts.segments, "segments") + " (segments are defined under braze.segments)")
+
+
+def _duration(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None  # a field error says so
+
+
+def _shown(written: Any, seconds: float) -> str:
+    return f"{written} ({seconds:g} s)" if isinstance(written, str) else f"{seconds:g} s"
+
+
+def _timeline(data: Any, parts: Parts, run_for_default: float) -> Iterator[Finding]:
+    run_for = run_for_default if get(data, "run_for") is None else _duration(get(data, "run_for"))
+    for i, item in entries(get(data, "timeline")):
+        campaign = text(get(item, "trigger_campaign", "campaign"))
+        if campaign is not None and campaign not in parts.campaigns:
+            yield Finding(("timeline", i, "trigger_campaign", "campaign"), f"triggers unknown campaign {campaign!r}",
+                          suggest(campaign, parts.campaigns, "campaigns"))
+        canvas = text(get(item, "trigger_canvas", "canvas"))
+        if canvas is not None and canvas not in parts.canvases:
+            yield Finding(("timeline", i, "trigger_canvas", "canvas"), f"triggers unknown canvas {canvas!r}",
+                          suggest(canvas, set(parts.canvases), "canvases"))
+        for action in ("trigger_campaign", "trigger_canvas", "track_event"):
+            segment = text(get(item, action, "recipients", "segment"))
+            if segment is not None and segment not in parts.segments:
+                yield Finding(("timeline", i, action, "recipients", "segment"), f"names unknown segment {segment!r}",
+                              suggest(segment, parts.segments, "segments"))
+        at = _duration(get(item, "at"))
+        if at is not None and run_for is not None and at >= run_for:
+            yield Finding(("timeline", i, "at"), f"at {_shown(get(item, 'at'), at)} is not before the end of the run, "
+                          f"run_for {_shown(get(data, 'run_for'), run_for)}: it would never happen",
+                          "move it earlier or make `run_for` longer")
+
+
+def _content_expectations(data: Any, parts: Parts) -> Iterator[Finding]:
+    for i, expectation in entries(get(data, "expectations")):
+        template = text(get(expectation, "content", "template"))
+        if template is not None and template not in parts.templates:
+            yield Finding(("expectations", i, "content", "template"), f"unknown Sendbird template {template!r}",
+                          suggest(template, set(parts.templates), "templates"))
