@@ -5,6 +5,7 @@ report: all of its problems in one pass, field errors and cross-reference errors
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +20,18 @@ from simulator.references import Finding, get
 from simulator.scenario import LOADER_CHECKS_REFERENCES, Scenario
 
 PYDANTIC_PARTS = ("function-after", "function-before", "function-wrap", "tagged-union")  # loc parts that are no key
+BOOL = "tag:yaml.org,2002:bool"
+
+
+class ScenarioYAML(yaml.SafeLoader):
+    """YAML with the booleans of YAML 1.2, as editors read it: only true and false are booleans, so a
+    decision split's `yes:` and `no:` and Norway's `NO:` stay keys (YAML 1.1 made them true and false)."""
+
+
+ScenarioYAML.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+ScenarioYAML.add_implicit_resolver(BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass(frozen=True)
@@ -188,8 +201,8 @@ def _reference_findings(data: dict[str, Any]) -> list[Finding]:
 def check_text(text: str, source: str = "<scenario>") -> Checked:
     """Every problem of a scenario's text, field errors and cross-reference checks alike."""
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=ScenarioYAML)
+        data = yaml.load(text, Loader=ScenarioYAML)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

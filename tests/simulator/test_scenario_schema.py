@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from simulator.cli import cli
 from simulator.durations import PATTERN, UNITS, Duration
+from simulator.loader import ScenarioYAML
 from simulator.scenario import json_schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,13 +27,13 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text())
 DURATION = TypeAdapter(Duration)
 
 
-class EditorLoader(yaml.SafeLoader):
-    """YAML as an editor's language server reads it (YAML 1.2): `2026-01-05T09:00:00Z` stays a string."""
+class EditorLoader(ScenarioYAML):
+    """YAML as an editor's language server reads it (YAML 1.2): `2026-01-05T09:00:00Z` stays a string too."""
 
 
 EditorLoader.yaml_implicit_resolvers = {
     first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first, resolvers in ScenarioYAML.yaml_implicit_resolvers.items()}
 
 
 def schema_errors(instance, schema=SCHEMA) -> list[str]:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from simulator import metric_paths, references
 from simulator.cli import cli
-from simulator.loader import check_text
+from simulator.loader import ScenarioYAML, check_text
 from simulator.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,7 +188,7 @@ braze:
           type: decision_split
           audience:
             segment: paying
-          "yes": done
+          yes: done
         - {id: done, type: exit}
 timeline:
   - at: 1m
@@ -276,7 +276,7 @@ def test_each_cross_reference_check_on_its_own(case):
 def test_the_model_refuses_the_same_problems_for_programmatic_use(case):
     text, path, _, message, _ = CROSS_REFERENCE_CASES[case]
     with pytest.raises(ValidationError, match=re.escape(f"{path}: {message}")):
-        Scenario.model_validate(yaml.safe_load(text))
+        Scenario.model_validate(yaml.load(text, Loader=ScenarioYAML))
 
 
 def test_a_required_variable_with_no_variables_at_all_is_reported_at_the_message():
@@ -301,7 +301,7 @@ def test_a_placeholder_the_message_leaves_out_is_a_warning_that_does_not_fail(tm
             "canvas 'flow' step 'first' does not supply the variable 'plan', used by template 'welcome'") \
         in result.output
     assert "hint: the notification would show `{plan}` as written" in result.output
-    assert Scenario.model_validate(yaml.safe_load(text)).name == "base"
+    assert Scenario.model_validate(yaml.load(text, Loader=ScenarioYAML)).name == "base"
 
 
 METRIC_CASES = {
@@ -339,7 +339,7 @@ def test_the_numbers_a_report_has_are_accepted(metric):
 
 
 def test_content_expectations_name_a_template_and_are_no_metric():
-    data = yaml.safe_load(BASE)
+    data = yaml.load(BASE, Loader=ScenarioYAML)
     data["expectations"] = [{"content": {"template": "welcom", "variable": "first_name", "not_empty": True}},
                             {"content": {"template": "welcome", "variable": "plan", "not_empty": True}}]
     assert [(f.loc, f.message, f.hint) for f in references.check(data, 86_400)] == [
@@ -357,7 +357,7 @@ name: every_step
 run_for: 3d
 population:
   size: 12
-  countries: {DE: 0.5, US: 0.5}
+  countries: {NO: 0.5, US: 0.5}
   custom_attributes:
     plan: {values: {free: 0.5, pro: 0.5}}
   behaviours:
@@ -382,7 +382,7 @@ braze:
       steps:
         - {id: first, type: message, sendbird: {template_key: note, variables: {first_name: a}}, next: pause}
         - {id: pause, type: delay, seconds: 60, next: split}
-        - {id: split, type: decision_split, audience: {segment: pro}, "yes": paths, "no": test}
+        - {id: split, type: decision_split, audience: {segment: pro}, yes: paths, no: test}
         - id: paths
           type: audience_paths
           paths: [{name: Pro, audience: {segment: pro}, next: wait}]
@@ -423,5 +423,11 @@ def test_every_number_a_real_report_holds_is_a_metric_validate_accepts():
     reported = set(numbers(sections))
     assert {"canvases.walk.steps.split.yes", "canvases.walk.steps.wait.path:Read", "campaigns.hello.sent",
             "population.behaviours.readers", "latency_ms.delivery_to_read.p50"} <= reported
-    assert reported - metric_paths.metric_paths(yaml.safe_load(EVERY_STEP)) == set()
+    assert reported - metric_paths.metric_paths(yaml.load(EVERY_STEP, Loader=ScenarioYAML)) == set()
 
+
+def test_yes_no_and_norway_stay_keys_as_editors_read_them():
+    scenario = check_text(EVERY_STEP).scenario
+    split = next(s for s in scenario.braze.canvases[0].steps if s.id == "split")
+    assert (split.yes, split.no) == ("paths", "test")
+    assert scenario.population.countries == {"NO": 0.5, "US": 0.5}
