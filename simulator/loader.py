@@ -149,6 +149,8 @@ def _known_fields(loc: tuple) -> list[str]:
             node = node.get("items", {})
         else:
             node = node.get("properties", {}).get(part, node.get("additionalProperties", {}))
+        if not isinstance(node, dict):  # `additionalProperties: false`: nothing is known there
+            return []
         node = deref(node)
         for key in ("anyOf", "oneOf"):
             options = [o for o in node.get(key, []) if "$ref" in o or "properties" in o]

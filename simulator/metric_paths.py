@@ -36,7 +36,7 @@ VARIABLE_STATS = ("empty",)
 
 
 def step_stats(step: Any) -> list[str]:
-    kind = get(step, "type")
+    kind = text(get(step, "type"))
     stats = ["entered", *STEP_OUTCOMES.get(kind, ())]
     if kind in PATH_STEPS:
         stats += [f"path:{name}" for _, path in entries(get(step, "paths")) if (name := text(get(path, "name")))]

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from simulator import metric_paths, references
@@ -431,3 +433,33 @@ def test_yes_no_and_norway_stay_keys_as_editors_read_them():
     split = next(s for s in scenario.braze.canvases[0].steps if s.id == "split")
     assert (split.yes, split.no) == ("paths", "test")
     assert scenario.population.countries == {"NO": 0.5, "US": 0.5}
+
+
+def places(node, prefix=()):
+    """Every location in parsed YAML, for a change to land anywhere."""
+    yield prefix
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in children:
+        yield from places(value, (*prefix, key))
+
+
+ANY_VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                     max_size=3), max_leaves=6)
+BASE_PLACES = [p for p in places(yaml.load(BASE, Loader=ScenarioYAML)) if p]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(BASE_PLACES), ANY_VALUE), min_size=1, max_size=3))
+def test_any_change_anywhere_gets_problems_placed_in_the_file_never_a_crash(changes):
+    data = yaml.load(BASE, Loader=ScenarioYAML)
+    for place, value in changes:
+        parent = references.get(data, *place[:-1])
+        if isinstance(parent, dict) or (isinstance(parent, list) and isinstance(place[-1], int)
+                                        and place[-1] < len(parent)):
+            parent[place[-1]] = value
+    text = yaml.safe_dump(data, sort_keys=False)
+    checked = check_text(text)
+    lines = text.count("\n") + 1
+    assert all(1 <= p.line <= lines and p.column >= 1 and p.message for p in checked.problems)
+    assert (checked.scenario is None) == bool(checked.errors)
