@@ -23,6 +23,8 @@ DETAILS = 50  # notifications with gaps listed in checks.empty_variable_details
 EXAMPLES = 5  # failing notifications shown per content expectation
 TEMPLATE_KINDS = ("template.created", "template.edited")
 IMPLICIT_NAME = "no empty variables or unfilled placeholders"
+TEMPLATE_STATS = ("notifications", "empty_variables", "unfilled_placeholders")  # the numbers of a template's section
+VARIABLE_STATS = ("empty", "unfilled")  # the numbers of each of its variables
 
 
 class _Version:
@@ -47,10 +49,9 @@ class _Template:
 
     def section(self) -> dict[str, Any]:
         names = sorted(self.names | set(self.variables))
-        return {"notifications": self.notifications, "empty_variables": self.empty,
-                "unfilled_placeholders": self.unfilled,
-                "variables": {n: {"empty": self.variables.get(n, Counter())["empty"],
-                                  "unfilled": self.variables.get(n, Counter())["unfilled"]} for n in names},
+        numbers = dict(zip(TEMPLATE_STATS, (self.notifications, self.empty, self.unfilled), strict=True))
+        counts = {n: self.variables.get(n, Counter()) for n in names}
+        return {**numbers, "variables": {n: {stat: counts[n][stat] for stat in VARIABLE_STATS} for n in names},
                 "samples": self.samples}
 
 

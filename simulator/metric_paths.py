@@ -16,6 +16,7 @@ from typing import Any
 from mocks.braze.campaigns import CampaignStats
 from mocks.braze.canvases import EVERYONE_ELSE
 from simulator.analysis import FUNNEL, HOPS, RATIOS, Trail, percentiles
+from simulator.content import TEMPLATE_STATS, VARIABLE_STATS
 from simulator.references import Finding, Parts, entries, get, names, placeholders, text
 
 
@@ -30,9 +31,6 @@ CAMPAIGN_STATS = _numbers(CampaignStats().to_dict([]))
 CANVAS_STATS = ("entered", "completed", "active", "unique_conversions")
 STEP_OUTCOMES = {"message": ("sent", "failed", "aborted"), "decision_split": ("yes", "no")}
 PATH_STEPS = {"audience_paths": True, "action_paths": True, "experiment_paths": False}  # type -> has Everyone Else
-# The content report: per template, and per variable of it.
-CONTENT_STATS = ("notifications", "empty_variables", "unfilled_placeholders")
-VARIABLE_STATS = ("empty",)
 
 
 def step_stats(step: Any) -> list[str]:
@@ -62,7 +60,7 @@ def metric_paths(data: Any) -> set[str]:
             name for _, spec in entries(get(template, "variable_schema")) if (name := text(get(spec, "key")))}
         variables |= {name for m in parts.messages if get(m.body, "template_key") == key
                       for name in names(get(m.body, "variables"))}
-        known |= {f"content.{key}.{stat}" for stat in CONTENT_STATS}
+        known |= {f"content.{key}.{stat}" for stat in TEMPLATE_STATS}
         known |= {f"content.{key}.variables.{name}.{stat}" for name in variables for stat in VARIABLE_STATS}
     return known
 
