@@ -40,15 +40,19 @@ def from_ms(ms: int) -> datetime:
 
 
 class RealClock:
-    """The wall clock, running `speed` times faster from the moment it is made."""
+    """The wall clock, running `speed` times faster from the moment it is made.
+
+    `origin` is the time it reads at that moment (default: the wall clock's), so a process can
+    follow another's sped-up clock: a live run keeps the time of the stack it drives.
+    """
 
     simulated = False
 
-    def __init__(self, speed: float = 1.0) -> None:
+    def __init__(self, speed: float = 1.0, origin: datetime | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
-        self._origin = datetime.now(UTC)
+        self._origin = _aware(origin) if origin is not None else datetime.now(UTC)
         self._mono0 = time.monotonic()
 
     def now(self) -> datetime:

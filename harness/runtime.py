@@ -41,8 +41,8 @@ class Runtime:
 
     @classmethod
     def live(cls, speed: float = 1.0, seed: int | None = None, workers: int = 4,
-             journal_capacity: int = 200_000) -> Runtime:
-        clock = RealClock(speed)
+             journal_capacity: int = 200_000, origin: datetime | None = None) -> Runtime:
+        clock = RealClock(speed, origin)
         # a random epoch even with a seed: a service restarted with the same seed is still a new life
         return cls(clock, Scheduler(clock, workers), Journal(clock, journal_capacity), IdFactory(seed),
                    Transport(False))

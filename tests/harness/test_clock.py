@@ -60,6 +60,17 @@ def test_real_clock_speed_multiplies_elapsed_time(fake_monotonic: FakeMonotonic,
     assert clock.now() - start == timedelta(seconds=10.5 * speed)
 
 
+def test_real_clock_follows_another_clock_from_its_origin(fake_monotonic: FakeMonotonic) -> None:
+    """A live run keeps the time of the stack it drives: from the stack's time, at the stack's speed."""
+    origin = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    clock = RealClock(speed=60, origin=origin)
+    assert clock.now() == origin
+    fake_monotonic.value += 2.0
+    assert clock.now() == origin + timedelta(minutes=2)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        RealClock(origin=datetime(2026, 3, 1, 12, 0))
+
+
 def test_real_clock_stands_still_while_monotonic_does(fake_monotonic: FakeMonotonic) -> None:
     clock = RealClock(speed=100)
     assert clock.now() == clock.now()
