@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,8 @@ CALLBACK_STATES = {"callback.posted": "posted", "callback.retry": "retrying", "c
 NO_REASON = {"pending": "no attempt recorded by the end of the run",
              "sent": "Sendbird accepted the send but journaled no delivery",
              "posted": "the bridge posted it to Braze, which recorded no event"}
+# A restarted service lost what the run had created on it: the run fails unless it expected that.
+UNEXPECTED_RESTART = Expectation(name="no service restarted during the run", metric="checks.restarts", equals=0)
 
 
 def _ts(value: str) -> datetime:
@@ -217,12 +219,14 @@ def check(expectation: Expectation, report: dict[str, Any]) -> dict[str, Any]:
 
 def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mode: str, start: datetime,
                  end: datetime, population: dict[str, Any], campaigns: dict[str, Any], canvases: dict[str, Any],
-                 event_callback: bool) -> dict[str, Any]:
+                 event_callback: bool, restarts: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """`restarts`: the services (`{"service", "epoch"}`) whose journal restarted during a live run."""
     content = Content(scenario.expectations)
     trail = Trail(records, content)
     checks = trail.checks(event_callback)
     explain_lost(records, checks["lost_details"])
-    checks.update(empty_variables=content.gaps, empty_variable_details=content.details)
+    checks.update(empty_variables=content.gaps, empty_variable_details=content.details,
+                  restarts=len(restarts), restart_details=list(restarts))
     funnel = {stage: trail.counts.get(stage, 0) for stage in FUNNEL}
     ratios = {name: round(funnel[a] / funnel[b], 4) if funnel[b] else 0.0 for name, (a, b) in RATIOS.items()}
     latencies = trail.latencies()
@@ -243,5 +247,7 @@ def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mod
         implicit = content.implicit_expectation(getattr(scenario, "allow_empty_variables", False))
         if implicit is not None:
             report["expectations"].append(implicit)
+    if restarts and not any(e.metric == UNEXPECTED_RESTART.metric for e in scenario.expectations):
+        report["expectations"].append(check(UNEXPECTED_RESTART, report))
     report["passed"] = all(e["passed"] for e in report["expectations"])
     return report
