@@ -8,6 +8,11 @@ not depend on the order of deliveries, so the same seed gives the same journal. 
 played out later as tasks on the harness scheduler (nothing here sleeps or starts a thread): the
 impression and the read at the read time, moved into the user's active hours in their time zone,
 a click right after, and the conversion event to Braze after its own delay.
+
+A fleet acts only for its own users: a delivery to anyone else (another world on the same live
+stack, like `bsim up`'s demo users) is counted as `unknown_users` and left alone, never an error.
+With `until` set (a live run's end) a device does nothing after it, as a simulated run's clock stops
+at its end: a run's devices never act on a stack the run has left.
 """
 
 from __future__ import annotations
@@ -58,8 +63,9 @@ class DeviceFleet:
 
     def __init__(self, runtime: Runtime, users: list[SimUser], sendbird_http: requests.Session, sendbird_url: str,
                  sendbird_token: str, braze_http: requests.Session, braze_url: str, braze_key: str,
-                 seed: int) -> None:
+                 seed: int, until: datetime | None = None) -> None:
         self.runtime = runtime
+        self.until = until
         self.users = {user.sendbird_id: user for user in users}
         self.sendbird_http = sendbird_http
         self.sendbird_url = sendbird_url.rstrip("/")
@@ -98,11 +104,15 @@ class DeviceFleet:
             return
         read_at = self.runtime.clock.now() + timedelta(seconds=log_normal(behaviour.read_delay, read_z))
         read_at = into_active_hours(read_at, ZoneInfo(user.time_zone), behaviour.active_hours, jitter * 3600)
+        if self.until is not None and read_at > self.until:
+            return
         click = clicks < behaviour.click_probability
         conversion = behaviour.conversion
         conversion_delay = None
         if conversion is not None and converts < conversion.probability:
             conversion_delay = log_normal(conversion.delay, conversion_z)
+            if self.until is not None and read_at + timedelta(seconds=conversion_delay) > self.until:
+                conversion_delay = None
         self._count("reads_scheduled")
         if click:
             self._count("clicks_scheduled")
@@ -174,10 +184,13 @@ class DeviceFleet:
 
         return sendbird_service.feeds.subscribe(delivered)
 
-    def stream_live(self, deliveries_url: str, stop: threading.Event) -> None:
+    def stream_live(self, deliveries_url: str, stop: threading.Event,
+                    connected: threading.Event | None = None) -> None:
         """Live mode: read the fake Sendbird's delivery firehose (`GET /_admin/deliveries/stream`) and
         hand each delivery to `on_delivery`, until `stop` is set or the stream ends. Blocks: the caller
-        runs it on a worker. `stop` is noticed at the next line, at the latest the server's heartbeat."""
+        runs it on a worker. `stop` is noticed at the next line, at the latest the server's heartbeat.
+        `connected` is set at the stream's first line, which the server sends once it has subscribed:
+        deliveries are pushed, never replayed, so a run waits for it before it sends anything."""
         if stop.is_set():
             return
         try:
@@ -187,6 +200,8 @@ class DeviceFleet:
                     return
                 data: list[str] = []
                 for raw in response.iter_lines():
+                    if connected is not None:
+                        connected.set()
                     if stop.is_set():
                         return
                     line = raw.decode("utf-8")  # SSE is UTF-8 whatever the Content-Type says

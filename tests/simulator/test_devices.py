@@ -225,6 +225,19 @@ def test_messages_for_users_outside_the_population_are_ignored():
     assert stack.runtime.journal.read(kinds=DEVICE_KINDS)[0] == []
 
 
+def test_devices_do_nothing_after_until():
+    """A live run's devices stop at its end, as a simulated run's clock does."""
+    stack, users, fleet = setup_world(FULL, 40)
+    fleet.until = START + timedelta(minutes=10)
+    fleet.attach_simulated(stack.sendbird)
+    send_batch(stack, [u.sendbird_id for u in users])
+    stack.runtime.scheduler.run_until_idle()
+    done = stack.runtime.journal.read(kinds=DEVICE_KINDS)[0]
+    reads = [r for r in done if r.kind == "device.read"]
+    assert 0 < len(reads) < 40 and fleet.stats["reads_scheduled"] == len(reads)
+    assert all(r.at <= fleet.until for r in done)
+
+
 def test_unsubscribing_stops_the_devices():
     stack, users, fleet = setup_world(FULL, 5)
     fleet.attach_simulated(stack.sendbird)()
@@ -237,10 +250,8 @@ def test_stream_live_reads_the_delivery_firehose():
     """The live path over the in-process transport: the SSE stream is read on a worker thread."""
     stack, users, fleet = setup_world(FULL.model_copy(update={"conversion": None}), 20)
     connected, stop = threading.Event(), threading.Event()
-    http = stack.runtime.transport.session()
-    http.hooks["response"].append(lambda response, *args, **kwargs: connected.set())
-    fleet.sendbird_http = http
-    worker = threading.Thread(target=fleet.stream_live, args=(f"{SENDBIRD_URL}/_admin/deliveries/stream", stop))
+    worker = threading.Thread(target=fleet.stream_live,
+                              args=(f"{SENDBIRD_URL}/_admin/deliveries/stream", stop, connected))
     worker.start()
     try:
         assert connected.wait(5)
