@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -69,9 +71,10 @@ def validate(files: tuple[str, ...]) -> None:
 def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | None, junit: str | None,
         report_dir: str | None, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
     from harness.gc_tuning import tune_for_long_lived_stores
+    from simulator.live import run_live
     from simulator.loader import ScenarioError, load
     from simulator.reports import print_summary, write_html, write_json, write_junit
-    from simulator.runner import run_live, run_simulated
+    from simulator.runner import run_simulated
 
     try:
         scenario = load(file)
@@ -80,21 +83,16 @@ def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | 
         console.print(exc.report(), highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     started = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.fields[name]}"), BarColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=1.0, name=scenario.name)
-
-        def progress(fraction: float, text: str) -> None:
-            bar.update(task, completed=fraction, description=text)
-
+    with _progress(scenario.name) as progress:
         try:
             if live:
-                report = run_live(scenario, _endpoints(braze_url, sendbird_url, bridge_url), seed, speed, progress)
+                report = run_live(scenario, _endpoints(braze_url, sendbird_url, bridge_url), seed, speed, progress,
+                                  warn=_warn)
             else:
                 tune_for_long_lived_stores()  # this process holds the whole simulated world
                 report = run_simulated(scenario, seed, progress)
         except (RunError, requests.RequestException) as exc:
-            console.print(f"[red]run failed:[/] {exc}")
+            console.print(f"[red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(3)
     print_summary(report, console)
     console.print(f"wall time {time.perf_counter() - started:.1f} s ({report['mode']})")
@@ -108,6 +106,38 @@ def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | 
         path = write_html(report, Path(report_dir))
         console.print(f"HTML report: {path}")
     sys.exit(0 if report["passed"] else 1)
+
+
+class PlainProgress:
+    """Progress as lines, for logs (CI, pipes) where a bar would print nothing useful: each set-up
+    step, then one line per tenth of the run."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tenths = 0
+        self.text = ""
+
+    def __call__(self, fraction: float, text: str) -> None:
+        tenths = math.floor(fraction * 10 + 1e-9)
+        if tenths > self.tenths or (text != self.text and (fraction <= 0 or fraction >= 1)):
+            click.echo(f"{self.name}: {f'{tenths * 10:3d}% ' if fraction > 0 else ''}{text}")
+        self.tenths, self.text = max(self.tenths, tenths), text
+
+
+@contextlib.contextmanager
+def _progress(name: str) -> Iterator[Callable[[float, str], None]]:
+    """A transient bar on a terminal, plain lines anywhere else."""
+    if not sys.stdout.isatty():
+        yield PlainProgress(name)
+        return
+    with Progress(TextColumn("[bold]{task.fields[name]}"), BarColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=1.0, name=name)
+        yield lambda fraction, text: bar.update(task, completed=fraction, description=text)
+
+
+def _warn(text: str) -> None:
+    console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
 
 
 @cli.command(help="Write the scenario JSON Schema (for editors) to scenarios/schema.json.")

@@ -32,6 +32,7 @@ from mocks.braze.segments import Predicate, compile_filter
 from mocks.braze.track import MAX_OBJECTS
 from mocks.braze.users import DEFAULT_ATTRIBUTES, Profile
 from mocks.braze.values import countries, custom_value, languages
+from simulator.namespace import NO_NAMESPACE, RUN_ATTRIBUTE, Namespace
 from simulator.scenario import AttributeSpec, Behaviour, Population
 
 NAME_POOL = 2_000  # names drawn per locale; users pick first and last names from these
@@ -161,10 +162,13 @@ def _before(rng: Random, start: datetime, within: float) -> datetime:
 
 
 def build_population(spec: Population, seed: int, start: datetime,
-                     segments: Mapping[str, dict[str, Any]] | None = None) -> list[SimUser]:
+                     segments: Mapping[str, dict[str, Any]] | None = None,
+                     namespace: Namespace = NO_NAMESPACE) -> list[SimUser]:
     """`spec.size` users, the same ones for the same seed. External ids are `prefix0`..`prefix{size-1}`.
 
     `segments` (segment name -> filter) resolves behaviours whose audience names a saved segment.
+    A live run's `namespace` prefixes the external and Sendbird ids (and makes the emails its own)
+    and tags each user with the run's attribute; the draws, and so the users, stay the same.
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
@@ -176,6 +180,8 @@ def build_population(spec: Population, seed: int, start: datetime,
     clashes = sorted(OWN_FIELDS.intersection(spec.custom_attributes))
     if spec.id_mapping == "sendbird_id" and "sendbird_id" in spec.custom_attributes:
         clashes.append("sendbird_id")
+    if namespace.run_id and RUN_ATTRIBUTE in spec.custom_attributes:
+        clashes.append(RUN_ATTRIBUTE)
     if clashes:
         raise ValueError(f"custom attributes may not be named {', '.join(clashes)}: the population sets them")
 
@@ -188,15 +194,15 @@ def build_population(spec: Population, seed: int, start: datetime,
     pools = {locale: _name_pool(locale, seed, min(NAME_POOL, n)) for locale, n in sorted(per_locale.items())}
     drawers = {name: _attribute_drawer(name, a) for name, a in spec.custom_attributes.items()}
     purchases = spec.past_purchases
-    prefix_slug = re.sub(r"[^a-z0-9]+", "-", spec.external_id_prefix.lower()).strip("-")
+    prefix_slug = re.sub(r"[^a-z0-9]+", "-", namespace(spec.external_id_prefix).lower()).strip("-")
 
     names = Random(f"{seed}:names")
     attributes = Random(f"{seed}:attributes")
     history = Random(f"{seed}:history")
     users: list[SimUser] = []
     for i, country in enumerate(user_countries):
-        external_id = f"{spec.external_id_prefix}{i}"
-        sendbird_id = f"sb-{external_id}" if spec.id_mapping == "sendbird_id" else external_id
+        external_id = namespace(f"{spec.external_id_prefix}{i}")
+        sendbird_id = namespace(f"sb-{spec.external_id_prefix}{i}") if spec.id_mapping == "sendbird_id" else external_id
         locale = locale_for(country)
         pool = pools[locale]
         first, first_slug = pool.first[names.randrange(len(pool.first))]
@@ -208,6 +214,8 @@ def build_population(spec: Population, seed: int, start: datetime,
         custom: dict[str, Any] = {"sendbird_id": sendbird_id} if spec.id_mapping == "sendbird_id" else {}
         for name, draw in drawers.items():
             custom[name] = draw(attributes)
+        if namespace.run_id:
+            custom[RUN_ATTRIBUTE] = namespace.run_id
 
         events = [(event.name, _before(history, start, event.within), {})
                   for event in spec.past_events for _ in range(history.randint(*sorted(event.per_user)))]

@@ -2,8 +2,10 @@
 
 Both modes drive the services through their HTTP APIs (the simulated transport or real sockets), so
 a scenario that passes simulated exercises the same calls it makes live. Simulated mode builds the
-three services in-process on one simulated clock and jumps it; live mode talks to the servers
-`bsim up` started, on the wall clock (or `--speed N`), and reads their journals at the end.
+three services in-process on one simulated clock and jumps it (`run_simulated`, here); live mode
+talks to servers someone else started, beside whatever they hold (`simulator.live`). A run in a
+world of its own creates its objects as the scenario names them; a live run creates them in its
+namespace (`simulator.namespace`) and its report names them as the scenario does.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from typing import Any
 
 import requests
 
-from harness.processes import wait_for
 from harness.runtime import Runtime
 from simulator.analysis import build_report
 from simulator.devices import DeviceFleet
+from simulator.namespace import NO_NAMESPACE, Namespace
 from simulator.population import SimUser, build_population, track_payloads
 from simulator.scenario import Recipients, Scenario, SendbirdMessage
 from simulator.stack import build as build_stack
@@ -30,6 +32,7 @@ MAX_RECIPIENTS = 50
 JOURNAL_CAPACITY = 5_000_000  # a run reads every hop back from the journal: keep them all
 RECEIVER_FROM_ATTRIBUTE = "{{custom_attribute.${sendbird_id} | json_escape}}"
 RECEIVER_FROM_EXTERNAL_ID = "{{${user_id} | json_escape}}"
+READ_WEBHOOK = "group_channel:message_read"  # how the bridge learns of reads
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 
 
@@ -41,6 +44,9 @@ class Endpoints:
     braze_key: str = "local-braze-key"
     sendbird_token: str = "local-sendbird-token"
     integration_token: str = "local-integration-token"
+
+    def services(self) -> dict[str, str]:
+        return {"braze": self.braze, "sendbird": self.sendbird, "bridge": self.bridge}
 
 
 SIMULATED = Endpoints("http://braze.local", "http://sendbird.local", "http://bridge.local")
@@ -79,9 +85,14 @@ def sendbird_webhook(message: SendbirdMessage, scenario: Scenario, ends: Endpoin
 
 
 class Run:
+    """One scenario on one stack. `scenario` is the file as written (the report speaks its names);
+    `world` is what the run creates, renamed into `namespace` (the same when there is none)."""
+
     def __init__(self, scenario: Scenario, runtime: Runtime, ends: Endpoints, seed: int,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, namespace: Namespace = NO_NAMESPACE) -> None:
         self.scenario = scenario
+        self.namespace = namespace
+        self.world = namespace.apply(scenario)
         self.runtime = runtime
         self.ends = ends
         self.seed = seed
@@ -107,37 +118,42 @@ class Run:
 
     # -- set-up -----------------------------------------------------------------------------------
     def setup(self) -> None:
-        s, e = self.scenario, self.ends
-        for name, url in (("braze", e.braze), ("sendbird", e.sendbird), ("bridge", e.bridge)):
-            self._call("POST", f"{url}/_admin/reset", f"reset {name}")
-        self._call("PUT", f"{e.sendbird}/_admin/webhooks", "configure Sendbird webhooks",
-                   json={"url": f"{e.bridge}/sendbird/webhooks", "events": ["group_channel:message_read"]})
-        self._call("PUT", f"{e.bridge}/_admin/integration", "configure the integration",
-                   json={"event_callback": s.integration.event_callback, "braze_rest_endpoint": e.braze,
-                         "braze_rest_api_key": e.braze_key})
+        """Create the scenario's world through the public APIs. Nothing is reset: a run adds to
+        what the services hold (a fresh in-process stack, or a live stack with its own world)."""
+        s, e = self.world, self.ends
+        self.progress(0.0, "configuring Sendbird's webhooks and the integration")
+        self._webhooks()
+        self._integration()
+        self.progress(0.0, f"creating {len(s.sendbird.templates)} Sendbird template(s)")
         for template in s.sendbird.templates:
             self._call("POST", f"{e.sendbird}/v1/templates", f"create template {template.key}",
                        json=template.model_dump(exclude_none=True), headers=self.sendbird_auth)
         self.progress(0.0, f"building {s.population.size:,} users")
-        self.users = build_population(s.population, self.seed, self.start,
-                                      segments={seg["name"]: seg["filter"] for seg in s.braze.segments})
+        self.users = build_population(self.scenario.population, self.seed, self.start,
+                                      segments={seg["name"]: seg["filter"] for seg in self.scenario.braze.segments},
+                                      namespace=self.namespace)
         payloads = track_payloads(self.users, self.start)
+        loaded = 0
         for i, body in enumerate(payloads):
             result = self._call("POST", f"{e.braze}/users/track", "load users", json=body, headers=self.braze_auth)
             if result.get("errors"):
                 raise RunError(f"loading users: Braze rejected {result['errors'][:3]}")
-            if i % 50 == 0:
-                self.progress(0.0, f"loading users {min(len(self.users), (i + 1) * 75):,}/{len(self.users):,}")
-        for segment in s.braze.segments:
+            loaded += len(body.get("attributes", ()))
+            if (i + 1) * 10 // len(payloads) > i * 10 // len(payloads):  # each tenth of the way
+                self.progress(0.0, f"loading users {loaded:,}/{len(self.users):,}")
+        braze = s.braze
+        self.progress(0.0, f"creating {len(braze.segments)} segment(s), {len(braze.campaigns)} campaign(s), "
+                           f"{len(braze.canvases)} canvas(es)")
+        for segment in braze.segments:
             self._call("POST", f"{e.braze}/_admin/segments", f"create segment {segment.get('name')}", json=segment)
-        for campaign in s.braze.campaigns:
+        for campaign in braze.campaigns:
             body = campaign.model_dump(mode="json", exclude={"sendbird"}, exclude_none=True)
             if campaign.sendbird is not None:
                 body["webhook"] = sendbird_webhook(campaign.sendbird, s, e)
             if not campaign.conversion_events and s.conversion_events:
                 body["conversion_events"] = [c.model_dump(mode="json") for c in s.conversion_events]
             self._call("POST", f"{e.braze}/_admin/campaigns", f"create campaign {campaign.id}", json=body)
-        for canvas in s.braze.canvases:
+        for canvas in braze.canvases:
             body = canvas.model_dump(mode="json", exclude_none=True)
             for step in body["steps"]:
                 if step.get("type") == "message" and "sendbird" in step.get("webhook", {}):
@@ -148,9 +164,45 @@ class Run:
             self._call("POST", f"{e.braze}/_admin/canvases", f"create canvas {canvas.id}", json=body)
         self.start = self.runtime.clock.now()  # loading may have waited out rate limits: the timeline starts now
 
+    def _webhooks(self) -> None:
+        """Sendbird's read webhooks must reach the bridge. In a world of its own the run sets them;
+        beside another world it only completes them (claims an unset URL, adds the read event) and
+        refuses to redirect them: the other world's READ events go the same way."""
+        e = self.ends
+        url = f"{e.bridge}/sendbird/webhooks"
+        events = [READ_WEBHOOK]
+        if self.namespace.run_id:
+            current = self._call("GET", f"{e.sendbird}/_admin/webhooks", "read Sendbird's webhook settings")
+            if current.get("url") not in (None, url):
+                raise RunError(f"Sendbird's webhooks go to {current['url']}, not to the bridge ({url}): the run's "
+                               "reads would never reach Braze; point them at the bridge (PUT /_admin/webhooks)")
+            if current.get("url") == url:
+                if READ_WEBHOOK in current.get("events", ()):
+                    return
+                events = sorted({*current.get("events", ()), READ_WEBHOOK})
+        self._call("PUT", f"{e.sendbird}/_admin/webhooks", "configure Sendbird webhooks",
+                   json={"url": url, "events": events})
+
+    def _integration(self) -> None:
+        """The integration's settings are the bridge's, not a run's: beside another world a run
+        checks them and refuses to start when they differ from what its scenario needs."""
+        e = self.ends
+        wanted = {"event_callback": self.world.integration.event_callback, "braze_rest_endpoint": e.braze}
+        if not self.namespace.run_id:
+            self._call("PUT", f"{e.bridge}/_admin/integration", "configure the integration",
+                       json={**wanted, "braze_rest_api_key": e.braze_key})
+            return
+        current = self._call("GET", f"{e.bridge}/_admin/integration", "read the integration settings")
+        current["braze_rest_endpoint"] = str(current.get("braze_rest_endpoint", "")).rstrip("/")
+        differ = [f"{key} is {current.get(key)!r}, the scenario needs {value!r}" for key, value in wanted.items()
+                  if current.get(key) != value]
+        if differ:
+            raise RunError(f"the bridge's integration settings do not fit the scenario ({'; '.join(differ)}) and a "
+                           f"live run leaves them to the stack: change them with PUT {e.bridge}/_admin/integration")
+
     # -- the timeline -----------------------------------------------------------------------------
     def schedule_timeline(self) -> None:
-        for index, item in enumerate(self.scenario.timeline):
+        for index, item in enumerate(self.world.timeline):
             self.runtime.scheduler.at(self.start + timedelta(seconds=item.at), self._act, index,
                                       name="simulator.timeline")
 
@@ -167,7 +219,7 @@ class Run:
         return None
 
     def _act(self, index: int) -> None:
-        item = self.scenario.timeline[index]
+        item = self.world.timeline[index]
         self.runtime.journal.record("simulator", "timeline.action", None, index=index, at=item.at)
         e = self.ends
         try:
@@ -200,35 +252,40 @@ class Run:
 
     # -- reading the outcome ------------------------------------------------------------------------
     def definitions_stats(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Stats per campaign and canvas, under the ids the scenario gave them."""
         campaigns, canvases = {}, {}
-        for campaign in self.scenario.braze.campaigns:
-            campaigns[campaign.id] = self._call("GET", f"{self.ends.braze}/_admin/campaigns/{campaign.id}",
-                                                "campaign stats")["stats"]
-        for canvas in self.scenario.braze.canvases:
+        for campaign in self.world.braze.campaigns:
+            campaigns[self.namespace.strip(campaign.id)] = self._call(
+                "GET", f"{self.ends.braze}/_admin/campaigns/{campaign.id}", "campaign stats")["stats"]
+        for canvas in self.world.braze.canvases:
             stats = self._call("GET", f"{self.ends.braze}/_admin/canvases/{canvas.id}", "canvas stats")["stats"]
             stats["steps"] = {step.pop("id"): step for step in stats["steps"]}
-            canvases[canvas.id] = stats
+            canvases[self.namespace.strip(canvas.id)] = stats
         return campaigns, canvases
 
     def population_summary(self) -> dict[str, Any]:
         return {"size": len(self.users), "id_mapping": self.scenario.population.id_mapping,
                 "behaviours": dict(sorted(Counter(u.behaviour.name for u in self.users).items()))}
 
-    def report(self, records: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+    def report(self, records: list[dict[str, Any]], mode: str,
+               restarts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         campaigns, canvases = self.definitions_stats()
         end = self.start + timedelta(seconds=self.scenario.run_for)
         return build_report(records, scenario=self.scenario, seed=self.seed, mode=mode, start=self.start, end=end,
                             population=self.population_summary(), campaigns=campaigns, canvases=canvases,
-                            event_callback=self.scenario.integration.event_callback)
+                            event_callback=self.scenario.integration.event_callback, restarts=restarts or [])
 
 
-def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progress | None = None,
+                  namespace: Namespace = NO_NAMESPACE) -> dict[str, Any]:
+    """The scenario in-process on a simulated clock. A `namespace` makes the run create its world
+    as a live run would (the report does not change: that is what the namespace promises)."""
     seed = scenario.seed if seed is None else seed
     runtime = Runtime.simulation(seed=seed, start=scenario.start, journal_capacity=JOURNAL_CAPACITY)
     stack = build_stack(runtime=runtime, event_callback=scenario.integration.event_callback,
                         batch_max=scenario.integration.batch_max,
                         batch_linger_ms=scenario.integration.batch_linger_ms)
-    run = Run(scenario, runtime, SIMULATED, seed, progress)
+    run = Run(scenario, runtime, SIMULATED, seed, progress, namespace)
     run.setup()
     fleet = DeviceFleet(runtime, run.users, run.http, SIMULATED.sendbird, SIMULATED.sendbird_token, run.http,
                         SIMULATED.braze, SIMULATED.braze_key, seed)
@@ -245,63 +302,3 @@ def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progres
         raise RunError(f"the journal overflowed ({runtime.journal.capacity:,} records): the report would be "
                        "incomplete; use a smaller population")
     return run.report([r.to_dict() for r in records], "simulated")
-
-
-def _journal(http: requests.Session, url: str) -> list[dict[str, Any]]:
-    out, cursor = [], 0
-    while True:
-        page = http.get(f"{url}/_admin/journal", params={"since": cursor, "limit": 10_000}, timeout=60).json()
-        out.extend(page["records"])
-        if page["cursor"] == cursor or not page["records"]:
-            return out
-        cursor = page["cursor"]
-
-
-def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | None = None, speed: float = 1.0,
-             progress: Progress | None = None, drain_timeout: float = 60.0) -> dict[str, Any]:
-    """Against running services (`bsim up`); their clocks should run at the same `speed`."""
-    seed = scenario.seed if seed is None else seed
-    runtime = Runtime.live(speed=speed, seed=seed, workers=8)
-    run = Run(scenario, runtime, ends, seed, progress)
-    try:
-        run.setup()
-        fleet = DeviceFleet(runtime, run.users, run.http, ends.sendbird, ends.sendbird_token, run.http, ends.braze,
-                            ends.braze_key, seed)
-        stop = threading.Event()
-        listening = _subscribers(run)
-        runtime.scheduler.soon(fleet.stream_live, f"{ends.sendbird}/_admin/deliveries/stream", stop,
-                               name="simulator.devices")
-        if not wait_for(lambda: _subscribers(run) > listening, 30):  # deliveries are pushed, never replayed
-            raise RunError("the devices could not connect to Sendbird's delivery stream")
-        run.schedule_timeline()
-        end = run.start + timedelta(seconds=scenario.run_for)
-        steps = 50
-        for i in range(1, steps + 1):
-            runtime.scheduler.wait_until(run.start + (end - run.start) * i / steps)
-            (progress or (lambda f, t: None))(i / steps, f"clock {runtime.clock.now():%H:%M:%S}")
-        stop.set()
-        _drain(run, ends, drain_timeout)
-        records = [r.to_dict() for r in runtime.journal.read(limit=None)[0]]
-        for url in (ends.braze, ends.sendbird, ends.bridge):
-            records.extend(_journal(run.http, url))
-        records.sort(key=lambda r: r["ts"])
-        return run.report(records, "live")
-    finally:
-        runtime.close()
-
-
-def _subscribers(run: Run) -> int:
-    return run.http.get(f"{run.ends.sendbird}/_admin/stats", timeout=5).json()["delivery_subscribers"]
-
-
-def _drain(run: Run, ends: Endpoints, timeout: float) -> None:
-    """Wait until the bridge's outbox has nothing pending and no service has work scheduled."""
-    def idle() -> bool:
-        depth = run.http.get(f"{ends.bridge}/_admin/outbox", timeout=5).json()
-        busy = any(k in depth for k in ("webhooks_pending", "webhooks_sending", "callbacks_pending",
-                                        "callbacks_posting"))
-        pending = sum(run.http.get(f"{url}/_admin/health", timeout=5).json()["pending_tasks"]
-                      for url in (ends.braze, ends.sendbird, ends.bridge))
-        return not busy and pending == 0 and run.runtime.scheduler.pending <= 1
-
-    wait_for(idle, timeout)
