@@ -22,6 +22,7 @@ from typing import Any
 from simulator.scenario import Scenario
 
 RUN_ATTRIBUTE = "bsim_run"
+TEMPLATE_KEY = "SENDBIRD_TEMPLATE_KEY"  # the Sendbird Webhook Template's placeholder for the template key
 # the record attributes that name a user or an object a run created
 OWNED_FIELDS = ("external_id", "user_id", "receiver", "template_key", "campaign_id", "canvas_id")
 
@@ -60,6 +61,7 @@ class Namespace:
         if not self.run_id:
             return scenario
         data = scenario.model_dump()
+        keys = {template.key for template in scenario.sendbird.templates}
         for template in data["sendbird"]["templates"]:
             template["key"], template["name"] = self(template["key"]), self(template["name"])
         braze = data["braze"]
@@ -71,11 +73,12 @@ class Namespace:
             campaign["audience"] = self._audience(campaign["audience"], narrow=True)
             if campaign["sendbird"] is not None:
                 campaign["sendbird"]["template_key"] = self(campaign["sendbird"]["template_key"])
+            self._webhook(campaign["webhook"], keys)
         for canvas in braze["canvases"]:
             canvas["id"], canvas["name"] = self(canvas["id"]), self(canvas["name"])
             canvas["audience"] = self._audience(canvas["audience"], narrow=True)
             for step in canvas["steps"]:
-                self._step(step)
+                self._step(step, keys)
         for item in data["timeline"]:
             action = item["trigger_campaign"] or item["trigger_canvas"] or item["track_event"]
             if item["trigger_campaign"] is not None:
@@ -89,15 +92,24 @@ class Namespace:
                 recipients["users"] = [self(user) for user in recipients["users"]]
         return Scenario.model_validate(data)
 
-    def _step(self, step: dict[str, Any]) -> None:
+    def _step(self, step: dict[str, Any], keys: set[str]) -> None:
         message = step.get("webhook")
         if step["type"] == "message" and isinstance(message, dict) and isinstance(message.get("sendbird"), dict):
             message["sendbird"]["template_key"] = self(message["sendbird"]["template_key"])
+        elif step["type"] == "message":
+            self._webhook(message, keys)
         if step["type"] == "decision_split":
             step["audience"] = self._audience(step["audience"], narrow=False)
         if step["type"] == "audience_paths":
             for path in step["paths"]:
                 path["audience"] = self._audience(path["audience"], narrow=False)
+
+    def _webhook(self, webhook: Any, keys: set[str]) -> None:
+        """A webhook written out (`template_id` and `replace`) names its Sendbird template itself:
+        one of the scenario's is renamed with it; anything else is sent as written."""
+        replace = webhook.get("replace") if isinstance(webhook, dict) else None
+        if isinstance(replace, dict) and replace.get(TEMPLATE_KEY) in keys:
+            replace[TEMPLATE_KEY] = self(replace[TEMPLATE_KEY])
 
     def _audience(self, audience: dict[str, Any] | None, narrow: bool) -> dict[str, Any] | None:
         """Rename the segment an audience names; `narrow` also keeps it to the run's users (entry

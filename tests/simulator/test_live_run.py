@@ -25,8 +25,8 @@ from simulator.stack import build as build_stack
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 NS = Namespace("r0a1b2c")
 # Everything a namespace renames: templates, a segment (named by a behaviour, a campaign audience, a
-# canvas split and a recipients list), an API and an action-triggered campaign, a canvas, explicit
-# recipients, a count and a tracked event.
+# canvas split and a recipients list), an API and an action-triggered campaign, one whose webhook is
+# written out, a canvas, explicit recipients, a count and a tracked event.
 WORLD = """
 name: namespaced
 seed: 3
@@ -55,6 +55,13 @@ braze:
       name: On signup
       trigger: {type: action, event: signed_up}
       sendbird: {template_key: nudge, endpoint: realtime}
+    - id: written_out
+      name: Written out
+      webhook:
+        template_id: sendbird-webhook-template
+        replace: {SENDBIRD_INTEGRATION_URL: "http://bridge.local/braze/notifications/realtime",
+                  SENDBIRD_API_TOKEN: local-integration-token, SENDBIRD_TEMPLATE_KEY: nudge,
+                  SENDBIRD_EVENT_NAME: sendbird_notification}
   canvases:
     - id: followup
       name: Follow-up
@@ -67,10 +74,13 @@ timeline:
   - {at: 2m, trigger_canvas: {canvas: followup, recipients: {users: [user-1, user-2, user-3]}}}
   - {at: 3m, trigger_canvas: {canvas: followup, recipients: {segment: pro}}}
   - {at: 4m, track_event: {name: signed_up, recipients: {count: 5}}}
+  - {at: 5m, trigger_campaign: {campaign: written_out, recipients: {count: 2}}}
 expectations:
   - {metric: campaigns.hello.sent, min: 1}
   - {metric: canvases.followup.entered, min: 3}
   - {metric: campaigns.on_signup.sent, equals: 5}
+  - {metric: campaigns.written_out.sent, equals: 2}
+  - {metric: checks.lost, equals: 0}
 """
 
 
@@ -97,7 +107,7 @@ def test_a_namespaced_run_creates_nothing_outside_its_namespace():
     assert len(users) == 40
     assert all(p.external_id.startswith("r0a1b2c-user-") and p.custom[RUN_ATTRIBUTE] == "r0a1b2c" for p in users)
     assert all(p.custom["sendbird_id"].startswith("r0a1b2c-sb-user-") for p in users)
-    assert sorted(braze.campaigns.campaigns) == ["r0a1b2c-hello", "r0a1b2c-on_signup"]
+    assert sorted(braze.campaigns.campaigns) == ["r0a1b2c-hello", "r0a1b2c-on_signup", "r0a1b2c-written_out"]
     assert sorted(braze.canvases.canvases) == ["r0a1b2c-followup"]
     assert [s.name for s in braze.segments.list()] == ["r0a1b2c-pro"]
     assert sorted(t.key for t in sendbird.templates.page(100, 0)[0]) == ["r0a1b2c-hello", "r0a1b2c-nudge"]
@@ -109,9 +119,10 @@ def test_the_namespace_keeps_every_audience_to_the_run_and_renames_what_it_names
     members = NS.members()
     segment = renamed.braze.segments[0]
     assert segment["filter"] == {"AND": [world().braze.segments[0]["filter"], members]}
-    hello, on_signup = renamed.braze.campaigns
+    hello, on_signup, written_out = renamed.braze.campaigns
     assert (hello.audience.segment, hello.audience.filter) == ("r0a1b2c-pro", members)
     assert on_signup.audience.filter == members and hello.sendbird.template_key == "r0a1b2c-hello"
+    assert written_out.webhook["replace"]["SENDBIRD_TEMPLATE_KEY"] == "r0a1b2c-nudge"
     canvas = renamed.braze.canvases[0]
     assert canvas.audience.filter == members
     assert canvas.steps[0].audience.segment == "r0a1b2c-pro" and canvas.steps[0].audience.filter is None
