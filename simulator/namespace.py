@@ -79,6 +79,8 @@ class Namespace:
             canvas["audience"] = self._audience(canvas["audience"], narrow=True)
             for step in canvas["steps"]:
                 self._step(step, keys)
+        for behaviour in data["population"]["behaviours"]:  # a behaviour may be given to a segment's users
+            behaviour["audience"] = self._audience(behaviour["audience"], narrow=False)
         for item in data["timeline"]:
             action = item["trigger_campaign"] or item["trigger_canvas"] or item["track_event"]
             if item["trigger_campaign"] is not None:
@@ -90,6 +92,11 @@ class Namespace:
                 recipients["segment"] = self(recipients["segment"])
             if recipients["users"] is not None:
                 recipients["users"] = [self(user) for user in recipients["users"]]
+        for expectation in data["expectations"]:  # checked against the original scenario; kept valid here
+            if expectation.get("content") is not None:
+                expectation["content"]["template"] = self(expectation["content"]["template"])
+        if isinstance(data.get("allow_empty_variables"), list):
+            data["allow_empty_variables"] = [self(key) for key in data["allow_empty_variables"]]
         return Scenario.model_validate(data)
 
     def _step(self, step: dict[str, Any], keys: set[str]) -> None:
@@ -129,6 +136,15 @@ class Namespace:
     # -- what the run reads back ---------------------------------------------------------------
     def owner(self) -> OwnRecords:
         return OwnRecords(self.prefix)
+
+    def plain(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records with the prefix taken off the names they hold, so everything the report
+        reads from them (the content per template, the users in its samples and details) is named
+        as in the scenario."""
+        if not self.prefix:
+            return records
+        return [{**rec, **{key: self.strip(rec[key]) for key in OWNED_FIELDS if isinstance(rec.get(key), str)}}
+                for rec in records]
 
 
 NO_NAMESPACE = Namespace()

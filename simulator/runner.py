@@ -11,7 +11,6 @@ namespace (`simulator.namespace`) and its report names them as the scenario does
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -271,6 +270,7 @@ class Run:
                restarts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         campaigns, canvases = self.definitions_stats()
         end = self.start + timedelta(seconds=self.scenario.run_for)
+        records = self.namespace.plain(records)
         return build_report(records, scenario=self.scenario, seed=self.seed, mode=mode, start=self.start, end=end,
                             population=self.population_summary(), campaigns=campaigns, canvases=canvases,
                             event_callback=self.scenario.integration.event_callback, restarts=restarts or [])
