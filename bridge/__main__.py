@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from bridge.app import DEFAULT_API_TOKEN, DEFAULT_DB
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
 from harness.settings import load_settings
+from harness.urls import check_url
 
 
 class BridgeSettings(BaseModel):
@@ -32,6 +33,11 @@ class BridgeSettings(BaseModel):
 
 def main(argv: list[str] | None = None) -> None:
     settings = load_settings(BridgeSettings, argv, env_prefix="BRIDGE_", prog="python -m bridge")
+    for flag, url in (("--sendbird-url", settings.sendbird_url), ("--braze-url", settings.braze_url)):
+        try:  # here, in one line, rather than as a send that fails in a background task
+            check_url(url)
+        except ValueError as exc:
+            sys.exit(f"python -m bridge: {flag}: {exc}")
 
     def factory():
         from bridge.app import create_app

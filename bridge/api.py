@@ -135,7 +135,10 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
             if not isinstance(value, kind):
                 raise BridgeError(INVALID_VALUE, f'"{key}" must be a {kind.__name__}.')
             changes[key] = value
-        bridge.update_integration(changes)
+        try:
+            bridge.update_integration(changes)
+        except ValueError as exc:  # the endpoint's URL check
+            raise BridgeError(INVALID_VALUE, f'"braze_rest_endpoint": {exc}') from None
         return jsonify(_view())
 
     @bp.get("/dead_letters")

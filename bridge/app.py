@@ -25,10 +25,14 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
                batch_linger_ms: int = 1000) -> Flask:
     """`db=":memory:"` keeps the outbox in memory (simulated runs); a path makes it durable."""
     runtime = runtime or Runtime.live()
-    outbox = Outbox(db)
-    bridge = Bridge(runtime, outbox, sendbird_url, sendbird_token,
-                    IntegrationSettings(event_callback, braze_url, braze_key), api_token=api_token,
-                    batch_max=batch_max, batch_linger_ms=batch_linger_ms)
+    integration = IntegrationSettings(event_callback, braze_url, braze_key)  # a bad URL: ValueError, before the
+    outbox = Outbox(db)  # outbox file is locked
+    try:
+        bridge = Bridge(runtime, outbox, sendbird_url, sendbird_token, integration, api_token=api_token,
+                        batch_max=batch_max, batch_linger_ms=batch_linger_ms)
+    except ValueError:
+        outbox.close()
+        raise
     app = Flask("bridge")
     use_compact_json(app)
     app.extensions["bridge"] = bridge

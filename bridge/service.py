@@ -27,6 +27,7 @@ from bridge.outbox import CallbackRow, Outbox, WebhookRow
 from harness.clock import EPOCH
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup, TaskHandle
+from harness.urls import check_url
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,15 @@ DUE_TOLERANCE = 1e-5
 
 @dataclass
 class IntegrationSettings:
-    """What Sendbird's Braze integration page holds."""
+    """What Sendbird's Braze integration page holds. A bad endpoint is refused here (ValueError), where it
+    is set, not at the first callback."""
 
     event_callback: bool = True
     braze_rest_endpoint: str = "http://127.0.0.1:7100"
     braze_rest_api_key: str = "local-braze-key"
+
+    def __post_init__(self) -> None:
+        self.braze_rest_endpoint = check_url(self.braze_rest_endpoint)
 
     def to_dict(self) -> dict[str, Any]:
         return {"event_callback": self.event_callback, "braze_rest_endpoint": self.braze_rest_endpoint,
@@ -59,7 +64,7 @@ class Bridge:
             raise ValueError("batch_max must be 1..10,000 (Sendbird's batch limit)")
         self.runtime = runtime
         self.outbox = outbox
-        self.sendbird_url = sendbird_url.rstrip("/")
+        self.sendbird_url = check_url(sendbird_url).rstrip("/")
         self.sendbird_token = sendbird_token
         self.api_token = api_token
         self.batch_max = batch_max
