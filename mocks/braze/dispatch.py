@@ -44,6 +44,7 @@ from requests.structures import CaseInsensitiveDict
 
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
+from harness.urls import check_url
 from mocks.braze.activity import (
     WEBHOOK_FAILURE,
     WEBHOOK_RETRY,
@@ -255,17 +256,13 @@ class WebhookDispatcher:
             raise ValueError(f"webhook method must be one of {', '.join(METHODS)}, not {request.method!r}")
         delivery = _Delivery(request, ctx, self._generation)
         try:
-            parts = urlsplit(request.url)
-            if parts.scheme not in ("http", "https"):
-                raise ValueError("the scheme must be http or https")
-            if not parts.hostname:
-                raise ValueError("it names no host")
-            delivery.port = parts.port  # raises ValueError on a bad port
+            parts = urlsplit(check_url(request.url))
+            delivery.port = parts.port
             delivery.host = parts.hostname
             delivery.path = parts.path or "/"
             delivery.host_key = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         except ValueError as exc:
-            delivery.url_error = f"invalid webhook URL {request.url!r}: {exc}"
+            delivery.url_error = f"invalid webhook URL: {exc}"
         if at is None:
             self._tasks.soon(self._attempt, delivery, name="braze.webhook")
         else:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
 from harness.settings import load_settings
+from harness.urls import check_url
 from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID
 
 
@@ -25,6 +26,11 @@ class SendbirdSettings(BaseModel):
 
 def main(argv: list[str] | None = None) -> None:
     settings = load_settings(SendbirdSettings, argv, env_prefix="SENDBIRD_", prog="python -m mocks.sendbird")
+    if settings.webhook_url is not None:
+        try:  # here, in one line, rather than as webhooks that fail one by one
+            check_url(settings.webhook_url)
+        except ValueError as exc:
+            sys.exit(f"python -m mocks.sendbird: --webhook-url: {exc}")
 
     def factory():
         from harness.runtime import Runtime

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from harness.ratelimit import Limit
 from harness.sse import format_event, subscription_stream
+from harness.urls import check_url
 from mocks.sendbird import errors
 from mocks.sendbird.errors import SendbirdError, error_answer, invalid, missing
 from mocks.sendbird.models import (
@@ -200,6 +201,11 @@ def admin_extras_blueprint(service: SendbirdService) -> Blueprint:
         url, events = body.get("url"), body.get("events")
         if url is not None and not isinstance(url, str):
             raise SendbirdError(errors.NOT_STRING, '"url" must be a string.')
+        if url is not None:
+            try:
+                url = check_url(url)
+            except ValueError as exc:
+                raise invalid(f'"url": {exc}') from None
         if events is not None and (not isinstance(events, list) or not all(isinstance(e, str) for e in events)):
             raise SendbirdError(errors.NOT_LIST, f'"events" must be a list of: {", ".join(EVENTS)}.')
         try:

@@ -349,7 +349,8 @@ def test_in_live_mode_an_unregistered_local_host_is_external():
         runtime.close()
 
 
-@pytest.mark.parametrize("url", ["ftp://hooks.local/x", "http:///no-host", "http://hooks.local:99999/", "hook"])
+@pytest.mark.parametrize("url", ["ftp://hooks.local/x", "http:///no-host", "http://hooks.local:99999/", "hook",
+                                 "http://user:pw@hooks.local/x", "http://hooks.local/x#part"])
 def test_invalid_urls_fail_at_once(runtime, dispatcher, outcomes, url):
     dispatcher.send(post(url), make_ctx())
     runtime.scheduler.run_until_idle()
