@@ -77,7 +77,8 @@ def api_blueprint(bridge: Bridge) -> Blueprint:
     def sendbird_webhook():
         raw = request.get_data(cache=False)
         expected = hmac.new(bridge.sendbird_token.encode(), raw, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(request.headers.get("x-sendbird-signature", "").encode(), expected.encode()):
+        given = request.headers.get("x-sendbird-signature", "").lower()  # hex: "AB" and "ab" are one byte
+        if not hmac.compare_digest(given.encode(), expected.encode()):
             raise BridgeError(INVALID_API_TOKEN, "Invalid x-sendbird-signature.")
         try:
             payload = json.loads(raw)

@@ -196,6 +196,24 @@ def test_sendbird_webhook_with_a_wrong_signature_is_401(stack: Stack, signature:
     assert stack.braze_events("READ") == []
 
 
+@pytest.mark.parametrize("case", ["lower", "upper", "mixed"])
+def test_the_signature_is_hex_in_either_case(stack: Stack, case: str):
+    """Hex is case-insensitive: a sender that writes the HMAC in capitals signs the same body."""
+    stack.post("realtime", webhook_body("m1", "ada"))
+    stack.run()
+    raw = _read_payload(stack, "ada", stack.feed("ada"))
+    digest = sign(raw)
+    signature = {"lower": digest, "upper": digest.upper(),
+                 "mixed": "".join(c.upper() if i % 2 else c for i, c in enumerate(digest))}[case]
+    response = _sendbird_hook(stack, raw, signature)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["read_events_queued"] == 1
+    wrong = _sendbird_hook(stack, raw, sign(raw + b" ").upper())
+    assert_error_shape(wrong, 401, 400401)
+    stack.run()
+    assert [e["properties"]["message_id"] for e in stack.braze_events("READ")] == ["m1"]
+
+
 def test_signed_message_read_queues_one_read_per_message_even_when_the_webhook_repeats(stack: Stack):
     for i in range(3):
         stack.post("realtime", webhook_body(f"m{i}", "ada", user_id="braze-ada", variables={"n": i}), f"t{i}")
