@@ -3,6 +3,8 @@
 Sendbird: 429, 5XX, timeouts and connection errors are worth retrying (honouring `Retry-After` and
 `X-RateLimit-Reset`); any other 4XX will fail the same way again, so it goes to the dead letters.
 Braze `/users/track`: the same split, and `X-RateLimit-Remaining`/`Reset` tell when to slow down.
+Every `requests` exception is a failed call with a reason, never an exception out of a background task:
+one that says the call could not be made (a bad URL or header) fails for good, any other is retried.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from harness.transport import Client
 
 SENDBIRD_TIMEOUT = (3.05, 30.0)
 BRAZE_TIMEOUT = (3.05, 30.0)
+# requests could not even make these calls: the same call fails the same way again
+UNCALLABLE = (requests.exceptions.URLRequired, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+              requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader, requests.exceptions.InvalidJSONError)
 
 
 @dataclass
@@ -78,6 +83,10 @@ def call(client: Client, method: str, url: str, now: datetime, timeout: Any, ok_
         return CallResult(False, True, None, "timeout")
     except requests.ConnectionError as exc:
         return CallResult(False, True, None, f"connection error: {exc}")
+    except UNCALLABLE as exc:
+        return CallResult(False, False, None, f"invalid request: {type(exc).__name__}: {exc}")
+    except requests.RequestException as exc:  # e.g. a body cut short: worth another try
+        return CallResult(False, True, None, f"request failed: {type(exc).__name__}: {exc}")
     body = _read(response)
     headers = dict(response.headers)
     if response.status_code in ok_status:
