@@ -5,6 +5,11 @@ so Braze's retry of the same `message_id` gets the same answer and sends nothing
 pending → sending → sent (or dead, with a reason); callbacks move pending → posting → posted, keyed
 by (message_id, status) so each reaches Braze once. A restart finds what was mid-flight in the
 `sending` and `posting` states.
+
+A send whose outcome is not known (the process died during it, or something broke after the request
+left) moves sending → checking: it is sent again only once Sendbird's feed proves it absent (→ pending),
+marked sent when the feed holds it (→ sent), and after too many checks that could not tell, set aside
+(→ dead). `checks` counts those checks and `next_attempt_at` holds the next one.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ CREATE TABLE IF NOT EXISTS webhooks (
     sending_since REAL,
     notification_id TEXT,
     sent_at REAL,
-    answer TEXT NOT NULL
+    answer TEXT NOT NULL,
+    checks INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(state, mode, group_key, next_attempt_at);
 CREATE INDEX IF NOT EXISTS webhooks_notification ON webhooks(notification_id, receiver);
@@ -79,6 +85,8 @@ class WebhookRow:
     attempts: int
     sending_since: float | None
     notification_id: str | None
+    checks: int = 0  # recovery checks that could not tell whether the send arrived
+    next_attempt_at: float = 0.0  # of the next send (pending) or check (checking)
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ class CallbackRow:
 
 
 WEBHOOK_COLUMNS = ("message_id, mode, body, receiver, group_key, trace_id, received_at, state, attempts, "
-                   "sending_since, notification_id")
+                   "sending_since, notification_id, checks, next_attempt_at")
 
 
 def _webhook(row: tuple) -> WebhookRow:
@@ -102,7 +110,7 @@ def _webhook(row: tuple) -> WebhookRow:
 def _claimed(row: tuple, now: float) -> WebhookRow:
     """The row as the claim leaves it: sending since `now`, one more attempt."""
     return WebhookRow(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], row[6], "sending", row[8] + 1, now,
-                      row[10])
+                      row[10], row[11], row[12])
 
 
 class Outbox:
@@ -121,6 +129,9 @@ class Outbox:
             raise OutboxInUse(f"outbox {self.path} is in use by another bridge process ({exc})") from None
         self._db.execute(f"PRAGMA synchronous={synchronous}")  # NORMAL survives a killed process
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(webhooks)")}
+        if "checks" not in columns:  # an outbox written before recovery checks were counted
+            self._db.execute("ALTER TABLE webhooks ADD COLUMN checks INTEGER NOT NULL DEFAULT 0")
         self._lock = threading.RLock()
 
     @contextmanager
@@ -227,6 +238,45 @@ class Outbox:
                            [(m,) for m in ids])
             db.executemany("INSERT INTO dead_letters (kind, ref, reason, at) VALUES ('webhook', ?, ?, ?)",
                            [(m, reason, now) for m in ids])
+
+    # -- checking what an interrupted send did ---------------------------------------------------------
+    def to_checking(self, message_ids: Iterable[str], now: float) -> int:
+        """sending → checking, first check due `now`; how many rows moved."""
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany("UPDATE webhooks SET state = 'checking', checks = 0, next_attempt_at = ?"
+                           " WHERE message_id = ? AND state = 'sending'", [(now, m) for m in message_ids])
+            return db.total_changes - before
+
+    def checking(self) -> list[tuple[str, float]]:
+        """(message_id, when its next check is due) of every webhook waiting for a check."""
+        with self._lock:
+            return self._db.execute("SELECT message_id, next_attempt_at FROM webhooks WHERE state = 'checking'"
+                                    " ORDER BY next_attempt_at").fetchall()
+
+    def checked_delivered(self, message_id: str, notification_id: str, now: float,
+                          callbacks: list[CallbackRow]) -> bool:
+        """checking → sent (the feed holds it), with its SENT callbacks; False when it was not checking."""
+        with self._tx() as db:
+            changed = db.execute("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?"
+                                 " WHERE message_id = ? AND state = 'checking'",
+                                 (notification_id, now, message_id)).rowcount
+            if changed:
+                self._insert_callbacks(db, callbacks, now)
+            return bool(changed)
+
+    def checked_absent(self, message_id: str, now: float) -> bool:
+        """checking → pending, due `now` (the feed proves it never arrived); False when it was not checking."""
+        with self._tx() as db:
+            return bool(db.execute("UPDATE webhooks SET state = 'pending', next_attempt_at = ?, sending_since = NULL"
+                                   " WHERE message_id = ? AND state = 'checking'", (now, message_id)).rowcount)
+
+    def checked_unknown(self, message_id: str, next_check_at: float) -> bool:
+        """One more check that could not tell, the next one due `next_check_at`; False when not checking."""
+        with self._tx() as db:
+            return bool(db.execute("UPDATE webhooks SET checks = checks + 1, next_attempt_at = ?"
+                                   " WHERE message_id = ? AND state = 'checking'",
+                                   (next_check_at, message_id)).rowcount)
 
     def in_flight(self) -> list[WebhookRow]:
         """Webhooks a previous process was sending when it stopped."""

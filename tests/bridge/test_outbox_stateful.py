@@ -1,9 +1,10 @@
 """A Hypothesis state machine over the outbox (bridge/outbox.py) on a real SQLite file.
 
 The rules call the outbox the way the bridge does (accept, claim one realtime webhook or a group of batch
-ones, mark sent, release for a retry, bury, replay dead letters, queue/claim/finish/retry/bury callbacks) and
-RESTART it: close it and open a new `Outbox` on the same file, then apply the bridge's restart semantics
-(`in_flight()` rows released, `recover_callbacks()`). A model alongside says what each row must be.
+ones, mark sent, release for a retry, bury, replay dead letters, queue/claim/finish/retry/bury callbacks,
+settle a `checking` webhook as delivered, absent or still unknown) and RESTART it: close it and open a new
+`Outbox` on the same file, then apply the bridge's restart semantics (`in_flight()` rows to `checking`,
+`recover_callbacks()`). A model alongside says what each row must be.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class OutboxMachine(RuleBasedStateMachine):
                 new += 1
         return new
 
+    def _checking(self) -> list[str]:
+        return sorted(m for m, r in self.rows.items() if r["state"] == "checking")
+
     def _due(self, mode: str | None = None, group: str | None = None) -> list[str]:
         return [m for m, r in self.rows.items() if r["state"] == "pending" and r["due"] <= self.now
                 and (mode is None or r["mode"] == mode) and (group is None or r["group"] == group)]
@@ -88,7 +92,7 @@ class OutboxMachine(RuleBasedStateMachine):
             assert duplicate is False and first == answer
             self.answers[message_id] = answer
             self.rows[message_id] = {"mode": mode, "receiver": receiver, "group": group, "state": "pending",
-                                     "due": self.now, "received": self.now}
+                                     "due": self.now, "received": self.now, "checks": 0}
 
     # -- sending ----------------------------------------------------------------------------
     @rule(message_id=st.sampled_from(MESSAGE_IDS))
@@ -172,6 +176,52 @@ class OutboxMachine(RuleBasedStateMachine):
                 if callback["state"] == "dead":
                     callback.update(state="pending", due=self.now)
 
+    # -- checking what an interrupted send did -----------------------------------------------
+    @precondition(lambda self: self._checking())
+    @rule(data=st.data())
+    def check_delivered(self, data: st.DataObject) -> None:
+        message_id = data.draw(st.sampled_from(self._checking()))
+        self.notifications += 1
+        assert self.outbox.checked_delivered(message_id, f"noti-{self.notifications}", self.now,
+                                             [self._callback(message_id, "SENT")])
+        self.rows[message_id]["state"] = "sent"
+        self.sent_times[message_id] += 1
+        assert self.sent_times[message_id] == 1, f"{message_id} marked sent twice"
+        self._queue_callbacks([(message_id, "SENT")])
+
+    @precondition(lambda self: self._checking())
+    @rule(data=st.data())
+    def check_absent(self, data: st.DataObject) -> None:
+        message_id = data.draw(st.sampled_from(self._checking()))
+        assert self.outbox.checked_absent(message_id, self.now)
+        self.rows[message_id].update(state="pending", due=self.now)
+
+    @precondition(lambda self: self._checking())
+    @rule(data=st.data(), delay=st.sampled_from([0.25, 7.0]))
+    def check_unknown(self, data: st.DataObject, delay: float) -> None:
+        message_id = data.draw(st.sampled_from(self._checking()))
+        assert self.outbox.checked_unknown(message_id, self.now + delay)
+        row = self.rows[message_id]
+        row.update(checks=row["checks"] + 1, due=self.now + delay)
+
+    @precondition(lambda self: self._checking())
+    @rule(data=st.data())
+    def give_up_checking(self, data: st.DataObject) -> None:
+        message_id = data.draw(st.sampled_from(self._checking()))
+        self.outbox.bury([message_id], "could not tell after 20 checks", self.now)
+        self.rows[message_id]["state"] = "dead"
+        self.letters.append(("webhook", message_id))
+
+    @rule(message_id=st.sampled_from(MESSAGE_IDS))
+    def settling_what_is_not_checking_changes_nothing(self, message_id: str) -> None:
+        row = self.rows.get(message_id)
+        if row is not None and row["state"] == "checking":
+            return
+        assert not self.outbox.checked_delivered(message_id, "noti-never", self.now,
+                                                 [self._callback(message_id, "SENT")] if row else [])
+        assert not self.outbox.checked_absent(message_id, self.now)
+        assert not self.outbox.checked_unknown(message_id, self.now)
+
     # -- callbacks --------------------------------------------------------------------------
     @rule(message_id=st.sampled_from(MESSAGE_IDS))
     def read(self, message_id: str) -> None:
@@ -225,9 +275,9 @@ class OutboxMachine(RuleBasedStateMachine):
         self.outbox = Outbox(self.path)
         in_flight = sorted(r.message_id for r in self.outbox.in_flight())
         assert in_flight == sorted(m for m, r in self.rows.items() if r["state"] == "sending")
-        self.outbox.release(in_flight, self.now)  # not found in Sendbird's feed: send again
+        assert self.outbox.to_checking(in_flight, self.now) == len(in_flight)  # sent again only on proof
         for message_id in in_flight:
-            self.rows[message_id].update(state="pending", due=self.now)
+            self.rows[message_id].update(state="checking", due=self.now, checks=0)
         recovered = self.outbox.recover_callbacks()
         posting = [k for k, c in self.callbacks.items() if c["state"] == "posting"]
         assert recovered == len(posting)
@@ -246,6 +296,14 @@ class OutboxMachine(RuleBasedStateMachine):
         depth = self.outbox.depth()
         expected = Counter(f"webhooks_{r['state']}" for r in self.rows.values())
         assert {k: v for k, v in depth.items() if k.startswith("webhooks_")} == dict(expected)
+
+    @invariant()
+    def checks_and_their_due_times_match_the_model(self) -> None:
+        checking = self.outbox.checking()
+        assert sorted(checking) == sorted((m, self.rows[m]["due"]) for m in self._checking())
+        assert [due for _, due in checking] == sorted(due for _, due in checking)  # soonest first
+        for message_id in self._checking():
+            assert self.outbox.webhook(message_id).checks == self.rows[message_id]["checks"]
 
     @invariant()
     def callbacks_match_the_model(self) -> None:
