@@ -6,24 +6,32 @@ group is full or has lingered long enough, and leave as one `mode: batch` send. 
 send queues one SENT callback per recipient, every read reported by Sendbird one READ callback;
 callbacks leave for Braze `/users/track` in requests of at most 75 events. All waiting is tasks on
 the harness scheduler; all state that must survive a restart is in the outbox.
+
+A send whose outcome is unknown (in flight when the process died, or broken after the request left)
+is never sent again on a guess: the receiver's feed is checked (`bridge.feed_check`) until it proves
+the send arrived or did not, and what no check can settle is set aside with the reason. No task ends
+in an exception: what it held is retried, checked or set aside, and `bridge.task_error` says so.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
-
 from bridge.clients import BRAZE_TIMEOUT, SENDBIRD_TIMEOUT, CallResult, call, named_receivers
+from bridge.feed_check import FeedCheck
 from bridge.metrics import BridgeMetrics
 from bridge.models import InboundWebhook
 from bridge.outbox import CallbackRow, Outbox, WebhookRow
+from bridge.recovery import Recovery
 from harness.clock import EPOCH
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup, TaskHandle
@@ -35,8 +43,20 @@ MAX_EVENTS_PER_TRACK = 75
 MAX_ATTEMPTS = 20
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 300.0
-RECONCILE_LOOKBACK_MS = 2000
 DUE_TOLERANCE = 1e-5
+TRACEBACK_FRAMES = 6
+
+
+def transient(exc: Exception) -> bool:
+    """Worth another try later: I/O failing or the database busy. Anything else is a bug that will fail
+    the same way again, so what it held is set aside with the reason instead of retried forever."""
+    return isinstance(exc, OSError | sqlite3.OperationalError)
+
+
+def traceback_summary(exc: BaseException) -> list[str]:
+    """The innermost frames, `file:line in function`, for the journal (the full traceback goes to the log)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-TRACEBACK_FRAMES:]
+    return [f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}" for frame in frames]
 
 
 @dataclass
@@ -79,9 +99,12 @@ class Bridge:
         self._callback_task: TaskHandle | None = None
         self._callback_lock = threading.Lock()
         self._callbacks_not_before = 0.0
-        self._channel_urls: dict[str, str] = {}
+        self._task_failures: dict[str, int] = {}  # task kind -> errors in a row, for the retry's backoff
+        self.recovery = Recovery(self, FeedCheck(self.http, self.sendbird_url, sendbird_token, SENDBIRD_TIMEOUT),
+                                 MAX_ATTEMPTS)
         self._lock = threading.RLock()
         self.paused = False
+        self._settle_interrupted()
         self.tasks.soon(self.recover, name="bridge.recover")
 
     # -- time -------------------------------------------------------------------------------------
@@ -93,10 +116,10 @@ class Bridge:
         differ by the microsecond rounding of datetimes."""
         return self.now() + DUE_TOLERANCE
 
-    def _at(self, seconds: float) -> datetime:
+    def at(self, seconds: float) -> datetime:
         return EPOCH + timedelta(seconds=seconds)
 
-    def _journal(self, kind: str, trace_id: str | None, **attrs: Any) -> None:
+    def journal(self, kind: str, trace_id: str | None, **attrs: Any) -> None:
         self.runtime.journal.record("bridge", kind, trace_id, **attrs)
 
     def backoff(self, attempts: int, server_wait: float | None) -> float:
@@ -116,11 +139,11 @@ class Bridge:
         path = f"/braze/notifications/{mode}"
         if duplicate:
             self.metrics.duplicates.labels(path=path).inc()
-            self._journal("webhook.duplicate", trace_id, message_id=webhook.message_id, mode=mode)
+            self.journal("webhook.duplicate", trace_id, message_id=webhook.message_id, mode=mode)
             return first, True
         self.metrics.accepted.labels(path=path).inc()
         self.metrics.accept_latency.observe(time.perf_counter() - started)
-        self._journal("webhook.accepted", trace_id, message_id=webhook.message_id, mode=mode,
+        self.journal("webhook.accepted", trace_id, message_id=webhook.message_id, mode=mode,
                       receiver=webhook.receiver, user_id=webhook.braze_user, template_key=webhook.template_key)
         if self.paused:  # the resume plans everything pending
             return first, False
@@ -132,6 +155,11 @@ class Bridge:
 
     # -- realtime ---------------------------------------------------------------------------------
     def send_realtime(self, message_id: str) -> None:
+        self.guarded("send", self._send_realtime, message_id,
+                      retry=lambda delay: self.tasks.after(delay, self.send_realtime, message_id,
+                                                           name="bridge.realtime_retry"))
+
+    def _send_realtime(self, message_id: str) -> None:
         if self.paused:
             return
         row = self.outbox.claim(message_id, self.due())
@@ -156,9 +184,9 @@ class Bridge:
         if count == 0:
             nxt = self.outbox.next_batch_attempt(group_key)
             if nxt is not None:
-                self._kick_group(group_key, self._at(nxt))
+                self._kick_group(group_key, self.at(nxt))
             return
-        when = self.runtime.clock.now() if count >= self.batch_max else self._at(oldest) + self.linger
+        when = self.runtime.clock.now() if count >= self.batch_max else self.at(oldest) + self.linger
         self._kick_group(group_key, when)
 
     def _kick_group(self, group_key: str, when: datetime) -> None:
@@ -172,6 +200,10 @@ class Bridge:
                                                          group_key, name="bridge.batch_flush")
 
     def flush_group(self, group_key: str) -> None:
+        self.guarded("batch_flush", self._flush_group, group_key,
+                      retry=lambda delay: self._kick_group(group_key, self.at(self.now() + delay)))
+
+    def _flush_group(self, group_key: str) -> None:
         with self._lock:
             lock = self._group_locks.setdefault(group_key, threading.Lock())
             self._group_tasks.pop(group_key, None)
@@ -191,6 +223,29 @@ class Bridge:
 
     # -- the Sendbird call ------------------------------------------------------------------------
     def _send(self, rows: list[WebhookRow], mode: str) -> None:
+        """One Sendbird send for claimed rows. Whatever breaks, the rows leave `sending`: before the
+        request left they are retried or set aside; after, only the feed can tell, so they are checked."""
+        try:
+            body, headers = self._request(rows, mode)
+        except Exception as exc:
+            self._send_failed_here(rows, mode, exc)
+            return
+        try:
+            self.metrics.batch_size.observe(len(rows))
+            started = time.perf_counter()
+            result = call(self.http, "POST", f"{self.sendbird_url}/v1/notifications", self.runtime.clock.now(),
+                          SENDBIRD_TIMEOUT, (200,), json=body, headers=headers)
+            self.metrics.send_latency.observe(time.perf_counter() - started)
+            if result.ok and result.body.get("notification_id"):
+                self._sent(rows, mode, result.body["notification_id"])
+            elif result.ok:
+                self._failed(rows, mode, CallResult(False, False, result.status, "Sendbird answered without an id"))
+            else:
+                self._failed(rows, mode, result)
+        except Exception as exc:
+            self._send_outcome_lost(rows, exc)
+
+    def _request(self, rows: list[WebhookRow], mode: str) -> tuple[dict[str, Any], dict[str, str]]:
         first = rows[0].body
         body: dict[str, Any] = {"template": {"key": first["template_key"],
                                              "variables": {r.receiver: r.body["variables"] for r in rows}},
@@ -202,28 +257,26 @@ class Bridge:
         headers = {"Api-Token": self.sendbird_token}
         if mode == "realtime" and rows[0].trace_id:
             headers["X-Trace-Id"] = rows[0].trace_id
-        self.metrics.batch_size.observe(len(rows))
-        started = time.perf_counter()
-        result = call(self.http, "POST", f"{self.sendbird_url}/v1/notifications", self.runtime.clock.now(),
-                      SENDBIRD_TIMEOUT, (200,), json=body, headers=headers)
-        self.metrics.send_latency.observe(time.perf_counter() - started)
-        if result.ok and result.body.get("notification_id"):
-            self._sent(rows, mode, result.body["notification_id"])
-        elif result.ok:
-            self._failed(rows, mode, CallResult(False, False, result.status, "Sendbird answered without an id"))
-        else:
-            self._failed(rows, mode, result)
+        return body, headers
 
     def _sent(self, rows: list[WebhookRow], mode: str, notification_id: str) -> None:
         now = self.now()
-        stamp = self._stamp(now)
-        callbacks = [self._callback(r, "SENT", notification_id, stamp) for r in rows] \
-            if self.integration.event_callback else []
+        callbacks = self.sent_callbacks(rows, notification_id, now)
         self.outbox.mark_sent([r.message_id for r in rows], notification_id, now, callbacks)
+        self.report_sent(rows, mode, notification_id, now, bool(callbacks))
+
+    def sent_callbacks(self, rows: list[WebhookRow], notification_id: str, now: float) -> list[CallbackRow]:
+        if not self.integration.event_callback:
+            return []
+        stamp = self.stamp(now)
+        return [self._callback(r, "SENT", notification_id, stamp) for r in rows]
+
+    def report_sent(self, rows: list[WebhookRow], mode: str, notification_id: str, now: float,
+                     callbacks: bool) -> None:
         self.metrics.sends.labels(mode=mode, outcome="sent").inc()
         for row in rows:
             self.metrics.accept_to_sent.observe(max(0.0, now - row.received_at))
-            self._journal("sendbird.sent", row.trace_id, message_id=row.message_id, notification_id=notification_id,
+            self.journal("sendbird.sent", row.trace_id, message_id=row.message_id, notification_id=notification_id,
                           mode=mode, batch_size=len(rows), receiver=row.receiver)
         if callbacks:
             self._kick_callbacks()
@@ -233,7 +286,7 @@ class Bridge:
         if not result.retriable:
             blamed = named_receivers(result.reason, [r.receiver for r in rows]) if len(rows) > 1 else []
             buried = [r for r in rows if r.receiver in blamed] if blamed else rows
-            self._bury(buried, mode, result.reason)
+            self.bury(buried, mode, result.reason)
             rest = [r.message_id for r in rows if r not in buried]
             if rest:  # the batch failed for one target: send the others again at once
                 self.outbox.release(rest, now)
@@ -241,31 +294,31 @@ class Bridge:
             return
         attempts = max(r.attempts for r in rows)
         if attempts >= MAX_ATTEMPTS:
-            self._bury(rows, mode, f"retries exhausted after {attempts} attempts; last: {result.reason}")
+            self.bury(rows, mode, f"retries exhausted after {attempts} attempts; last: {result.reason}")
             return
         delay = self.backoff(attempts, result.wait_seconds)
         self.outbox.release([r.message_id for r in rows], now + delay)
         self.metrics.sends.labels(mode=mode, outcome="retry").inc()
         self.metrics.retries.labels(target="sendbird").inc(len(rows))
         for row in rows:
-            self._journal("sendbird.retry", row.trace_id, message_id=row.message_id, attempt=row.attempts,
+            self.journal("sendbird.retry", row.trace_id, message_id=row.message_id, attempt=row.attempts,
                           reason=result.reason, delay_seconds=round(delay, 3))
         if rows[0].mode == "realtime":
             self.tasks.after(delay, self.send_realtime, rows[0].message_id, name="bridge.realtime_retry")
         else:
-            self._kick_group(rows[0].group_key, self._at(now + delay))
+            self._kick_group(rows[0].group_key, self.at(now + delay))
 
-    def _bury(self, rows: list[WebhookRow], mode: str, reason: str) -> None:
+    def bury(self, rows: list[WebhookRow], mode: str, reason: str) -> None:
         self.outbox.bury([r.message_id for r in rows], reason, self.now())
         self.metrics.sends.labels(mode=mode, outcome="dead").inc()
         self.metrics.dead_letters.labels(kind="webhook").inc(len(rows))
         for row in rows:
-            self._journal("sendbird.dead", row.trace_id, message_id=row.message_id, reason=reason)
+            self.journal("sendbird.dead", row.trace_id, message_id=row.message_id, reason=reason)
 
     # -- callbacks to Braze -------------------------------------------------------------------------
-    def _stamp(self, when: float) -> str:
+    def stamp(self, when: float) -> str:
         """ISO-8601 in UTC, as Braze's `time` field takes it."""
-        return self._at(when).astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return self.at(when).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
     def _callback(self, row: WebhookRow, status: str, notification_id: str, stamp: str) -> CallbackRow:
         body = row.body
@@ -294,20 +347,20 @@ class Bridge:
                 continue
             row = self.outbox.by_notification(item["notification_id"], user_id)
             if row is None:
-                self._journal("sendbird.read_unknown", None, notification_id=item.get("notification_id"),
+                self.journal("sendbird.read_unknown", None, notification_id=item.get("notification_id"),
                               user_id=user_id)
                 continue
-            self._journal("sendbird.read", row.trace_id, message_id=row.message_id,
+            self.journal("sendbird.read", row.trace_id, message_id=row.message_id,
                           notification_id=row.notification_id, receiver=user_id)
             if self.integration.event_callback:
-                callbacks.append(self._callback(row, "READ", item["notification_id"], self._stamp(when)))
+                callbacks.append(self._callback(row, "READ", item["notification_id"], self.stamp(when)))
         added = self.outbox.add_callbacks(callbacks, self.now()) if callbacks else 0
         if added:
             self._kick_callbacks()
         return added
 
     def _kick_callbacks(self, at: datetime | None = None) -> None:
-        when = max(at or self.runtime.clock.now(), self._at(self._callbacks_not_before), self.runtime.clock.now())
+        when = max(at or self.runtime.clock.now(), self.at(self._callbacks_not_before), self.runtime.clock.now())
         with self._lock:
             current = self._callback_task
             if current is not None and not current.done and not current.cancelled:
@@ -317,6 +370,10 @@ class Bridge:
             self._callback_task = self.tasks.at(when, self.flush_callbacks, name="bridge.callbacks")
 
     def flush_callbacks(self) -> None:
+        self.guarded("callback_flush", self._flush_callbacks,
+                      retry=lambda delay: self._kick_callbacks(self.at(self.now() + delay)))
+
+    def _flush_callbacks(self) -> None:
         if not self._callback_lock.acquire(blocking=False):
             self._kick_callbacks(self.runtime.clock.now() + timedelta(milliseconds=50))
             return
@@ -327,12 +384,15 @@ class Bridge:
                 batch = self.outbox.claim_callbacks(MAX_EVENTS_PER_TRACK, self.due())
                 if not batch:
                     break
-                self._post_callbacks(batch)
+                try:
+                    self._post_callbacks(batch)
+                except Exception as exc:
+                    self._callbacks_failed_here(batch, exc)
         finally:
             self._callback_lock.release()
         nxt = self.outbox.next_callback_at()
         if nxt is not None:
-            self._kick_callbacks(self._at(nxt))
+            self._kick_callbacks(self.at(nxt))
 
     def _post_callbacks(self, batch: list[CallbackRow]) -> None:
         settings = self.integration
@@ -352,10 +412,10 @@ class Bridge:
             for status, count in Counter(c.status for c in batch).items():
                 self.metrics.callbacks.labels(status=status).inc(count)
             for c in batch:
-                self._journal("callback.posted", c.trace_id, message_id=c.message_id, status=c.status,
+                self.journal("callback.posted", c.trace_id, message_id=c.message_id, status=c.status,
                               external_id=c.external_id)
             if result.body.get("errors"):
-                self._journal("callback.partial", None, errors=result.body["errors"])
+                self.journal("callback.partial", None, errors=result.body["errors"])
             remaining = result.headers.get("X-RateLimit-Remaining")
             if remaining is not None and remaining.isdigit() and int(remaining) == 0 and result.wait_seconds:
                 self._callbacks_not_before = now + result.wait_seconds  # slow down until the window resets
@@ -365,7 +425,7 @@ class Bridge:
             self.outbox.callbacks_bury(keys, result.reason, now)
             self.metrics.dead_letters.labels(kind="callback").inc(len(batch))
             for c in batch:
-                self._journal("callback.dead", c.trace_id, message_id=c.message_id, status=c.status,
+                self.journal("callback.dead", c.trace_id, message_id=c.message_id, status=c.status,
                               reason=result.reason)
             return
         delay = self.backoff(attempts, result.wait_seconds)
@@ -374,24 +434,36 @@ class Bridge:
             self._callbacks_not_before = now + result.wait_seconds
         self.metrics.retries.labels(target="braze").inc(len(batch))
         for c in batch:
-            self._journal("callback.retry", c.trace_id, message_id=c.message_id, status=c.status,
+            self.journal("callback.retry", c.trace_id, message_id=c.message_id, status=c.status,
                           reason=result.reason, delay_seconds=round(delay, 3))
 
-    # -- restart ------------------------------------------------------------------------------------
-    def recover(self) -> None:
-        """After a restart: settle what was mid-flight, then plan everything pending."""
-        for row in self.outbox.in_flight():  # only at start: later, 'sending' rows are being sent right now
-            notification_id = self._already_delivered(row)
-            if notification_id is not None:
-                self._sent([row], row.mode, notification_id)
-                self._journal("sendbird.reconciled", row.trace_id, message_id=row.message_id,
-                              notification_id=notification_id)
-            else:
-                self.outbox.release([row.message_id], self.now())
+    # -- restart ----------------------------------------------------------------------------------
+    def _settle_interrupted(self) -> None:
+        """At start, before this process can have sent or posted anything, every `sending` and `posting`
+        row is a previous process's: its sends are checked against the feed, its posts are posted again."""
+        interrupted = [row.message_id for row in self.outbox.in_flight()]
+        if interrupted:
+            self.outbox.to_checking(interrupted, self.now())
+            self.journal("recovery.interrupted", None, count=len(interrupted))
         reposted = self.outbox.recover_callbacks()
         if reposted:
-            self._journal("callback.recovered", None, count=reposted)
-        self.plan_pending()
+            self.journal("callback.recovered", None, count=reposted)
+
+    def recover(self) -> None:
+        """After a restart: plan everything pending and every check."""
+        self.guarded("recover", self.plan_pending,
+                     retry=lambda delay: self.tasks.after(delay, self.recover, name="bridge.recover"))
+
+    def plan_send(self, message_id: str) -> None:
+        """Make sure a pending webhook's send is planned, at its due time."""
+        row = self.outbox.webhook(message_id)
+        if row is None or row.state != "pending":
+            return
+        if row.mode == "realtime":
+            self.tasks.at(max(self.at(row.next_attempt_at), self.runtime.clock.now()), self.send_realtime,
+                          message_id, name="bridge.realtime")
+        else:
+            self._plan_group(row.group_key)
 
     def set_paused(self, paused: bool) -> None:
         """Hold Sendbird sends (webhooks are still accepted and wait in the outbox), or let them go.
@@ -401,50 +473,90 @@ class Bridge:
         was = self.paused
         self.paused = paused
         if was and not paused:
-            self._journal("sending.resumed", None)
+            self.journal("sending.resumed", None)
             self.plan_pending()
         elif paused and not was:
-            self._journal("sending.paused", None)
+            self.journal("sending.paused", None)
 
     def plan_pending(self) -> None:
         for message_id, due in self.outbox.pending_realtime():
-            self.tasks.at(max(self._at(due), self.runtime.clock.now()), self.send_realtime, message_id,
+            self.tasks.at(max(self.at(due), self.runtime.clock.now()), self.send_realtime, message_id,
                           name="bridge.realtime")
         for group_key, _, _ in self.outbox.batch_groups():
             self._plan_group(group_key)
         if self.outbox.next_callback_at() is not None:
             self._kick_callbacks()
+        self.recovery.plan_all()
 
-    def _already_delivered(self, row: WebhookRow) -> str | None:
-        """Did the interrupted send reach Sendbird? Look for the message in the receiver's feed, as a
-        careful client does before sending again (Sendbird takes no idempotency key)."""
-        key = row.body["template_key"]
-        headers = {"Api-Token": self.sendbird_token}
+    # -- when a task breaks -------------------------------------------------------------------------
+    def guarded(self, task: str, work: Callable[..., None], *args: Any, retry: Callable[[float], Any]) -> None:
+        """Run one scheduled task's work; if anything escapes it (the handlers below failing too, say the
+        database), journal it and run the task again after a backoff, instead of dying silently."""
         try:
-            channel = self._channel_urls.get(key)
-            if channel is None:
-                response = self.http.get(f"{self.sendbird_url}/v1/templates/{key}", headers=headers,
-                                         timeout=SENDBIRD_TIMEOUT)
-                if response.status_code != 200:
-                    return None
-                channel = self._channel_urls[key] = response.json()["channel_url"]
-            since_ms = int((row.sending_since or row.received_at) * 1000) - RECONCILE_LOOKBACK_MS
-            response = self.http.get(f"{self.sendbird_url}/v3/group_channels/{channel}/messages", headers=headers,
-                                     timeout=SENDBIRD_TIMEOUT,
-                                     params={"user_id": row.receiver, "message_ts": since_ms, "prev_limit": 0,
-                                             "next_limit": 200})
-            if response.status_code != 200:
-                return None
-            for message in response.json().get("messages", []):
-                data = message.get("notification_data", {})
-                if data.get("template_key") != key or data.get("template_variables") != row.body["variables"]:
-                    continue
-                owner = self.outbox.by_notification(message.get("notification_id", ""), row.receiver)
-                if owner is None:  # an identical earlier webhook's message is not this one
-                    return message.get("notification_id")
-        except (requests.RequestException, ValueError, KeyError):
-            log.warning("could not check Sendbird for %s; sending it again", row.message_id)
-        return None
+            work(*args)
+        except Exception as exc:
+            with self._lock:
+                failures = self._task_failures[task] = self._task_failures.get(task, 0) + 1
+            delay = self.backoff(failures, None)
+            self._task_error(task, exc, action="task retried", delay_seconds=round(delay, 3))
+            retry(delay)
+        else:
+            if task in self._task_failures:
+                with self._lock:
+                    self._task_failures.pop(task, None)
+
+    def _task_error(self, task: str, exc: Exception, **attrs: Any) -> None:
+        log.error("bridge task %s failed", task, exc_info=exc)
+        self.metrics.task_errors.labels(task=task).inc()
+        self.journal("bridge.task_error", None, task=task, error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback_summary(exc), **attrs)
+
+    def _send_failed_here(self, rows: list[WebhookRow], mode: str, exc: Exception) -> None:
+        """The send broke before its request left: nothing reached Sendbird, so it is safe to retry."""
+        ids = [r.message_id for r in rows]
+        reason = f"the bridge failed to send it: {type(exc).__name__}: {exc}"
+        if transient(exc):
+            self._task_error("send", exc, message_ids=ids, action="retried")
+            self._failed(rows, mode, CallResult(False, True, None, reason))
+        else:
+            self._task_error("send", exc, message_ids=ids, action="dead letter")
+            self.bury(rows, mode, reason)
+
+    def _send_outcome_lost(self, rows: list[WebhookRow], exc: Exception) -> None:
+        """The send broke after its request left: it may have reached Sendbird, so sending it again on a
+        guess could send it twice. The rows still `sending` are checked against the feed instead."""
+        ids = [r.message_id for r in rows]
+        self._task_error("send", exc, message_ids=ids, action="checked against the feed")
+        now = self.now()
+        self.outbox.to_checking(ids, now)  # rows already sent or released (the break came later) stay so
+        for row in rows:  # whatever state the break left each row in, its next step is planned
+            self.recovery.plan(row.message_id, now)
+            self.plan_send(row.message_id)
+        if self.outbox.next_callback_at() is not None:  # the break may have come before the callbacks' kick
+            self._kick_callbacks()
+
+    def _callbacks_failed_here(self, batch: list[CallbackRow], exc: Exception) -> None:
+        """A callback post broke: its rows leave `posting`, back to pending after a backoff, or, for a bug
+        that would break every try, to the dead letters with the reason."""
+        keys = [(c.message_id, c.status) for c in batch]
+        attempts = max(c.attempts for c in batch)
+        reason = f"the bridge failed to post it: {type(exc).__name__}: {exc}"
+        now = self.now()
+        if transient(exc) and attempts < MAX_ATTEMPTS:
+            delay = self.backoff(attempts, None)
+            self._task_error("callback_flush", exc, message_ids=sorted({k[0] for k in keys}), action="retried",
+                             delay_seconds=round(delay, 3))
+            self.outbox.callbacks_retry(keys, now + delay)
+            self.metrics.retries.labels(target="braze").inc(len(batch))
+            for c in batch:
+                self.journal("callback.retry", c.trace_id, message_id=c.message_id, status=c.status, reason=reason,
+                              delay_seconds=round(delay, 3))
+            return
+        self._task_error("callback_flush", exc, message_ids=sorted({k[0] for k in keys}), action="dead letter")
+        self.outbox.callbacks_bury(keys, reason, now)
+        self.metrics.dead_letters.labels(kind="callback").inc(len(batch))
+        for c in batch:
+            self.journal("callback.dead", c.trace_id, message_id=c.message_id, status=c.status, reason=reason)
 
     # -- admin --------------------------------------------------------------------------------------
     def update_integration(self, changes: dict[str, Any]) -> IntegrationSettings:
@@ -465,4 +577,5 @@ class Bridge:
             self._group_counts.clear()
             self._callback_task = None
         self._callbacks_not_before = 0.0
+        self.recovery.forget()
         self.outbox.clear()

@@ -2,7 +2,9 @@
 
 - `webhook_body()`: the body the Sendbird Webhook Template posts to the integration endpoints.
 - `Outbound`: a bridge on a simulated clock with the *real* HTTP transport, so the `responses` library
-  intercepts its calls to Sendbird and Braze while the test drives time with the scheduler.
+  intercepts its calls to Sendbird and Braze while the test drives time with the scheduler. What it sends
+  lands in a fake feed that the bridge's recovery checks read; `crash_during_send()` and `restart()` kill
+  and restart it on the same outbox file.
 - `sign()`: Sendbird's webhook signature.
 """
 
@@ -12,12 +14,14 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -29,7 +33,7 @@ if str(ROOT) not in sys.path:  # the project may not be installed into the venv
 
 from bridge.app import create_app  # noqa: E402
 from bridge.service import Bridge  # noqa: E402
-from harness.clock import EPOCH, SimClock  # noqa: E402
+from harness.clock import EPOCH, SimClock, to_ms  # noqa: E402
 from harness.ids import IdFactory  # noqa: E402
 from harness.journal import Journal  # noqa: E402
 from harness.runtime import Runtime  # noqa: E402
@@ -42,9 +46,12 @@ BRAZE_KEY = "local-braze-key"
 SENDBIRD = "http://sendbird.test"
 BRAZE = "http://braze.test"
 SEND_URL = f"{SENDBIRD}/v1/notifications"
+TEMPLATE_URL = re.compile(rf"{re.escape(SENDBIRD)}/v1/templates/[^/?]+")
+FEED_URL = re.compile(rf"{re.escape(SENDBIRD)}/v3/group_channels/[^/?]+/messages")
 TRACK_URL = f"{BRAZE}/users/track"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # the SimClock's default start
 ERROR_KEYS = {"error", "code", "message"}
+FEED = "notifications_feed"
 
 
 def webhook_body(message_id: str, receiver: str = "u1", **fields: Any) -> dict[str, Any]:
@@ -116,6 +123,11 @@ class Endpoint:
         return [b - a for a, b in itertools.pairwise(times)]
 
 
+class Crash(BaseException):
+    """The bridge's process dies at this point: nothing in the bridge catches a BaseException, so it leaves
+    the outbox exactly as a killed process would."""
+
+
 class FixedJitter(IdFactory):
     """Backoff jitter pinned to one fraction of the ceiling, so retry times are exact (dyadic) numbers."""
 
@@ -151,19 +163,51 @@ class Outbound:
         if jitter is not None:
             self.runtime.ids = FixedJitter(jitter)
         options.setdefault("db", ":memory:")
-        self.app = create_app(self.runtime, sendbird_url=SENDBIRD, sendbird_token=SENDBIRD_TOKEN, braze_url=BRAZE,
-                              braze_key=BRAZE_KEY, **options)
-        self.bridge: Bridge = self.app.extensions["bridge"]
-        self.client = self.app.test_client()
+        self.options = {"sendbird_url": SENDBIRD, "sendbird_token": SENDBIRD_TOKEN, "braze_url": BRAZE,
+                        "braze_key": BRAZE_KEY, **options}
+        self._start()
         self._ids = 0
+        self.feeds: dict[str, list[dict[str, Any]]] = {}  # receiver -> the messages Sendbird holds for them
         self.sendbird = Endpoint(self._sendbird_ok)
+        self.templates = Endpoint(lambda call: (200, {}, {"key": call.url.rsplit("/", 1)[1], "channel_url": FEED}))
+        self.feed = Endpoint(self._feed_ok)
         self.braze = Endpoint(lambda call: (201, {}, {"message": "success"}))
         self.rsps = rsps
         self.route(SEND_URL, self.sendbird)
+        self.route(TEMPLATE_URL, self.templates, responses.GET)
+        self.route(FEED_URL, self.feed, responses.GET)
         self.route(TRACK_URL, self.braze)
         self.run()  # the bridge's start-up recovery (nothing to recover)
 
-    def route(self, url: str, endpoint: Endpoint) -> Endpoint:
+    def _start(self) -> None:
+        self.app = create_app(self.runtime, **self.options)
+        self.bridge: Bridge = self.app.extensions["bridge"]
+        self.client = self.app.test_client()
+
+    def restart(self, after_seconds: float = 3.0) -> Bridge:
+        """The process is gone (its tasks with it); a new one opens the same outbox file `after_seconds` later.
+        Run the scheduler to let it recover."""
+        assert self.options["db"] != ":memory:", "a restart needs an outbox file (db=...)"
+        self.bridge.tasks.cancel_all()
+        self.bridge.outbox.close()
+        self.advance(after_seconds)
+        self._start()
+        return self.bridge
+
+    def crash_during_send(self, reached: bool) -> None:
+        """The next send kills the process: after Sendbird delivered it (`reached`), or before it left."""
+        def crash(call: Call) -> Answer:
+            if reached:
+                self._sendbird_ok(call)
+            raise Crash(f"killed during a send that {'reached' if reached else 'never reached'} Sendbird")
+        self.sendbird.then(crash)
+
+    def delivered(self, message_id: str) -> int:
+        """How many messages Sendbird holds for the webhook `message_id` (its variables carry the id)."""
+        return sum(1 for feed in self.feeds.values() for m in feed
+                   if m["notification_data"]["template_variables"].get("m") == message_id)
+
+    def route(self, url: str | re.Pattern[str], endpoint: Endpoint, method: str = responses.POST) -> Endpoint:
         def callback(request: requests.PreparedRequest):
             raw = request.body or b""
             body = json.loads(raw) if raw else None
@@ -174,15 +218,33 @@ class Outbound:
             text = payload if isinstance(payload, str) else json.dumps(payload)
             return status, {"Content-Type": "application/json", **headers}, text
 
-        self.rsps.remove(responses.POST, url)  # one bridge per route: a later one in the same test takes over
-        self.rsps.add_callback(responses.POST, url, callback=callback)
+        self.rsps.remove(method, url)  # one bridge per route: a later one in the same test takes over
+        self.rsps.add_callback(method, url, callback=callback)
         return endpoint
 
     def _sendbird_ok(self, call: Call) -> Answer:
         self._ids += 1
+        notification_id = f"noti-{self._ids}"
         targets = call.body["targets"]
-        return 200, {}, {"notification_id": f"noti-{self._ids}", "mode": call.body["mode"],
+        for target in targets:
+            feed = self.feeds.setdefault(target, [])
+            feed.append({"message_id": sum(map(len, self.feeds.values())), "created_at": to_ms(call.at),
+                         "user_id": target, "notification_id": notification_id,
+                         "notification_data": {"template_key": call.body["template"]["key"],
+                                               "template_variables": call.body["template"]["variables"][target]}})
+        return 200, {}, {"notification_id": notification_id, "mode": call.body["mode"],
                          "targets_count": len(targets)}
+
+    def _feed_ok(self, call: Call) -> Answer:
+        """`GET /v3/group_channels/{channel}/messages` as the fake Sendbird answers it: 400201 for a user it
+        never delivered to, else the messages created after `message_ts`, at most `next_limit`."""
+        query = parse_qs(urlsplit(call.url).query)
+        user_id = query["user_id"][0]
+        after, limit = int(query["message_ts"][0]), int(query.get("next_limit", ["0"])[0])
+        feed = self.feeds.get(user_id)
+        if feed is None:
+            return sendbird_error(400, 400201, f'"user {user_id}" not found.')
+        return 200, {}, {"messages": [m for m in feed if m["created_at"] > after][:limit]}
 
     # -- driving ----------------------------------------------------------------------------
     def post(self, mode: str, body: Any, trace_id: str | None = None, token: str = API_TOKEN):
@@ -266,7 +328,6 @@ def assert_error_shape(response, status: int, code: int, *mentions: str) -> dict
 
 # -- the three services in one simulated process (simulator.stack) --------------------------------------------
 
-FEED = "notifications_feed"
 SB_AUTH = {"Api-Token": SENDBIRD_TOKEN}
 BRAZE_AUTH = {"Authorization": f"Bearer {BRAZE_KEY}"}
 TEMPLATE = {"key": "promo", "name": "Promo", "ui_template": {"title": "Hi {name}"},

@@ -217,7 +217,7 @@ def test_an_in_flight_send_that_reached_sendbird_is_found_in_the_feed_not_sent_a
     assert len(stack.feed("ada")) == 1
     row = bridge.outbox.webhook("m1")
     assert (row.state, row.notification_id) == ("sent", notification_id)
-    assert [r["message_id"] for r in stack.journal("sendbird.reconciled", "bridge")] == ["m1"]
+    assert [r["message_id"] for r in stack.journal("recovery.delivered", "bridge")] == ["m1"]
     (event,) = stack.braze_events("SENT")
     assert event["properties"]["notification_id"] == notification_id and event["trace_id"] == "trace-1"
 
@@ -229,7 +229,8 @@ def test_an_in_flight_send_that_never_reached_sendbird_is_sent_once_after_restar
     stack.run()
     assert len(stack.feed("ada")) == 1
     assert bridge.outbox.webhook("m1").state == "sent"
-    assert stack.journal("sendbird.reconciled", "bridge") == []
+    assert stack.journal("recovery.delivered", "bridge") == []
+    assert [r["message_id"] for r in stack.journal("recovery.absent", "bridge")] == ["m1"]
     assert len(stack.braze_events("SENT")) == 1
 
 

@@ -4,6 +4,8 @@ journal says what happened."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import requests
 
@@ -43,3 +45,138 @@ def test_an_uncallable_braze_endpoint_sets_the_callbacks_aside_instead_of_leavin
     out.run()
     assert [e["properties"]["message_id"] for e in out.events()] == ["m1"]
     assert out.bridge.outbox.depth() == {"webhooks_sent": 1, "callbacks_posted": 1}
+
+
+# -- anything else that escapes a send, a flush or a callback post ----------------------------------------------
+
+
+def task_errors(out: Outbound) -> list[dict]:
+    return out.journal("bridge.task_error")
+
+
+def fail_once(target: object, name: str, error: Exception) -> None:
+    """`target.name` raises `error` on its first call, then behaves as before."""
+    original = getattr(target, name)
+    calls = []
+
+    def once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise error
+        return original(*args, **kwargs)
+
+    setattr(target, name, once)
+
+
+def test_an_exception_from_the_http_client_is_journaled_and_the_send_checked_not_guessed(out: Outbound):
+    """The client broke somewhere inside the call: the request may or may not have reached Sendbird, so the
+    webhook goes to the feed check, which finds it absent here and sends it once."""
+    fail_once(out.bridge.http, "request", RuntimeError("boom in the client"))
+    out.accept("realtime", webhook_body("m1", "ada", variables={"m": "m1"}), "trace-1")
+    out.run()
+    [error] = task_errors(out)
+    assert error["task"] == "send" and error["error"] == "RuntimeError: boom in the client"
+    assert error["message_ids"] == ["m1"] and error["action"] == "checked against the feed"
+    assert error["traceback"] and all(" in " in frame for frame in error["traceback"])
+    assert any("once" in frame for frame in error["traceback"])  # the innermost frame: where it was raised
+    assert [r["message_id"] for r in out.journal("recovery.absent")] == ["m1"]
+    assert out.state("m1") == "sent" and out.delivered("m1") == 1 and len(out.sendbird.calls) == 1
+
+
+def test_an_exception_after_sendbird_took_the_send_does_not_send_it_twice(out: Outbound):
+    def delivered_then_broken(call):
+        out._sendbird_ok(call)
+        return RuntimeError("the answer was lost")
+    out.sendbird.then(delivered_then_broken)
+    out.accept("realtime", webhook_body("m1", "ada", variables={"m": "m1"}))
+    out.run()
+    assert [e["error"] for e in task_errors(out)] == ["RuntimeError: the answer was lost"]
+    assert [r["message_id"] for r in out.journal("recovery.delivered")] == ["m1"]
+    assert out.delivered("m1") == 1 and len(out.sendbird.calls) == 1
+    assert out.bridge.outbox.webhook("m1").notification_id == "noti-1"
+    assert [e["properties"]["message_id"] for e in out.events()] == ["m1"]
+
+
+def test_an_exception_while_committing_a_sent_batch_leaves_no_row_sending(make_outbound):
+    out = make_outbound(batch_linger_ms=100)
+    fail_once(out.bridge.outbox, "mark_sent", sqlite3.OperationalError("disk I/O error"))
+    for i in range(3):
+        out.accept("batch", webhook_body(f"m{i}", f"u{i}", variables={"m": f"m{i}"}))
+    out.run()
+    assert [e["error"] for e in task_errors(out)] == ["OperationalError: disk I/O error"]
+    assert {out.state(f"m{i}") for i in range(3)} == {"sent"}
+    assert [out.delivered(f"m{i}") for i in range(3)] == [1, 1, 1] and len(out.sendbird.calls) == 1
+    assert len(out.journal("recovery.delivered")) == 3
+
+
+def test_a_bug_before_the_request_left_is_a_dead_letter_with_the_reason(out: Outbound):
+    fail_once(out.bridge, "_request", KeyError("template_key"))
+    out.accept("realtime", webhook_body("m1"), "trace-1")
+    out.run()
+    assert out.sendbird.calls == [] and out.state("m1") == "dead"
+    [error] = task_errors(out)
+    assert (error["task"], error["action"], error["error"]) == ("send", "dead letter", "KeyError: 'template_key'")
+    [letter] = out.bridge.outbox.dead_letters()
+    assert letter["ref"] == "m1" and "KeyError" in letter["reason"]
+    assert out.client.post("/_admin/dead_letters/replay").status_code == 200
+    out.run()
+    assert out.state("m1") == "sent"
+
+
+def test_a_transient_error_before_the_request_left_is_retried_with_backoff(out: Outbound):
+    fail_once(out.bridge, "_request", OSError("too many open files"))
+    out.accept("realtime", webhook_body("m1"))
+    out.run()
+    [error] = task_errors(out)
+    assert error["action"] == "retried"
+    [retry] = out.journal("sendbird.retry")
+    assert "OSError: too many open files" in retry["reason"] and retry["delay_seconds"] == 0.25
+    assert out.state("m1") == "sent" and len(out.sendbird.calls) == 1
+    assert out.sendbird.calls[0].offset() == pytest.approx(0.25, abs=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["realtime", "batch"])
+def test_a_failing_claim_is_journaled_and_the_task_runs_again(make_outbound, mode: str):
+    out = make_outbound(batch_linger_ms=100)
+    claim = "claim" if mode == "realtime" else "claim_group"
+    fail_once(out.bridge.outbox, claim, sqlite3.OperationalError("database is locked"))
+    out.accept(mode, webhook_body("m1", "u1"))
+    if mode == "batch":
+        out.accept(mode, webhook_body("m2", "u2"))
+    out.run()
+    [error] = task_errors(out)
+    assert error["task"] == ("send" if mode == "realtime" else "batch_flush") and error["action"] == "task retried"
+    assert {out.state(m) for m in (["m1"] if mode == "realtime" else ["m1", "m2"])} == {"sent"}
+    assert len(out.sendbird.calls) == 1
+
+
+def test_a_transient_error_in_a_callback_post_puts_the_callbacks_back_to_pending(out: Outbound):
+    fail_once(out.bridge, "_post_callbacks", OSError("network is down"))
+    out.accept("realtime", webhook_body("m1"), "trace-1")
+    out.run()
+    [error] = task_errors(out)
+    assert (error["task"], error["action"]) == ("callback_flush", "retried")
+    assert [r["message_id"] for r in out.journal("callback.retry")] == ["m1"]
+    assert [e["properties"]["message_id"] for e in out.events()] == ["m1"]
+    assert out.bridge.outbox.depth() == {"webhooks_sent": 1, "callbacks_posted": 1}
+
+
+def test_a_bug_in_a_callback_post_sets_the_callbacks_aside_not_posting(out: Outbound):
+    fail_once(out.bridge, "_post_callbacks", TypeError("unhashable type: 'dict'"))
+    out.accept("realtime", webhook_body("m1"), "trace-1")
+    out.run()
+    assert out.bridge.outbox.depth() == {"webhooks_sent": 1, "callbacks_dead": 1}
+    [letter] = out.bridge.outbox.dead_letters()
+    assert letter["ref"] == "m1:SENT" and "TypeError" in letter["reason"]
+    assert [r["trace_id"] for r in out.journal("callback.dead")] == ["trace-1"]
+    assert out.client.post("/_admin/dead_letters/replay").status_code == 200
+    out.run()
+    assert [e["properties"]["message_id"] for e in out.events()] == ["m1"]
+
+
+def test_task_errors_are_counted_in_the_metrics(out: Outbound):
+    fail_once(out.bridge, "_post_callbacks", OSError("network is down"))
+    out.accept("realtime", webhook_body("m1"))
+    out.run()
+    metrics = out.client.get("/metrics").get_data(as_text=True)
+    assert 'bridge_task_errors_total{task="callback_flush"} 1.0' in metrics
