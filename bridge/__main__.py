@@ -26,6 +26,7 @@ class BridgeSettings(BaseModel):
     event_callback: bool = Field(True, description="post SENT/READ events to Braze (--no-event-callback)")
     batch_linger_ms: int = Field(1000, ge=0, description="longest wait before a batch leaves")
     batch_max: int = Field(10_000, ge=1, le=10_000, description="recipients per batch send")
+    sendbird_timeout: float = Field(30.0, gt=0, description="seconds to wait for Sendbird's answer")
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     workers: int = Field(16, ge=1, description="scheduler workers for outbound sends and callbacks (I/O bound)")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
                           sendbird_token=settings.sendbird_token, braze_url=settings.braze_url,
                           braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
                           event_callback=settings.event_callback, batch_max=settings.batch_max,
-                          batch_linger_ms=settings.batch_linger_ms)
+                          batch_linger_ms=settings.batch_linger_ms, sendbird_timeout=settings.sendbird_timeout)
 
     from bridge.outbox import Outbox, OutboxInUse
 

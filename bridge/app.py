@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from bridge.api import admin_extras_blueprint, api_blueprint, install_error_handlers, intake_fast_path
+from bridge.clients import SENDBIRD_READ_TIMEOUT
 from bridge.outbox import Outbox
 from bridge.outbox_views import outbox_views_blueprint
 from bridge.service import Bridge, IntegrationSettings
@@ -22,14 +23,14 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
                sendbird_token: str = "local-sendbird-token", braze_url: str = "http://127.0.0.1:7100",
                braze_key: str = "local-braze-key", api_token: str = DEFAULT_API_TOKEN,
                db: str | Path = DEFAULT_DB, event_callback: bool = True, batch_max: int = 10_000,
-               batch_linger_ms: int = 1000) -> Flask:
+               batch_linger_ms: int = 1000, sendbird_timeout: float = SENDBIRD_READ_TIMEOUT) -> Flask:
     """`db=":memory:"` keeps the outbox in memory (simulated runs); a path makes it durable."""
     runtime = runtime or Runtime.live()
     integration = IntegrationSettings(event_callback, braze_url, braze_key)  # a bad URL: ValueError, before the
     outbox = Outbox(db)  # outbox file is locked
     try:
         bridge = Bridge(runtime, outbox, sendbird_url, sendbird_token, integration, api_token=api_token,
-                        batch_max=batch_max, batch_linger_ms=batch_linger_ms)
+                        batch_max=batch_max, batch_linger_ms=batch_linger_ms, sendbird_timeout=sendbird_timeout)
     except ValueError:
         outbox.close()
         raise

@@ -19,8 +19,9 @@ import requests
 
 from harness.transport import Client
 
-SENDBIRD_TIMEOUT = (3.05, 30.0)
-BRAZE_TIMEOUT = (3.05, 30.0)
+CONNECT_TIMEOUT = 3.05
+SENDBIRD_READ_TIMEOUT = 30.0
+BRAZE_TIMEOUT = (CONNECT_TIMEOUT, 30.0)
 # requests could not even make these calls: the same call fails the same way again
 UNCALLABLE = (requests.exceptions.URLRequired, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
               requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader, requests.exceptions.InvalidJSONError)

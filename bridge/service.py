@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bridge.clients import BRAZE_TIMEOUT, SENDBIRD_TIMEOUT, CallResult, call, named_receivers
+from bridge.clients import BRAZE_TIMEOUT, CONNECT_TIMEOUT, SENDBIRD_READ_TIMEOUT, CallResult, call, named_receivers
 from bridge.feed_check import FeedCheck
 from bridge.metrics import BridgeMetrics
 from bridge.models import InboundWebhook
@@ -79,13 +79,17 @@ class IntegrationSettings:
 class Bridge:
     def __init__(self, runtime: Runtime, outbox: Outbox, sendbird_url: str, sendbird_token: str,
                  integration: IntegrationSettings, api_token: str = "local-integration-token",
-                 batch_max: int = 10_000, batch_linger_ms: int = 1000) -> None:
+                 batch_max: int = 10_000, batch_linger_ms: int = 1000,
+                 sendbird_timeout: float = SENDBIRD_READ_TIMEOUT) -> None:
         if not 1 <= batch_max <= 10_000:
             raise ValueError("batch_max must be 1..10,000 (Sendbird's batch limit)")
+        if not sendbird_timeout > 0:
+            raise ValueError("sendbird_timeout must be > 0 seconds")
         self.runtime = runtime
         self.outbox = outbox
         self.sendbird_url = check_url(sendbird_url).rstrip("/")
         self.sendbird_token = sendbird_token
+        self.sendbird_timeout = (min(CONNECT_TIMEOUT, sendbird_timeout), sendbird_timeout)
         self.api_token = api_token
         self.batch_max = batch_max
         self.linger = timedelta(milliseconds=batch_linger_ms)
@@ -100,7 +104,8 @@ class Bridge:
         self._callback_lock = threading.Lock()
         self._callbacks_not_before = 0.0
         self._task_failures: dict[str, int] = {}  # task kind -> errors in a row, for the retry's backoff
-        self.recovery = Recovery(self, FeedCheck(self.http, self.sendbird_url, sendbird_token, SENDBIRD_TIMEOUT),
+        self.recovery = Recovery(self, FeedCheck(self.http, self.sendbird_url, sendbird_token,
+                                                       self.sendbird_timeout),
                                  MAX_ATTEMPTS)
         self._lock = threading.RLock()
         self.paused = False
@@ -156,8 +161,8 @@ class Bridge:
     # -- realtime ---------------------------------------------------------------------------------
     def send_realtime(self, message_id: str) -> None:
         self.guarded("send", self._send_realtime, message_id,
-                      retry=lambda delay: self.tasks.after(delay, self.send_realtime, message_id,
-                                                           name="bridge.realtime_retry"))
+                     retry=lambda delay: self.tasks.after(delay, self.send_realtime, message_id,
+                                                          name="bridge.realtime_retry"))
 
     def _send_realtime(self, message_id: str) -> None:
         if self.paused:
@@ -201,7 +206,7 @@ class Bridge:
 
     def flush_group(self, group_key: str) -> None:
         self.guarded("batch_flush", self._flush_group, group_key,
-                      retry=lambda delay: self._kick_group(group_key, self.at(self.now() + delay)))
+                     retry=lambda delay: self._kick_group(group_key, self.at(self.now() + delay)))
 
     def _flush_group(self, group_key: str) -> None:
         with self._lock:
@@ -234,7 +239,7 @@ class Bridge:
             self.metrics.batch_size.observe(len(rows))
             started = time.perf_counter()
             result = call(self.http, "POST", f"{self.sendbird_url}/v1/notifications", self.runtime.clock.now(),
-                          SENDBIRD_TIMEOUT, (200,), json=body, headers=headers)
+                          self.sendbird_timeout, (200,), json=body, headers=headers)
             self.metrics.send_latency.observe(time.perf_counter() - started)
             if result.ok and result.body.get("notification_id"):
                 self._sent(rows, mode, result.body["notification_id"])
@@ -371,7 +376,7 @@ class Bridge:
 
     def flush_callbacks(self) -> None:
         self.guarded("callback_flush", self._flush_callbacks,
-                      retry=lambda delay: self._kick_callbacks(self.at(self.now() + delay)))
+                     retry=lambda delay: self._kick_callbacks(self.at(self.now() + delay)))
 
     def _flush_callbacks(self) -> None:
         if not self._callback_lock.acquire(blocking=False):

@@ -306,6 +306,15 @@ def test_connection_errors_and_timeouts_are_retried(out: Outbound, error: Except
     assert all(expected in reason for reason in reasons)
 
 
+@pytest.mark.parametrize(("seconds", "expected"), [(None, (3.05, 30.0)), (1.5, (1.5, 1.5)), (60.0, (3.05, 60.0))])
+def test_sendbird_timeout_bounds_every_call_to_sendbird(make_outbound, seconds: float | None, expected: tuple):
+    out = make_outbound(**({} if seconds is None else {"sendbird_timeout": seconds}))
+    out.accept("realtime", webhook_body("m1"))
+    out.run()
+    [send] = [c for c in out.rsps.calls if c.request.url == SEND_URL]
+    assert send.request.req_kwargs["timeout"] == expected
+
+
 def test_batch_retry_resends_the_same_batch(make_outbound):
     out = make_outbound(batch_linger_ms=100)
     out.sendbird.then(sendbird_error(502, 500901, "Bad gateway."))
