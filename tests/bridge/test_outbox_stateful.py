@@ -5,6 +5,12 @@ ones, mark sent, release for a retry, bury, replay dead letters, queue/claim/fin
 settle a `checking` webhook as delivered, absent or still unknown) and RESTART it: close it and open a new
 `Outbox` on the same file, then apply the bridge's restart semantics (`in_flight()` rows to `checking`,
 `recover_callbacks()`). A model alongside says what each row must be.
+
+`RecoveryMachine` drives the whole bridge on such a file, the way a hostile world would: webhooks arrive, the
+process is killed during a send (after Sendbird took it, or before) and restarted, and Sendbird answers the
+recovery's feed checks (and the sends) with 429, 5XX, timeouts, connection errors, or properly. Whatever
+happens, Sendbird never holds two notifications for one message id, and once Sendbird recovers every accepted
+webhook ends sent (held once by Sendbird) or in the dead letters with a reason.
 """
 
 from __future__ import annotations
@@ -15,11 +21,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import requests
+import responses
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from bridge.outbox import CallbackRow, Outbox
+
+from .conftest import Answer, Call, Crash, Outbound, run_idle, sendbird_error, webhook_body
 
 MESSAGE_IDS = [f"m{i}" for i in range(10)] + ["m:colon"]
 RECEIVERS = ["r0", "r1", "r2", "r3"]
@@ -343,3 +353,108 @@ class OutboxMachine(RuleBasedStateMachine):
 
 OutboxMachine.TestCase.settings = settings(max_examples=50, stateful_step_count=40, deadline=None)
 TestOutbox = OutboxMachine.TestCase
+
+
+# -- the bridge's recovery against a Sendbird that fails in every way ---------------------------------------------
+
+SENDBIRD_MODES: dict[str, Answer | None] = {
+    "ok": None,
+    "429": sendbird_error(429, 500910, "Too many requests.", {"Retry-After": "2"}),
+    "500": sendbird_error(500, 500901, "Internal server error."),
+    "503": (503, {}, "<html>Service Unavailable</html>"),
+    "timeout": requests.exceptions.ReadTimeout("read timed out"),
+    "connection-error": requests.ConnectionError("connection refused"),
+}
+
+
+class RecoveryMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="recovery-"))
+        self.rsps = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self.rsps.start()
+        self.out = Outbound(self.rsps, db=str(self.dir / "bridge.sqlite3"), batch_linger_ms=200)
+        self.healthy = {"send": self.out.sendbird.default, "template": self.out.templates.default,
+                        "feed": self.out.feed.default}
+        self.accepted: dict[str, str] = {}  # message id -> mode
+        self.crashes = 0
+
+    def teardown(self) -> None:
+        try:
+            self.sendbird_recovers()
+        finally:
+            self.out.runtime.close()
+            self.rsps.stop()
+            self.rsps.reset()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- the world ----------------------------------------------------------------------------
+    @rule(message_id=st.sampled_from(MESSAGE_IDS), mode=st.sampled_from(["realtime", "batch"]),
+          receiver=st.sampled_from(RECEIVERS))
+    def webhook_arrives(self, message_id: str, mode: str, receiver: str) -> None:
+        response = self.out.post(mode, webhook_body(message_id, receiver, variables={"m": message_id}))
+        assert response.status_code == 200, response.get_json()
+        self.accepted.setdefault(message_id, mode)
+
+    @rule(mode=st.sampled_from(list(SENDBIRD_MODES)))
+    def sendbird_answers(self, mode: str) -> None:
+        """From now on Sendbird answers template lookups, feed reads and sends this way."""
+        fault = SENDBIRD_MODES[mode]
+
+        def failing(call: Call) -> Answer:
+            assert fault is not None
+            return fault
+
+        self.out.sendbird.default = self.healthy["send"] if fault is None else failing
+        self.out.templates.default = self.healthy["template"] if fault is None else failing
+        self.out.feed.default = self.healthy["feed"] if fault is None else failing
+
+    @rule(reached=st.booleans())
+    def the_next_send_kills_the_process(self, reached: bool) -> None:
+        if not self.out.sendbird.script:  # one armed crash at a time
+            self.out.crash_during_send(reached)
+
+    @rule(seconds=st.sampled_from([0.0, 0.3, 2.0, 30.0, 400.0]))
+    def time_passes(self, seconds: float) -> None:
+        try:
+            self.out.run_for(seconds)
+        except Crash:
+            self.crashes += 1
+            self.out.restart(after_seconds=1.0)
+
+    @rule()
+    def restart(self) -> None:
+        self.out.restart(after_seconds=0.5)
+
+    # -- what must always hold -----------------------------------------------------------------
+    @invariant()
+    def sendbird_never_holds_a_message_twice(self) -> None:
+        for message_id in self.accepted:
+            assert self.out.delivered(message_id) <= 1, f"{message_id} was sent twice"
+
+    @invariant()
+    def nothing_accepted_is_missing_from_the_outbox(self) -> None:
+        for message_id in self.accepted:
+            assert self.out.state(message_id) in ("pending", "sending", "checking", "sent", "dead"), message_id
+
+    # -- the end ----------------------------------------------------------------------------------
+    def sendbird_recovers(self) -> None:
+        self.sendbird_answers("ok")
+        self.out.sendbird.script.clear()  # no more kills
+        run_idle(self.out.runtime)
+        letters = {d["ref"]: d["reason"] for d in self.out.bridge.outbox.dead_letters() if d["kind"] == "webhook"}
+        for message_id in self.accepted:
+            row = self.out.bridge.outbox.webhook(message_id)
+            if row.state == "sent":
+                assert self.out.delivered(message_id) == 1, (message_id, self.out.delivered(message_id))
+                [held] = [m for feed in self.out.feeds.values() for m in feed
+                          if m["notification_data"]["template_variables"]["m"] == message_id]
+                assert held["notification_id"] == row.notification_id
+            else:
+                assert row.state == "dead", (message_id, row.state)
+                assert letters.get(message_id), f"{message_id} is dead without a reason"
+                assert self.out.delivered(message_id) <= 1
+
+
+RecoveryMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+TestRecovery = RecoveryMachine.TestCase
