@@ -98,7 +98,7 @@ class Recovery:
         if bridge.outbox.checked_absent(row.message_id, bridge.now()):
             bridge.journal("recovery.absent", row.trace_id, message_id=row.message_id, reason=verdict.reason,
                            checks=row.checks + 1)
-            bridge.plan_send(row.message_id)
+            bridge.plan_next_step(row.message_id)
 
     def _unknown(self, row: WebhookRow, verdict: Verdict) -> None:
         bridge = self.bridge

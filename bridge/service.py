@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bridge.clients import BRAZE_TIMEOUT, CONNECT_TIMEOUT, SENDBIRD_READ_TIMEOUT, CallResult, call, named_receivers
@@ -56,7 +57,7 @@ def transient(exc: Exception) -> bool:
 def traceback_summary(exc: BaseException) -> list[str]:
     """The innermost frames, `file:line in function`, for the journal (the full traceback goes to the log)."""
     frames = traceback.extract_tb(exc.__traceback__)[-TRACEBACK_FRAMES:]
-    return [f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}" for frame in frames]
+    return [f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in frames]
 
 
 @dataclass
@@ -459,15 +460,18 @@ class Bridge:
         self.guarded("recover", self.plan_pending,
                      retry=lambda delay: self.tasks.after(delay, self.recover, name="bridge.recover"))
 
-    def plan_send(self, message_id: str) -> None:
-        """Make sure a pending webhook's send is planned, at its due time."""
+    def plan_next_step(self, message_id: str) -> None:
+        """Make sure what comes next for a webhook is planned, at its due time: its send if it is pending,
+        its check if it is checking (nothing for one sent, dead or gone)."""
         row = self.outbox.webhook(message_id)
-        if row is None or row.state != "pending":
+        if row is None:
             return
-        if row.mode == "realtime":
+        if row.state == "checking":
+            self.recovery.plan(message_id, row.next_attempt_at)
+        elif row.state == "pending" and row.mode == "realtime":
             self.tasks.at(max(self.at(row.next_attempt_at), self.runtime.clock.now()), self.send_realtime,
                           message_id, name="bridge.realtime")
-        else:
+        elif row.state == "pending":
             self._plan_group(row.group_key)
 
     def set_paused(self, paused: bool) -> None:
@@ -532,11 +536,9 @@ class Bridge:
         guess could send it twice. The rows still `sending` are checked against the feed instead."""
         ids = [r.message_id for r in rows]
         self._task_error("send", exc, message_ids=ids, action="checked against the feed")
-        now = self.now()
-        self.outbox.to_checking(ids, now)  # rows already sent or released (the break came later) stay so
-        for row in rows:  # whatever state the break left each row in, its next step is planned
-            self.recovery.plan(row.message_id, now)
-            self.plan_send(row.message_id)
+        self.outbox.to_checking(ids, self.now())  # rows already sent or released (the break came later) stay so
+        for message_id in ids:  # whatever state the break left each row in, its next step is planned
+            self.plan_next_step(message_id)
         if self.outbox.next_callback_at() is not None:  # the break may have come before the callbacks' kick
             self._kick_callbacks()
 

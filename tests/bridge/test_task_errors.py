@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 import requests
 
-from .conftest import Outbound, webhook_body
+from .conftest import Outbound, sendbird_error, webhook_body
 
 
 @pytest.mark.parametrize("error", [requests.exceptions.ChunkedEncodingError("connection broken: incomplete read"),
@@ -107,6 +107,28 @@ def test_an_exception_while_committing_a_sent_batch_leaves_no_row_sending(make_o
     assert {out.state(f"m{i}") for i in range(3)} == {"sent"}
     assert [out.delivered(f"m{i}") for i in range(3)] == [1, 1, 1] and len(out.sendbird.calls) == 1
     assert len(out.journal("recovery.delivered")) == 3
+
+
+def test_a_break_after_a_retry_was_committed_still_plans_the_retry(out: Outbound):
+    """Sendbird answered 503, the bridge released the row for a retry, then broke before planning it: the
+    row is pending (not checked: it never arrived) and its retry still happens, once."""
+    journal = out.bridge.journal
+    broken = []
+
+    def journal_breaking_once(kind, *args, **kwargs):
+        if kind == "sendbird.retry" and not broken:
+            broken.append(kind)
+            raise RuntimeError("journal full")
+        return journal(kind, *args, **kwargs)
+
+    out.bridge.journal = journal_breaking_once
+    out.sendbird.then(sendbird_error(503, 500901, "Service unavailable."))
+    out.accept("realtime", webhook_body("m1", "ada", variables={"m": "m1"}))
+    out.run()
+    assert [e["error"] for e in task_errors(out)] == ["RuntimeError: journal full"]
+    assert out.journal("recovery.absent") == [] and out.feed.calls == []
+    assert out.state("m1") == "sent" and out.delivered("m1") == 1
+    assert out.sendbird.offsets() == [0.0, pytest.approx(0.25, abs=1e-6)]
 
 
 def test_a_bug_before_the_request_left_is_a_dead_letter_with_the_reason(out: Outbound):
