@@ -105,9 +105,8 @@ class Bridge:
         self._callback_lock = threading.Lock()
         self._callbacks_not_before = 0.0
         self._task_failures: dict[str, int] = {}  # task kind -> errors in a row, for the retry's backoff
-        self.recovery = Recovery(self, FeedCheck(self.http, self.sendbird_url, sendbird_token,
-                                                       self.sendbird_timeout),
-                                 MAX_ATTEMPTS)
+        feed = FeedCheck(self.http, self.sendbird_url, sendbird_token, self.sendbird_timeout)
+        self.recovery = Recovery(self, feed, MAX_ATTEMPTS)
         self._lock = threading.RLock()
         self.paused = False
         self._settle_interrupted()
@@ -150,7 +149,7 @@ class Bridge:
         self.metrics.accepted.labels(path=path).inc()
         self.metrics.accept_latency.observe(time.perf_counter() - started)
         self.journal("webhook.accepted", trace_id, message_id=webhook.message_id, mode=mode,
-                      receiver=webhook.receiver, user_id=webhook.braze_user, template_key=webhook.template_key)
+                     receiver=webhook.receiver, user_id=webhook.braze_user, template_key=webhook.template_key)
         if self.paused:  # the resume plans everything pending
             return first, False
         if mode == "realtime":
@@ -278,12 +277,12 @@ class Bridge:
         return [self._callback(r, "SENT", notification_id, stamp) for r in rows]
 
     def report_sent(self, rows: list[WebhookRow], mode: str, notification_id: str, now: float,
-                     callbacks: bool) -> None:
+                    callbacks: bool) -> None:
         self.metrics.sends.labels(mode=mode, outcome="sent").inc()
         for row in rows:
             self.metrics.accept_to_sent.observe(max(0.0, now - row.received_at))
             self.journal("sendbird.sent", row.trace_id, message_id=row.message_id, notification_id=notification_id,
-                          mode=mode, batch_size=len(rows), receiver=row.receiver)
+                         mode=mode, batch_size=len(rows), receiver=row.receiver)
         if callbacks:
             self._kick_callbacks()
 
@@ -308,7 +307,7 @@ class Bridge:
         self.metrics.retries.labels(target="sendbird").inc(len(rows))
         for row in rows:
             self.journal("sendbird.retry", row.trace_id, message_id=row.message_id, attempt=row.attempts,
-                          reason=result.reason, delay_seconds=round(delay, 3))
+                         reason=result.reason, delay_seconds=round(delay, 3))
         if rows[0].mode == "realtime":
             self.tasks.after(delay, self.send_realtime, rows[0].message_id, name="bridge.realtime_retry")
         else:
@@ -354,10 +353,10 @@ class Bridge:
             row = self.outbox.by_notification(item["notification_id"], user_id)
             if row is None:
                 self.journal("sendbird.read_unknown", None, notification_id=item.get("notification_id"),
-                              user_id=user_id)
+                             user_id=user_id)
                 continue
             self.journal("sendbird.read", row.trace_id, message_id=row.message_id,
-                          notification_id=row.notification_id, receiver=user_id)
+                         notification_id=row.notification_id, receiver=user_id)
             if self.integration.event_callback:
                 callbacks.append(self._callback(row, "READ", item["notification_id"], self.stamp(when)))
         added = self.outbox.add_callbacks(callbacks, self.now()) if callbacks else 0
@@ -419,20 +418,25 @@ class Bridge:
                 self.metrics.callbacks.labels(status=status).inc(count)
             for c in batch:
                 self.journal("callback.posted", c.trace_id, message_id=c.message_id, status=c.status,
-                              external_id=c.external_id)
+                             external_id=c.external_id)
             if result.body.get("errors"):
                 self.journal("callback.partial", None, errors=result.body["errors"])
             remaining = result.headers.get("X-RateLimit-Remaining")
             if remaining is not None and remaining.isdigit() and int(remaining) == 0 and result.wait_seconds:
                 self._callbacks_not_before = now + result.wait_seconds  # slow down until the window resets
             return
+        self._callbacks_failed(batch, result)
+
+    def _callbacks_failed(self, batch: list[CallbackRow], result: CallResult) -> None:
+        keys = [(c.message_id, c.status) for c in batch]
+        now = self.now()
         attempts = max(c.attempts for c in batch)
         if not result.retriable or attempts >= MAX_ATTEMPTS:
             self.outbox.callbacks_bury(keys, result.reason, now)
             self.metrics.dead_letters.labels(kind="callback").inc(len(batch))
             for c in batch:
                 self.journal("callback.dead", c.trace_id, message_id=c.message_id, status=c.status,
-                              reason=result.reason)
+                             reason=result.reason)
             return
         delay = self.backoff(attempts, result.wait_seconds)
         self.outbox.callbacks_retry(keys, now + delay)
@@ -441,7 +445,7 @@ class Bridge:
         self.metrics.retries.labels(target="braze").inc(len(batch))
         for c in batch:
             self.journal("callback.retry", c.trace_id, message_id=c.message_id, status=c.status,
-                          reason=result.reason, delay_seconds=round(delay, 3))
+                         reason=result.reason, delay_seconds=round(delay, 3))
 
     # -- restart ----------------------------------------------------------------------------------
     def _settle_interrupted(self) -> None:
@@ -518,7 +522,7 @@ class Bridge:
         log.error("bridge task %s failed", task, exc_info=exc)
         self.metrics.task_errors.labels(task=task).inc()
         self.journal("bridge.task_error", None, task=task, error=f"{type(exc).__name__}: {exc}",
-                      traceback=traceback_summary(exc), **attrs)
+                     traceback=traceback_summary(exc), **attrs)
 
     def _send_failed_here(self, rows: list[WebhookRow], mode: str, exc: Exception) -> None:
         """The send broke before its request left: nothing reached Sendbird, so it is safe to retry."""
@@ -545,25 +549,11 @@ class Bridge:
     def _callbacks_failed_here(self, batch: list[CallbackRow], exc: Exception) -> None:
         """A callback post broke: its rows leave `posting`, back to pending after a backoff, or, for a bug
         that would break every try, to the dead letters with the reason."""
-        keys = [(c.message_id, c.status) for c in batch]
-        attempts = max(c.attempts for c in batch)
+        retried = transient(exc) and max(c.attempts for c in batch) < MAX_ATTEMPTS
+        self._task_error("callback_flush", exc, message_ids=sorted({c.message_id for c in batch}),
+                         action="retried" if retried else "dead letter")
         reason = f"the bridge failed to post it: {type(exc).__name__}: {exc}"
-        now = self.now()
-        if transient(exc) and attempts < MAX_ATTEMPTS:
-            delay = self.backoff(attempts, None)
-            self._task_error("callback_flush", exc, message_ids=sorted({k[0] for k in keys}), action="retried",
-                             delay_seconds=round(delay, 3))
-            self.outbox.callbacks_retry(keys, now + delay)
-            self.metrics.retries.labels(target="braze").inc(len(batch))
-            for c in batch:
-                self.journal("callback.retry", c.trace_id, message_id=c.message_id, status=c.status, reason=reason,
-                              delay_seconds=round(delay, 3))
-            return
-        self._task_error("callback_flush", exc, message_ids=sorted({k[0] for k in keys}), action="dead letter")
-        self.outbox.callbacks_bury(keys, reason, now)
-        self.metrics.dead_letters.labels(kind="callback").inc(len(batch))
-        for c in batch:
-            self.journal("callback.dead", c.trace_id, message_id=c.message_id, status=c.status, reason=reason)
+        self._callbacks_failed(batch, CallResult(False, transient(exc), None, reason))
 
     # -- admin --------------------------------------------------------------------------------------
     def update_integration(self, changes: dict[str, Any]) -> IntegrationSettings:
