@@ -88,18 +88,20 @@ def start_module(module: str, port: int, args: list[str] = (), core: str = SERVE
 
 def start_live(code: str, port: int, health: str = "/_admin/health", core: str = SERVER_CORE) -> LiveServer:
     """Run a Python snippet that serves on `port`, pinned to `core`; wait for `health`."""
-    proc = subprocess.Popen(pinned([sys.executable, "-c", code], core), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 (the server writes it while starting; read if it fails)
+    proc = subprocess.Popen(pinned([sys.executable, "-c", code], core), stdout=subprocess.DEVNULL, stderr=errors)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             requests.get(url + health, timeout=0.5)
+            errors.close()
             return LiveServer(url, proc)
         except requests.RequestException:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError(f"server on {url} did not start")
+    errors.seek(0)
+    raise RuntimeError(f"server on {url} did not start: {errors.read().decode(errors='replace')[-2000:]}")
 
 
 def post_script(path: str, header: str, value: str, body: str, limit: int | None = None, **exprs: str) -> str:

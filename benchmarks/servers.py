@@ -1,15 +1,19 @@
-"""Which production WSGI server for the live services: granian, gunicorn (gthread) and waitress,
-each serving the same apps pinned to one core, loaded by `wrk` pinned to the other.
+"""Which live server for the services: the gateway on granian's RSGI interface (`harness.serve`, what
+the services use), granian's WSGI interface, gunicorn (gthread) and waitress, each serving the same
+apps pinned to one core, loaded by `wrk` pinned to the other.
 
-    .venv/bin/python benchmarks/servers.py [--seconds 5]
+    .venv/bin/python benchmarks/servers.py [--seconds 5] [--variants] [--json out.json]
 
-Apps: a bare Flask route that parses the request JSON, and the fake Sendbird's realtime send. All
-servers run one process (the fakes keep state in memory) with 8 threads.
+Apps: a bare Flask route that parses the request JSON, and the fake Sendbird's realtime send (its
+fast route: inline on the gateway's loop, ahead of Flask on the WSGI servers). All servers run one
+process (the fakes keep state in memory) with 8 threads. `--variants` adds the gateway with the
+other granian settings (asyncio's own loop, the multi-threaded runtime, granian's Rust tasks).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -33,8 +37,13 @@ APPS = {
                            "def factory():\n    app = create_app(Runtime.live())\n"
                            "    tune_for_long_lived_stores()\n    return app"),
 }
+GATEWAY = "from harness.serve import serve\nserve(factory, {port}, threads={threads}, granian_options=OPTIONS)"
 SERVERS = {
-    "granian": "from harness.serve import serve\nserve(factory, {port}, threads={threads})",
+    "gateway (granian RSGI)": GATEWAY.replace("OPTIONS", "None"),
+    "granian WSGI": (
+        "from granian.constants import Interfaces\nfrom granian.server import Server\n"
+        "Server(target='bench', address='127.0.0.1', port={port}, interface=Interfaces.WSGI, workers=1,\n"
+        "       blocking_threads={threads}, log_level='error').serve(target_loader=lambda _: factory())"),
     "gunicorn gthread": (
         "from gunicorn.app.base import BaseApplication\n"
         "class App(BaseApplication):\n"
@@ -48,11 +57,23 @@ SERVERS = {
 }
 
 
+NEEDS = {"gunicorn gthread": "gunicorn", "waitress": "waitress"}  # optional: measured when installed
+VARIANTS = {
+    "gateway, asyncio loop": {"loop": "asyncio"},
+    "gateway, multi-threaded runtime": {"runtime_mode": "mt"},
+    "gateway, Rust tasks": {"task_impl": "rust"},
+}
+
+
 def measure(app: str, server: str, seconds: int) -> float:
     port = free_port()
     root = str(Path(__file__).resolve().parent.parent)
+    if server in VARIANTS:
+        serving = GATEWAY.format(port=port, threads=THREADS).replace("OPTIONS", repr(VARIANTS[server]))
+    else:
+        serving = SERVERS[server].format(port=port, threads=THREADS)
     code = (f"import sys, logging; sys.path.insert(0, {root!r}); logging.disable(logging.WARNING)\n{APPS[app]}\n"
-            + SERVERS[server].format(port=port, threads=THREADS))
+            + serving)
     live = start_live(code, port, health="/_admin/health" if app != "bare route" else "/")
     try:
         if app != "bare route":
@@ -69,17 +90,22 @@ def measure(app: str, server: str, seconds: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--variants", action="store_true", help="also the gateway with other granian settings")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
-    figures = {server: {app: measure(app, server, args.seconds) for app in APPS} for server in SERVERS}
+    servers = [s for s in SERVERS if importlib.util.find_spec(NEEDS.get(s, "granian"))]
+    servers += list(VARIANTS) if args.variants else []
+    if skipped := [s for s in SERVERS if s not in servers]:
+        print(f"skipped (not installed): {', '.join(skipped)}")
+    figures = {server: {app: measure(app, server, args.seconds) for app in APPS} for server in servers}
     table = Table(title=f"one process, {THREADS} threads, server on core 0, wrk on core 1 (req/s)")
     table.add_column("server")
     for app in APPS:
         table.add_column(app, justify="right")
     table.add_column("send : bare", justify="right")
-    base = figures["granian"]["bare route"]
+    base = figures["granian WSGI"]["bare route"]
     for server, row in figures.items():
-        table.add_row(server, *(f"{row[a]:,.0f} ({row[a] / base:.2f}x granian bare)" for a in APPS),
+        table.add_row(server, *(f"{row[a]:,.0f} ({row[a] / base:.2f}x granian WSGI bare)" for a in APPS),
                       f"{row['fake Sendbird send'] / row['bare route']:.2f}x")
     Console().print(table)
     if args.json:

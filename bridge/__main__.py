@@ -7,9 +7,14 @@ import sys
 from pydantic import BaseModel, Field
 
 from bridge.app import DEFAULT_API_TOKEN, DEFAULT_DB
-from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
+from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, refuse_taken_port, serve
 from harness.settings import load_settings
 from harness.urls import check_url
+
+# The integration endpoints' accept (a SQLite commit under the outbox lock, which a batch flush on a
+# scheduler thread can hold for a while) runs on the gateway's pool, not on its event loop: see
+# docs/performance.md, "The gateway".
+POOLED_ROUTES = ("/braze/notifications/realtime", "/braze/notifications/batch")
 
 
 class BridgeSettings(BaseModel):
@@ -42,24 +47,29 @@ def main(argv: list[str] | None = None) -> None:
 
     def factory():
         from bridge.app import create_app
+        from harness.gateway import Gateway
         from harness.runtime import Runtime
 
         runtime = Runtime.live(speed=settings.speed, workers=settings.workers)
-        return create_app(runtime, sendbird_url=settings.sendbird_url,
-                          sendbird_token=settings.sendbird_token, braze_url=settings.braze_url,
-                          braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
-                          event_callback=settings.event_callback, batch_max=settings.batch_max,
-                          batch_linger_ms=settings.batch_linger_ms, sendbird_timeout=settings.sendbird_timeout)
+        app = create_app(runtime, sendbird_url=settings.sendbird_url,
+                         sendbird_token=settings.sendbird_token, braze_url=settings.braze_url,
+                         braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
+                         event_callback=settings.event_callback, batch_max=settings.batch_max,
+                         batch_linger_ms=settings.batch_linger_ms, sendbird_timeout=settings.sendbird_timeout)
+        return Gateway(app, threads=settings.threads, journal=runtime.journal, service="bridge",
+                       pooled_routes=POOLED_ROUTES)
 
     from bridge.outbox import Outbox, OutboxInUse
 
-    try:  # fail here, with a message, rather than in the server's worker
+    # fail here, with one line, rather than in the server's worker: a taken port first (another stack)
+    refuse_taken_port(settings.host, settings.port, "python -m bridge")
+    try:
         Outbox(settings.db).close()
     except OutboxInUse as exc:
         sys.exit(f"python -m bridge: {exc}; stop it or pass another --db")
-    print(f"bridge on http://{settings.host}:{settings.port} (Api-Token {settings.api_token}, outbox {settings.db})",
-          file=sys.stderr, flush=True)
-    serve(factory, settings.port, settings.host, settings.threads, name="bridge")
+    serve(factory, settings.port, settings.host, settings.threads, name="bridge",
+          banner=f"bridge on http://{settings.host}:{settings.port} (Api-Token {settings.api_token}, "
+                 f"outbox {settings.db})")
 
 
 if __name__ == "__main__":

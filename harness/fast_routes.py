@@ -6,7 +6,8 @@ contexts, URL binding, signals, the response object) cost more than that work: m
 in-process, a Sendbird send took 85 us through Flask and 33 us answered here. `FastRoutes` wraps
 the Flask app's WSGI callable and answers the listed paths with a handler that the Flask view for
 the same path also calls, so there is one behaviour with two ways in. Every other request, and
-any request on those paths without a declared body length, goes to Flask unchanged.
+any request on those paths without a declared body length, goes to Flask unchanged. Live, the gateway
+(`harness.gateway`) answers the same table on its event loop, with `answer`.
 """
 
 from __future__ import annotations
@@ -35,11 +36,17 @@ class FastRoutes:
         length = environ.get("CONTENT_LENGTH")
         if handler is None or environ.get("REQUEST_METHOD") != "POST" or not length or not length.isdigit():
             return self.app(environ, start_response)
+        status, headers, payload = self.answer(handler, environ, environ["wsgi.input"].read(int(length)))
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [payload]
+
+    def answer(self, handler: Handler, environ: Mapping[str, Any],
+               raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """(status, response headers, JSON payload) of one request to `handler`."""
         try:
-            status, headers, body = handler(environ, environ["wsgi.input"].read(int(length)))
+            status, headers, body = handler(environ, raw)
         except Exception as exc:  # the service decides what its errors look like
             status, headers, body = self.on_error(exc)
         payload = (_ENCODER.encode(body) + "\n").encode("utf-8")
-        start_response(f"{status} {HTTPStatus(status).phrase}", [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers.items()])
-        return [payload]
+        return status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+                        *headers.items()], payload

@@ -1,39 +1,95 @@
-"""Serve a WSGI app live with a production server (granian), never Flask's development server.
+"""Serve a service live: its WSGI app behind the gateway (`harness.gateway`), on granian's RSGI interface.
 
-One worker process holds all state (the fakes keep their stores in memory), with a pool of
-blocking threads for concurrent requests. The app is built inside the worker by `factory`, so
-the scheduler's threads start in the process that serves. The worker dies with its supervisor
-(PR_SET_PDEATHSIG), so a `kill -9` of a service never leaves an orphan holding the port. The
-worker's collector is tuned for the large in-memory stores it will hold (`harness.gc_tuning`).
+One worker process holds all state (the fakes keep their stores in memory); the gateway answers on
+one event loop with a pool of `threads` threads for the WSGI app. The app is built inside the
+worker by `factory`, so the scheduler's threads start in the process that serves. The worker dies
+with its supervisor (PR_SET_PDEATHSIG), so a `kill -9` of a service never leaves an orphan holding
+the port, and its collector is tuned for the large in-memory stores it will hold
+(`harness.gc_tuning`).
+
+A taken port is refused before anything starts: granian binds with SO_REUSEPORT, so a second
+server on the same port would start and silently share the traffic with the first.
+
+Stopping: granian's worker waits for every open response to end before it stops, and an event
+stream or a websocket never ends by itself. So the worker's SIGINT/SIGTERM handler also tells the
+gateway to end them, and the supervisor kills a worker still alive `KILL_TIMEOUT` s later.
+
+Settings measured on this machine (docs/performance.md, "The gateway"): uvloop, granian's
+single-threaded runtime, asyncio tasks.
 """
 
 from __future__ import annotations
 
-import logging
+import signal
+import sys
 from collections.abc import Callable
+from typing import Any
 
+from harness.gateway import Gateway
 from harness.gc_tuning import tune_for_long_lived_stores
-from harness.processes import die_with_parent
-from harness.transport import WSGIApp
+from harness.processes import die_with_parent, port_taken
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THREADS = 8
+KILL_TIMEOUT = 1  # seconds between the worker's SIGTERM and its SIGKILL
+# granian's event loop, runtime and task implementation, as measured (benchmarks/servers.py compares others)
+GRANIAN_OPTIONS = {"loop": "uvloop", "runtime_mode": "st", "task_impl": "asyncio"}
 
-log = logging.getLogger(__name__)
+
+def refuse_taken_port(host: str, port: int, prog: str) -> None:
+    """Exit with one line when something already listens on host:port."""
+    if port_taken(host, port):
+        sys.exit(f"{prog}: port {port} on {host} is already in use (another bsim up?)")
 
 
-def serve(factory: Callable[[], WSGIApp], port: int, host: str = DEFAULT_HOST,
-          threads: int = DEFAULT_THREADS, name: str = "harness") -> None:
-    """Block serving `factory()` on host:port until SIGINT/SIGTERM."""
-    from granian.constants import Interfaces
+def _end_streams_on_signal(gateway: Gateway) -> None:
+    """Have the worker's SIGINT/SIGTERM handler end the gateway's streams as well as stop granian.
+
+    granian installs that handler with `granian._signals.set_loop_signals(loop)` in the worker, after
+    this process's loader has run; it is wrapped here so the same signal first closes the streams.
+    (The callbacks granian's stop signal offers run only once every response has ended.)"""
+    import granian._signals as granian_signals
+
+    install = granian_signals.set_loop_signals
+
+    def set_loop_signals(loop: Any) -> Any:
+        stopping = install(loop)
+
+        def stop() -> None:
+            gateway.shutdown()
+            stopping.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        return stopping
+
+    granian_signals.set_loop_signals = set_loop_signals
+
+
+def serve(factory: Callable[[], Any], port: int, host: str = DEFAULT_HOST, threads: int = DEFAULT_THREADS,
+          name: str = "harness", banner: str | None = None, granian_options: dict[str, str] | None = None) -> None:
+    """Block serving `factory()` (a Gateway, or a WSGI app to put behind one) on host:port until
+    SIGINT/SIGTERM. `banner` is the one line printed once the port is known to be free;
+    `granian_options` overrides `GRANIAN_OPTIONS` (to compare them)."""
+    from granian.constants import Interfaces, Loops, RuntimeModes, TaskImpl
     from granian.server import Server
 
-    def load(_target: str) -> WSGIApp:
+    options = {**GRANIAN_OPTIONS, **(granian_options or {})}
+
+    refuse_taken_port(host, port, f"python -m {name}")
+    if banner:
+        print(banner, file=sys.stderr, flush=True)
+
+    def load(_target: str) -> Gateway:
         die_with_parent()
         app = factory()
+        gateway = app if isinstance(app, Gateway) else Gateway(app, threads=threads, service=name)
+        _end_streams_on_signal(gateway)
         tune_for_long_lived_stores()
-        return app
+        return gateway
 
-    server = Server(target=name, address=host, port=port, interface=Interfaces.WSGI, workers=1,
-                    blocking_threads=threads, log_level="warning", log_access=False, process_name=None)
+    server = Server(target=name, address=host, port=port, interface=Interfaces.RSGI, workers=1,
+                    loop=Loops(options["loop"]), runtime_mode=RuntimeModes(options["runtime_mode"]),
+                    task_impl=TaskImpl(options["task_impl"]),
+                    workers_kill_timeout=KILL_TIMEOUT, log_level="warning", log_access=False, process_name=None)
     server.serve(target_loader=load)

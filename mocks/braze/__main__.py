@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from pydantic import BaseModel, Field
 
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
@@ -27,16 +25,17 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(BrazeSettings, argv, env_prefix="BRAZE_", prog="python -m mocks.braze")
 
     def factory():
+        from harness.gateway import Gateway
         from harness.runtime import Runtime
         from mocks.braze.app import create_app
 
-        return create_app(Runtime.live(speed=settings.speed), api_key=settings.api_key,
-                          webhook_timeout=settings.webhook_timeout,
-                          allow_external_webhooks=settings.allow_external_webhooks)
+        runtime = Runtime.live(speed=settings.speed)
+        app = create_app(runtime, api_key=settings.api_key, webhook_timeout=settings.webhook_timeout,
+                         allow_external_webhooks=settings.allow_external_webhooks)
+        return Gateway(app, threads=settings.threads, journal=runtime.journal, service="braze")
 
-    print(f"fake Braze on http://{settings.host}:{settings.port} (REST API key {settings.api_key})",
-          file=sys.stderr, flush=True)
-    serve(factory, settings.port, settings.host, settings.threads, name="mocks.braze")
+    serve(factory, settings.port, settings.host, settings.threads, name="mocks.braze",
+          banner=f"fake Braze on http://{settings.host}:{settings.port} (REST API key {settings.api_key})")
 
 
 if __name__ == "__main__":

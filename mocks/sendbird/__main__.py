@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from pydantic import BaseModel, Field
 
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
@@ -33,15 +31,18 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"python -m mocks.sendbird: --webhook-url: {exc}")
 
     def factory():
+        from harness.gateway import Gateway
         from harness.runtime import Runtime
         from mocks.sendbird.app import create_app
 
-        return create_app(Runtime.live(speed=settings.speed), app_id=settings.app_id, api_token=settings.api_token,
-                          webhook_url=settings.webhook_url)
+        runtime = Runtime.live(speed=settings.speed)
+        app = create_app(runtime, app_id=settings.app_id, api_token=settings.api_token,
+                         webhook_url=settings.webhook_url)
+        return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird")
 
-    print(f"fake Sendbird on http://{settings.host}:{settings.port} (app id {settings.app_id}, "
-          f"Api-Token {settings.api_token})", file=sys.stderr, flush=True)
-    serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird")
+    serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird",
+          banner=f"fake Sendbird on http://{settings.host}:{settings.port} (app id {settings.app_id}, "
+                 f"Api-Token {settings.api_token})")
 
 
 if __name__ == "__main__":

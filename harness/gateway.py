@@ -1,0 +1,219 @@
+"""The live front of a service: an RSGI application (served by granian) around its WSGI app.
+
+Under WSGI every request held one of a few blocking threads, so a handful of open event streams
+froze a service, and there was no way to speak WebSocket. The gateway answers on one event loop:
+- a fast route (the `harness.fast_routes` table the service already built) is answered inline on
+  the loop, or on the pool for the routes named in `pooled_routes` (a handler that may wait on a
+  lock another thread holds for long, where inline it would stall the whole loop);
+- an event stream is served natively: the request goes to the WSGI app like any other (so auth,
+  rate limits and error answers stay the view's), and when the view answers with a
+  `harness.sse.SubscriptionStream` the gateway serves that stream on the loop (`harness.live_streams`),
+  holding no thread;
+- a WebSocket (`scope.proto == "ws"`) goes to `ws_handler(scope, proto)`, an async function given
+  granian's RSGI websocket protocol: the extension point for a service's own socket protocol.
+  Without one, the upgrade is refused;
+- everything else goes to the WSGI app on a bounded pool of `threads` threads (`harness.pool`), its
+  answer sent whole, or chunk by chunk when it has no length.
+On shutdown (`shutdown()`, from the server's signal handler) open streams end and websockets close,
+so the server stops within its grace period instead of waiting for clients that never leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from harness.fast_routes import FastRoutes
+from harness.journal import Journal
+from harness.live_streams import STREAM_LIMIT, LiveStream
+from harness.pool import BlockingPool
+from harness.wsgi_call import WSGIAnswer, WSGIApp, call, wsgi_environ
+
+log = logging.getLogger(__name__)
+
+WebSocketHandler = Callable[[Any, Any], Awaitable[None]]
+GOING_AWAY = 1001  # WebSocket close code: the server is shutting down
+REFUSED = 404  # the HTTP answer to an upgrade no handler takes
+
+
+def fast_routes_of(app: Any) -> FastRoutes | None:
+    """The `FastRoutes` a service put in front of its app (`app.wsgi_app = FastRoutes(...)`), if any."""
+    for candidate in (app, getattr(app, "wsgi_app", None)):
+        if isinstance(candidate, FastRoutes):
+            return candidate
+    return None
+
+
+class HeaderEnviron(Mapping[str, str]):
+    """What a fast handler reads of its environ (`HTTP_*`, `CONTENT_TYPE`, `CONTENT_LENGTH`), looked up
+    in the RSGI headers when asked instead of built for every request."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Any) -> None:
+        self._headers = headers
+
+    @staticmethod
+    def _name(key: str) -> str | None:
+        if key.startswith("HTTP_"):
+            key = key[5:]
+        elif key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            return None
+        return key.replace("_", "-").lower()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        name = self._name(key)
+        return self._headers.get(name, default) if name else default
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        for name in self._headers.keys():  # noqa: SIM118 (RSGI headers are not iterable)
+            key = name.upper().replace("-", "_")
+            yield key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
+
+    def __len__(self) -> int:
+        return len(self._headers.keys())
+
+
+def _close_quietly(answer: WSGIAnswer) -> None:
+    try:
+        answer.close()
+    except Exception:
+        log.exception("closing a streamed response failed")
+
+
+class Gateway:
+    def __init__(self, app: WSGIApp, *, threads: int = 8, pooled_routes: Iterable[str] = (),
+                 ws_handler: WebSocketHandler | None = None, journal: Journal | None = None,
+                 service: str = "harness", stream_limit: int = STREAM_LIMIT) -> None:
+        self.app = app
+        self.threads = threads
+        self.fast = fast_routes_of(app)
+        self.routes = dict(self.fast.routes) if self.fast is not None else {}
+        self.pooled = frozenset(pooled_routes)
+        if unknown := self.pooled - self.routes.keys():
+            raise ValueError(f"pooled routes that are not fast routes: {sorted(unknown)}")
+        self.ws_handler = ws_handler
+        self.journal = journal
+        self.service = service
+        self.stream_limit = stream_limit
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pool: BlockingPool | None = None
+        self.closing = False
+        self._closed: asyncio.Event | None = None
+        self._streams: set[LiveStream] = set()
+        self._websockets: set[Any] = set()
+
+    # -- lifecycle (granian calls __rsgi_init__ and __rsgi_del__ in its worker) ---------------------
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.start(loop)
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.stop()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pool = BlockingPool(self.threads, name=f"{self.service}-request")
+        self._closed = asyncio.Event()
+
+    def stop(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def shutdown(self) -> None:
+        """End open streams and close websockets (from any thread, e.g. a signal handler)."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._close_all)
+
+    def _close_all(self) -> None:
+        self.closing = True
+        if self._closed is not None:
+            self._closed.set()
+        for stream in list(self._streams):
+            stream.close()
+        for proto in list(self._websockets):
+            proto.close(GOING_AWAY)
+
+    # -- requests ---------------------------------------------------------------------------------
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        if scope.proto == "ws":
+            await self._websocket(scope, proto)
+            return
+        handler = self.routes.get(scope.path)
+        if handler is not None and scope.method == "POST" and scope.headers.get("content-length", "").isdigit():
+            raw = await proto()
+            environ = HeaderEnviron(scope.headers)
+            if scope.path in self.pooled:
+                answer = await self.pool.run(self.loop, self.fast.answer, handler, environ, raw)
+            else:
+                answer = self.fast.answer(handler, environ, raw)
+            proto.response_bytes(*answer)
+            return
+        await self._wsgi(scope, proto)
+
+    async def _wsgi(self, scope: Any, proto: Any) -> None:
+        environ = wsgi_environ(scope, await proto())
+        try:
+            answer = await self.pool.run(self.loop, call, self.app, environ)
+        except Exception:  # a WSGI app should answer its own errors; a server answers 500 when it does not
+            log.exception("%s %s failed", scope.method, scope.path)
+            proto.response_bytes(500, [("Content-Type", "text/plain")], b"Internal Server Error")
+            return
+        if answer.stream is not None:
+            await self._serve_stream(scope.path, proto, answer)
+        elif answer.rest is None:
+            proto.response_bytes(answer.status, answer.headers, answer.body)
+        else:
+            await self._send_chunks(proto, answer)
+
+    async def _serve_stream(self, path: str, proto: Any, answer: WSGIAnswer) -> None:
+        live = LiveStream(answer.stream, path, self.stream_limit)
+        self._streams.add(live)
+        if self.closing:
+            live.close()
+        try:
+            await live.serve(proto, answer.status, answer.headers, self.journal, self.service)
+        finally:
+            self._streams.discard(live)
+
+    async def _send_chunks(self, proto: Any, answer: WSGIAnswer) -> None:
+        """A body without a length, each chunk pulled on the pool (the app's iterator may block),
+        until it ends, the client goes away or the server shuts down."""
+        transport = proto.response_stream(answer.status, answer.headers)
+        ended = [asyncio.ensure_future(self._closed.wait()), asyncio.ensure_future(proto.client_disconnect())]
+        chunk: asyncio.Future | None = None
+        try:
+            if answer.body:
+                await transport.send_bytes(answer.body)
+            while True:
+                chunk = self.pool.run(self.loop, next, answer.rest, None)
+                await asyncio.wait((chunk, *ended), return_when=asyncio.FIRST_COMPLETED)
+                if not chunk.done() or chunk.result() is None:
+                    break
+                await transport.send_bytes(chunk.result())
+        except Exception as exc:  # the client went away mid-write, or the app's iterator failed
+            log.info("streamed response ended: %r", exc)
+        finally:
+            for waiter in ended:
+                waiter.cancel()
+            if chunk is not None and not chunk.done():  # close the iterator once it stops executing
+                chunk.add_done_callback(lambda _: self.pool.run(self.loop, _close_quietly, answer))
+            else:
+                self.pool.run(self.loop, _close_quietly, answer)
+
+    async def _websocket(self, scope: Any, proto: Any) -> None:
+        if self.ws_handler is None or self.closing:
+            proto.close(REFUSED)
+            return
+        self._websockets.add(proto)
+        try:
+            await self.ws_handler(scope, proto)
+        finally:
+            self._websockets.discard(proto)
