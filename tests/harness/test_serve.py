@@ -1,4 +1,5 @@
-"""Live serving with granian: startup, graceful SIGTERM, and the worker dying with its supervisor."""
+"""Live serving with granian behind the gateway: startup, graceful SIGTERM, the worker dying with its
+supervisor, a taken port refused, and a WebSocket through the gateway's hook."""
 
 from __future__ import annotations
 
@@ -33,7 +34,36 @@ def factory():
 
     return app
 
-serve(factory, int(sys.argv[1]), threads=2, name="tiny")
+serve(factory, int(sys.argv[1]), threads=2, name="tiny", banner="tiny up")
+"""
+
+WEBSOCKET_SERVER_CODE = """
+import sys
+from flask import Flask
+from harness.gateway import Gateway
+from harness.serve import serve
+
+async def echo(scope, proto):
+    transport = await proto.accept()
+    while True:
+        message = await transport.receive()
+        if message.kind == 0:  # the client closed
+            return
+        if message.kind == 2:
+            await transport.send_str("echo: " + message.data)
+        else:
+            await transport.send_bytes(message.data)
+
+def factory():
+    app = Flask("tiny")
+
+    @app.get("/hello")
+    def hello():
+        return {"hello": "world"}
+
+    return Gateway(app, threads=2, ws_handler=echo)
+
+serve(factory, int(sys.argv[1]), name="tiny-ws")
 """
 
 
@@ -108,13 +138,15 @@ class Served:
         pytest.fail(f"server did not answer within {timeout}s: {self.log.read_text()}")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.fixture(params=[SERVER_CODE])
+def served(request, tmp_path: Path) -> Iterator[Served]:
     port = free_port()
     log = tmp_path / "server.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port)], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-c", request.param, str(port)], cwd=ROOT, env=ENV,
                                 stdout=out, stderr=subprocess.STDOUT)
     server = Served(proc, port, log)
     yield server
@@ -151,3 +183,36 @@ def test_worker_dies_with_a_killed_supervisor(served: Served) -> None:
     assert wait_for(lambda: not answers(served.port), timeout=5), "an orphaned worker still holds the port"
     assert wait_for(lambda: process_gone(worker), timeout=5)
     assert wait_for(lambda: port_is_free(served.port), timeout=5)
+
+
+def test_a_second_server_on_a_taken_port_refuses_with_one_line(served: Served) -> None:
+    served.wait_up()
+    second = subprocess.run([sys.executable, "-c", SERVER_CODE, str(served.port)], cwd=ROOT, env=ENV,
+                            capture_output=True, text=True, timeout=20)
+    assert second.returncode != 0
+    assert second.stderr.splitlines() == [
+        f"python -m tiny: port {served.port} on 127.0.0.1 is already in use (another bsim up?)"]
+    assert served.hello()["pid"] == served.worker_pid  # the first is untouched, and alone on its port
+    assert served.log.read_text().splitlines() == ["tiny up"]  # one line at start, no server chatter
+
+
+@pytest.mark.parametrize("served", [WEBSOCKET_SERVER_CODE], indirect=True)
+def test_a_websocket_reaches_the_gateways_hook_and_sigterm_closes_it(served: Served) -> None:
+    import websocket
+
+    deadline = time.monotonic() + 10
+    while not answers(served.port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client = websocket.create_connection(f"ws://127.0.0.1:{served.port}/socket", timeout=5)
+    client.send("hi")
+    assert client.recv() == "echo: hi"
+    client.send_binary(b"\x00\x01")
+    assert client.recv() == b"\x00\x01"
+    assert requests.get(f"http://127.0.0.1:{served.port}/hello", timeout=2).json() == {"hello": "world"}
+    started = time.monotonic()
+    served.proc.send_signal(signal.SIGTERM)
+    served.proc.wait(timeout=10)
+    assert time.monotonic() - started < 2.0 and served.proc.returncode == 0
+    with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError, OSError)):
+        client.send("still there?")
+        client.recv()
