@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
@@ -51,46 +52,90 @@ def port_taken(host: str, port: int) -> bool:
         return False
 
 
+def describe_exit(returncode: int) -> str:
+    """'exit code 1', or 'killed by SIGKILL' for a process a signal ended."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def last_line(log: Path | None, since: int = 0) -> str:
+    """The last non-empty line a process wrote to its log after byte `since` ('' without one)."""
+    if log is None or not log.exists():
+        return ""
+    with log.open("rb") as file:
+        file.seek(max(since, file.seek(0, os.SEEK_END) - 8192))
+        lines = [line.strip() for line in file.read().decode("utf-8", "replace").splitlines()]
+    return next((line for line in reversed(lines) if line), "")
+
+
 @dataclass
 class ServiceProcess:
     name: str
     url: str
     process: subprocess.Popen
+    log: Path | None = None  # where its output goes, when not to the terminal
+    log_mark: int = 0  # the log's size once it answered: what it says later is news (its banner is not)
+
+    def exit_summary(self) -> str:
+        """One line: who exited, how, and the last thing it said since it started serving (no traceback)."""
+        said = last_line(self.log, self.log_mark)
+        return f"{self.name} exited ({describe_exit(self.process.returncode)})" + (f": {said}" if said else "")
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        stop_all([self.process], timeout)
         return self.process.returncode
+
+
+def stop_all(processes: Sequence[subprocess.Popen], grace: float = 3.0) -> None:
+    """SIGTERM every process at once, wait up to `grace` seconds for all of them together, then SIGKILL
+    whoever is left: stopping N processes takes one grace period, not N."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    for process in running:
+        process.wait()
 
 
 def start_service(name: str, module: str, port: int, args: Sequence[str] = (), env: dict[str, str] | None = None,
                   startup_timeout: float = 30.0, health_path: str = "/_admin/health",
-                  quiet: bool = True) -> ServiceProcess:
-    """Run `python -m module --port port *args` and return once `health_path` answers 200."""
+                  quiet: bool = True, log: Path | None = None) -> ServiceProcess:
+    """Run `python -m module --port port *args` and return once `health_path` answers 200. Its output
+    goes to `log` when given (appended), else to the terminal, or nowhere when `quiet`."""
     cmd = [sys.executable, "-m", module, "--port", str(port), *args]
-    out = subprocess.DEVNULL if quiet else None
-    # the service dies with whoever started it (a killed `bsim up` or test run leaves no orphan on its port)
-    process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out,
-                               preexec_fn=die_with_parent)
-    url = f"http://127.0.0.1:{port}"
+    out = log.open("ab") if log is not None else subprocess.DEVNULL if quiet else None
+    try:
+        # the service dies with whoever started it (a killed `bsim up` or test run leaves no orphan on its port)
+        process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out,
+                                   preexec_fn=die_with_parent)
+    finally:
+        if log is not None:
+            out.close()
+    service = ServiceProcess(name, f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + startup_timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with code {process.returncode} before answering")
+            raise RuntimeError(f"{service.exit_summary()} before answering")
         try:
-            if requests.get(url + health_path, timeout=0.5).status_code == 200:
-                return ServiceProcess(name, url, process)
+            if requests.get(service.url + health_path, timeout=0.5).status_code == 200:
+                service.log_mark = log.stat().st_size if log is not None else 0
+                return service
         except requests.RequestException:
             pass
         if time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"{name} did not answer on {url} within {startup_timeout} s")
+            process.wait()
+            raise RuntimeError(f"{name} did not answer on {service.url} within {startup_timeout} s")
         time.sleep(0.05)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import requests
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from simulator.runner import LIVE_DEFAULTS, Endpoints, RunError
@@ -149,7 +150,9 @@ def schema(output: str) -> None:
     console.print(f"wrote {output}")
 
 
-@cli.command(help="Start the fake Braze, the fake Sendbird, the bridge and the devices; Ctrl-C stops them.")
+@cli.command(help="Start the fake Braze, the fake Sendbird, the bridge and the devices; Ctrl-C stops them. "
+                  "Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 could not start (a port already in use, a service "
+                  "that did not come up) or a fake exited.")
 @click.option("--no-seed", is_flag=True, help="do not load the demo population")
 @click.option("--speed", type=float, default=1.0, show_default=True)
 @click.option("--braze-port", type=int, default=7100, show_default=True)
@@ -159,23 +162,32 @@ def schema(output: str) -> None:
 @click.option("--sendbird-token", default="local-sendbird-token", show_default=True)
 @click.option("--integration-token", default="local-integration-token", show_default=True)
 @click.option("--db", default=".bsim/bridge.sqlite3", show_default=True, help="the bridge's outbox")
+@click.option("--log-dir", default=".bsim/logs", show_default=True, help="one log file per process")
 def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
-       sendbird_token: str, integration_token: str, db: str) -> None:
-    from simulator.up import Stack
+       sendbird_token: str, integration_token: str, db: str, log_dir: str) -> None:
+    from simulator.up import Stack, StackError
 
     def terminate(*_: object) -> None:  # SIGTERM stops the stack like Ctrl-C
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
-    stack = Stack(speed, braze_port, sendbird_port, bridge_port, braze_key, sendbird_token, integration_token, db)
+    stack = Stack(speed, braze_port, sendbird_port, bridge_port, braze_key, sendbird_token, integration_token, db,
+                  log_dir)
+    code = 0
     try:
         stack.start(seed=not no_seed, console=console)
-        stack.wait()
+        stack.wait(console)
+    except StackError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]", highlight=False)
+        code = 1
     except KeyboardInterrupt:
         console.print("\nstopping ...")
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the stop short
         stack.stop()
-        console.print("stopped.")
+        if stack.services:
+            console.print("stopped.")
+    sys.exit(code)
 
 
 @cli.command(help="Follow the journals live (SENT and READ events as they arrive).")
@@ -194,12 +206,28 @@ def users() -> None:
     pass
 
 
-@users.command("import", help="Import users from a CSV file with Braze's CSV rules.")
+UNREACHABLE = 3  # exit code of a command whose service does not answer
+
+
+def _call_braze(braze_url: str, method: str, path: str, **kwargs) -> requests.Response:
+    """One request to the fake Braze; one line and exit code 3 when it cannot be reached."""
+    try:
+        return requests.request(method, f"{braze_url.rstrip('/')}{path}", **kwargs)
+    except requests.ConnectionError:
+        console.print(f"[red]cannot reach the fake Braze at {escape(braze_url)}:[/] is bsim up running?",
+                      highlight=False)
+    except requests.Timeout:
+        console.print(f"[red]the fake Braze at {escape(braze_url)} did not answer in time[/]", highlight=False)
+    sys.exit(UNREACHABLE)
+
+
+@users.command("import", help="Import users from a CSV file with Braze's CSV rules. Exit codes: 0 every row "
+                              "imported, 1 rows dropped or the file refused, 3 the fake Braze unreachable.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--braze-url", default=LIVE_DEFAULTS.braze, show_default=True)
 def users_import(file: str, braze_url: str) -> None:
-    response = requests.post(f"{braze_url}/_admin/users/import", data=Path(file).read_bytes(), timeout=300,
-                             headers={"Content-Type": "text/csv"})
+    response = _call_braze(braze_url, "POST", "/_admin/users/import", data=Path(file).read_bytes(), timeout=300,
+                           headers={"Content-Type": "text/csv"})
     body = response.json()
     if response.status_code != 201:
         console.print(f"[red]import refused:[/] {body.get('message')}")
@@ -211,7 +239,8 @@ def users_import(file: str, braze_url: str) -> None:
     sys.exit(0 if not body["errors"] else 1)
 
 
-@cli.command(help="Trigger an API-triggered campaign or canvas for some users, or everyone.")
+@cli.command(help="Trigger an API-triggered campaign or canvas for some users, or everyone. Exit codes: 0 "
+                  "triggered, 1 Braze refused it, 3 the fake Braze unreachable.")
 @click.argument("kind", type=click.Choice(["campaign", "canvas"]))
 @click.argument("object_id")
 @click.option("--user", "users_", multiple=True, help="external id (repeatable); none means broadcast")
@@ -231,8 +260,8 @@ def trigger(kind: str, object_id: str, users_: tuple[str, ...], properties: str,
         body["recipients"] = [{"external_user_id": u} for u in users_]
     else:
         body["broadcast"] = True
-    response = requests.post(f"{braze_url}/{path}/trigger/send", json=body, timeout=60,
-                             headers={"Authorization": f"Bearer {braze_key}"})
+    response = _call_braze(braze_url, "POST", f"/{path}/trigger/send", json=body, timeout=60,
+                           headers={"Authorization": f"Bearer {braze_key}"})
     console.print_json(response.text)
     sys.exit(0 if response.status_code == 201 else 1)
 

@@ -35,8 +35,15 @@ def main(argv: list[str] | None = None) -> None:
     fleet = DeviceFleet(runtime, users, http, args.sendbird_url, args.sendbird_token, http, args.braze_url,
                         args.braze_key, scenario.seed)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def leave(*_: object) -> None:
+        """Stop now: a stream read blocks until the next event or heartbeat (seconds away), so the
+        signal ends it by raising rather than by a flag read after it."""
+        stop.set()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
     try:
         for _ in ticks(1.0):  # reconnect when the stream ends (a restarted Sendbird)
             if stop.is_set():

@@ -1,26 +1,52 @@
 """`bsim up`: the whole stack as processes on the default ports, seeded with the demo world.
 
-Each service runs in its own process under its production server; the devices run in a fifth
-process that follows the fake Sendbird's delivery stream. Ctrl-C (or SIGTERM) stops them all.
+Each service runs in its own process under the live server (`harness.serve`); the devices run in
+a fifth process that follows the fake Sendbird's delivery stream. What the processes print goes to
+one log file each (`--log-dir`), so the terminal shows the stack's own lines:
+- a taken port stops `bsim up` before anything starts (a second stack on the same ports would share
+  their traffic and its seeding would reset the first);
+- a service that exits is named with its exit status and the last line it logged. The bridge is
+  restarted on its outbox (durable: what it accepted is sent); the devices are restarted (they hold
+  nothing); a fake that exits ends the stack, its state being in memory;
+- Ctrl-C (or SIGTERM) stops every process at once, within a few seconds.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
 from rich.console import Console
 from rich.table import Table
 
-from harness.processes import ServiceProcess, start_service, ticks, wait_for
+from harness.processes import (
+    ServiceProcess,
+    describe_exit,
+    last_line,
+    port_taken,
+    start_service,
+    stop_all,
+    ticks,
+    wait_for,
+)
 from harness.runtime import Runtime
 from simulator.loader import load
 from simulator.runner import Endpoints, Run
 
 DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "onboarding_demo.yaml"
 DEMO_PREFIX = "demo-"
+HOST = "127.0.0.1"
+LABELS = {"braze": "fake Braze", "sendbird": "fake Sendbird", "bridge": "bridge"}
+GRACE = 3.0  # seconds the processes get to stop before they are killed
+PORT_FREED = 10.0  # seconds a dead service's port may take to be released
+DEVICES_SETTLED = 10.0  # devices that exit sooner after their start are crashing, not to be restarted
+
+
+class StackError(RuntimeError):
+    """Why the stack cannot start or go on, in one line for the terminal."""
 
 
 def demo_scenario():
@@ -32,43 +58,72 @@ def demo_scenario():
 
 class Stack:
     def __init__(self, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
-                 sendbird_token: str, integration_token: str, db: str) -> None:
+                 sendbird_token: str, integration_token: str, db: str, log_dir: str = ".bsim/logs") -> None:
         self.speed = speed
         self.ports = {"braze": braze_port, "sendbird": sendbird_port, "bridge": bridge_port}
-        self.ends = Endpoints(f"http://127.0.0.1:{braze_port}", f"http://127.0.0.1:{sendbird_port}",
-                              f"http://127.0.0.1:{bridge_port}", braze_key, sendbird_token, integration_token)
+        self.ends = Endpoints(f"http://{HOST}:{braze_port}", f"http://{HOST}:{sendbird_port}",
+                              f"http://{HOST}:{bridge_port}", braze_key, sendbird_token, integration_token)
         self.db = db
-        self.services: list[ServiceProcess] = []
+        self.log_dir = Path(log_dir)
+        self.services: dict[str, ServiceProcess] = {}
         self.devices: subprocess.Popen | None = None
+        self._devices_started = 0.0
 
     def start(self, seed: bool, console: Console) -> None:
-        e, speed = self.ends, str(self.speed)
-        self.services.append(start_service("braze", "mocks.braze", self.ports["braze"],
-                                           ("--api-key", e.braze_key, "--speed", speed), quiet=False))
-        self.services.append(start_service("sendbird", "mocks.sendbird", self.ports["sendbird"],
-                                           ("--api-token", e.sendbird_token, "--speed", speed), quiet=False))
-        self.services.append(start_service("bridge", "bridge", self.ports["bridge"], (
-            "--sendbird-url", e.sendbird, "--sendbird-token", e.sendbird_token, "--braze-url", e.braze,
-            "--braze-key", e.braze_key, "--api-token", e.integration_token, "--db", self.db, "--speed", speed),
-            quiet=False))
+        if taken := [(name, port) for name, port in self.ports.items() if port_taken(HOST, port)]:
+            name, port = taken[0]
+            raise StackError(f"bsim up: port {port} ({LABELS[name]}) on {HOST} is already in use "
+                             f"(another bsim up?)")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in self.ports:
+            self._start_service(name)
         scenario = demo_scenario()
         if seed:
             console.print(f"seeding the demo world: {scenario.population.size} users, templates, campaign ...")
             runtime = Runtime.live(speed=self.speed, seed=scenario.seed)
             try:
-                Run(scenario, runtime, e, scenario.seed).setup()
+                Run(scenario, runtime, self.ends, scenario.seed).setup()
             finally:
                 runtime.close()
-        self.devices = subprocess.Popen([sys.executable, "-m", "simulator.device_service", "--sendbird-url", e.sendbird,
-                                         "--braze-url", e.braze, "--braze-key", e.braze_key, "--sendbird-token",
-                                         e.sendbird_token, "--speed", speed, "--prefix", DEMO_PREFIX])
+        self._start_devices()
+        sendbird = self.ends.sendbird
 
         def devices_listening() -> bool:  # deliveries are pushed, not replayed: be ready before announcing
-            stats = requests.get(f"{e.sendbird}/_admin/stats", timeout=2).json()
-            return stats["delivery_subscribers"] > 0
+            return requests.get(f"{sendbird}/_admin/stats", timeout=2).json()["delivery_subscribers"] > 0
 
         if not wait_for(devices_listening, 30):
-            raise RuntimeError("the devices did not connect to Sendbird's delivery stream")
+            raise StackError(f"the devices did not connect to Sendbird's delivery stream (see {self._log('devices')})")
+        self._announce(console)
+
+    def _log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def _start_service(self, name: str) -> None:
+        e, speed = self.ends, str(self.speed)
+        args = {
+            "braze": ("mocks.braze", ("--api-key", e.braze_key, "--speed", speed)),
+            "sendbird": ("mocks.sendbird", ("--api-token", e.sendbird_token, "--speed", speed)),
+            "bridge": ("bridge", ("--sendbird-url", e.sendbird, "--sendbird-token", e.sendbird_token,
+                                  "--braze-url", e.braze, "--braze-key", e.braze_key, "--api-token",
+                                  e.integration_token, "--db", self.db, "--speed", speed)),
+        }
+        module, options = args[name]
+        try:
+            self.services[name] = start_service(LABELS[name], module, self.ports[name], options, log=self._log(name))
+        except RuntimeError as exc:
+            raise StackError(f"{exc} (log: {self._log(name)})") from None
+
+    def _start_devices(self) -> None:
+        e = self.ends
+        self._devices_started = time.monotonic()
+        with self._log("devices").open("ab") as out:
+            self.devices = subprocess.Popen(
+                [sys.executable, "-m", "simulator.device_service", "--sendbird-url", e.sendbird, "--braze-url",
+                 e.braze, "--braze-key", e.braze_key, "--sendbird-token", e.sendbird_token, "--speed",
+                 str(self.speed), "--prefix", DEMO_PREFIX], stdout=out, stderr=out)
+
+    def _announce(self, console: Console) -> None:
+        e = self.ends
         table = Table(title="bsim up: local Braze <-> Sendbird stack")
         for column in ("service", "URL", "credentials"):
             table.add_column(column)
@@ -78,20 +133,31 @@ class Stack:
         table.add_row("devices", "(follows Sendbird deliveries)", f"users {DEMO_PREFIX}0.. of the demo world")
         console.print(table)
         console.print(f"try: bsim trigger campaign welcome   |   bsim tail --kind event.recorded   "
-                      f"(clock speed {self.speed:g}x). Ctrl-C stops everything.")
+                      f"(clock speed {self.speed:g}x; logs in {self.log_dir}). Ctrl-C stops everything.")
 
-    def wait(self) -> None:
-        for _ in ticks(0.5):
-            for service in self.services:
-                if service.process.poll() is not None:
-                    raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
+    def wait(self, console: Console) -> None:
+        """Watch the processes until one that cannot be restarted exits (StackError) or Ctrl-C."""
+        for _ in ticks(0.2):
+            for name, service in list(self.services.items()):
+                if service.process.poll() is None:
+                    continue
+                if name != "bridge":
+                    raise StackError(f"{service.exit_summary()}; stopping the stack (the fakes keep their "
+                                     f"state in memory)")
+                console.print(service.exit_summary(), highlight=False, markup=False)
+                console.print(f"restarting the bridge on its outbox {self.db} (durable: what it accepted is "
+                              f"still sent)", highlight=False, markup=False)
+                if not wait_for(lambda: not port_taken(HOST, self.ports["bridge"]), PORT_FREED):
+                    raise StackError(f"the bridge's port {self.ports['bridge']} was not released; stopping the stack")
+                self._start_service("bridge")
+            if self.devices is not None and self.devices.poll() is not None:
+                said = last_line(self._log("devices"))
+                line = f"devices exited ({describe_exit(self.devices.returncode)})" + (f": {said}" if said else "")
+                if time.monotonic() - self._devices_started < DEVICES_SETTLED:
+                    raise StackError(f"{line}; stopping the stack")
+                console.print(f"{line}; restarting them", highlight=False, markup=False)
+                self._start_devices()
 
     def stop(self) -> None:
-        if self.devices is not None and self.devices.poll() is None:
-            self.devices.terminate()
-            try:
-                self.devices.wait(10)
-            except subprocess.TimeoutExpired:
-                self.devices.kill()
-        for service in reversed(self.services):
-            service.stop()
+        """Stop every process at once: SIGTERM, a short grace period together, then SIGKILL."""
+        stop_all([p for p in (self.devices, *(s.process for s in self.services.values())) if p is not None], GRACE)

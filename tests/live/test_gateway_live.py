@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -50,8 +51,8 @@ class RawStream:
 
 
 @pytest.fixture
-def sendbird_with_streams() -> Iterator[tuple[ServiceProcess, list[RawStream]]]:
-    service = start_service("sendbird", "mocks.sendbird", free_port())
+def sendbird_with_streams(tmp_path: Path) -> Iterator[tuple[ServiceProcess, list[RawStream]]]:
+    service = start_service("sendbird", "mocks.sendbird", free_port(), log=tmp_path / "sendbird.log")
     port = int(service.url.rsplit(":", 1)[1])
     streams: list[RawStream] = []
     try:
@@ -92,6 +93,7 @@ def test_sigterm_with_open_streams_stops_within_two_seconds(sendbird_with_stream
     service.process.wait(timeout=10)
     assert time.monotonic() - started < 2.0
     assert service.process.returncode == 0
+    assert "refused to gracefully stop" not in service.log.read_text()  # the streams ended, nothing was killed
     for stream in streams[:5]:  # each client sees its stream end
         stream.read_to_end(timeout=2)
     with pytest.raises(requests.ConnectionError):
