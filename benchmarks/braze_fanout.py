@@ -6,8 +6,8 @@ live `/users/track` beside a bare Flask route on the same server.
 Fan-out (simulated mode): a scheduled campaign with a segment audience and the Sendbird Webhook
 Template (Liquid: personalization, custom attribute, json_escape), dispatched through the
 in-process transport to a null endpoint; figure = webhooks delivered per second of wall time.
-Live: the fake Braze and the bare route each served by granian pinned to core 0, `wrk` pinned to
-core 1 posting the same one-event `/users/track` body.
+Live: the fake Braze and the bare route each served by the gateway (`harness.serve`) pinned to core 0,
+`wrk` pinned to core 1 posting the same one-event `/users/track` body.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bridge_paths.py [--seconds 5] [--batch 20000] [--skip-live] [--json out.json]
 
-Live: the bridge and the bare Flask route are each served by granian pinned to core 0; `wrk`,
+Live: the bridge and the bare Flask route are each served by the gateway (`harness.serve`) pinned to core 0; `wrk`,
 Locust and the fake Sendbird and Braze run on core 1. In one run:
 1. Realtime accept alone (`PUT /_admin/sending {"paused": true}` holds the sends): webhooks
    accepted/s, durable SQLite commit included, as a ratio to the bare route.
@@ -281,7 +281,7 @@ def main() -> None:
                   f"{sim['batch_recipients_per_s']:,.0f} recipients/s end to end")
     if "live" in results:
         r = results["live"]
-        table = Table(title="live bridge (granian on core 0; wrk, Locust and the fakes on core 1; one run)")
+        table = Table(title="live bridge (gateway on core 0; wrk, Locust and the fakes on core 1; one run)")
         for col in ("figure", "per second", "ratio"):
             table.add_column(col, justify="right" if col != "figure" else "left")
         table.add_row("bare Flask route (same server), req", f"{r['hello_rps']:,.0f}", "1.00x")

@@ -77,7 +77,7 @@ serve(hello_app, {port})
 
 
 def start_hello(port: int) -> LiveServer:
-    """The bare route under the same server as the services (granian), pinned to the server core."""
+    """The bare route under the same server as the services (the gateway), pinned to the server core."""
     return start_live(SERVE_HELLO.format(root=ROOT, port=port), port, health="/")
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/sendbird_send.py [--seconds 5] [--json out.json]
 
 Simulated: requests go through the in-process transport (no sockets) to the fake Sendbird and to
-the bare route. Live: each is served by granian pinned to core 0 (`taskset -c 0`), loaded by `wrk`
+the bare route. Live: each is served by the gateway (`harness.serve`) pinned to core 0 (`taskset -c 0`), loaded by `wrk`
 pinned to core 1 with the same request body. Realtime figures are sends/s; batch figures are
 recipients/s (sends of 10,000 targets), each beside the bare route's requests/s.
 """
