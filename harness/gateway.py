@@ -146,11 +146,13 @@ class Gateway:
         if scope.proto == "ws":
             await self._websocket(scope, proto)
             return
-        handler = self.routes.get(scope.path)
-        if handler is not None and scope.method == "POST" and scope.headers.get("content-length", "").isdigit():
+        path = scope.path
+        handler = self.routes.get(path)
+        headers = scope.headers
+        if handler is not None and scope.method == "POST" and headers.get("content-length", "").isdigit():
             raw = await proto()
-            environ = HeaderEnviron(scope.headers)
-            if scope.path in self.pooled:
+            environ = HeaderEnviron(headers)
+            if path in self.pooled:
                 answer = await self.pool.run(self.loop, self.fast.answer, handler, environ, raw)
             else:
                 answer = self.fast.answer(handler, environ, raw)
