@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from pydantic import BaseModel, Field
 
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve

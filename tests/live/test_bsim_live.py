@@ -131,7 +131,11 @@ def test_a_live_run_beside_bsim_up_passes_and_leaves_the_demo_world_as_it_was(up
     result = bsim_live(short_demo(tmp_path, 60), up, UP_SPEED, "--json", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
     assert result.exit_code == 0, ([e for e in report["expectations"] if not e["passed"]], result.output)
-    assert len(report["expectations"]) == 8  # the demo's own: audience 60, conversions >= 3, nothing lost, ...
+    demo = yaml.safe_load(Path("scenarios/onboarding_demo.yaml").read_text())
+    # the demo's own (audience 60, conversions >= 3, names filled, nothing lost, ...) and the implicit content check
+    assert [e["name"] for e in report["expectations"] if e.get("implicit")] == [
+        "no empty variables or unfilled placeholders (implicit)"]
+    assert len(report["expectations"]) == len(demo["expectations"]) + 1
     assert report["campaigns"]["welcome"]["sent"] == 60  # the run's campaign, under the scenario's name
     assert report["checks"]["restarts"] == 0
 

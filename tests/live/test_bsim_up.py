@@ -91,12 +91,12 @@ def test_up_seeds_runs_the_cli_and_stops_cleanly(up, tmp_path):
 
 
 def open_stream(url: str, path: str) -> socket.socket:
-    """An event-stream client that has seen its stream open."""
+    """An event-stream client that has seen its first event."""
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
     received = b""
-    while b": connected" not in received:
+    while b"\n\n" not in received:  # the first event (a hello, or a comment) has arrived
         chunk = sock.recv(4096)
         assert chunk, received
         received += chunk

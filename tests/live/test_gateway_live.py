@@ -62,7 +62,7 @@ def sendbird_with_streams(tmp_path: Path) -> Iterator[tuple[ServiceProcess, list
                              (f"/v3/users/u{i}/notifications/stream", AUTH)][i % 3]
             streams.append(RawStream(port, path, headers))
         for stream in streams:
-            assert b"200 OK" in stream.read_until(b": connected"), stream.received
+            assert b"200 OK" in stream.read_until(b"\n\n"), stream.received
         yield service, streams
     finally:
         for stream in streams:
