@@ -60,7 +60,10 @@ def test_credentials_are_refused(url: str, userinfo: str):
         check_url(f"{scheme}://{userinfo}{rest}")
 
 
-@given(valid_urls(), st.text(max_size=5).filter(lambda s: not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in s)))
+PRINTABLE = st.text(max_size=5).filter(lambda s: not any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in s))
+
+
+@given(valid_urls(), PRINTABLE)
 def test_a_fragment_is_refused(url: str, fragment: str):
     with pytest.raises(ValueError, match="fragment"):
         check_url(f"{url}#{fragment}")
