@@ -52,5 +52,14 @@ def load_settings(model: type[S], argv: Sequence[str] | None = None, env: Mappin
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        parser.error(str(exc))
+        parser.error("; ".join(_problem(error, env_prefix) for error in exc.errors(include_url=False)))
         raise  # unreachable: parser.error exits
+
+
+def _problem(error: dict[str, Any], env_prefix: str) -> str:
+    """One flag's problem on one line, named as the operator typed it (pydantic's own text spans
+    several lines and ends in a link)."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    flag = "--" + field.replace("_", "-") if field else "settings"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{flag} (or {env_name(env_prefix, field)}): {message} (got {error.get('input')!r})"

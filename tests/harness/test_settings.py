@@ -116,3 +116,12 @@ def test_defaults_to_process_argv_and_environ(monkeypatch: pytest.MonkeyPatch) -
     assert (settings.app_id, settings.port) == ("from-os-env", 7001)
 
 
+
+
+def test_an_invalid_value_is_one_line_naming_the_flag_and_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        load(["--port", "eighty"], {"SB_VERBOSE": "maybe"})
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert ": error: " in last
+    assert "--port (or SB_PORT): Input should be a valid integer" in last and "(got 'eighty')" in last
+    assert "--verbose (or SB_VERBOSE)" in last and "errors.pydantic.dev" not in last
