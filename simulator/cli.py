@@ -38,7 +38,8 @@ def cli() -> None:
     pass
 
 
-@cli.command(help="Check scenario files; every problem with its line, column and a hint.")
+@cli.command(help="Check scenario files; every problem with its line, column and a hint. Exit codes: 0 every "
+             "file valid (warnings allowed), 2 a file has errors.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def validate(files: tuple[str, ...]) -> None:
     from simulator.loader import check_file
@@ -60,7 +61,9 @@ def validate(files: tuple[str, ...]) -> None:
     sys.exit(2 if failed else 0)
 
 
-@cli.command(help="Run a scenario (simulated by default) and report; exit 0 only if every expectation holds.")
+@cli.command(help="Run a scenario (simulated by default) and report. Exit codes: 0 every expectation held, "
+             "1 an expectation failed, 2 the file is not a valid scenario, 3 the run itself failed (a service "
+             "unreachable or refusing, a clock-speed mismatch).")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--live", is_flag=True, help="run against the servers `bsim up` started")
 @click.option("--seed", type=int, help="override the scenario's seed")
@@ -266,7 +269,8 @@ def trigger(kind: str, object_id: str, users_: tuple[str, ...], properties: str,
     sys.exit(0 if response.status_code == 201 else 1)
 
 
-@cli.command(help="Start the fake Sendbird and send one notification end to end.")
+@cli.command(help="Start the fake Sendbird and send one notification end to end. Exit codes: 0 every step "
+             "answered as expected, 1 a step failed.")
 def quickstart() -> None:
     from simulator.quickstart import run as run_quickstart
 
