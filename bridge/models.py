@@ -1,5 +1,5 @@
-"""The body of Sendbird's Webhook Template as the integration endpoints accept it (harness contract
-in `../shared/reference/sendbird.md`), checked strictly with Sendbird's error codes."""
+"""The body of Sendbird's Webhook Template as the integration endpoints accept it (a harness contract:
+Sendbird does not publish it; see docs/bridge.md), checked strictly with Sendbird's error codes."""
 
 from __future__ import annotations
 
