@@ -1,17 +1,20 @@
 """The runtime a service is built on: one clock, scheduler, journal, id factory and transport.
 
 In simulated mode every service in the process shares one runtime, so one clock drives them all
-and one journal holds every hop. In live mode each process makes its own.
+and one journal holds every hop. In live mode each process makes its own. The transport carries the
+service's outbound policy, so every component that calls out (webhooks, Connected Content, callbacks,
+devices) obeys the same one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from harness.clock import Clock, RealClock, SimClock
 from harness.ids import IdFactory
 from harness.journal import Journal
+from harness.outbound import LOOPBACK_ONLY, OutboundPolicy
 from harness.scheduler import Scheduler
 from harness.transport import Transport
 
@@ -33,19 +36,26 @@ class Runtime:
         return "simulated" if self.simulated else "live"
 
     @classmethod
-    def simulation(cls, seed: int = 0, start: datetime | None = None, journal_capacity: int = 200_000) -> Runtime:
+    def simulation(cls, seed: int = 0, start: datetime | None = None, journal_capacity: int = 200_000,
+                   outbound: OutboundPolicy = LOOPBACK_ONLY) -> Runtime:
         clock = SimClock(start)
         ids = IdFactory(seed)  # the journal's epoch comes from the seed too: the same run, the same cursors
         journal = Journal(clock, journal_capacity, epoch=ids.derived_hex("journal-epoch"))
-        return cls(clock, Scheduler(clock), journal, ids, Transport(True))
+        return cls(clock, Scheduler(clock), journal, ids, Transport(True, outbound=outbound))
 
     @classmethod
     def live(cls, speed: float = 1.0, seed: int | None = None, workers: int = 4,
-             journal_capacity: int = 200_000, origin: datetime | None = None) -> Runtime:
+             journal_capacity: int = 200_000, origin: datetime | None = None,
+             outbound: OutboundPolicy = LOOPBACK_ONLY) -> Runtime:
         clock = RealClock(speed, origin)
         # a random epoch even with a seed: a service restarted with the same seed is still a new life
         return cls(clock, Scheduler(clock, workers), Journal(clock, journal_capacity), IdFactory(seed),
-                   Transport(False))
+                   Transport(False, outbound=outbound))
+
+    def with_outbound(self, policy: OutboundPolicy) -> Runtime:
+        """The same clock, scheduler, journal and ids, under another outbound policy: what `create_app`
+        builds a service on when it is given its own `allow_outbound`."""
+        return replace(self, transport=self.transport.with_outbound(policy))
 
     def close(self) -> None:
         self.scheduler.shutdown(wait=False)

@@ -1,15 +1,19 @@
-"""One way to get a `requests.Session` for calling another service, in either mode.
+"""One way to get a `requests.Session` for calling another service, in either mode, under the service's
+outbound policy (`harness.outbound`).
 
 Simulated mode mounts an adapter that hands each request to the registered Flask (WSGI) app for
 its host, in-process and with no sockets: `http://sendbird.local/v1/notifications` calls the fake
 Sendbird's app directly. An unregistered host answers like an unreachable one (a
-`requests.ConnectionError`), so simulated runs never reach the network. Live mode uses real HTTP
-with connection pooling and a default timeout. Calling code is identical in both.
+`requests.ConnectionError`), so simulated runs never reach the network and the policy has nothing to
+guard there. Live mode uses real HTTP with connection pooling and a default timeout, through connections
+that ask the policy before they connect: the host, then every address it resolves to, on the one
+resolution the connection uses. Calling code is identical in both.
 """
 
 from __future__ import annotations
 
 import io
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +24,13 @@ import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+
+from harness.outbound import LOOPBACK_ONLY, OutboundPolicy, OutboundRefused
+from harness.urls import check_url
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -147,6 +158,135 @@ def _chain(first: bytes, rest: Iterator[bytes], original: Iterable[bytes]):
             original.close()
 
 
+class _Refusal(Exception):
+    """An OutboundRefused on its way out of urllib3. urllib3 would wrap an OSError (which requests' errors
+    are) as a failed attempt in a ProtocolError in a MaxRetryError; this passes through untouched, and the
+    adapter raises the OutboundRefused it carries."""
+
+    def __init__(self, refused: OutboundRefused) -> None:
+        super().__init__(str(refused))
+        self.refused = refused
+
+
+def _connect(addresses: list[tuple[Any, ...]], timeout: float | None, source_address: Any,
+             socket_options: Any) -> socket.socket:
+    """A socket connected to the first of `addresses` that answers, as urllib3's create_connection does, but
+    to these numeric addresses only: nothing is resolved again between the policy's check and the connect."""
+    error: OSError | None = None
+    for family, kind, proto, _, sockaddr in addresses:
+        sock = None
+        try:
+            sock = socket.socket(family, kind, proto)
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            error = exc
+            if sock is not None:
+                sock.close()
+    raise error or OSError("getaddrinfo returned no address")
+
+
+class _CheckedConnecting:
+    """urllib3's `_new_conn` (resolve, connect, map the errors), with the outbound policy between the two."""
+
+    policy: OutboundPolicy = LOOPBACK_ONLY  # the pool sets its own; the strictest one until then
+    _dns_host: str
+    host: str
+    port: int
+    timeout: float | None
+    source_address: Any
+    socket_options: Any
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = self.policy.resolve(self._dns_host, self.port, allowed_gai_family())
+        except OutboundRefused as exc:
+            raise _Refusal(exc) from None
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        try:
+            sock = _connect(addresses, self.timeout, self.source_address, self.socket_options)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. "
+                                            f"(connect timeout={self.timeout})") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+
+class _CheckedHTTPConnection(_CheckedConnecting, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedConnecting, HTTPSConnection):
+    pass
+
+
+class _PolicyPool:
+    """A pool whose connections carry its policy."""
+
+    policy: OutboundPolicy = LOOPBACK_ONLY
+
+    def _new_conn(self):
+        conn = super()._new_conn()
+        conn.policy = self.policy
+        return conn
+
+
+class _CheckedHTTPPool(_PolicyPool, HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(_PolicyPool, HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedPoolManager(PoolManager):
+    def __init__(self, policy: OutboundPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.policy = policy
+        self.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+
+    def _new_pool(self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None):
+        pool = super()._new_pool(scheme, host, port, request_context)
+        pool.policy = self.policy
+        return pool
+
+
+class CheckedHTTPAdapter(HTTPAdapter):
+    """requests' HTTP adapter whose every connection asks the outbound policy first. A refusal is an
+    `OutboundRefused` before any socket connects; a redirect is a new connection, so it is asked too."""
+
+    __attrs__ = [*HTTPAdapter.__attrs__, "policy"]
+
+    def __init__(self, policy: OutboundPolicy, **kwargs: Any) -> None:
+        self.policy = policy
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        self._pool_connections = connections
+        self._pool_maxsize = maxsize
+        self._pool_block = block
+        self.poolmanager = _CheckedPoolManager(self.policy, num_pools=connections, maxsize=maxsize, block=block,
+                                               **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any):
+        """A proxy would make the connection the policy sees the proxy's, not the target's."""
+        raise OutboundRefused(f"outbound calls take no proxy (asked to use {proxy!r})")
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except _Refusal as refusal:
+            raise OutboundRefused(*refusal.refused.args, request=request) from None
+
+
 class _TimeoutSession(requests.Session):
     """A session whose requests get a default timeout unless the caller gives one."""
 
@@ -154,7 +294,7 @@ class _TimeoutSession(requests.Session):
         super().__init__()
         self.default_timeout = timeout
 
-    def request(self, method, url, **kwargs):  # type: ignore[override]
+    def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(method, url, **kwargs)
 
@@ -185,12 +325,27 @@ class Client:
 
 
 class Transport:
-    def __init__(self, simulated: bool, timeout: Any = DEFAULT_TIMEOUT, pool_size: int = 32) -> None:
+    def __init__(self, simulated: bool, timeout: Any = DEFAULT_TIMEOUT, pool_size: int = 32,
+                 outbound: OutboundPolicy = LOOPBACK_ONLY) -> None:
         self.simulated = simulated
         self.timeout = timeout
         self.pool_size = pool_size
+        self.outbound = outbound
         self._apps: dict[str, WSGIApp] = {}
         self._lock = threading.Lock()
+
+    def with_outbound(self, policy: OutboundPolicy) -> Transport:
+        """This transport under another policy, sharing its registered apps: in one simulated process each
+        service keeps the policy it was given while all of them reach each other."""
+        view = Transport(self.simulated, self.timeout, self.pool_size, policy)
+        view._apps, view._lock = self._apps, self._lock
+        return view
+
+    def check_url(self, url: object) -> str:
+        """A URL being configured, normalised, or ValueError: its syntax (`harness.urls`), then, live, the
+        outbound policy (`RefusedURL`). Simulated, every host is in-process and no socket ever opens."""
+        checked = check_url(url)
+        return checked if self.simulated else self.outbound.check_url(checked)
 
     def register(self, host: str, app: WSGIApp) -> None:
         """Route `http://host[:port]` to `app` (simulated mode); `host` may include a port."""
@@ -216,7 +371,8 @@ class Transport:
     def _adapter(self) -> BaseAdapter:
         if self.simulated:
             return WSGIAdapter(self)
-        return HTTPAdapter(pool_connections=self.pool_size, pool_maxsize=self.pool_size, max_retries=0)
+        return CheckedHTTPAdapter(self.outbound, pool_connections=self.pool_size, pool_maxsize=self.pool_size,
+                                  max_retries=0)
 
     def session(self, timeout: Any = None) -> requests.Session:
         session = _TimeoutSession(timeout if timeout is not None else self.timeout)

@@ -1,9 +1,9 @@
-"""The one place a configured outbound URL is checked (the bridge's Sendbird and Braze URLs, the fake
+"""The one syntax check for a configured outbound URL (the bridge's Sendbird and Braze URLs, the fake
 Sendbird's webhook URL, the fake Braze's webhook URLs).
 
 A URL that `requests` cannot call (`notaurl`, `ftp://...`) must be refused where it is configured, with a
-message naming the problem, and not later inside a background task where nobody sees the failure. Keeping
-the rule here, in the kernel, lets an outbound policy (which hosts a service may call) grow in one place.
+message naming the problem, and not later inside a background task where nobody sees the failure. Which
+hosts a service may call at all is the outbound policy's question (`harness.outbound`), asked after this one.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ SCHEMES = ("http", "https")
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
 
 
-def _host(name: str, url: str) -> str:
-    """The host, lower-cased (and IDNA-encoded): a DNS name of letters, digits, `-` and `_`, or an IP."""
+def normalise_host(name: str, url: str) -> str:
+    """The host, lower-cased (and IDNA-encoded): a DNS name of letters, digits, `-` and `_`, or an IP (an IPv6
+    one in brackets). `url` is what the error message quotes."""
     if ":" in name:  # urlsplit takes the brackets off an IPv6 literal
         try:
             return f"[{ipaddress.IPv6Address(name).compressed}]"
@@ -60,7 +61,7 @@ def check_url(url: object) -> str:
         raise ValueError(f"{url!r} must not have a fragment (#...)")
     if not parts.hostname:
         raise ValueError(f"{url!r} names no host")
-    host = _host(parts.hostname, url)
+    host = normalise_host(parts.hostname, url)
     try:
         port = parts.port
     except ValueError:
