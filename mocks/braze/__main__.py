@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from harness.outbound import ALLOW_HELP, policy_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
-from harness.settings import load_settings
+from harness.settings import env_name, load_settings
 from mocks.braze.auth import DEFAULT_API_KEY
 
 
@@ -16,13 +17,15 @@ class BrazeSettings(BaseModel):
     host: str = Field(DEFAULT_HOST, description="address to bind (loopback by default)")
     api_key: str = Field(DEFAULT_API_KEY, description="REST API key holding every permission")
     webhook_timeout: float = Field(90.0, description="seconds a webhook request may take")
-    allow_external_webhooks: bool = Field(False, description="allow webhooks to non-loopback hosts")
+    allow_outbound: str = Field("", description=ALLOW_HELP)
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = load_settings(BrazeSettings, argv, env_prefix="BRAZE_", prog="python -m mocks.braze")
+    prog = "python -m mocks.braze"
+    settings = load_settings(BrazeSettings, argv, env_prefix="BRAZE_", prog=prog)
+    outbound = policy_from_flag(prog, settings.allow_outbound, env_name("BRAZE_", "allow_outbound"))
 
     def factory():
         from harness.gateway import Gateway
@@ -31,11 +34,12 @@ def main(argv: list[str] | None = None) -> None:
 
         runtime = Runtime.live(speed=settings.speed)
         app = create_app(runtime, api_key=settings.api_key, webhook_timeout=settings.webhook_timeout,
-                         allow_external_webhooks=settings.allow_external_webhooks)
+                         allow_outbound=outbound)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="braze")
 
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.braze",
-          banner=f"fake Braze on http://{settings.host}:{settings.port} (REST API key {settings.api_key})")
+          banner=f"fake Braze on http://{settings.host}:{settings.port} (REST API key {settings.api_key}; "
+                 f"webhooks and Connected Content reach {outbound.describe()})")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from flask import Flask
 
 from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
+from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.braze.admin_api import admin_api_blueprint
 from mocks.braze.api import install_error_handlers, rest_blueprint, track_fast_path
@@ -14,10 +15,13 @@ from mocks.braze.service import BrazeService
 
 
 def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0,
-               allow_external_webhooks: bool = False) -> Flask:
+               allow_outbound: OutboundPolicy | str | None = None) -> Flask:
+    """`allow_outbound` (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for
+    this service; None keeps it (loopback only unless the runtime was made with another)."""
     runtime = runtime or Runtime.live()
-    service = BrazeService(runtime, api_key=api_key, webhook_timeout=webhook_timeout,
-                           allow_external=allow_external_webhooks)
+    if allow_outbound is not None:
+        runtime = runtime.with_outbound(coerce(allow_outbound))
+    service = BrazeService(runtime, api_key=api_key, webhook_timeout=webhook_timeout)
     app = Flask("mocks.braze")
     use_compact_json(app)
     app.extensions["braze"] = service

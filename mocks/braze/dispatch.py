@@ -21,14 +21,15 @@ Braze documents the rules but not the numbers; the harness's choices:
 - A connection failure, a connect timeout included, is 599; a response that does not arrive
   within `timeout` is recorded as 408 (it counts toward the unhealthy-host detector, as a 408 does).
 - Redirects are not followed: the 3xx itself is the (failed) outcome.
-- Targets are loopback and simulated services unless `allow_external`: a host registered on the
-  simulated transport, or in simulated mode any `*.local` host (the harness's namespace, where an
-  unregistered host is a service that is down and answers 599, as the transport makes it).
+- Targets obey the service's outbound policy (`harness.outbound`, `--allow-outbound`; loopback only by
+  default), asked by the transport on every connection: a refused target is a failed delivery at once,
+  never retried (the same call is refused again), with the policy's reason. In simulated mode every
+  host is in-process: an unregistered one is a service that is down and answers 599, as the transport
+  makes it.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import threading
 from collections import deque
@@ -42,6 +43,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from harness.outbound import OutboundRefused
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
 from harness.urls import check_url
@@ -115,7 +117,6 @@ class _Delivery:
     ctx: DeliveryContext
     generation: int
     host: str | None = None  # lower-case host name; None when the URL cannot be parsed
-    port: int | None = None
     path: str | None = None
     host_key: str = ""  # the unhealthy-host detector's key, host:port (Braze counts per host, not per path)
     url_error: str | None = None
@@ -219,12 +220,10 @@ class WebhookDispatcher:
     conversion windows can follow.
     """
 
-    def __init__(self, runtime: Runtime, *, timeout: float = 90.0, allow_external: bool = False,
-                 on_outcome: OutcomeCallback | None = None, unhealthy_threshold: int = 3000,
-                 unhealthy_window: float = 60.0, halt_seconds: float = 60.0) -> None:
+    def __init__(self, runtime: Runtime, *, timeout: float = 90.0, on_outcome: OutcomeCallback | None = None,
+                 unhealthy_threshold: int = 3000, unhealthy_window: float = 60.0, halt_seconds: float = 60.0) -> None:
         self.runtime = runtime
         self.timeout = timeout
-        self.allow_external = allow_external
         self.on_outcome = on_outcome
         self.health = HostHealth(unhealthy_threshold, unhealthy_window, halt_seconds)
         self.activity = ActivityLog()
@@ -257,7 +256,6 @@ class WebhookDispatcher:
         delivery = _Delivery(request, ctx, self._generation)
         try:
             parts = urlsplit(check_url(request.url))
-            delivery.port = parts.port
             delivery.host = parts.hostname
             delivery.path = parts.path or "/"
             delivery.host_key = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
@@ -315,11 +313,6 @@ class WebhookDispatcher:
     def _try(self, delivery: _Delivery, now: datetime) -> _Result:
         if delivery.url_error is not None:
             return _Result(None, delivery.url_error, source=SOURCE_BRAZE)
-        assert delivery.host is not None
-        if not self._allowed(delivery.host, delivery.port):
-            return _Result(None, f"webhook URL {delivery.request.url!r} is not allowed: {delivery.host!r} is "
-                                 "neither loopback nor a simulated service (allow_external=True reaches other hosts)",
-                           source=SOURCE_BRAZE)
         halted_until = self.health.halted_until(delivery.host_key, now)
         if halted_until is not None:
             return _Result(HALTED_STATUS, f"host {delivery.host_key} is unhealthy: requests halted until "
@@ -333,6 +326,8 @@ class WebhookDispatcher:
             response = self._http.request(request.method, request.url, headers=dict(headers),
                                           data=request.body.encode("utf-8") if request.body else None,
                                           timeout=self.timeout)
+        except OutboundRefused as exc:  # before any connection: the same call is refused again
+            return _Result(None, str(exc), source=SOURCE_BRAZE)
         except requests.ConnectionError as exc:  # ConnectTimeout is one too: the host was never reached
             return _Result(CONNECTION_ERROR_STATUS, f"connection error: {exc}", retriable=True,
                            source=SOURCE_UNREACHABLE)
@@ -352,17 +347,6 @@ class WebhookDispatcher:
             error += " (redirects are not followed)"
         return _Result(status, error, response.text[:RESPONSE_EXCERPT_CHARS], retriable,
                        self._server_wait(response, now) if retriable else 0.0, content_length=len(response.content))
-
-    def _allowed(self, host: str, port: int | None) -> bool:
-        transport = self.runtime.transport
-        if self.allow_external or host == "localhost" or transport.app_for(host, port) is not None:
-            return True
-        if transport.simulated and host.endswith(".local"):
-            return True  # the harness's own namespace: an unregistered one is a service that is down (599)
-        try:
-            return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
-        except ValueError:
-            return False
 
     def _count_failure(self, delivery: _Delivery, status: int) -> None:
         if status not in UNHEALTHY_STATUSES:

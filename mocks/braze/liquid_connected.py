@@ -4,7 +4,9 @@ Braze calls the URL at send time, parses a JSON answer into a Liquid variable (t
 the message instead), caches GET answers per URL for at least five minutes, and with `:retry` tries a
 failing call again before giving up on the message. The harness makes the same call through the
 `requests.Session` it is handed (the in-process transport in simulated mode) and keeps the cache on
-the harness clock, so a simulated campaign sees the same hits and expiries a real one would.
+the harness clock, so a simulated campaign sees the same hits and expiries a real one would. The session's
+transport asks the outbound policy on every connection: a refused URL aborts the message at once, with
+the policy's reason, as a call that failed every retry does (the same call would be refused again).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from harness.outbound import OutboundRefused
 from mocks.braze.liquid_base import AbortMessage, BrazeLiquidError, RenderState
 from mocks.braze.liquid_filters import to_output
 
@@ -208,6 +211,8 @@ def fetch(request: Request, state: RenderState) -> Response | None:
         try:
             answer = state.session.request(request.method, request.url, headers=headers, data=body, auth=auth,
                                            allow_redirects=False, timeout=TIMEOUT)
+        except OutboundRefused as exc:
+            raise AbortMessage(f"connected_content {request.url} not called: {exc}") from None
         except requests.RequestException:
             response = None
             continue

@@ -42,17 +42,15 @@ T = TypeVar("T")
 
 
 class BrazeService:
-    def __init__(self, runtime: Runtime, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0,
-                 allow_external: bool = False) -> None:
+    def __init__(self, runtime: Runtime, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0) -> None:
         self.runtime = runtime
         self.keys = KeyRing(api_key)
         self.users = UserStore()
         self.tracker = UserTracker(runtime, self.users)
         self.segments = SegmentStore(runtime.ids.uuid)
         self.audiences = AudienceResolver(self.segments)
-        self.templates = WebhookTemplateStore()
-        self.dispatcher = WebhookDispatcher(runtime, timeout=webhook_timeout, allow_external=allow_external,
-                                            on_outcome=self._on_outcome)
+        self.templates = WebhookTemplateStore(runtime.transport.check_url)
+        self.dispatcher = WebhookDispatcher(runtime, timeout=webhook_timeout, on_outcome=self._on_outcome)
         self.sender = Sender(runtime, self.dispatcher)
         self.conversions = ConversionTracker(runtime, self._on_convert)
         self.campaigns = CampaignEngine(runtime, self.users, self.audiences, self.templates, self.sender,

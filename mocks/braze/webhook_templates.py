@@ -4,14 +4,22 @@ In Braze a template is copied into a message and edited there; here a message na
 and may override its fields and replace its placeholders (literal text such as
 `SENDBIRD_API_TOKEN`), which is what editing the copy amounts to. Liquid works in the URL, the
 header values and the body (JSON key/value pairs, or raw text).
+
+A URL whose host is written out is asked of the outbound policy when the template, campaign or canvas
+is saved, so a refused target is a 400 the author sees, not a failure per user later; one whose host is
+Liquid is only known per user, and the dispatcher's transport asks it then.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.outbound import RefusedURL
 
 METHODS = ("POST", "PUT", "DELETE", "GET", "PATCH")
 SENDBIRD_TEMPLATE_ID = "sendbird-webhook-template"
@@ -39,6 +47,7 @@ SENDBIRD_PLACEHOLDERS = {
     "SENDBIRD_LABEL": "a label, default empty",
 }
 SENDBIRD_DEFAULTS = {"SENDBIRD_VARIABLES": "{}", "SENDBIRD_TAGS": "[]", "SENDBIRD_LABEL": ""}
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")  # scheme://host[:port], before any path
 
 
 class TemplateError(ValueError):
@@ -122,10 +131,28 @@ def sendbird_template() -> WebhookTemplate:
 
 
 class WebhookTemplateStore:
-    def __init__(self) -> None:
+    """`check_url` is the transport's configure-time check (`Transport.check_url`); without one, targets are
+    only asked when they are called."""
+
+    def __init__(self, check_url: Callable[[str], str] | None = None) -> None:
         self._templates: dict[str, WebhookTemplate] = {}
         self._lock = threading.Lock()
+        self._check_url = check_url
         self.reset()
+
+    def _check_target(self, content: WebhookContent, where: str) -> WebhookContent:
+        """TemplateError when the outbound policy refuses a host written out in the URL. A URL that is not
+        one yet (a placeholder, Liquid in the host, a typo) is left to fail where it is sent, as in Braze."""
+        origin = _ORIGIN.match(content.url)
+        if self._check_url is None or origin is None or "{" in origin.group():
+            return content
+        try:
+            self._check_url(origin.group())
+        except RefusedURL as exc:
+            raise TemplateError(f"'{where}.url': {exc}") from None
+        except ValueError:
+            pass
+        return content
 
     def reset(self) -> None:
         with self._lock:
@@ -135,7 +162,7 @@ class WebhookTemplateStore:
         name = spec.get("name")
         if not isinstance(name, str) or not name:
             raise TemplateError("'name' is required")
-        template = WebhookTemplate(template_id, name, parse_content(spec, "template"),
+        template = WebhookTemplate(template_id, name, self._check_target(parse_content(spec, "template"), "template"),
                                    description=str(spec.get("description", "")))
         with self._lock:
             if any(t.name == name for t in self._templates.values()):
@@ -162,7 +189,7 @@ class WebhookTemplateStore:
         if not isinstance(spec, dict):
             raise TemplateError(f"'{where}' must be an object")
         if "template_id" not in spec:
-            return parse_content(spec, where)
+            return self._check_target(parse_content(spec, where), where)
         template = self.get(spec["template_id"])
         replacements = spec.get("replace", {})
         if not isinstance(replacements, dict) or not all(isinstance(v, str) for v in replacements.values()):
@@ -171,4 +198,4 @@ class WebhookTemplateStore:
         overrides = {k: spec[k] for k in ("url", "method", "headers", "body") if k in spec}
         if overrides:
             content = parse_content({**content.to_dict(), **overrides}, where)
-        return content.replaced({**template.defaults, **replacements})
+        return self._check_target(content.replaced({**template.defaults, **replacements}), where)
