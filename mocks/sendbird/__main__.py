@@ -6,9 +6,9 @@ import sys
 
 from pydantic import BaseModel, Field
 
+from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
-from harness.settings import load_settings
-from harness.urls import check_url
+from harness.settings import env_name, load_settings
 from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID
 
 
@@ -20,17 +20,17 @@ class SendbirdSettings(BaseModel):
     app_id: str = Field(DEFAULT_APP_ID, description="Sendbird application id")
     api_token: str = Field(DEFAULT_API_TOKEN, description="Notifications API token (Api-Token header)")
     webhook_url: str | None = Field(None, description="where to send webhooks")
+    allow_outbound: str = Field("", description=ALLOW_HELP)
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = load_settings(SendbirdSettings, argv, env_prefix="SENDBIRD_", prog="python -m mocks.sendbird")
+    prog = "python -m mocks.sendbird"
+    settings = load_settings(SendbirdSettings, argv, env_prefix="SENDBIRD_", prog=prog)
+    outbound = policy_from_flag(prog, settings.allow_outbound, env_name("SENDBIRD_", "allow_outbound"))
     if settings.webhook_url is not None:
-        try:  # here, in one line, rather than as webhooks that fail one by one
-            check_url(settings.webhook_url)
-        except ValueError as exc:
-            sys.exit(f"python -m mocks.sendbird: --webhook-url: {exc}")
+        url_from_flag(prog, "--webhook-url", settings.webhook_url, outbound)
 
     def factory():
         from harness.gateway import Gateway
@@ -39,12 +39,12 @@ def main(argv: list[str] | None = None) -> None:
 
         runtime = Runtime.live(speed=settings.speed)
         app = create_app(runtime, app_id=settings.app_id, api_token=settings.api_token,
-                         webhook_url=settings.webhook_url)
+                         webhook_url=settings.webhook_url, allow_outbound=outbound)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird")
 
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird",
           banner=f"fake Sendbird on http://{settings.host}:{settings.port} (app id {settings.app_id}, "
-                 f"Api-Token {settings.api_token})")
+                 f"Api-Token {settings.api_token}; webhooks reach {outbound.describe()})")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from flask import Flask
 
 from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
+from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
 from mocks.sendbird.send_route import send_fast_path
@@ -16,8 +17,12 @@ DEFAULT_API_TOKEN = "local-sendbird-token"
 
 
 def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api_token: str = DEFAULT_API_TOKEN,
-               webhook_url: str | None = None) -> Flask:
+               webhook_url: str | None = None, allow_outbound: OutboundPolicy | str | None = None) -> Flask:
+    """`allow_outbound` (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for
+    this service; None keeps it. A `webhook_url` the policy refuses is a ValueError."""
     runtime = runtime or Runtime.live()
+    if allow_outbound is not None:
+        runtime = runtime.with_outbound(coerce(allow_outbound))
     service = SendbirdService(runtime, app_id=app_id, api_token=api_token, webhook_url=webhook_url)
     app = Flask("mocks.sendbird")
     use_compact_json(app)

@@ -2,6 +2,9 @@
 
 Like Chat webhooks: a 5-second timeout and up to 3 tries; any non-2xx answer or connection error
 counts as a failure. Every attempt is a journal record, so a test can see the retry schedule.
+The URL obeys the service's outbound policy (`harness.outbound`): refused where it is configured
+(ValueError, a 400 on `PUT /_admin/webhooks`), and asked again on every connection, where a refusal is
+a failed attempt with the reason and no retry (the same call would be refused again).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import requests
 
+from harness.outbound import OutboundRefused
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
 
@@ -47,15 +51,19 @@ class WebhookDispatcher:
     def __init__(self, runtime: Runtime, api_token: str, url: str | None = None) -> None:
         self.runtime = runtime
         self.api_token = api_token
-        self.config = WebhookConfig(url)
+        self.config = WebhookConfig(self._checked(url))
         self.tasks = TaskGroup(runtime.scheduler)
         self._http = runtime.transport.client(timeout=TIMEOUT_SECONDS)
+
+    def _checked(self, url: str | None) -> str | None:
+        """The URL normalised; ValueError when it is not one or the outbound policy refuses its host."""
+        return None if url is None else self.runtime.transport.check_url(url)
 
     def configure(self, url: str | None, events: list[str] | None) -> None:
         unknown = set(events or ()) - set(EVENTS)
         if unknown:
             raise ValueError(f"unknown webhook events: {', '.join(sorted(unknown))}")
-        self.config = WebhookConfig(url, set(events) if events is not None else set(EVENTS))
+        self.config = WebhookConfig(self._checked(url), set(events) if events is not None else set(EVENTS))
 
     def wants(self, category: str) -> bool:
         return self.config.url is not None and category in self.config.events
@@ -73,16 +81,20 @@ class WebhookDispatcher:
         if trace_id:
             headers["x-trace-id"] = trace_id
         outcome: dict[str, Any]
+        retriable = True
         try:
             response = self._http.post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
             ok = 200 <= response.status_code < 300
             outcome = {"status": response.status_code}
+        except OutboundRefused as exc:
+            ok, retriable = False, False
+            outcome = {"error": type(exc).__name__, "reason": str(exc)}
         except requests.RequestException as exc:
             ok = False
             outcome = {"error": type(exc).__name__}
         self.runtime.journal.record("sendbird", "webhook.attempt", trace_id, category=category, url=url,
                                     attempt=attempt, ok=ok, **outcome)
-        if not ok and attempt <= len(RETRY_DELAYS):
+        if not ok and retriable and attempt <= len(RETRY_DELAYS):
             self.tasks.after(RETRY_DELAYS[attempt - 1], self._attempt, url, category, body, trace_id, attempt + 1,
                              name="sendbird.webhook.retry")
 
