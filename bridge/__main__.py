@@ -7,9 +7,9 @@ import sys
 from pydantic import BaseModel, Field
 
 from bridge.app import DEFAULT_API_TOKEN, DEFAULT_DB
+from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, refuse_taken_port, serve
-from harness.settings import load_settings
-from harness.urls import check_url
+from harness.settings import env_name, load_settings
 
 # The integration endpoints' accept (a SQLite commit under the outbox lock, which a batch flush on a
 # scheduler thread can hold for a while) runs on the gateway's pool, not on its event loop: see
@@ -35,15 +35,15 @@ class BridgeSettings(BaseModel):
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     workers: int = Field(16, ge=1, description="scheduler workers for outbound sends and callbacks (I/O bound)")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
+    allow_outbound: str = Field("", description=ALLOW_HELP)
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = load_settings(BridgeSettings, argv, env_prefix="BRIDGE_", prog="python -m bridge")
+    prog = "python -m bridge"
+    settings = load_settings(BridgeSettings, argv, env_prefix="BRIDGE_", prog=prog)
+    outbound = policy_from_flag(prog, settings.allow_outbound, env_name("BRIDGE_", "allow_outbound"))
     for flag, url in (("--sendbird-url", settings.sendbird_url), ("--braze-url", settings.braze_url)):
-        try:  # here, in one line, rather than as a send that fails in a background task
-            check_url(url)
-        except ValueError as exc:
-            sys.exit(f"python -m bridge: {flag}: {exc}")
+        url_from_flag(prog, flag, url, outbound)
 
     def factory():
         from bridge.app import create_app
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
                          sendbird_token=settings.sendbird_token, braze_url=settings.braze_url,
                          braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
                          event_callback=settings.event_callback, batch_max=settings.batch_max,
-                         batch_linger_ms=settings.batch_linger_ms, sendbird_timeout=settings.sendbird_timeout)
+                         batch_linger_ms=settings.batch_linger_ms, sendbird_timeout=settings.sendbird_timeout,
+                         allow_outbound=outbound)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="bridge",
                        pooled_routes=POOLED_ROUTES)
 
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"python -m bridge: {exc}; stop it or pass another --db")
     serve(factory, settings.port, settings.host, settings.threads, name="bridge",
           banner=f"bridge on http://{settings.host}:{settings.port} (Api-Token {settings.api_token}, "
-                 f"outbox {settings.db})")
+                 f"outbox {settings.db}; calls reach {outbound.describe()})")
 
 
 if __name__ == "__main__":

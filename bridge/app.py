@@ -13,6 +13,7 @@ from bridge.outbox_views import outbox_views_blueprint
 from bridge.service import Bridge, IntegrationSettings
 from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
+from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 
 DEFAULT_API_TOKEN = "local-integration-token"
@@ -23,11 +24,18 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
                sendbird_token: str = "local-sendbird-token", braze_url: str = "http://127.0.0.1:7100",
                braze_key: str = "local-braze-key", api_token: str = DEFAULT_API_TOKEN,
                db: str | Path = DEFAULT_DB, event_callback: bool = True, batch_max: int = 10_000,
-               batch_linger_ms: int = 1000, sendbird_timeout: float = SENDBIRD_READ_TIMEOUT) -> Flask:
-    """`db=":memory:"` keeps the outbox in memory (simulated runs); a path makes it durable."""
+               batch_linger_ms: int = 1000, sendbird_timeout: float = SENDBIRD_READ_TIMEOUT,
+               allow_outbound: OutboundPolicy | str | None = None) -> Flask:
+    """`db=":memory:"` keeps the outbox in memory (simulated runs); a path makes it durable. `allow_outbound`
+    (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for this service; None
+    keeps it. A URL that is not one, or that the policy refuses, is a ValueError."""
     runtime = runtime or Runtime.live()
-    integration = IntegrationSettings(event_callback, braze_url, braze_key)  # a bad URL: ValueError, before the
-    outbox = Outbox(db)  # outbox file is locked
+    if allow_outbound is not None:
+        runtime = runtime.with_outbound(coerce(allow_outbound))
+    # a bad URL: ValueError, before the outbox file is locked
+    integration = IntegrationSettings(event_callback, runtime.transport.check_url(braze_url), braze_key)
+    sendbird_url = runtime.transport.check_url(sendbird_url)
+    outbox = Outbox(db)
     try:
         bridge = Bridge(runtime, outbox, sendbird_url, sendbird_token, integration, api_token=api_token,
                         batch_max=batch_max, batch_linger_ms=batch_linger_ms, sendbird_timeout=sendbird_timeout)

@@ -4,7 +4,8 @@ Sendbird: 429, 5XX, timeouts and connection errors are worth retrying (honouring
 `X-RateLimit-Reset`); any other 4XX will fail the same way again, so it goes to the dead letters.
 Braze `/users/track`: the same split, and `X-RateLimit-Remaining`/`Reset` tell when to slow down.
 Every `requests` exception is a failed call with a reason, never an exception out of a background task:
-one that says the call could not be made (a bad URL or header) fails for good, any other is retried.
+one that says the call could not be made (a bad URL or header, or a target the outbound policy refuses)
+fails for good, any other is retried.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import requests
 
+from harness.outbound import OutboundRefused
 from harness.transport import Client
 
 CONNECT_TIMEOUT = 3.05
@@ -80,6 +82,8 @@ def call(client: Client, method: str, url: str, now: datetime, timeout: Any, ok_
          **kwargs: Any) -> CallResult:
     try:
         response = client.request(method, url, timeout=timeout, **kwargs)
+    except OutboundRefused as exc:  # refused before any connection, and refused again next time
+        return CallResult(False, False, None, str(exc))
     except requests.Timeout:
         return CallResult(False, True, None, "timeout")
     except requests.ConnectionError as exc:

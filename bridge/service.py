@@ -63,7 +63,8 @@ def traceback_summary(exc: BaseException) -> list[str]:
 @dataclass
 class IntegrationSettings:
     """What Sendbird's Braze integration page holds. A bad endpoint is refused here (ValueError), where it
-    is set, not at the first callback."""
+    is set, not at the first callback; whether its host may be called is the bridge's outbound policy's
+    question (`Bridge.update_integration`)."""
 
     event_callback: bool = True
     braze_rest_endpoint: str = "http://127.0.0.1:7100"
@@ -88,7 +89,8 @@ class Bridge:
             raise ValueError("sendbird_timeout must be > 0 seconds")
         self.runtime = runtime
         self.outbox = outbox
-        self.sendbird_url = check_url(sendbird_url).rstrip("/")
+        self.sendbird_url = runtime.transport.check_url(sendbird_url).rstrip("/")
+        runtime.transport.check_url(integration.braze_rest_endpoint)
         self.sendbird_token = sendbird_token
         self.sendbird_timeout = (min(CONNECT_TIMEOUT, sendbird_timeout), sendbird_timeout)
         self.api_token = api_token
@@ -557,9 +559,13 @@ class Bridge:
 
     # -- admin --------------------------------------------------------------------------------------
     def update_integration(self, changes: dict[str, Any]) -> IntegrationSettings:
+        """The settings with `changes`; ValueError (and nothing changed) for an endpoint that is not a URL or
+        that the outbound policy refuses."""
         current = self.integration.to_dict()
         current.update(changes)
-        self.integration = IntegrationSettings(**current)
+        updated = IntegrationSettings(**current)
+        self.runtime.transport.check_url(updated.braze_rest_endpoint)
+        self.integration = updated
         return self.integration
 
     def replay(self, ids: list[int] | None) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from bridge.service import Bridge  # noqa: E402
 from harness.clock import EPOCH, SimClock, to_ms  # noqa: E402
 from harness.ids import IdFactory  # noqa: E402
 from harness.journal import Journal  # noqa: E402
+from harness.outbound import OutboundPolicy  # noqa: E402
 from harness.runtime import Runtime  # noqa: E402
 from harness.scheduler import Scheduler  # noqa: E402
 from harness.transport import Transport  # noqa: E402
@@ -71,10 +72,12 @@ def iso(when: datetime) -> str:
 
 
 def sim_runtime_with_real_http(seed: int = 1) -> Runtime:
-    """A simulated clock and scheduler, but the live HTTP transport (urllib3), which `responses` intercepts."""
+    """A simulated clock and scheduler, but the live HTTP transport (urllib3), which `responses` intercepts
+    before any connection; its outbound policy allows the test hosts, as `--allow-outbound` would."""
     clock = SimClock(T0)
+    outbound = OutboundPolicy.parse("sendbird.test,braze.test,braze-eu.test")
     return Runtime(clock=clock, scheduler=Scheduler(clock), journal=Journal(clock), ids=IdFactory(seed),
-                   transport=Transport(simulated=False))
+                   transport=Transport(simulated=False, outbound=outbound))
 
 
 @dataclass
