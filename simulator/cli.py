@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harness.outbound import ALLOW_FLAG, ALLOW_HELP, OutboundPolicy
 from simulator.runner import LIVE_DEFAULTS, Endpoints, RunError
 
 console = Console()
@@ -25,6 +26,21 @@ SCHEMA_PATH = Path("scenarios") / "schema.json"
 
 def _endpoints(braze_url: str, sendbird_url: str, bridge_url: str) -> Endpoints:
     return Endpoints(braze_url.rstrip("/"), sendbird_url.rstrip("/"), bridge_url.rstrip("/"))
+
+
+def _live_endpoints(allow_outbound: str, braze_url: str, sendbird_url: str,
+                    bridge_url: str) -> tuple[OutboundPolicy, Endpoints]:
+    """The policy a live run calls under, and its service URLs, each checked by it before anything is sent."""
+    try:
+        policy = OutboundPolicy.parse(allow_outbound, env="BSIM_ALLOW_OUTBOUND")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=ALLOW_FLAG) from None
+    for flag, url in (("--braze-url", braze_url), ("--sendbird-url", sendbird_url), ("--bridge-url", bridge_url)):
+        try:
+            policy.check_url(url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=flag) from None
+    return policy, _endpoints(braze_url, sendbird_url, bridge_url)
 
 
 def service_options(fn):
@@ -71,9 +87,11 @@ def validate(files: tuple[str, ...]) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the JSON report here")
 @click.option("--junit", type=click.Path(dir_okay=False), help="write JUnit XML here")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), help="write the HTML report here")
+@click.option(ALLOW_FLAG, "allow_outbound", default="", envvar="BSIM_ALLOW_OUTBOUND", show_envvar=True,
+              help=f"with --live: {ALLOW_HELP}, for the service URLs")
 @service_options
 def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | None, junit: str | None,
-        report_dir: str | None, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
+        report_dir: str | None, allow_outbound: str, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
     from harness.gc_tuning import tune_for_long_lived_stores
     from simulator.live import run_live
     from simulator.loader import ScenarioError, load
@@ -86,12 +104,13 @@ def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | 
         console.print(f"[red]✗[/] {file} is not a valid scenario:")
         console.print(exc.report(), highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
+    checked = _live_endpoints(allow_outbound, braze_url, sendbird_url, bridge_url) if live else None
     started = time.perf_counter()
     with _progress(scenario.name) as progress:
         try:
-            if live:
-                report = run_live(scenario, _endpoints(braze_url, sendbird_url, bridge_url), seed, speed, progress,
-                                  warn=_warn)
+            if checked is not None:
+                outbound, ends = checked
+                report = run_live(scenario, ends, seed, speed, progress, warn=_warn, outbound=outbound)
             else:
                 tune_for_long_lived_stores()  # this process holds the whole simulated world
                 report = run_simulated(scenario, seed, progress)

@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from harness.outbound import LOOPBACK_ONLY, OutboundPolicy
 from harness.processes import wait_for
 from harness.runtime import Runtime
 from harness.transport import Transport
@@ -125,17 +126,18 @@ def stack_idle(http: requests.Session, ends: Endpoints) -> bool:
 
 def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | None = None, speed: float = 1.0,
              progress: Progress | None = None, drain_timeout: float = 60.0, namespace: Namespace | None = None,
-             warn: Warn | None = None) -> dict[str, Any]:
-    """Against running services whose clocks run at `speed`; `namespace` defaults to a fresh run id."""
+             warn: Warn | None = None, outbound: OutboundPolicy = LOOPBACK_ONLY) -> dict[str, Any]:
+    """Against running services whose clocks run at `speed`; `namespace` defaults to a fresh run id. Every
+    call, the devices' included, obeys `outbound` (`bsim run --allow-outbound`)."""
     seed = scenario.seed if seed is None else seed
     progress = progress or (lambda fraction, text: None)
     namespace = namespace or Namespace.fresh()
-    http = Transport(False).session(timeout=60)
+    http = Transport(False, outbound=outbound).session(timeout=60)
     progress(0.0, "checking the stack")
     stack = probe(http, ends)
     check_speed(stack, speed, warn or log.warning)
     windows = [JournalWindow(h.service, h.url, h.cursor) for h in stack.values()]
-    runtime = Runtime.live(speed=speed, seed=seed, workers=8, origin=stack["braze"].time)
+    runtime = Runtime.live(speed=speed, seed=seed, workers=8, origin=stack["braze"].time, outbound=outbound)
     run = Run(scenario, runtime, ends, seed, progress, namespace)
     owner = namespace.owner()
     try:
