@@ -179,9 +179,9 @@ class OutboundPolicy:
         return checked
 
     # -- on every connection ------------------------------------------------------------------------
-    def refusal(self, host: str, port: int | None, reason: str, request: Any = None) -> OutboundRefused:
-        where = host if port is None else f"{host}:{port}"
-        return OutboundRefused(f"outbound call to {where} refused: {reason}", request=request)
+    @staticmethod
+    def _refused(host: str, port: int, reason: str) -> OutboundRefused:
+        return OutboundRefused(f"outbound call to {host}:{port} refused: {reason}")
 
     def resolve(self, host: str, port: int, family: int = socket.AF_UNSPEC) -> list[tuple[Any, ...]]:
         """`socket.getaddrinfo` for a connection to host:port, every address already allowed: connect to these
@@ -189,12 +189,12 @@ class OutboundPolicy:
         socket.gaierror when it does not resolve."""
         reason = self.host_refusal(host)
         if reason is not None:
-            raise self.refusal(host, port, reason)
+            raise self._refused(host, port, reason)
         infos = socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
         for info in infos:
             address = str(info[4][0])
             if not self.allows_address(address):
-                raise self.refusal(host, port, self._address_reason(address, None if ip_of(host) else host))
+                raise self._refused(host, port, self._address_reason(address, None if ip_of(host) else host))
         return infos
 
 

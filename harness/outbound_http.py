@@ -1,0 +1,153 @@
+"""The live transport's HTTP adapter: requests and urllib3 as usual, except that every new connection asks
+the outbound policy (`harness.outbound`) before it opens a socket.
+
+urllib3 resolves a host and connects in one step (`create_connection`), so a check before the request
+would be asked about one resolution and connect after another: a name whose DNS answer changes in
+between (DNS rebinding) would slip through. Here the connection resolves once, through the policy, and
+connects to exactly the addresses the policy allowed. A redirect is a new request, hence a new connection,
+so it is asked too.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+
+from harness.outbound import LOOPBACK_ONLY, OutboundPolicy, OutboundRefused
+
+
+class _Refusal(Exception):
+    """An OutboundRefused on its way out of urllib3. urllib3 would wrap an OSError (which requests' errors
+    are) as a failed attempt in a ProtocolError in a MaxRetryError; this passes through untouched, and the
+    adapter raises the OutboundRefused it carries."""
+
+    def __init__(self, refused: OutboundRefused) -> None:
+        super().__init__(str(refused))
+        self.refused = refused
+
+
+def _connect(addresses: list[tuple[Any, ...]], timeout: float | None, source_address: Any,
+             socket_options: Any) -> socket.socket:
+    """A socket connected to the first of `addresses` that answers, as urllib3's create_connection does, but
+    to these numeric addresses only: nothing is resolved again between the policy's check and the connect."""
+    error: OSError | None = None
+    for family, kind, proto, _, sockaddr in addresses:
+        sock = None
+        try:
+            sock = socket.socket(family, kind, proto)
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            error = exc
+            if sock is not None:
+                sock.close()
+    raise error or OSError("getaddrinfo returned no address")
+
+
+class _CheckedConnecting:
+    """urllib3's `_new_conn` (resolve, connect, map the errors), with the outbound policy between the two."""
+
+    policy: OutboundPolicy = LOOPBACK_ONLY  # the pool sets its own; the strictest one until then
+    _dns_host: str
+    host: str
+    port: int
+    timeout: float | None
+    source_address: Any
+    socket_options: Any
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = self.policy.resolve(self._dns_host, self.port, allowed_gai_family())
+        except OutboundRefused as exc:
+            raise _Refusal(exc) from None
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        try:
+            sock = _connect(addresses, self.timeout, self.source_address, self.socket_options)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. "
+                                            f"(connect timeout={self.timeout})") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+
+class _CheckedHTTPConnection(_CheckedConnecting, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedConnecting, HTTPSConnection):
+    pass
+
+
+class _PolicyPool:
+    """A pool whose connections carry its policy."""
+
+    policy: OutboundPolicy = LOOPBACK_ONLY
+
+    def _new_conn(self):
+        conn = super()._new_conn()
+        conn.policy = self.policy
+        return conn
+
+
+class _CheckedHTTPPool(_PolicyPool, HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(_PolicyPool, HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedPoolManager(PoolManager):
+    def __init__(self, policy: OutboundPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.policy = policy
+        self.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+
+    def _new_pool(self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None):
+        pool = super()._new_pool(scheme, host, port, request_context)
+        pool.policy = self.policy
+        return pool
+
+
+class CheckedHTTPAdapter(HTTPAdapter):
+    """requests' HTTP adapter whose every connection asks the outbound policy first. A refusal is an
+    `OutboundRefused` before any socket connects; a redirect is a new connection, so it is asked too."""
+
+    __attrs__ = [*HTTPAdapter.__attrs__, "policy"]
+
+    def __init__(self, policy: OutboundPolicy, **kwargs: Any) -> None:
+        self.policy = policy
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        self._pool_connections = connections
+        self._pool_maxsize = maxsize
+        self._pool_block = block
+        self.poolmanager = _CheckedPoolManager(self.policy, num_pools=connections, maxsize=maxsize, block=block,
+                                               **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any):
+        """A proxy would make the connection the policy sees the proxy's, not the target's."""
+        raise OutboundRefused(f"outbound calls take no proxy (asked to use {proxy!r})")
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except _Refusal as refusal:
+            raise OutboundRefused(*refusal.refused.args, request=request) from None
