@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from pydantic import BaseModel, Field
 
 from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
