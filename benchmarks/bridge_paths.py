@@ -207,7 +207,7 @@ def live(seconds: int, batch: int) -> dict:
         "--sendbird-url", sendbird.url, "--braze-url", braze.url, "--db", str(Path(tmp.name) / "o.sqlite3"),
         "--batch-linger-ms", "200"])
     try:
-        requests.put(braze.url + "/_admin/rate_limits", json={"users.track": {"limit": 10**9, "window_seconds": 1}},
+        requests.patch(braze.url + "/_admin/rate_limits", json={"users.track": {"limit": 10**9, "window_seconds": 1}},
                      timeout=5).raise_for_status()
         for template in (TEMPLATE, LOCUST_TEMPLATE):
             requests.post(sendbird.url + "/v1/templates", json=template, headers={"Api-Token": "local-sendbird-token"},

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from harness.clock import EPOCH, Clock
+
+MAX_LIMIT = 10**12  # far above any published limit; exact as a double, for clients that read JSON so
+# A window shorter than a millisecond means nothing on a clock read in microseconds (and at 1e-300 the
+# window arithmetic overflows); longer than a leap year is no rate limit a product publishes.
+MIN_WINDOW_SECONDS = 0.001
+MAX_WINDOW_SECONDS = 366 * 24 * 3600
+SPEC = '{"limit": n, "window_seconds": s}'
 
 
 @dataclass(frozen=True)
@@ -20,8 +29,44 @@ class Limit:
     window_seconds: float
 
     def __post_init__(self) -> None:
-        if self.limit < 0 or self.window_seconds <= 0:
-            raise ValueError("limit must be >= 0 and window_seconds > 0")
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or not 0 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be an integer from 0 to {MAX_LIMIT}")
+        if (isinstance(self.window_seconds, bool) or not isinstance(self.window_seconds, int | float)
+                or not MIN_WINDOW_SECONDS <= self.window_seconds <= MAX_WINDOW_SECONDS):  # NaN fails this too
+            raise ValueError(f"window_seconds must be a number of seconds from {MIN_WINDOW_SECONDS} to "
+                             f"{MAX_WINDOW_SECONDS} (366 days)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"limit": self.limit, "window_seconds": float(self.window_seconds)}
+
+
+class LimitTableError(ValueError):
+    """A rate-limit table that cannot be applied; the message says which key and what is wrong."""
+
+
+def parse_limit_table(body: Any, known: Collection[str], current: Mapping[str, Limit] | None = None
+                      ) -> dict[str, Limit]:
+    """The limit table an admin request body asks for, shared by both fakes so they agree.
+
+    Without `current` (PUT) the body is the whole new table: a key it leaves out has no limit. With
+    `current` (PATCH) the body changes only the keys it names, and `null` removes one."""
+    if not isinstance(body, dict):
+        raise LimitTableError(f"The body must be a JSON object of limit names to {SPEC}.")
+    table = dict(current) if current is not None else {}
+    for key, spec in body.items():
+        if key not in known:
+            raise LimitTableError(f'Unknown rate limit "{key}"; known: {", ".join(known)}.')
+        if spec is None and current is not None:
+            table.pop(key, None)
+            continue
+        if not isinstance(spec, dict) or set(spec) != {"limit", "window_seconds"}:
+            removal = " (or null to remove it)" if current is not None else ""
+            raise LimitTableError(f'"{key}" must be exactly {SPEC}{removal}.')
+        try:
+            table[key] = Limit(spec["limit"], spec["window_seconds"])
+        except ValueError as exc:
+            raise LimitTableError(f'"{key}": {exc}.') from None
+    return table
 
 
 @dataclass(frozen=True)

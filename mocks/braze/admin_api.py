@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
-from harness.ratelimit import Limit
+from harness.ratelimit import Limit, LimitTableError, parse_limit_table
 from mocks.braze.api import _json
 from mocks.braze.csv_import import import_csv
 from mocks.braze.definitions import CampaignSpec, CanvasSpec
@@ -17,10 +17,11 @@ from mocks.braze.errors import BrazeError, bad_request
 from mocks.braze.event_filters import FilterError
 from mocks.braze.export import EXPORT_FIELDS, export_profile
 from mocks.braze.segments import DuplicateSegmentError, SegmentError
-from mocks.braze.service import BrazeService
+from mocks.braze.service import DEFAULT_LIMITS, BrazeService
 from mocks.braze.users import Profile
 from mocks.braze.webhook_templates import TemplateError
 
+LIMIT_KEYS = tuple(DEFAULT_LIMITS)
 DEFINITION_ERRORS = (SegmentError, DuplicateSegmentError, TemplateError, FilterError, ValueError)
 
 
@@ -235,25 +236,23 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
 
     @bp.get("/rate_limits")
     def rate_limits_get():
-        return jsonify({k: {"limit": v.limit, "window_seconds": v.window_seconds}
-                        for k, v in service.limiter.limits.items()})
+        return jsonify({k: v.to_dict() for k, v in service.limiter.limits.items()})
 
     @bp.put("/rate_limits")
     def rate_limits_put():
-        """Change the limits named in the body (null removes one); the others stay as they are."""
-        body = _json()
-        if not isinstance(body, dict):
-            raise bad_request("Body must map limit names to {\"limit\", \"window_seconds\"} or null")
-        limits = service.limiter.limits
-        for key, spec in body.items():
-            if spec is None:
-                limits.pop(key, None)
-                continue
-            try:
-                limits[key] = Limit(int(spec["limit"]), float(spec["window_seconds"]))
-            except (TypeError, KeyError, ValueError):
-                raise bad_request(f"{key!r} needs {{\"limit\": n, \"window_seconds\": s}} or null") from None
-        service.limiter.configure(limits)
+        """The whole table: a limit it leaves out is gone (its endpoints answer without X-RateLimit-*)."""
+        return _configure_limits(None)
+
+    @bp.patch("/rate_limits")
+    def rate_limits_patch():
+        """Only the limits it names; null removes one."""
+        return _configure_limits(service.limiter.limits)
+
+    def _configure_limits(current: dict[str, Limit] | None):
+        try:
+            service.limiter.configure(parse_limit_table(_json(), LIMIT_KEYS, current))
+        except LimitTableError as exc:
+            raise bad_request(str(exc)) from None
         return rate_limits_get()
 
     return bp

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
-from harness.ratelimit import Limit
+from harness.ratelimit import Limit, LimitTableError, parse_limit_table
 from harness.sse import format_event, subscription_stream
 from harness.urls import check_url
 from mocks.sendbird import errors
@@ -216,23 +216,23 @@ def admin_extras_blueprint(service: SendbirdService) -> Blueprint:
 
     @bp.get("/rate_limits")
     def get_rate_limits():
-        return jsonify({k: {"limit": v.limit, "window_seconds": v.window_seconds}
-                        for k, v in service.limiter.limits.items()})
+        return jsonify({k: v.to_dict() for k, v in service.limiter.limits.items()})
 
     @bp.put("/rate_limits")
     def put_rate_limits():
-        body = _body()
-        if not isinstance(body, dict):
-            raise SendbirdError(errors.INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
-        limits = {}
-        for key, spec in body.items():
-            if key not in RATE_LIMIT_KEYS:
-                raise invalid(f'Unknown rate limit "{key}"; known: {", ".join(RATE_LIMIT_KEYS)}.')
-            try:
-                limits[key] = Limit(int(spec["limit"]), float(spec.get("window_seconds", 1)))
-            except (TypeError, KeyError, ValueError):
-                raise invalid(f'"{key}" needs {{"limit": n, "window_seconds": s}}.') from None
-        service.limiter.configure(limits)
+        """The whole table: a limit it leaves out is gone, so `{}` turns them all off."""
+        return _configure_limits(None)
+
+    @bp.patch("/rate_limits")
+    def patch_rate_limits():
+        """Only the limits it names; null removes one."""
+        return _configure_limits(service.limiter.limits)
+
+    def _configure_limits(current: dict[str, Limit] | None):
+        try:
+            service.limiter.configure(parse_limit_table(_body(), RATE_LIMIT_KEYS, current))
+        except LimitTableError as exc:
+            raise invalid(str(exc)) from None
         return get_rate_limits()
 
     @bp.get("/deliveries/stream")

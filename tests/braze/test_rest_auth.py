@@ -259,8 +259,8 @@ def test_admin_reset_restores_keys_limits_and_data(braze):
 
 
 def test_changing_one_limit_keeps_headers_on_the_other_endpoints(braze):
-    """PUT /_admin/rate_limits with one key: every REST response must still carry X-RateLimit-*."""
-    response = braze.client.put("/_admin/rate_limits", json={"users.track": {"limit": 5, "window_seconds": 60}})
+    """PATCH /_admin/rate_limits with one key: every REST response must still carry X-RateLimit-*."""
+    response = braze.client.patch("/_admin/rate_limits", json={"users.track": {"limit": 5, "window_seconds": 60}})
     assert response.status_code == 200
     other = braze.get("/segments/list")
     assert other.status_code == 200
