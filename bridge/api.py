@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from bridge.errors import INTERNAL, INVALID_API_TOKEN, INVALID_JSON_BODY, INVALID_VALUE, NOT_FOUND, BridgeError
 from bridge.models import parse_webhook
 from bridge.service import Bridge
+from harness import strict_json
 from harness.fast_routes import FastRoutes, WSGIApp
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,12 @@ def api_blueprint(bridge: Bridge) -> Blueprint:
 
 
 def _admin_body() -> Any:
-    """An admin request's JSON body; None when empty."""
+    """An admin request's JSON body; None when empty. As strict as the integration endpoints: NaN is
+    not JSON, and nesting deep enough to exhaust the parser is the client's error, not a crash."""
     raw = request.get_data(cache=False)
     try:
-        return json.loads(raw) if raw else None
-    except ValueError:
+        return strict_json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
 
 
@@ -151,7 +153,8 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
     def replay():
         body = _admin_body()
         ids = body.get("ids") if isinstance(body, dict) else None
-        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+        if ids is not None and (not isinstance(ids, list)
+                                or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)):
             raise BridgeError(INVALID_VALUE, '"ids" must be a list of dead letter ids.')
         return jsonify({"replayed": bridge.replay(ids)})
 
