@@ -41,8 +41,9 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     @bp.post("/api_keys")
     def add_key():
         body = _json()
-        if not isinstance(body, dict) or not isinstance(body.get("key"), str) \
-                or not isinstance(body.get("permissions"), list):
+        permissions = body.get("permissions") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not isinstance(body.get("key"), str) or not isinstance(permissions, list) \
+                or not all(isinstance(p, str) for p in permissions):
             raise bad_request("Body must be {\"key\": str, \"permissions\": [str, ...]}")
         try:
             service.keys.add(body["key"], body["permissions"])

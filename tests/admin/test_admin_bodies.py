@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from .services import bridge_env, sendbird_error
+from .services import braze_env, braze_error, bridge_env, sendbird_error
 
 DEEP_LIST = b"[" * 100_000 + b"]" * 100_000
 DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
 BRIDGE_WRITES = [("PUT", "/_admin/integration"), ("POST", "/_admin/dead_letters/replay"), ("PUT", "/_admin/sending")]
+
+
+@pytest.fixture
+def braze():
+    env = braze_env()
+    yield env
+    env.runtime.close()
 
 
 @pytest.fixture
@@ -53,3 +60,19 @@ def test_replay_of_a_dead_letter_by_id_still_works(bridge):
     response = bridge.client.post("/_admin/dead_letters/replay", json={"ids": [dead[0]["id"]]})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert [r["id"] for r in response.get_json()["replayed"]] == [dead[0]["id"]]
+
+
+# -- the fake Braze -------------------------------------------------------------------------------
+
+def assert_braze_error(response) -> str:
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.get_json()
+    assert braze_error(body), body
+    return body["message"]
+
+
+@pytest.mark.parametrize("permissions", [[["users.track"]], [{"a": 1}], [1], [None], "users.track"])
+def test_api_key_permissions_must_be_a_list_of_strings(braze, permissions):
+    assert "permissions" in assert_braze_error(braze.client.post("/_admin/api_keys", json={
+        "key": "k2", "permissions": permissions}))
+    assert [k["key"] for k in braze.client.get("/_admin/api_keys").get_json()["api_keys"]] == ["local-braze-key"]
