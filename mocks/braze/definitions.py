@@ -10,9 +10,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 DAY = 86_400.0
+MAX_SECONDS = 10 * 365 * DAY
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+
+def _on_calendar(value: datetime) -> datetime:
+    """Far enough from the calendar's ends that adding any delay here stays on it (year 9999 plus an hour
+    overflows, and that surfaced as a 500 long after the definition was saved)."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"a time must be in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_on_calendar)]
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
 
 
 class Model(BaseModel):
@@ -38,9 +52,10 @@ class ApiTrigger(Model):
 
 class ScheduledTrigger(Model):
     type: Literal["scheduled"] = "scheduled"
-    at: AwareDatetime | None = Field(None, description="first send; absent means at launch")
-    every_seconds: float | None = Field(None, gt=0, description="recurring interval")
-    until: AwareDatetime | None = None
+    at: Time | None = Field(None, description="first send; absent means at launch")
+    every_seconds: float | None = Field(None, ge=1, le=MAX_SECONDS,
+                                        description="recurring interval; under a second it would only spin")
+    until: Time | None = None
 
     def next_run(self, now: datetime) -> datetime | None:
         """When a recurring schedule runs next after a run at `now`; None when it is over."""
@@ -54,9 +69,9 @@ class ActionTrigger(Model):
     type: Literal["action"] = "action"
     event: str = Field(min_length=1, description="custom event that triggers the send")
     property_filters: list[PropertyFilter] = []
-    delay_seconds: float = Field(0, ge=0)
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    delay_seconds: Seconds = 0
+    start: Time | None = None
+    end: Time | None = None
 
 
 Trigger = Annotated[ApiTrigger | ScheduledTrigger | ActionTrigger, Field(discriminator="type")]
@@ -73,7 +88,7 @@ class CampaignSpec(Model):
     name: str = Field(min_length=1)
     trigger: Trigger = ApiTrigger()
     audience: Audience | None = None
-    re_eligible_after_seconds: float | None = Field(None, ge=0, description="None: one message per user")
+    re_eligible_after_seconds: Seconds | None = Field(None, description="None: one message per user")
     rate_limit_per_minute: int | None = Field(None, gt=0)
     webhook: dict[str, Any]
     conversion_events: list[ConversionEvent] = Field([], max_length=4)
@@ -95,8 +110,8 @@ class MessageStep(Step):
 
 class DelayStep(Step):
     type: Literal["delay"]
-    seconds: float | None = Field(None, ge=0)
-    until: AwareDatetime | None = None
+    seconds: Seconds | None = None
+    until: Time | None = None
     next: str | None = None
 
     @model_validator(mode="after")
@@ -183,7 +198,7 @@ class CanvasSpec(Model):
     name: str = Field(min_length=1)
     entry: Trigger = ApiTrigger()
     audience: Audience | None = None
-    re_eligible_after_seconds: float | None = Field(None, ge=0)
+    re_eligible_after_seconds: Seconds | None = None
     first_step: str | None = None
     steps: list[AnyStep] = Field(min_length=1)
     conversion_events: list[ConversionEvent] = Field([], max_length=4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .services import braze_env, braze_error, bridge_env, sendbird_error
+from .services import BRAZE_AUTH, EVENT, HOOK, braze_env, braze_error, bridge_env, sendbird_error
 
 DEEP_LIST = b"[" * 100_000 + b"]" * 100_000
 DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
@@ -76,3 +76,60 @@ def test_api_key_permissions_must_be_a_list_of_strings(braze, permissions):
     assert "permissions" in assert_braze_error(braze.client.post("/_admin/api_keys", json={
         "key": "k2", "permissions": permissions}))
     assert [k["key"] for k in braze.client.get("/_admin/api_keys").get_json()["api_keys"]] == ["local-braze-key"]
+
+
+def _campaign(**fields) -> dict:
+    return {"name": "C", "webhook": HOOK, **fields}
+
+
+def _canvas(*steps: dict, **fields) -> dict:
+    return {"name": "Cv", "steps": list(steps) or [{"id": "m", "type": "message", "webhook": HOOK}], **fields}
+
+
+FAR = "9999-12-31T23:59:59Z"
+TEN_YEARS = 10 * 365 * 86_400  # the longest delay a definition may hold (docs/braze-fake.md)
+OUT_OF_RANGE_DEFINITIONS = [
+    ("campaigns", _campaign(trigger={"type": "scheduled", "every_seconds": 1e300}), "every_seconds"),
+    ("campaigns", _campaign(trigger={"type": "scheduled", "every_seconds": 1e-300}), "every_seconds"),
+    ("campaigns", _campaign(trigger={"type": "scheduled", "at": FAR, "every_seconds": 3600}), "trigger.scheduled.at"),
+    ("campaigns", _campaign(trigger={"type": "scheduled", "until": "0001-01-01T00:00:00+00:00"}), "until"),
+    ("campaigns", _campaign(re_eligible_after_seconds=1e300), "re_eligible_after_seconds"),
+    ("campaigns", _campaign(trigger={"type": "action", "event": "opened", "delay_seconds": 1e300}), "delay_seconds"),
+    ("campaigns", _campaign(trigger={"type": "action", "event": "opened", "start": FAR}), "start"),
+    ("canvases", _canvas(re_eligible_after_seconds=1e300), "re_eligible_after_seconds"),
+    ("canvases", _canvas({"id": "d", "type": "delay", "seconds": 1e300}), "seconds"),
+    ("canvases", _canvas({"id": "d", "type": "delay", "until": FAR}), "until"),
+    ("canvases", _canvas(entry={"type": "scheduled", "at": FAR}), "entry.scheduled.at"),
+]
+
+
+@pytest.mark.parametrize(("kind", "definition", "field"), OUT_OF_RANGE_DEFINITIONS,
+                         ids=[f"{k}-{f}-{i}" for i, (k, _, f) in enumerate(OUT_OF_RANGE_DEFINITIONS)])
+def test_definitions_whose_times_would_leave_the_calendar_are_refused_when_saved(braze, kind, definition, field):
+    """Each was saved; most then answered 500, or failed their scheduled task, at the first send, delay or
+    re-entry that did the arithmetic."""
+    assert field in assert_braze_error(braze.client.post(f"/_admin/{kind}", json=definition))
+
+
+def test_definitions_at_the_edges_of_the_ranges_keep_working(braze):
+    edge = TEN_YEARS
+    saved = [
+        braze.client.post("/_admin/campaigns", json=_campaign(re_eligible_after_seconds=edge, trigger={
+            "type": "scheduled", "at": "2999-12-31T23:59:59Z", "every_seconds": edge})),
+        braze.client.post("/_admin/campaigns", json=_campaign(re_eligible_after_seconds=edge, trigger={
+            "type": "action", "event": "opened", "delay_seconds": edge})),
+        braze.client.post("/_admin/canvases", json=_canvas(
+            {"id": "d", "type": "delay", "seconds": edge, "next": "u"},
+            {"id": "u", "type": "delay", "until": "2999-12-31T23:59:59Z", "next": "m"},
+            {"id": "m", "type": "message", "webhook": HOOK}, re_eligible_after_seconds=edge)),
+    ]
+    assert [r.status_code for r in saved] == [201, 201, 201], [r.get_json() for r in saved]
+    canvas_id = saved[2].get_json()["canvas_id"]
+    for _ in range(2):
+        entered = braze.client.post("/canvas/trigger/send", headers=BRAZE_AUTH,
+                                    json={"canvas_id": canvas_id, "recipients": [{"external_user_id": "u1"}]})
+        assert entered.status_code < 500, entered.get_data(as_text=True)
+        tracked = braze.client.post("/users/track", headers=BRAZE_AUTH, json={"events": [EVENT]})
+        assert tracked.status_code == 201, tracked.get_data(as_text=True)
+        braze.runtime.scheduler.run_until_idle(max_tasks=200)
+    assert not braze.runtime.scheduler.errors, list(braze.runtime.scheduler.errors)
