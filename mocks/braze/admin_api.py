@@ -117,8 +117,11 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
         body = _json()
         if not isinstance(body, dict):
             raise bad_request("Body must be a webhook template object")
+        template_id = body.get("template_id") or service.runtime.ids.uuid()
+        if not isinstance(template_id, str):
+            raise bad_request("'template_id' must be a string")
         try:
-            template = service.templates.create(body.get("template_id") or service.runtime.ids.uuid(), body)
+            template = service.templates.create(template_id, body)
         except TemplateError as exc:
             raise bad_request(str(exc)) from None
         return jsonify(template.to_dict()), 201

@@ -190,6 +190,8 @@ class WebhookTemplateStore:
             raise TemplateError(f"'{where}' must be an object")
         if "template_id" not in spec:
             return self._check_target(parse_content(spec, where), where)
+        if not isinstance(spec["template_id"], str):
+            raise TemplateError(f"'{where}.template_id' must be a string")
         template = self.get(spec["template_id"])
         replacements = spec.get("replace", {})
         if not isinstance(replacements, dict) or not all(isinstance(v, str) for v in replacements.values()):

@@ -133,3 +133,22 @@ def test_definitions_at_the_edges_of_the_ranges_keep_working(braze):
         assert tracked.status_code == 201, tracked.get_data(as_text=True)
         braze.runtime.scheduler.run_until_idle(max_tasks=200)
     assert not braze.runtime.scheduler.errors, list(braze.runtime.scheduler.errors)
+
+
+@pytest.mark.parametrize("template_id", [[1], {"a": 1}, 5, True])
+def test_a_webhook_template_id_must_be_a_string(braze, template_id):
+    """A list answered 500; a number was stored under an id no URL can name."""
+    message = assert_braze_error(braze.client.post("/_admin/webhook_templates", json={
+        "name": "T", "url": "http://hooks.local/t", "template_id": template_id}))
+    assert "template_id" in message
+    assert [t["template_id"] for t in braze.client.get("/_admin/webhook_templates").get_json()["templates"]] == [
+        "sendbird-webhook-template"]
+
+
+@pytest.mark.parametrize("template_id", [["sendbird-webhook-template"], {"a": 1}, 5, None])
+@pytest.mark.parametrize("kind", ["campaigns", "canvases"])
+def test_a_message_naming_its_template_by_something_else_than_a_string_is_refused(braze, kind, template_id):
+    webhook = {"template_id": template_id}
+    definition = _campaign(webhook=webhook) if kind == "campaigns" else _canvas(
+        {"id": "m", "type": "message", "webhook": webhook})
+    assert "template_id" in assert_braze_error(braze.client.post(f"/_admin/{kind}", json=definition))
