@@ -9,8 +9,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
+from harness import strict_json
 from harness.ratelimit import Limit, LimitTableError, parse_limit_table
-from mocks.braze.api import _json
+from mocks.braze import errors
 from mocks.braze.csv_import import import_csv
 from mocks.braze.definitions import CampaignSpec, CanvasSpec
 from mocks.braze.errors import BrazeError, bad_request
@@ -22,7 +23,35 @@ from mocks.braze.users import Profile
 from mocks.braze.webhook_templates import TemplateError
 
 LIMIT_KEYS = tuple(DEFAULT_LIMITS)
+MAX_DEPTH = 64  # far deeper than any definition needs; a tree near the parser's limit breaks copying and encoding
 DEFINITION_ERRORS = (SegmentError, DuplicateSegmentError, TemplateError, FilterError, ValueError)
+
+
+def _json() -> Any:
+    """An admin body: strict JSON (NaN and Infinity are not JSON, and could not be answered back as JSON),
+    at most MAX_DEPTH containers deep, since definitions are stored, copied and echoed whole."""
+    raw = request.get_data(cache=False)
+    try:
+        body = strict_json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise bad_request(errors.INVALID_JSON) from None
+    if _deeper_than(body, MAX_DEPTH):
+        raise bad_request(f"{errors.INVALID_JSON}: nested deeper than {MAX_DEPTH} levels")
+    return body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests more than `limit` lists and objects, found without recursing."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if level > limit:
+            return True
+        stack.extend((child, level + 1) for child in children)
+    return False
 
 
 def _validation_error(exc: ValidationError) -> BrazeError:

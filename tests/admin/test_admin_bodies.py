@@ -152,3 +152,41 @@ def test_a_message_naming_its_template_by_something_else_than_a_string_is_refuse
     definition = _campaign(webhook=webhook) if kind == "campaigns" else _canvas(
         {"id": "m", "type": "message", "webhook": webhook})
     assert "template_id" in assert_braze_error(braze.client.post(f"/_admin/{kind}", json=definition))
+
+
+def _nested_list(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _action_campaign_with_value(value_json: str) -> bytes:
+    """A campaign whose property filter's value is `value_json`: the value sits four containers deep."""
+    return ('{"name": "C", "webhook": {"url": "http://hooks.local/h"}, "trigger": {"type": "action", "event": "e", '
+            '"property_filters": [{"property_name": "p", "value": ' + value_json + '}]}}').encode()
+
+
+@pytest.mark.parametrize(("path", "raw"), [
+    ("/_admin/segments", b'{"name": "s", "filter": ' + _nested_list(900).encode() + b"}"),
+    ("/_admin/campaigns", _action_campaign_with_value(_nested_list(900))),
+    ("/_admin/campaigns", _action_campaign_with_value(_nested_list(61))),
+    ("/_admin/canvases", b'{"name": "c", "steps": ' + _nested_list(70).encode() + b"}"),
+], ids=["segment-900", "campaign-900", "campaign-65", "canvas-70"])
+def test_braze_admin_bodies_nested_deeper_than_64_levels_are_invalid_json(braze, path, raw):
+    """Nesting the parser takes but copying (segments) or echoing (campaigns) cannot: it answered 500."""
+    message = assert_braze_error(braze.client.post(path, data=raw, content_type="application/json"))
+    assert message.startswith("Invalid JSON in request body") and "64" in message
+
+
+def test_a_definition_64_levels_deep_is_still_taken(braze):
+    response = braze.client.post("/_admin/campaigns", data=_action_campaign_with_value(_nested_list(60)),
+                                 content_type="application/json")
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("raw", [b'{"name": "s", "filter": {"custom_attribute": {"custom_attribute_name": "n", '
+                                 b'"comparison": "equals", "value": NaN}}}',
+                                 b'{"users.track": {"limit": 1, "window_seconds": Infinity}}'])
+def test_braze_admin_bodies_refuse_nan_and_infinity(braze, raw):
+    path = "/_admin/segments" if b"filter" in raw else "/_admin/rate_limits"
+    response = braze.client.open(path, method="POST" if b"filter" in raw else "PUT", data=raw,
+                                 content_type="application/json")
+    assert assert_braze_error(response) == "Invalid JSON in request body"
