@@ -2,7 +2,8 @@
 
 Both products publish limits as "N requests per window" and answer with `X-RateLimit-Limit`,
 `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch seconds of the window's end). Windows are
-aligned to the epoch on the runtime clock, so a simulated run is deterministic.
+aligned to the epoch on the runtime clock, so a simulated run is deterministic. Both fakes read the
+limit table of their admin API with `parse_limit_table`, so they take and refuse the same tables.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from harness.clock import EPOCH, Clock
 
-MAX_LIMIT = 10**12  # far above any published limit; exact as a double, for clients that read JSON so
+MAX_LIMIT = 10**12  # far above any published limit, and exact in a double (as JavaScript reads JSON numbers)
 # A window shorter than a millisecond means nothing on a clock read in microseconds (and at 1e-300 the
 # window arithmetic overflows); longer than a leap year is no rate limit a product publishes.
 MIN_WINDOW_SECONDS = 0.001

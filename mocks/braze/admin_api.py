@@ -70,15 +70,15 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     @bp.post("/api_keys")
     def add_key():
         body = _json()
-        permissions = body.get("permissions") if isinstance(body, dict) else None
-        if not isinstance(body, dict) or not isinstance(body.get("key"), str) or not isinstance(permissions, list) \
+        key, permissions = (body.get("key"), body.get("permissions")) if isinstance(body, dict) else (None, None)
+        if not isinstance(key, str) or not isinstance(permissions, list) \
                 or not all(isinstance(p, str) for p in permissions):
             raise bad_request("Body must be {\"key\": str, \"permissions\": [str, ...]}")
         try:
-            service.keys.add(body["key"], body["permissions"])
+            service.keys.add(key, permissions)
         except ValueError as exc:
             raise bad_request(str(exc)) from None
-        return jsonify({"key": body["key"], "permissions": sorted(body["permissions"])}), 201
+        return jsonify({"key": key, "permissions": sorted(permissions)}), 201
 
     @bp.get("/api_keys")
     def list_keys():
