@@ -8,6 +8,7 @@ from flask import Flask
 
 from bridge.api import admin_extras_blueprint, api_blueprint, install_error_handlers, intake_fast_path
 from bridge.clients import SENDBIRD_READ_TIMEOUT
+from bridge.errors import INVALID_VALUE, BridgeError
 from bridge.outbox import Outbox
 from bridge.outbox_views import outbox_views_blueprint
 from bridge.service import Bridge, IntegrationSettings
@@ -47,7 +48,8 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     app.extensions["bridge"] = bridge
     app.extensions["runtime"] = runtime
     app.register_blueprint(api_blueprint(bridge))
-    app.register_blueprint(admin_blueprint("bridge", runtime, bridge.reset, health=bridge.outbox.depth))
+    app.register_blueprint(admin_blueprint("bridge", runtime, bridge.reset, health=bridge.outbox.depth,
+                                           bad_request=lambda message: BridgeError(INVALID_VALUE, message)))
     app.register_blueprint(admin_extras_blueprint(bridge))
     app.register_blueprint(outbox_views_blueprint(outbox))
     install_error_handlers(app)

@@ -28,14 +28,29 @@ def parse_limit(text: str | None) -> int:
     return int(text)
 
 
-def _bad_request(message: str):
-    return jsonify({"message": message}), 400
+class BadAdminInput(ValueError):
+    """A bad admin input, for a blueprint whose service gives no error of its own."""
+
+
+def _plain_bad_request(message: str) -> Exception:
+    return BadAdminInput(message)
 
 
 def admin_blueprint(service: str, runtime: Runtime, reset: Callable[[], None],
-                    health: Callable[[], dict[str, Any]] | None = None) -> Blueprint:
+                    health: Callable[[], dict[str, Any]] | None = None,
+                    bad_request: Callable[[str], Exception] = _plain_bad_request) -> Blueprint:
+    """`bad_request(message)` makes the service's own 400 error (raised, so the service's error
+    handler writes it in the product's format: Braze's `{"message"}`, Sendbird's and the bridge's
+    `{"error", "code", "message"}`); without one, a 400 `{"message"}`."""
     bp = Blueprint(f"{service}_admin", __name__, url_prefix="/_admin")
     journal = runtime.journal
+
+    @bp.errorhandler(BadAdminInput)
+    def plain_bad_request(exc: BadAdminInput):
+        return jsonify({"message": str(exc)}), 400
+
+    def _bad_request(message: str):
+        raise bad_request(message)
 
     @bp.get("/health")
     def get_health():

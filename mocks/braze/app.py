@@ -11,6 +11,7 @@ from harness.runtime import Runtime
 from mocks.braze.admin_api import admin_api_blueprint
 from mocks.braze.api import install_error_handlers, rest_blueprint, track_fast_path
 from mocks.braze.auth import DEFAULT_API_KEY
+from mocks.braze.errors import bad_request
 from mocks.braze.service import BrazeService
 
 
@@ -27,7 +28,8 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     app.extensions["braze"] = service
     app.extensions["runtime"] = runtime
     app.register_blueprint(rest_blueprint(service))
-    app.register_blueprint(admin_blueprint("braze", runtime, service.reset, health=service.counts))
+    app.register_blueprint(admin_blueprint("braze", runtime, service.reset, health=service.counts,
+                                           bad_request=bad_request))
     app.register_blueprint(admin_api_blueprint(service))
     install_error_handlers(app)
     app.wsgi_app = track_fast_path(app.wsgi_app, service)

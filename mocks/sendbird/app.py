@@ -9,6 +9,7 @@ from harness.json_provider import use_compact_json
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
+from mocks.sendbird.errors import invalid
 from mocks.sendbird.send_route import send_fast_path
 from mocks.sendbird.service import SendbirdService
 
@@ -31,7 +32,7 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
     app.register_blueprint(api_blueprint(service))
     app.register_blueprint(storage_blueprint(service))
     app.register_blueprint(admin_blueprint("sendbird", runtime, service.reset,
-                                           health=lambda: {"app_id": app_id, **service.counts()}))
+                                           health=lambda: {"app_id": app_id, **service.counts()}, bad_request=invalid))
     app.register_blueprint(admin_extras_blueprint(service))
     install_error_handlers(app)
     app.wsgi_app = send_fast_path(app.wsgi_app, service)

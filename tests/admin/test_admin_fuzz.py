@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .fuzzing import (
@@ -49,15 +49,6 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 KERNEL_ROUTES = {"/_admin/health", "/_admin/reset", "/_admin/journal", "/_admin/journal/stream"}
 BY_NAME = {s.name: s for s in SERVICES}
 
-JOURNAL = ("GET /_admin/journal: a cursor past the newest record answers 500 (itertools.islice), and its 400 is "
-           "in Braze's format on every service; branch i10-journal rewrites journal cursors and this validation")
-INTEGRATION = ("PUT /_admin/integration takes a braze_rest_endpoint that is no URL (\"\", \"0\") and the next "
-               "callback task fails on it; branch i10-bridge adds that URL validation")
-# Failures other branches are fixing: expected to fail until they are merged, then to pass (strict=False);
-# fuzzed without shrinking, so a known failure does not spend a minute shrinking.
-KNOWN_BROKEN = {("braze", "/_admin/journal"): JOURNAL, ("sendbird", "/_admin/journal"): JOURNAL,
-                ("bridge", "/_admin/journal"): JOURNAL, ("bridge", "/_admin/integration"): INTEGRATION}
-
 
 def _routes(service: Service) -> list[Route]:
     env = service.make()
@@ -76,10 +67,7 @@ def _cases() -> list:
         total = sum(_weight(r) for r in routes)
         for route in routes:
             examples = max(3, math.ceil(EXAMPLES_PER_SERVICE * SCALE * _weight(route) / total))
-            reason = KNOWN_BROKEN.get((service.name, route.rule))
-            marks = [pytest.mark.xfail(strict=False, reason=reason)] if reason else []
-            cases.append(pytest.param(service.name, route.rule, examples, id=f"{service.name}:{route.rule}",
-                                      marks=marks))
+            cases.append(pytest.param(service.name, route.rule, examples, id=f"{service.name}:{route.rule}"))
     return cases
 
 
@@ -94,7 +82,6 @@ def test_admin_routes_are_discovered_and_only_skipped_with_a_reason(service: Ser
         assert rule in rules, f"{service.name} skips {rule}, which is not a route"
         assert reason.strip(), f"{service.name} skips {rule} without a reason"
     assert set(service.examples) <= rules, f"{service.name} has example bodies for routes it does not have"
-    assert {rule for name, rule in KNOWN_BROKEN if name == service.name} <= rules
 
 
 def _fixed_path(env: Env, route: Route) -> str:
@@ -143,10 +130,8 @@ def _sweep_one(service: Service, route: Route, body: Any) -> None:
 @pytest.mark.parametrize(("name", "rule", "examples"), CASES)
 def test_admin_route_answers_every_input_without_a_server_error(name: str, rule: str, examples: int):
     service = BY_NAME[name]
-    known_broken = (name, rule) in KNOWN_BROKEN
 
     @settings(max_examples=examples, deadline=None, database=None,
-              phases=[p for p in Phase if p is not Phase.shrink or not known_broken],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(data=st.data())
     def fuzz(data):
