@@ -6,7 +6,7 @@ import sys
 
 from pydantic import BaseModel, Field
 
-from bridge.app import DEFAULT_API_TOKEN, DEFAULT_DB
+from bridge.app import DEFAULT_API_TOKEN, DEFAULT_DB, DEFAULT_MAX_BODY_BYTES
 from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, refuse_taken_port, serve
 from harness.settings import env_name, load_settings
@@ -36,6 +36,7 @@ class BridgeSettings(BaseModel):
     workers: int = Field(16, ge=1, description="scheduler workers for outbound sends and callbacks (I/O bound)")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
     allow_outbound: str = Field("", description=ALLOW_HELP)
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (413 over)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
                          braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
                          event_callback=settings.event_callback, batch_max=settings.batch_max,
                          batch_linger_ms=settings.batch_linger_ms, sendbird_timeout=settings.sendbird_timeout,
-                         allow_outbound=outbound)
+                         allow_outbound=outbound, max_body_bytes=settings.max_body_bytes)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="bridge",
                        pooled_routes=POOLED_ROUTES)
 

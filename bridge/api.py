@@ -13,11 +13,20 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from bridge.errors import INTERNAL, INVALID_API_TOKEN, INVALID_JSON_BODY, INVALID_VALUE, NOT_FOUND, BridgeError
+from bridge.errors import (
+    INTERNAL,
+    INVALID_API_TOKEN,
+    INVALID_JSON_BODY,
+    INVALID_VALUE,
+    NOT_FOUND,
+    TOO_LONG,
+    BridgeError,
+)
 from bridge.models import parse_webhook
 from bridge.service import Bridge
 from harness import strict_json
 from harness.fast_routes import FastRoutes, WSGIApp
+from harness.limits import BodyTooLarge
 
 log = logging.getLogger(__name__)
 SETTINGS_FIELDS = {"event_callback": bool, "braze_rest_endpoint": str, "braze_rest_api_key": str}
@@ -42,6 +51,8 @@ def accept_webhook(bridge: Bridge, mode: str, token: str | None, trace_id: str |
 def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
     if isinstance(exc, BridgeError):
         return exc.status, {}, exc.body()
+    if isinstance(exc, BodyTooLarge):  # Sendbird's code for a value over its length
+        return 413, {}, BridgeError(TOO_LONG, exc.message).body()
     log.exception("unexpected error in the bridge", exc_info=exc)
     return 500, {}, BridgeError(INTERNAL, "Internal server error.").body()
 

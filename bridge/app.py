@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from bridge.api import admin_extras_blueprint, api_blueprint, install_error_handlers, intake_fast_path
+from bridge.api import admin_extras_blueprint, api_blueprint, error_answer, install_error_handlers, intake_fast_path
 from bridge.clients import SENDBIRD_READ_TIMEOUT
 from bridge.errors import INVALID_VALUE, BridgeError
 from bridge.outbox import Outbox
@@ -14,11 +14,15 @@ from bridge.outbox_views import outbox_views_blueprint
 from bridge.service import Bridge, IntegrationSettings
 from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
+from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 
 DEFAULT_API_TOKEN = "local-integration-token"
 DEFAULT_DB = Path(".bsim") / "bridge.sqlite3"
+# A harness contract (docs/security.md "Limits"): the bridge takes what Sendbird sends it (a read webhook
+# lists every message read), so its limit is Sendbird's.
+DEFAULT_MAX_BODY_BYTES = 16 * MIB
 
 
 def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://127.0.0.1:7200",
@@ -26,10 +30,12 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
                braze_key: str = "local-braze-key", api_token: str = DEFAULT_API_TOKEN,
                db: str | Path = DEFAULT_DB, event_callback: bool = True, batch_max: int = 10_000,
                batch_linger_ms: int = 1000, sendbird_timeout: float = SENDBIRD_READ_TIMEOUT,
-               allow_outbound: OutboundPolicy | str | None = None) -> Flask:
+               allow_outbound: OutboundPolicy | str | None = None,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Flask:
     """`db=":memory:"` keeps the outbox in memory (simulated runs); a path makes it durable. `allow_outbound`
     (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for this service; None
-    keeps it. A URL that is not one, or that the policy refuses, is a ValueError."""
+    keeps it. A URL that is not one, or that the policy refuses, is a ValueError. A request body over
+    `max_body_bytes` is refused with 413 on every route."""
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
@@ -53,5 +59,5 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     app.register_blueprint(admin_extras_blueprint(bridge))
     app.register_blueprint(outbox_views_blueprint(outbox))
     install_error_handlers(app)
-    app.wsgi_app = intake_fast_path(app.wsgi_app, bridge)
+    app.wsgi_app = BodyLimit(intake_fast_path(app.wsgi_app, bridge), max_body_bytes, error_answer)
     return app

@@ -47,6 +47,11 @@ class FastRoutes:
             status, headers, body = handler(environ, raw)
         except Exception as exc:  # the service decides what its errors look like
             status, headers, body = self.on_error(exc)
-        payload = (_ENCODER.encode(body) + "\n").encode("utf-8")
-        return status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
-                        *headers.items()], payload
+        return json_answer(status, headers, body)
+
+
+def json_answer(status: int, headers: Mapping[str, str], body: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, response headers, payload) of a JSON answer, compact and newline-ended as Flask's."""
+    payload = (_ENCODER.encode(body) + "\n").encode("utf-8")
+    return status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+                    *headers.items()], payload

@@ -14,6 +14,9 @@ froze a service, and there was no way to speak WebSocket. The gateway answers on
   Without one, the upgrade is refused;
 - everything else goes to the WSGI app on a bounded pool of `threads` threads (`harness.pool`), its
   answer sent whole, or chunk by chunk when it has no length.
+Before any of that, a request body over the service's limit (the app's `harness.limits.BodyLimit`) is
+refused with the service's own 413: unread when its Content-Length says so, and a body without a length is
+read only up to the limit.
 On shutdown (`shutdown()`, from the server's signal handler) open streams end and websockets close,
 so the server stops within its grace period instead of waiting for clients that never leave.
 """
@@ -27,6 +30,7 @@ from typing import Any
 
 from harness.fast_routes import FastRoutes
 from harness.journal import Journal
+from harness.limits import BodyLimit, wsgi_layer
 from harness.live_streams import STREAM_LIMIT, LiveStream
 from harness.pool import BlockingPool
 from harness.wsgi_call import WSGIAnswer, WSGIApp, call, wsgi_environ
@@ -39,11 +43,9 @@ REFUSED = 404  # the HTTP answer to an upgrade no handler takes
 
 
 def fast_routes_of(app: Any) -> FastRoutes | None:
-    """The `FastRoutes` a service put in front of its app (`app.wsgi_app = FastRoutes(...)`), if any."""
-    for candidate in (app, getattr(app, "wsgi_app", None)):
-        if isinstance(candidate, FastRoutes):
-            return candidate
-    return None
+    """The `FastRoutes` a service put in front of its app (`app.wsgi_app = FastRoutes(...)`, perhaps under
+    other middleware), if any."""
+    return wsgi_layer(app, FastRoutes)
 
 
 class HeaderEnviron(Mapping[str, str]):
@@ -96,6 +98,7 @@ class Gateway:
         self.app = app
         self.threads = threads
         self.fast = fast_routes_of(app)
+        self.body_limit: BodyLimit | None = wsgi_layer(app, BodyLimit)
         self.routes = dict(self.fast.routes) if self.fast is not None else {}
         self.pooled = frozenset(pooled_routes)
         if unknown := self.pooled - self.routes.keys():
@@ -146,11 +149,13 @@ class Gateway:
         if scope.proto == "ws":
             await self._websocket(scope, proto)
             return
+        headers = scope.headers
+        raw = await self._body(headers, proto)
+        if raw is None:
+            return
         path = scope.path
         handler = self.routes.get(path)
-        headers = scope.headers
         if handler is not None and scope.method == "POST" and headers.get("content-length", "").isdigit():
-            raw = await proto()
             environ = HeaderEnviron(headers)
             if path in self.pooled:
                 answer = await self.pool.run(self.loop, self.fast.answer, handler, environ, raw)
@@ -158,10 +163,31 @@ class Gateway:
                 answer = self.fast.answer(handler, environ, raw)
             proto.response_bytes(*answer)
             return
-        await self._wsgi(scope, proto)
+        await self._wsgi(scope, proto, raw)
 
-    async def _wsgi(self, scope: Any, proto: Any) -> None:
-        environ = wsgi_environ(scope, await proto())
+    async def _body(self, headers: Any, proto: Any) -> bytes | None:
+        """The whole request body, or None once it is refused as over the limit (the answer is sent)."""
+        limit = self.body_limit
+        if limit is None:
+            return await proto()
+        declared = headers.get("content-length")
+        if declared is not None:  # granian reads no more than the declared length
+            if limit.over(declared):
+                proto.response_bytes(*limit.refusal(int(declared)))
+                return None
+            return await proto()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in proto:
+            size += len(chunk)
+            if size > limit.max_bytes:
+                proto.response_bytes(*limit.refusal(size))
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _wsgi(self, scope: Any, proto: Any, body: bytes) -> None:
+        environ = wsgi_environ(scope, body)
         try:
             answer = await self.pool.run(self.loop, call, self.app, environ)
         except Exception:  # a WSGI app should answer its own errors; a server answers 500 when it does not

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from harness.outbound import ALLOW_HELP, policy_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
 from harness.settings import env_name, load_settings
+from mocks.braze.app import DEFAULT_MAX_BODY_BYTES
 from mocks.braze.auth import DEFAULT_API_KEY
 
 
@@ -18,6 +19,7 @@ class BrazeSettings(BaseModel):
     api_key: str = Field(DEFAULT_API_KEY, description="REST API key holding every permission")
     webhook_timeout: float = Field(90.0, description="seconds a webhook request may take")
     allow_outbound: str = Field("", description=ALLOW_HELP)
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (413 over)")
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
 
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
 
         runtime = Runtime.live(speed=settings.speed)
         app = create_app(runtime, api_key=settings.api_key, webhook_timeout=settings.webhook_timeout,
-                         allow_outbound=outbound)
+                         allow_outbound=outbound, max_body_bytes=settings.max_body_bytes)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="braze")
 
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.braze",

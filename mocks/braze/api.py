@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from harness.fast_routes import FastRoutes, WSGIApp
+from harness.limits import BodyTooLarge
 from mocks.braze import errors
 from mocks.braze.definitions import successors
 from mocks.braze.errors import BrazeError, bad_request
@@ -60,6 +61,8 @@ def track_users(service: BrazeService, authorization: str | None, many_traces: s
 def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
     if isinstance(exc, BrazeError):
         return exc.status, exc.headers, exc.body()
+    if isinstance(exc, BodyTooLarge):
+        return 413, {}, {"message": exc.message}
     log.exception("unexpected error in the fake Braze", exc_info=exc)
     return 500, {}, {"message": "Internal Server Error"}
 

@@ -6,19 +6,25 @@ from flask import Flask
 
 from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
+from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.braze.admin_api import admin_api_blueprint
-from mocks.braze.api import install_error_handlers, rest_blueprint, track_fast_path
+from mocks.braze.api import error_answer, install_error_handlers, rest_blueprint, track_fast_path
 from mocks.braze.auth import DEFAULT_API_KEY
 from mocks.braze.errors import bad_request
 from mocks.braze.service import BrazeService
 
+# "All API endpoints have a data payload limit of 4 MB" (Braze's user data endpoints page)
+DEFAULT_MAX_BODY_BYTES = 4 * MIB
+
 
 def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0,
-               allow_outbound: OutboundPolicy | str | None = None) -> Flask:
+               allow_outbound: OutboundPolicy | str | None = None,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Flask:
     """`allow_outbound` (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for
-    this service; None keeps it (loopback only unless the runtime was made with another)."""
+    this service; None keeps it (loopback only unless the runtime was made with another). A request body
+    over `max_body_bytes` is refused with 413 on every route, as Braze does over its 4 MB."""
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
@@ -32,5 +38,5 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
                                            bad_request=bad_request))
     app.register_blueprint(admin_api_blueprint(service))
     install_error_handlers(app)
-    app.wsgi_app = track_fast_path(app.wsgi_app, service)
+    app.wsgi_app = BodyLimit(track_fast_path(app.wsgi_app, service), max_body_bytes, error_answer)
     return app

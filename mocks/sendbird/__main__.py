@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
 from harness.settings import env_name, load_settings
-from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID
+from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID, DEFAULT_MAX_BODY_BYTES
 
 
 class SendbirdSettings(BaseModel):
@@ -19,6 +19,7 @@ class SendbirdSettings(BaseModel):
     api_token: str = Field(DEFAULT_API_TOKEN, description="Notifications API token (Api-Token header)")
     webhook_url: str | None = Field(None, description="where to send webhooks")
     allow_outbound: str = Field("", description=ALLOW_HELP)
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (413 over)")
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
 
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
 
         runtime = Runtime.live(speed=settings.speed)
         app = create_app(runtime, app_id=settings.app_id, api_token=settings.api_token,
-                         webhook_url=settings.webhook_url, allow_outbound=outbound)
+                         webhook_url=settings.webhook_url, allow_outbound=outbound,
+                         max_body_bytes=settings.max_body_bytes)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird")
 
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird",

@@ -6,21 +6,27 @@ from flask import Flask
 
 from harness.admin import admin_blueprint
 from harness.json_provider import use_compact_json
+from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
-from mocks.sendbird.errors import invalid
+from mocks.sendbird.errors import error_answer, invalid
 from mocks.sendbird.send_route import send_fast_path
 from mocks.sendbird.service import SendbirdService
 
 DEFAULT_APP_ID = "LOCAL"
 DEFAULT_API_TOKEN = "local-sendbird-token"
+# Sendbird publishes no body limit (a harness contract, docs/security.md "Limits"): room for the largest
+# targets file (100,000 user ids of up to 80 characters) and a 10,000-target batch send.
+DEFAULT_MAX_BODY_BYTES = 16 * MIB
 
 
 def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api_token: str = DEFAULT_API_TOKEN,
-               webhook_url: str | None = None, allow_outbound: OutboundPolicy | str | None = None) -> Flask:
+               webhook_url: str | None = None, allow_outbound: OutboundPolicy | str | None = None,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Flask:
     """`allow_outbound` (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for
-    this service; None keeps it. A `webhook_url` the policy refuses is a ValueError."""
+    this service; None keeps it. A `webhook_url` the policy refuses is a ValueError. A request body over
+    `max_body_bytes` is refused with 413 on every route."""
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
@@ -35,5 +41,5 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
                                            health=lambda: {"app_id": app_id, **service.counts()}, bad_request=invalid))
     app.register_blueprint(admin_extras_blueprint(service))
     install_error_handlers(app)
-    app.wsgi_app = send_fast_path(app.wsgi_app, service)
+    app.wsgi_app = BodyLimit(send_fast_path(app.wsgi_app, service), max_body_bytes, error_answer)
     return app

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from harness.limits import BodyTooLarge
+
 log = logging.getLogger(__name__)
 
 NOT_STRING = 400100
@@ -54,5 +56,7 @@ def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
     """(status, headers, body) for an error raised anywhere in the app, by Flask's handler or the fast path."""
     if isinstance(exc, SendbirdError):
         return exc.status, exc.headers, exc.body()
+    if isinstance(exc, BodyTooLarge):  # Sendbird names no code for it: the one for a value over its length
+        return 413, {}, SendbirdError(TOO_LONG, exc.message).body()
     log.exception("unexpected error in the fake Sendbird", exc_info=exc)
     return 500, {}, SendbirdError(INTERNAL, "Internal server error.").body()

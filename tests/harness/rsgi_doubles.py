@@ -77,9 +77,17 @@ class Proto:
         self.transport = transport
         self.gone = asyncio.Event()
         self.closed_with: int | None = None
+        self.chunk_size = 64 * 1024
 
     async def __call__(self) -> bytes:
         return self.body
+
+    def __aiter__(self) -> Any:
+        """The body as granian streams one without a length: in chunks (of `chunk_size`), then the end."""
+        async def chunks() -> Any:
+            for start in range(0, len(self.body), self.chunk_size):
+                yield self.body[start:start + self.chunk_size]
+        return chunks()
 
     async def client_disconnect(self) -> None:
         await self.gone.wait()
