@@ -22,7 +22,7 @@ from bridge.errors import (
     TOO_LONG,
     BridgeError,
 )
-from bridge.models import parse_webhook
+from bridge.models import parse_webhook, require_json
 from bridge.service import Bridge
 from harness import strict_json
 from harness.fast_routes import FastRoutes, WSGIApp
@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 SETTINGS_FIELDS = {"event_callback": bool, "braze_rest_endpoint": str, "braze_rest_api_key": str}
 
 
-def accept_webhook(bridge: Bridge, mode: str, token: str | None, trace_id: str | None, raw: bytes) -> dict[str, Any]:
+def accept_webhook(bridge: Bridge, mode: str, token: str | None, trace_id: str | None, raw: bytes,
+                   content_type: str | None) -> dict[str, Any]:
     """One integration webhook: authenticate, validate, commit; the answer. Raises BridgeError.
     Called by the Flask views and, ahead of Flask, by `intake_fast_path`."""
     path = f"/braze/notifications/{mode}"
@@ -40,7 +41,7 @@ def accept_webhook(bridge: Bridge, mode: str, token: str | None, trace_id: str |
         bridge.metrics.rejected.labels(path=path, code=str(INVALID_API_TOKEN)).inc()
         raise BridgeError(INVALID_API_TOKEN, "Invalid value: API token is missing or invalid.")
     try:
-        webhook = parse_webhook(raw)
+        webhook = parse_webhook(raw, content_type)
     except BridgeError as exc:
         bridge.metrics.rejected.labels(path=path, code=str(exc.code)).inc()
         raise
@@ -62,7 +63,7 @@ def intake_fast_path(app: WSGIApp, bridge: Bridge) -> FastRoutes:
     def route(mode: str):
         def handle(environ: Mapping[str, Any], raw: bytes) -> tuple[int, Mapping[str, str], Any]:
             return 200, {}, accept_webhook(bridge, mode, environ.get("HTTP_API_TOKEN"),
-                                           environ.get("HTTP_X_TRACE_ID"), raw)
+                                           environ.get("HTTP_X_TRACE_ID"), raw, environ.get("CONTENT_TYPE"))
         return handle
 
     return FastRoutes(app, {f"/braze/notifications/{mode}": route(mode) for mode in ("realtime", "batch")},
@@ -74,7 +75,7 @@ def api_blueprint(bridge: Bridge) -> Blueprint:
 
     def _inbound(mode: str):
         answer = accept_webhook(bridge, mode, request.headers.get("Api-Token"), request.headers.get("X-Trace-Id"),
-                                request.get_data(cache=False))
+                                request.get_data(cache=False), request.headers.get("Content-Type"))
         return jsonify(answer)
 
     @bp.post("/braze/notifications/realtime")
@@ -92,6 +93,7 @@ def api_blueprint(bridge: Bridge) -> Blueprint:
         given = request.headers.get("x-sendbird-signature", "").lower()  # hex: "AB" and "ab" are one byte
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise BridgeError(INVALID_API_TOKEN, "Invalid x-sendbird-signature.")
+        require_json(raw, request.headers.get("Content-Type"))
         try:
             payload = json.loads(raw)
         except (ValueError, UnicodeDecodeError):

@@ -55,7 +55,14 @@ class InboundWebhook(BaseModel):
         return json.dumps([self.template_key, self.event_name, self.label, sorted(self.tags)])
 
 
-def parse_webhook(raw: bytes) -> InboundWebhook:
+def require_json(raw: bytes, content_type: str | None) -> None:
+    """The integration endpoints take JSON only when it is sent as `application/json`, as Sendbird's do."""
+    if raw and not strict_json.is_json_media_type(content_type):
+        raise BridgeError(INVALID_JSON_BODY, 'Invalid JSON request body: "Content-Type" must be "application/json".')
+
+
+def parse_webhook(raw: bytes, content_type: str | None) -> InboundWebhook:
+    require_json(raw, content_type)
     try:
         data = strict_json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError, RecursionError):

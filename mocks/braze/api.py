@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
+from harness import strict_json
 from harness.fast_routes import FastRoutes, WSGIApp
 from harness.limits import BodyTooLarge
 from mocks.braze import errors
@@ -26,15 +27,27 @@ log = logging.getLogger(__name__)
 MESSAGING = "messaging"
 
 
-def load_body(raw: bytes) -> Any:
+def parse_body(raw: bytes) -> Any:
     try:
         return json.loads(raw) if raw else None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request(errors.INVALID_JSON) from None
 
 
+def load_body(raw: bytes, content_type: str | None) -> Any:
+    """A REST body: JSON, and sent as `application/json` (Braze requires the header on every endpoint)."""
+    if raw and not strict_json.is_json_media_type(content_type):
+        raise bad_request(errors.NOT_JSON_CONTENT_TYPE)
+    return parse_body(raw)
+
+
 def _json() -> Any:
-    return load_body(request.get_data(cache=False))
+    """The body of an admin request (`/_admin` checks its own Content-Type)."""
+    return parse_body(request.get_data(cache=False))
+
+
+def _rest_json() -> Any:
+    return load_body(request.get_data(cache=False), request.headers.get("Content-Type"))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -50,11 +63,11 @@ def trace_ids(many: str | None, one: str | None) -> list[str | None] | None:
 
 
 def track_users(service: BrazeService, authorization: str | None, many_traces: str | None, one_trace: str | None,
-                raw: bytes) -> tuple[int, dict[str, str], Any]:
+                raw: bytes, content_type: str | None) -> tuple[int, dict[str, str], Any]:
     """`POST /users/track`; (status, headers, body). Raises BrazeError carrying the rate-limit
     headers. Called by the Flask view and, ahead of Flask, by `track_fast_path`."""
     result, headers = service.within_limit("users.track", "users.track", authorization, lambda: service.tracker.track(
-        load_body(raw), trace_ids(many_traces, one_trace)))
+        load_body(raw, content_type), trace_ids(many_traces, one_trace)))
     return 201, headers, result
 
 
@@ -72,7 +85,7 @@ def track_fast_path(app: WSGIApp, service: BrazeService) -> FastRoutes:
     callbacks of every notification hit."""
     def track(environ: Mapping[str, Any], raw: bytes) -> tuple[int, Mapping[str, str], Any]:
         return track_users(service, environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_X_TRACE_IDS"),
-                           environ.get("HTTP_X_TRACE_ID"), raw)
+                           environ.get("HTTP_X_TRACE_ID"), raw, environ.get("CONTENT_TYPE"))
 
     return FastRoutes(app, {"/users/track": track}, error_answer)
 
@@ -96,18 +109,18 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
     def users_track():
         status, headers, body = track_users(service, request.headers.get("Authorization"),
                                             request.headers.get("X-Trace-Ids"), request.headers.get("X-Trace-Id"),
-                                            request.get_data(cache=False))
+                                            request.get_data(cache=False), request.headers.get("Content-Type"))
         return jsonify(body), status, headers
 
     @bp.post("/users/export/ids")
     @endpoint("users.export.ids")
     def users_export():
-        return jsonify(export_ids(service.users, _json())), 201
+        return jsonify(export_ids(service.users, _rest_json())), 201
 
     @bp.post("/users/delete")
     @endpoint("users.delete")
     def users_delete():
-        deleted = delete_users(service.users, _json())
+        deleted = delete_users(service.users, _rest_json())
         return jsonify({"deleted": deleted, "message": "success"}), 201
 
     def _broadcast_limit(body: Any) -> None:
@@ -119,28 +132,28 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
     @bp.post("/campaigns/trigger/send")
     @endpoint("campaigns.trigger.send", MESSAGING)
     def campaigns_trigger():
-        body = _json()
+        body = _rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.trigger_campaign(body)), 201
 
     @bp.post("/canvas/trigger/send")
     @endpoint("canvas.trigger.send", MESSAGING)
     def canvas_trigger():
-        body = _json()
+        body = _rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.trigger_canvas(body)), 201
 
     @bp.post("/messages/send")
     @endpoint("messages.send", MESSAGING)
     def messages_send():
-        body = _json()
+        body = _rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.messages_send(body, service.segments.get)), 201
 
     @bp.post("/sends/id/create")
     @endpoint("sends.id.create", "sends.id.create")
     def sends_id_create():
-        return jsonify(service.messaging.create_send_id(_json())), 201
+        return jsonify(service.messaging.create_send_id(_rest_json())), 201
 
     @bp.get("/campaigns/list")
     @endpoint("campaigns.list")

@@ -15,6 +15,7 @@ NO_VALID_DATA = "Valid data must be provided in the 'attributes', 'events', or '
 RATE_LIMITED = "API Rate Limit Exceeded"
 NOT_FOUND = "Not Found"
 INVALID_JSON = "Invalid JSON in request body"
+NOT_JSON_CONTENT_TYPE = "Content-Type must be application/json"
 INVALID_CAMPAIGN_ID = "Invalid Campaign ID"
 INVALID_CANVAS_ID = "Invalid Canvas ID"
 INVALID_SEGMENT_ID = "Invalid Segment ID"

@@ -23,6 +23,7 @@ from mocks.sendbird.models import (
     TemplateCreate,
     TemplateUpdate,
     load_json,
+    load_json_body,
     parse,
 )
 from mocks.sendbird.send_route import handle_send
@@ -39,6 +40,11 @@ RATE_LIMIT_KEYS = ("send", "templates", "storage", "notification_log", "messages
 
 def _body() -> Any:
     return load_json(request.get_data(cache=False))
+
+
+def _json_body() -> Any:
+    """A product endpoint's JSON body (sent as `application/json`, as Sendbird requires)."""
+    return load_json_body(request.get_data(cache=False), request.headers.get("Content-Type"))
 
 
 def _int_arg(name: str, default: int | None, low: int = 0, high: int | None = None) -> int | None:
@@ -78,7 +84,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
     @bp.post("/v2/notifications")
     def send():
         answer, headers = handle_send(service, request.headers.get("Api-Token"), request.headers.get("X-Trace-Id"),
-                                      request.get_data(cache=False))
+                                      request.get_data(cache=False), request.headers.get("Content-Type"))
         return jsonify(answer), 200, headers
 
     @bp.get("/v1/notifications/<notification_id>")
@@ -90,7 +96,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
     @bp.post("/v1/templates")
     @limited("templates")
     def create_template():
-        return jsonify(service.create_template(parse(TemplateCreate, _body())).resource())
+        return jsonify(service.create_template(parse(TemplateCreate, _json_body())).resource())
 
     @bp.get("/v1/templates")
     @limited("templates")
@@ -110,7 +116,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
     @bp.put("/v1/templates/<key>")
     @limited("templates")
     def update_template(key: str):
-        return jsonify(service.update_template(key, parse(TemplateUpdate, _body())).resource())
+        return jsonify(service.update_template(key, parse(TemplateUpdate, _json_body())).resource())
 
     @bp.post("/v1/templates/<key>/archive")
     @limited("templates")
@@ -127,7 +133,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
     @limited("storage")
     def presign(file_key: str):
         raw = request.get_data(cache=False)
-        req = parse(PresignRequest, load_json(raw) if raw else {})
+        req = parse(PresignRequest, load_json_body(raw, request.headers.get("Content-Type")) if raw else {})
         return jsonify(service.files.presign(file_key, req.overwrite_duplicate_key, request.host_url))
 
     # -- device API ---------------------------------------------------------------------------
@@ -151,14 +157,14 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
     @bp.put("/v3/group_channels/<channel_url>/messages/mark_as_read")
     @limited("mark_as_read")
     def mark_as_read(channel_url: str):
-        req = parse(MarkAsRead, _body())
+        req = parse(MarkAsRead, _json_body())
         unread = service.mark_as_read(channel_url, req.user_id, req.message_ids, req.timestamp)
         return jsonify({"unread_message_count": unread})
 
     @bp.post("/v3/group_channels/<channel_url>/notification_stats")
     @limited("stats")
     def notification_stats(channel_url: str):
-        req = parse(NotificationStats, _body())
+        req = parse(NotificationStats, _json_body())
         return jsonify({"action": req.action, "updated": service.record_stats(channel_url, req)})
 
     @bp.get("/v3/users/<user_id>/notifications/stream")

@@ -87,6 +87,14 @@ def to_sendbird_error(exc: ValidationError) -> SendbirdError:
     return SendbirdError(code, f'Invalid value for "{field}": {first["msg"]}.')
 
 
+def load_json_body(raw: bytes, content_type: str | None) -> Any:
+    """A product endpoint's body: JSON only when sent as `application/json`, as Sendbird requires."""
+    if raw and not strict_json.is_json_media_type(content_type):
+        raise SendbirdError(errors.INVALID_JSON_BODY,
+                            'Invalid JSON request body: "Content-Type" must be "application/json; charset=utf8".')
+    return load_json(raw)
+
+
 def load_json(raw: bytes) -> Any:
     """Strict JSON: NaN and Infinity are not JSON, and nesting deep enough to exhaust the parser is a
     client error, not a crash."""

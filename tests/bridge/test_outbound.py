@@ -566,7 +566,8 @@ def test_read_webhook_becomes_one_read_event_at_the_time_it_was_read(out: Outbou
                "messages": [{"message_id": 101, "notification_id": "noti-1", "template_key": "promo"}]}
     raw = json.dumps(payload).encode()
     for _ in range(2):  # Sendbird may deliver the webhook again
-        response = out.client.post("/sendbird/webhooks", data=raw, headers={"x-sendbird-signature": sign(raw)})
+        response = out.client.post("/sendbird/webhooks", data=raw, headers={"x-sendbird-signature": sign(raw),
+                                                                            "Content-Type": "application/json"})
         assert response.status_code == 200
     out.run()
     assert [len(b["events"]) for b in out.braze.bodies] == [1, 1]
