@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from bridge.errors import (
     INVALID_JSON_BODY,
@@ -24,6 +25,25 @@ CODES = {"missing": MISSING, "string_type": NOT_STRING, "list_type": NOT_LIST, "
          "model_type": NOT_OBJECT, "string_too_long": TOO_LONG}
 WORDS = {NOT_STRING: "a string", NOT_LIST: "a list", NOT_OBJECT: "a JSON object"}
 
+# Harness contracts (docs/bridge.md, "Limits"), the fake Sendbird's own: what the bridge accepts it must be
+# able to send, so it refuses at intake what Sendbird would refuse later (nothing accepted is lost).
+MAX_VARIABLES = 32 * 1024  # the receiver's template variables, as compact JSON
+MAX_LABEL = 190
+MAX_TAG = 100
+MAX_TAGS = 100
+MAX_ID = 255
+
+
+def json_size(value: Any) -> int:
+    """The characters of a value written as compact JSON: how a size limit is counted."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def _variables_size(value: dict[str, Any]) -> dict[str, Any]:
+    if json_size(value) > MAX_VARIABLES:
+        raise PydanticCustomError("string_too_long", "too long", {"max_length": MAX_VARIABLES})
+    return value
+
 
 class InboundWebhook(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
@@ -31,13 +51,13 @@ class InboundWebhook(BaseModel):
     template_key: Annotated[str, Field(min_length=1, max_length=100)]
     receiver: Annotated[str, Field(min_length=1, max_length=80)]
     user_id: Annotated[str, Field(max_length=255)] | None = None
-    variables: dict[str, Any] = {}
-    event_name: Annotated[str, Field(min_length=1, max_length=255)]
-    message_id: Annotated[str, Field(min_length=1, max_length=255)]
-    campaign_id: str | None = None
-    canvas_id: str | None = None
-    tags: list[Annotated[str, Field(max_length=100)]] = []
-    label: str | None = None
+    variables: Annotated[dict[str, Any], AfterValidator(_variables_size)] = {}
+    event_name: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    message_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    campaign_id: Annotated[str, Field(max_length=MAX_ID)] | None = None
+    canvas_id: Annotated[str, Field(max_length=MAX_ID)] | None = None
+    tags: Annotated[list[Annotated[str, Field(max_length=MAX_TAG)]], Field(max_length=MAX_TAGS)] = []
+    label: Annotated[str, Field(max_length=MAX_LABEL)] | None = None
 
     @field_validator("user_id", "campaign_id", "canvas_id", "label")
     @classmethod
@@ -81,7 +101,8 @@ def parse_webhook(raw: bytes, content_type: str | None) -> InboundWebhook:
         elif code in WORDS:
             message = f'"{field}" must be {WORDS[code]}.'
         elif code == TOO_LONG:
-            message = f'"{field}" is too long.'
+            limit = first.get("ctx", {}).get("max_length")
+            message = f'"{field}" is too long (at most {limit} characters).' if limit else f'"{field}" is too long.'
         else:
             message = f'Invalid value for "{field}": {first["msg"]}.'
         raise BridgeError(code, message) from None

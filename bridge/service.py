@@ -30,7 +30,7 @@ from typing import Any
 from bridge.clients import BRAZE_TIMEOUT, CONNECT_TIMEOUT, SENDBIRD_READ_TIMEOUT, CallResult, call, named_receivers
 from bridge.feed_check import FeedCheck
 from bridge.metrics import BridgeMetrics
-from bridge.models import InboundWebhook
+from bridge.models import MAX_VARIABLES, InboundWebhook, json_size
 from bridge.outbox import CallbackRow, Outbox, WebhookRow
 from bridge.recovery import Recovery
 from harness.clock import EPOCH
@@ -46,6 +46,9 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 300.0
 DUE_TOLERANCE = 1e-5
 TRACEBACK_FRAMES = 6
+# The most a batch send's variables and targets take as JSON: half the fake Sendbird's default body limit, so
+# 10,000 receivers with large variables leave in several sends instead of one that Sendbird refuses (413).
+SEND_BODY_BUDGET = 8 * 1024 * 1024
 
 
 def transient(exc: Exception) -> bool:
@@ -221,6 +224,11 @@ class Bridge:
                 rows = self.outbox.claim_group(group_key, self.batch_max, self.due())
                 if not rows:
                     break
+                fits = within_budget(rows)
+                if fits < len(rows):  # the rest goes in the next send, at once
+                    self.outbox.release([r.message_id for r in rows[fits:]], self.now())
+                    self._send(rows[:fits], "batch" if fits > 1 else "realtime")
+                    continue
                 self._send(rows, "batch" if len(rows) > 1 else "realtime")
                 # after a full batch, go on only while another full one is waiting; a smaller
                 # remainder waits for its linger like any other
@@ -582,3 +590,16 @@ class Bridge:
         self._callbacks_not_before = 0.0
         self.recovery.forget()
         self.outbox.clear()
+
+
+def within_budget(rows: list[WebhookRow], budget: int = SEND_BODY_BUDGET) -> int:
+    """How many of `rows` (at least one) one batch send carries without its body passing `budget`."""
+    per_row_bound = MAX_VARIABLES + 2 * 255 + 8  # variables, the receiver twice (a key and a target), JSON marks
+    if len(rows) * per_row_bound <= budget:
+        return len(rows)
+    size = 0
+    for count, row in enumerate(rows):
+        size += json_size(row.body.get("variables", {})) + 2 * len(row.receiver) + 8
+        if size > budget and count:
+            return count
+    return len(rows)

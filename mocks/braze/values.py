@@ -149,10 +149,17 @@ def custom_value(name: str, value: Any, detect_time: bool = True) -> Any:
     if isinstance(value, list):
         if len(value) > MAX_ARRAY:
             raise InvalidValue(f"custom attribute '{name}' has more than {MAX_ARRAY} items")
-        return list(value)
+        return _nested(name, list(value))
     if isinstance(value, dict):
-        return value
+        return _nested(name, value)
     raise InvalidValue(f"custom attribute '{name}' has an unsupported value type")
+
+
+def _nested(name: str, value: Any) -> Any:
+    """Braze caps a nested custom attribute (an object, an array of objects) at 100 KB."""
+    if len(json.dumps(value, default=str)) > MAX_EVENT_PROPERTIES_BYTES:
+        raise InvalidValue(f"custom attribute '{name}' exceeds 100 KB")
+    return value
 
 
 def event_properties(properties: Any) -> dict[str, Any]:

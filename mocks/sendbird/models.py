@@ -6,9 +6,11 @@ number is `400100`, a missing field `400105`, ...) with a message naming the fie
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from harness import strict_json
 from mocks.sendbird import errors
@@ -39,6 +41,32 @@ TYPE_WORDS = {
 
 MAX_USER_ID = 80
 MAX_TEMPLATE_KEY = 100
+# Harness contracts (docs/sendbird-fake.md, "Limits"): Sendbird publishes no size for these, and without one
+# a 20 MB variable was stored and served back in every feed page. Sizes count the value as compact JSON.
+MAX_TARGET_VARIABLES = 32 * 1024  # one target's template variables
+MAX_UI_TEMPLATE = 256 * 1024
+MAX_LABEL = 190
+MAX_TAG = 100
+MAX_TAGS = 100
+
+
+def json_size(value: Any) -> int:
+    """The characters of a value written as compact JSON: how its size limit is counted."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def at_most(limit: int) -> AfterValidator:
+    """A JSON value of at most `limit` characters, refused as Sendbird refuses a value over its length (400110)."""
+    def check(value: Any) -> Any:
+        if json_size(value) > limit:
+            raise PydanticCustomError("string_too_long", "too long", {"max_length": limit})
+        return value
+    return AfterValidator(check)
+
+
+Label = Annotated[str, Field(max_length=MAX_LABEL)]
+Tags = Annotated[list[Annotated[str, Field(max_length=MAX_TAG)]], Field(max_length=MAX_TAGS)]
+UITemplate = Annotated[dict[str, Any], at_most(MAX_UI_TEMPLATE)]
 
 UserId = Annotated[str, Field(min_length=1, max_length=MAX_USER_ID)]
 TemplateKey = Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_KEY, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -116,27 +144,27 @@ class VariableSpec(Strict):
 class TemplateCreate(Strict):
     key: TemplateKey
     name: Annotated[str, Field(min_length=1, max_length=190)]
-    ui_template: dict[str, Any]
+    ui_template: UITemplate
     variable_schema: list[VariableSpec] = []
-    category: str | None = None
-    label: str | None = None
+    category: Label | None = None
+    label: Label | None = None
     channel_url: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")] = \
         "notifications_feed"
 
 
 class TemplateUpdate(Strict):
     name: Annotated[str, Field(min_length=1, max_length=190)] | None = None
-    ui_template: dict[str, Any] | None = None
+    ui_template: UITemplate | None = None
     variable_schema: list[VariableSpec] | None = None
-    category: str | None = None
-    label: str | None = None
+    category: Label | None = None
+    label: Label | None = None
 
 
 # -- sends ----------------------------------------------------------------------------------
 
 class TemplateRef(Strict):
     key: Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_KEY)]
-    variables: dict[str, dict[str, Any]] = {}
+    variables: dict[str, Annotated[dict[str, Any], at_most(MAX_TARGET_VARIABLES)]] = {}
 
 
 class PushTemplate(Strict):
@@ -153,9 +181,9 @@ class SendRequest(Strict):
     targets: list[UserId] | None = None
     targets_filename: Annotated[str, Field(min_length=1)] | None = None
     push_template: PushTemplate | None = None
-    notification_group: str | None = None
-    label: str | None = None
-    tags: list[str] | None = None
+    notification_group: Label | None = None
+    label: Label | None = None
+    tags: Tags | None = None
 
 
 class PresignRequest(Strict):
