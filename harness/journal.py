@@ -13,6 +13,7 @@ reach much later. The contract is in docs/journal.md.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import re
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 EPOCH_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
 SEQ_PATTERN = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() takes other scripts' digits, spaces, "_"
 MAX_SEQ = 2**63 - 1
+# A page stops adding records past about this many bytes, as well as at its count (docs/journal.md)
+PAGE_BUDGET = 8 * 1024 * 1024
+_RECORD_OVERHEAD = 120  # the fixed fields of a record as JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,29 @@ class Record:
         # the record's own fields win over attributes of the same name, so cursors stay right
         return {**self.attrs, "seq": self.seq, "ts": self.ts, "service": self.service, "kind": self.kind,
                 "trace_id": self.trace_id}
+
+
+def _approx_size(record: Record) -> int:
+    """About what `record` takes as JSON: exact for text attributes, which are what grow (reasons, URLs)."""
+    size = _RECORD_OVERHEAD
+    for key, value in record.attrs.items():
+        if isinstance(value, str):
+            size += len(key) + len(value) + 6
+        elif isinstance(value, dict | list | tuple):
+            size += len(key) + len(json.dumps(value, default=str)) + 4
+        else:
+            size += len(key) + 24
+    return size
+
+
+def _within_budget(records: list[Record], cursor: int, budget: int = PAGE_BUDGET) -> tuple[list[Record], int]:
+    """The records that fit a page's byte budget (at least one), and the cursor after the last of them."""
+    used = 0
+    for index, record in enumerate(records):
+        used += _approx_size(record)
+        if used > budget and index:
+            return records[:index], records[index - 1].seq
+    return records, cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +204,7 @@ class Journal:
         start = 0 if since is None or restarted else since.seq
         snapshot, newest, oldest = self._snapshot(start)
         records, cursor = self._filter(snapshot, start, newest, limit, kinds, service, trace_id)
+        records, cursor = _within_budget(records, cursor)
         first_seq = oldest if oldest > start + 1 else None
         return Page(records, format_cursor(self.epoch, cursor), self.epoch, restarted, first_seq)
 

@@ -85,3 +85,22 @@ def wsgi_layer(app: Any, kind: type) -> Any:
         seen.add(id(layer))
         layer = getattr(layer, "wsgi_app", None) or getattr(layer, "app", None)
     return None
+
+
+def within_budget(items: Iterable[Any], encode: Callable[[Any], str], budget: int,
+                  at_least_one: bool = True) -> tuple[list[str], bool]:
+    """Each item encoded (as JSON text, say), in order, while their total length stays within `budget`; with
+    `at_least_one` the first is taken whatever its size, so a page is never empty while something is left.
+    Also whether an item was left out.
+
+    A listing that pages by count alone answered 42 MB when its items were large; one that stops at a byte
+    budget and says there is more stays bounded whatever its items hold."""
+    out: list[str] = []
+    used = 0
+    for item in items:
+        text = encode(item)
+        used += len(text) + 1  # and a separator
+        if used > budget and (out or not at_least_one):
+            return out, True
+        out.append(text)
+    return out, False

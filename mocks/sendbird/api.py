@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -11,11 +12,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
+from harness.limits import MIB, within_budget
 from harness.ratelimit import Limit, LimitTableError, parse_limit_table
 from harness.sse import format_event, subscription_stream
 from harness.urls import check_url
 from mocks.sendbird import errors
 from mocks.sendbird.errors import SendbirdError, error_answer, invalid, missing
+from mocks.sendbird.feeds import FeedPage, Message
 from mocks.sendbird.models import (
     MarkAsRead,
     NotificationStats,
@@ -34,6 +37,8 @@ from mocks.sendbird.webhooks import EVENTS
 log = logging.getLogger(__name__)
 
 INTEGER = re.compile(r"^-?[0-9]+$")
+# A feed page stops adding messages past this many bytes (a harness contract: docs/sendbird-fake.md, "Limits")
+FEED_PAGE_BUDGET = 1 * MIB
 RATE_LIMIT_KEYS = ("send", "templates", "storage", "notification_log", "messages", "unread", "mark_as_read",
                    "stats", "stream")
 
@@ -146,8 +151,8 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
         message_ts = _int_arg("message_ts", service.now_ms())
         prev_limit = _int_arg("prev_limit", 15, 0, 200)
         next_limit = _int_arg("next_limit", 0, 0, 200)
-        messages = service.feeds.list_messages(channel_url, user_id, message_ts, prev_limit, next_limit)
-        return jsonify({"messages": [m.to_dict() for m in messages]})
+        page = service.feeds.list_messages(channel_url, user_id, message_ts, prev_limit, next_limit)
+        return Response(feed_page_json(page), mimetype="application/json")
 
     @bp.get("/v3/users/<user_id>/unread_message_count")
     @limited("unread")
@@ -175,6 +180,26 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
         return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     return bp
+
+
+def _message_json(message: Message) -> str:
+    return json.dumps(message.to_dict(), separators=(",", ":"))
+
+
+def feed_page_json(page: FeedPage, budget: int = FEED_PAGE_BUDGET) -> str:
+    """`{"messages": [...], "prev_hasmore", "next_hasmore"}` within `budget` bytes (and one message over it
+    at worst): messages nearest the anchor first, so a client that re-anchors at the oldest (or newest) one it
+    got misses none. `*_hasmore` say more lie beyond, whether the count or the budget stopped the page."""
+    older, older_cut = within_budget(reversed(page.older), _message_json, budget)
+    left = budget - sum(len(text) + 1 for text in older)
+    newer, newer_cut = within_budget(page.newer, _message_json, left, at_least_one=not older)
+    messages = ",".join([*reversed(older), *newer])
+    return (f'{{"messages":[{messages}],"prev_hasmore":{_bool(page.more_older or older_cut)},'
+            f'"next_hasmore":{_bool(page.more_newer or newer_cut)}}}\n')
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def storage_blueprint(service: SendbirdService) -> Blueprint:

@@ -73,6 +73,16 @@ class User:
 Subscriber = Callable[[Message], None]
 
 
+@dataclass
+class FeedPage:
+    """The messages around an anchor, oldest first on each side, and whether more lie beyond either end."""
+
+    older: list[Message]
+    newer: list[Message]
+    more_older: bool
+    more_newer: bool
+
+
 class FeedStore:
     def __init__(self) -> None:
         self.channels: dict[str, Channel] = {}
@@ -148,12 +158,13 @@ class FeedStore:
 
     # -- reading ------------------------------------------------------------------------------
     def list_messages(self, channel_url: str, user_id: str, message_ts: int, prev_limit: int,
-                      next_limit: int) -> list[Message]:
+                      next_limit: int) -> FeedPage:
         self.channel(channel_url)
         with self._lock:
             feed = self.user(user_id).feeds.get(channel_url, [])
             cut = bisect.bisect_right(feed, message_ts, key=lambda m: m.created_at)
-            return feed[max(0, cut - prev_limit):cut] + feed[cut:cut + next_limit]
+            start, stop = max(0, cut - prev_limit), min(len(feed), cut + next_limit)
+            return FeedPage(feed[start:cut], feed[cut:stop], start > 0, stop < len(feed))
 
     def unread_count(self, user_id: str, channel_url: str | None = None) -> int:
         with self._lock:
