@@ -25,11 +25,19 @@ from liquid.ast import BlockNode, Node
 from liquid.builtin.expressions import FilteredExpression
 from liquid.builtin.expressions._tokenize import IDENTSTRING_PATTERN
 from liquid.builtin.expressions.logical import EqExpression, NeExpression, is_truthy
-from liquid.builtin.expressions.primitive import Blank
+from liquid.builtin.expressions.primitive import Blank, RangeLiteral
 from liquid.builtin.illegal import Illegal
 from liquid.builtin.output import Output, OutputNode
 from liquid.builtin.tags.echo_tag import EchoTag
-from liquid.exceptions import LiquidError
+from liquid.exceptions import (
+    ContextDepthError,
+    LiquidError,
+    LocalNamespaceLimitError,
+    LoopIterationLimitError,
+    OutputStreamLimitError,
+)
+from liquid.filter import string_filter
+from liquid.output import LimitedStringIO
 from liquid.tag import Tag
 from liquid.token import TOKEN_DOC, TOKEN_EXPRESSION, TOKEN_TAG
 from liquid.utils import ReadOnlyChainMap
@@ -58,6 +66,28 @@ UNSUPPORTED_TAGS = frozenset({"include", "render", "doc"})
 _INNER_TAGS = frozenset({"else", "elsif", "when", "break", "continue", "endif", "endunless", "endcase", "endfor",
                          "endtablerow", "endcapture", "endcomment", "endraw", "endifchanged"})
 _CACHE_SIZE = 2048
+
+# Resource limits of one render (harness contracts, docs/braze-fake.md "Liquid limits"): far above what a real
+# message uses (a loop over a 500-item array, a few KB of output), and low enough that a template that loops
+# or grows without end fails in well under a second instead of holding a request or a campaign.
+LOOP_ITERATION_LIMIT = 100_000  # loop iterations in all, nested ones included, and the longest range literal
+RENDER_STEP_LIMIT = 250_000  # tags and outputs rendered in all: a loop's body counts once per iteration
+OUTPUT_STREAM_LIMIT = 1024 * 1024  # characters one field (URL, a header, the body) renders to, captures included
+LOCAL_NAMESPACE_LIMIT = 2 * 1024 * 1024  # bytes (by sys.getsizeof) held by assign, capture and :save variables
+CONTEXT_DEPTH_LIMIT = 30  # nested scopes (python-liquid's default)
+
+
+class RenderStepLimitError(LoopIterationLimitError):
+    """More tags and outputs rendered than `RENDER_STEP_LIMIT`: a loop whose body does much work."""
+
+
+_RESOURCE_LIMITS = {
+    RenderStepLimitError: f"more than {RENDER_STEP_LIMIT} tags and outputs rendered",
+    LoopIterationLimitError: f"more than {LOOP_ITERATION_LIMIT} loop iterations",
+    OutputStreamLimitError: f"output longer than {OUTPUT_STREAM_LIMIT} characters",
+    LocalNamespaceLimitError: f"variables larger than {LOCAL_NAMESPACE_LIMIT} bytes",
+    ContextDepthError: f"more than {CONTEXT_DEPTH_LIMIT} nested scopes",
+}
 _NAMES = "__braze_names__"
 
 # The preprocessor finds Liquid markup the way python-liquid's lexer will, except that a `${...}` reference
@@ -189,12 +219,74 @@ class _Reserved(Mapping[str, object]):
 
 
 class _BrazeContext(RenderContext):
-    __slots__ = ("braze",)
+    __slots__ = ("_disabled", "braze", "iterations", "steps")
 
     def __init__(self, template: BoundTemplate, variables: Mapping[str, object], state: RenderState) -> None:
+        self.steps = 0
         super().__init__(template, globals=variables)
         self.braze = state
+        self.iterations = 0
         self.scope = ReadOnlyChainMap(self.locals, self.globals, _Reserved(state), self.counters)
+
+    @property
+    def disabled_tags(self) -> list[str]:
+        """python-liquid reads this once before it renders any node (`Node.render`), so it is where a render's
+        steps are counted: a loop of 100,000 iterations over a body of twenty tags took eight seconds, though
+        each limit python-liquid has allowed it."""
+        self.steps += 1
+        if self.steps > RENDER_STEP_LIMIT:
+            raise RenderStepLimitError("render step limit reached", token=None)
+        return self._disabled
+
+    @disabled_tags.setter
+    def disabled_tags(self, value: list[str]) -> None:
+        self._disabled = value
+
+    def get_buffer(self, buf: TextIO | None = None) -> StringIO:
+        """A capture's buffer, within what the output limit leaves (python-liquid's own would turn `\r` into
+        `\n`, as a text file does)."""
+        carry = buf.size if isinstance(buf, LimitedStringIO) else 0
+        return _output_buffer(OUTPUT_STREAM_LIMIT - carry)
+
+
+def _output_buffer(limit: int) -> LimitedStringIO:
+    return LimitedStringIO(limit=limit, newline="\n")
+
+    def loop(self, namespace: Mapping[str, object], forloop: Any) -> Any:
+        """python-liquid limits the product of the loops open at once; Braze's limit is on the whole render,
+        so a thousand loops one after another count too."""
+        self.iterations += forloop.length
+        if self.iterations > LOOP_ITERATION_LIMIT:
+            raise LoopIterationLimitError("loop iteration limit reached", token=None)
+        return super().loop(namespace, forloop)
+
+
+class _BoundedRange(RangeLiteral):
+    """`(1..n)` longer than any loop may run is refused before it is made: `reversed` and filters such as
+    `join` would otherwise walk or copy all of it."""
+
+    __slots__ = ()
+
+    def _make_range(self, start: Any, stop: Any) -> range:
+        made = super()._make_range(start, stop)
+        try:
+            too_long = len(made) > LOOP_ITERATION_LIMIT
+        except OverflowError:  # longer than a machine word
+            too_long = True
+        if too_long:
+            raise LoopIterationLimitError("loop iteration limit reached", token=None)
+        return made
+
+
+@string_filter
+def _replace(value: str, sequence: object, substitute: object = "") -> str:
+    """`replace`, refusing a result over the output limit before building it: `replace: "", x` multiplies
+    a text's length, and a few in a row would exhaust memory before anything reached the output."""
+    old, new = str(to_output(sequence)), str(to_output(substitute))
+    count = len(value) + 1 if not old else value.count(old)
+    if len(value) + count * (len(new) - len(old)) > OUTPUT_STREAM_LIMIT:
+        raise OutputStreamLimitError("output stream limit reached", token=None)
+    return value.replace(old, new)
 
 
 class _OutputNode(OutputNode):
@@ -265,7 +357,7 @@ class _ConnectedNode(Node):
         self.blank = False
 
     def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
-        text = StringIO()
+        text = context.get_buffer(buffer)
         for node in self.markup.nodes:
             node.render(context, text)
         request = parse_markup(text.getvalue())
@@ -304,6 +396,11 @@ class _ConnectedTag(Tag):
 
 
 class _BrazeEnvironment(Environment):
+    loop_iteration_limit = LOOP_ITERATION_LIMIT
+    output_stream_limit = OUTPUT_STREAM_LIMIT
+    local_namespace_limit = LOCAL_NAMESPACE_LIMIT
+    context_depth_limit = CONTEXT_DEPTH_LIMIT
+
     def setup_tags_and_filters(self, *, extra: bool = False) -> None:
         super().setup_tags_and_filters(extra=False)
         for name in UNSUPPORTED_TAGS:
@@ -311,6 +408,7 @@ class _BrazeEnvironment(Environment):
         for tag in (_Illegal, _Output, _Echo, _AbortTag, _ConnectedTag):
             self.add_tag(tag)
         liquid_filters.install(self.filters)
+        self.filters["replace"] = _replace
 
     def check(self, template: BoundTemplate) -> None:
         """Refuse filters Braze lacks, and give `== blank` Braze's meaning, before the first render."""
@@ -328,6 +426,8 @@ class _BrazeEnvironment(Environment):
                 swap = _BLANK_AWARE.get(type(expression))
                 if swap is not None and (isinstance(expression.left, Blank) or isinstance(expression.right, Blank)):
                     expression.__class__ = swap
+                if type(expression) is RangeLiteral:
+                    expression.__class__ = _BoundedRange
                 expressions.extend(expression.children())
             nodes.extend(node.children(static, include_partials=False))
 
@@ -380,11 +480,14 @@ class BrazeTemplate:
             scope = ReadOnlyChainMap(scope, self._names)
         state = RenderState(transport_session, cache, now, credentials)
         context = _BrazeContext(self._template, scope, state)
-        buffer = StringIO()
+        buffer = _output_buffer(OUTPUT_STREAM_LIMIT)
         try:
             self._template.render_with_context(context, buffer)
         except BrazeLiquidError:
             raise
+        except tuple(_RESOURCE_LIMITS) as exc:
+            limit = next(text for kind, text in _RESOURCE_LIMITS.items() if isinstance(exc, kind))
+            raise BrazeLiquidError(f"Liquid resource limit reached: {limit} in one render") from exc
         except LiquidError as exc:
             raise BrazeLiquidError(f"Liquid error: {exc.message}", token=exc.token) from exc
         except _RENDER_FAILURES as exc:

@@ -17,13 +17,20 @@ if TYPE_CHECKING:
     from liquid.token import Token
 
 DEFAULT_ABORT_REASON = "{% abort_message %} called"
+# A reason goes into the Message Activity Log, the journal and Currents for every user: a template's own text
+# (an abort reason, a name in an error) is cut to this many characters there.
+MAX_REASON = 1000
+
+
+def clipped(text: str) -> str:
+    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
 
 
 class BrazeLiquidError(LiquidError):
     """A template Braze would not send: bad syntax, an unsupported tag or filter, a failed render."""
 
     def __init__(self, message: str, *, token: Token | None = None) -> None:
-        super().__init__(message, token=token)
+        super().__init__(clipped(message), token=token)
 
 
 class BrazeLiquidSyntaxError(BrazeLiquidError, LiquidSyntaxError):
@@ -34,6 +41,7 @@ class AbortMessage(Exception):
     """`{% abort_message %}` ran: no message for this user, and `reason` goes to the message activity log."""
 
     def __init__(self, reason: str = DEFAULT_ABORT_REASON) -> None:
+        reason = clipped(reason)
         super().__init__(reason)
         self.reason = reason
 
