@@ -54,6 +54,7 @@ class RenderState:
     cache: MutableMapping[str, Any] | None = None
     clock: Callable[[], datetime] | None = None
     credentials: Mapping[str, tuple[str, str]] | None = None
+    calls: int = 0  # Connected Content requests made so far (cache hits are not calls)
 
     def now(self) -> datetime:
         """The current time in UTC, from the harness clock when one was given."""

@@ -7,6 +7,12 @@ failing call again before giving up on the message. The harness makes the same c
 the harness clock, so a simulated campaign sees the same hits and expiries a real one would. The session's
 transport asks the outbound policy on every connection: a refused URL aborts the message at once, with
 the policy's reason, as a call that failed every retry does (the same call would be refused again).
+
+Limits (docs/braze-fake.md, "Liquid limits"): an answer is read as it arrives and only up to
+`MAX_ANSWER_BYTES` (Braze caches at most 1 MB, and an answer is inserted in a message: a larger one aborts
+the message, naming the limit); a call ends `TIMEOUT` seconds after it started however slowly its answer
+trickles in; and one render makes at most `MAX_CALLS_PER_RENDER` requests (retries included), so a template
+with a thousand tags does not make a thousand calls.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
@@ -37,6 +44,9 @@ MAX_CACHE_SECONDS = 4 * 3600
 MAX_CACHED_BODY = 1024 * 1024
 RETRIES = 5  # ":retry" tries up to five more times, then aborts the message
 TIMEOUT = 2.0  # Braze drops answers slower than two seconds
+MAX_ANSWER_BYTES = 1024 * 1024
+MAX_CALLS_PER_RENDER = 20
+_CHUNK = 64 * 1024
 DEFAULT_VARIABLE = "connected"
 
 # An option is `:name` after whitespace, followed by whitespace or the end (so `"a":"b"` in a body is not one).
@@ -208,16 +218,18 @@ def fetch(request: Request, state: RenderState) -> Response | None:
     attempts = 1 + (RETRIES if request.retry else 0)
     response: Response | None = None
     for _ in range(attempts):
+        if state.calls >= MAX_CALLS_PER_RENDER:
+            raise AbortMessage(f"connected_content {request.url} not called: a render makes at most "
+                               f"{MAX_CALLS_PER_RENDER} Connected Content calls")
+        state.calls += 1
         try:
-            answer = state.session.request(request.method, request.url, headers=headers, data=body, auth=auth,
-                                           allow_redirects=False, timeout=TIMEOUT)
+            response = _call(state.session, request, headers, body, auth)
         except OutboundRefused as exc:
             raise AbortMessage(f"connected_content {request.url} not called: {exc}") from None
         except requests.RequestException:
             response = None
             continue
-        response = Response(answer.status_code, answer.text)
-        if answer.status_code < 500:
+        if response.status < 500:
             break
     if request.retry and (response is None or response.status >= 500):
         outcome = "no answer" if response is None else f"HTTP {response.status}"
@@ -228,6 +240,33 @@ def fetch(request: Request, state: RenderState) -> Response | None:
         response = Response(response.status, response.text, now + timedelta(seconds=ttl))
         cache[request.cache_key] = response
     return response
+
+
+def _call(session: requests.Session, request: Request, headers: CaseInsensitiveDict[str], body: bytes | None,
+          auth: tuple[str, str] | None) -> Response:
+    """One request; its answer read up to `MAX_ANSWER_BYTES` and within `TIMEOUT` of the start (a
+    `requests.Timeout` past it). An answer over the size limit aborts the message."""
+    started = time.monotonic()
+    answer = session.request(request.method, request.url, headers=headers, data=body, auth=auth,
+                             allow_redirects=False, timeout=TIMEOUT, stream=True)
+    try:
+        declared = answer.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+            raise _too_large(request.url)
+        received = bytearray()
+        for chunk in answer.iter_content(_CHUNK):
+            received += chunk
+            if len(received) > MAX_ANSWER_BYTES:
+                raise _too_large(request.url)
+            if time.monotonic() - started > TIMEOUT:
+                raise requests.Timeout(f"connected_content {request.url}: no whole answer within {TIMEOUT} s")
+        return Response(answer.status_code, bytes(received).decode(answer.encoding or "utf-8", errors="replace"))
+    finally:
+        answer.close()
+
+
+def _too_large(url: str) -> AbortMessage:
+    return AbortMessage(f"connected_content {url}: the answer is larger than {MAX_ANSWER_BYTES} bytes")
 
 
 def parse_json(text: str) -> dict[str, Any] | list[Any] | None:
