@@ -32,6 +32,9 @@ class BrazeLiquidError(LiquidError):
     def __init__(self, message: str, *, token: Token | None = None) -> None:
         super().__init__(clipped(message), token=token)
 
+    def __str__(self) -> str:  # python-liquid adds the template's line, which may be long
+        return clipped(super().__str__())
+
 
 class BrazeLiquidSyntaxError(BrazeLiquidError, LiquidSyntaxError):
     """Raised while parsing, so python-liquid passes it through as a syntax error instead of wrapping it."""
