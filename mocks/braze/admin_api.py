@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import ValidationError
 
 from harness import strict_json
+from harness.limits import MIB, within_budget
 from harness.ratelimit import Limit, LimitTableError, parse_limit_table
 from mocks.braze import errors
 from mocks.braze.csv_import import import_csv
@@ -25,6 +26,7 @@ from mocks.braze.webhook_templates import TemplateError
 LIMIT_KEYS = tuple(DEFAULT_LIMITS)
 MAX_DEPTH = 64  # far deeper than any definition needs; a tree near the parser's limit breaks copying and encoding
 DEFINITION_ERRORS = (SegmentError, DuplicateSegmentError, TemplateError, FilterError, ValueError)
+USERS_PAGE_BUDGET = 8 * MIB  # a profile's fields are bounded, their number is not: 1,000 of them could be huge
 
 
 def _json() -> Any:
@@ -99,7 +101,10 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
             raise bad_request("offset and limit must be integers") from None
         profiles = list(service.users.profiles.values())[offset:offset + limit]
         fields = frozenset(EXPORT_FIELDS)
-        return jsonify({"total": len(service.users), "users": [export_profile(p, fields) for p in profiles]})
+        # a page also stops at USERS_PAGE_BUDGET: read on at offset + len(users) (docs/security.md, "Limits")
+        users, _ = within_budget(profiles, lambda p: current_app.json.dumps(export_profile(p, fields)),
+                                 USERS_PAGE_BUDGET)
+        return Response(f'{{"total":{len(service.users)},"users":[{",".join(users)}]}}\n', mimetype="application/json")
 
     @bp.get("/users/<key>")
     def user_get(key: str):

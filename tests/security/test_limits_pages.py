@@ -104,3 +104,22 @@ def test_following_the_journal_page_by_page_reads_every_record_once(sizes):
         seqs += [r.seq for r in got.records]
         cursor = parse_cursor(got.cursor)
     assert seqs == list(range(1, len(sizes) + 1))
+
+
+def test_a_braze_users_page_stops_at_its_byte_budget_and_paging_by_offset_reaches_everyone(monkeypatch):
+    from mocks.braze import admin_api
+
+    monkeypatch.setattr(admin_api, "USERS_PAGE_BUDGET", 20_000)
+    app = limits_apps.braze()
+    attributes = [{"external_id": f"u{i}", **{f"a{k}": "x" * 250 for k in range(20)}} for i in range(30)]
+    for start in range(0, 30, 10):
+        body = json.dumps({"attributes": attributes[start:start + 10]}).encode()
+        assert call(app, "POST", "/users/track", body, {**limits_apps.BRAZE_AUTH, **JSON}).status == 201
+    first = call(app, "GET", "/_admin/users?limit=1000").body
+    assert first["total"] == 30 and 0 < len(first["users"]) < 30
+    seen, offset = [], 0
+    while offset < 30:
+        users = call(app, "GET", f"/_admin/users?offset={offset}&limit=1000").body["users"]
+        seen += [u["external_id"] for u in users]
+        offset += len(users)
+    assert sorted(seen) == sorted(a["external_id"] for a in attributes)
