@@ -35,6 +35,8 @@ class BridgeSettings(BaseModel):
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     workers: int = Field(16, ge=1, description="scheduler workers for outbound sends and callbacks (I/O bound)")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
+    clock_epoch: float | None = Field(None, description="Unix time at which the sped-up clock read the wall clock "
+                                                        "(bsim up gives its services one, so they share one time)")
     allow_outbound: str = Field("", description=ALLOW_HELP)
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (413 over)")
 
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         from harness.gateway import Gateway
         from harness.runtime import Runtime
 
-        runtime = Runtime.live(speed=settings.speed, workers=settings.workers)
+        runtime = Runtime.live(speed=settings.speed, workers=settings.workers, clock_epoch=settings.clock_epoch)
         app = create_app(runtime, sendbird_url=settings.sendbird_url,
                          sendbird_token=settings.sendbird_token, braze_url=settings.braze_url,
                          braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,

@@ -58,7 +58,8 @@ def admin_blueprint(service: str, runtime: Runtime, reset: Callable[[], None],
         body = {"status": "ok", "service": service, "mode": runtime.mode,
                 "time": clock.now().isoformat(), "pending_tasks": runtime.scheduler.pending,
                 "journal_cursor": journal.position, "journal_epoch": journal.epoch,
-                "clock_speed": None if clock.simulated else getattr(clock, "speed", 1.0)}
+                "clock_speed": None if clock.simulated else getattr(clock, "speed", 1.0),
+                "clock_epoch": getattr(clock, "epoch", None)}
         if health is not None:
             body.update(health())
         return jsonify(body)

@@ -54,6 +54,17 @@ class RealClock:
         self.speed = speed
         self._origin = _aware(origin) if origin is not None else datetime.now(UTC)
         self._mono0 = time.monotonic()
+        self.epoch: float | None = None  # set when the clock is shared (`since`)
+
+    @classmethod
+    def since(cls, epoch: float, speed: float = 1.0) -> RealClock:
+        """The clock that read the wall clock at Unix time `epoch` and has run `speed` times faster
+        since: processes started at different moments with the same epoch read the same time, so
+        the hops of one notification across a sped-up stack are timed on one clock."""
+        wall = time.time()
+        clock = cls(speed, EPOCH + timedelta(seconds=epoch + (wall - epoch) * speed))
+        clock.epoch = epoch
+        return clock
 
     def now(self) -> datetime:
         elapsed = time.monotonic() - self._mono0

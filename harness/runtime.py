@@ -46,8 +46,9 @@ class Runtime:
     @classmethod
     def live(cls, speed: float = 1.0, seed: int | None = None, workers: int = 4,
              journal_capacity: int = 200_000, origin: datetime | None = None,
-             outbound: OutboundPolicy = LOOPBACK_ONLY) -> Runtime:
-        clock = RealClock(speed, origin)
+             outbound: OutboundPolicy = LOOPBACK_ONLY, clock_epoch: float | None = None) -> Runtime:
+        """`clock_epoch` (Unix seconds): share a sped-up clock with other processes (`RealClock.since`)."""
+        clock = RealClock.since(clock_epoch, speed) if clock_epoch is not None else RealClock(speed, origin)
         # a random epoch even with a seed: a service restarted with the same seed is still a new life
         return cls(clock, Scheduler(clock, workers), Journal(clock, journal_capacity), IdFactory(seed),
                    Transport(False, outbound=outbound))

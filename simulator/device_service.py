@@ -25,11 +25,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--braze-url", default="http://127.0.0.1:7100")
     parser.add_argument("--braze-key", default="local-braze-key")
     parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--clock-epoch", type=float, default=None, help="share bsim up's clock (Unix seconds)")
     parser.add_argument("--prefix", default="demo-")
     args = parser.parse_args(argv)
     die_with_parent()
     scenario = demo_scenario()
-    runtime = Runtime.live(speed=args.speed, seed=scenario.seed)
+    runtime = Runtime.live(speed=args.speed, seed=scenario.seed, clock_epoch=args.clock_epoch)
     users = build_population(scenario.population, scenario.seed, runtime.clock.now())
     http = runtime.transport.session()
     fleet = DeviceFleet(runtime, users, http, args.sendbird_url, args.sendbird_token, http, args.braze_url,

@@ -46,6 +46,7 @@ class Health:
     time: datetime
     speed: float | None  # None: a service too old to say
     cursor: int | str  # an integer seq, or "<epoch>:<seq>"
+    clock_epoch: float | None = None  # a stack sharing one clock (bsim up) says since when
 
 
 def probe(http: requests.Session, ends: Endpoints) -> dict[str, Health]:
@@ -59,7 +60,7 @@ def probe(http: requests.Session, ends: Endpoints) -> dict[str, Health]:
             raise RunError(f"{service} at {url}: /_admin/health answered HTTP {response.status_code}")
         body = response.json()
         stack[service] = Health(service, url, datetime.fromisoformat(body["time"]), body.get("clock_speed"),
-                                body.get("journal_cursor", 0))
+                                body.get("journal_cursor", 0), body.get("clock_epoch"))
     return stack
 
 
@@ -137,7 +138,9 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
     stack = probe(http, ends)
     check_speed(stack, speed, warn or log.warning)
     windows = [JournalWindow(h.service, h.url, h.cursor) for h in stack.values()]
-    runtime = Runtime.live(speed=speed, seed=seed, workers=8, origin=stack["braze"].time, outbound=outbound)
+    # the stack's own clock when it shares one (exact); else Braze's time as read just now
+    runtime = Runtime.live(speed=speed, seed=seed, workers=8, origin=stack["braze"].time, outbound=outbound,
+                           clock_epoch=stack["braze"].clock_epoch)
     run = Run(scenario, runtime, ends, seed, progress, namespace)
     owner = namespace.owner()
     try:

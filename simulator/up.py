@@ -68,6 +68,8 @@ class Stack:
         self.services: dict[str, ServiceProcess] = {}
         self.devices: subprocess.Popen | None = None
         self._devices_started = 0.0
+        # one clock for the whole stack: every process (a restarted bridge too) reads the same sped-up time
+        self.clock_epoch = time.time()
 
     def start(self, seed: bool, console: Console) -> None:
         if taken := [(name, port) for name, port in self.ports.items() if port_taken(HOST, port)]:
@@ -80,7 +82,7 @@ class Stack:
         scenario = demo_scenario()
         if seed:
             console.print(f"seeding the demo world: {scenario.population.size} users, templates, campaign ...")
-            runtime = Runtime.live(speed=self.speed, seed=scenario.seed)
+            runtime = Runtime.live(speed=self.speed, seed=scenario.seed, clock_epoch=self.clock_epoch)
             try:
                 Run(scenario, runtime, self.ends, scenario.seed).setup()
             finally:
@@ -99,13 +101,13 @@ class Stack:
         return self.log_dir / f"{name}.log"
 
     def _start_service(self, name: str) -> None:
-        e, speed = self.ends, str(self.speed)
+        e, clock = self.ends, ("--speed", str(self.speed), "--clock-epoch", repr(self.clock_epoch))
         args = {
-            "braze": ("mocks.braze", ("--api-key", e.braze_key, "--speed", speed)),
-            "sendbird": ("mocks.sendbird", ("--api-token", e.sendbird_token, "--speed", speed)),
+            "braze": ("mocks.braze", ("--api-key", e.braze_key, *clock)),
+            "sendbird": ("mocks.sendbird", ("--api-token", e.sendbird_token, *clock)),
             "bridge": ("bridge", ("--sendbird-url", e.sendbird, "--sendbird-token", e.sendbird_token,
                                   "--braze-url", e.braze, "--braze-key", e.braze_key, "--api-token",
-                                  e.integration_token, "--db", self.db, "--speed", speed)),
+                                  e.integration_token, "--db", self.db, *clock)),
         }
         module, options = args[name]
         try:
@@ -120,7 +122,8 @@ class Stack:
             self.devices = subprocess.Popen(
                 [sys.executable, "-m", "simulator.device_service", "--sendbird-url", e.sendbird, "--braze-url",
                  e.braze, "--braze-key", e.braze_key, "--sendbird-token", e.sendbird_token, "--speed",
-                 str(self.speed), "--prefix", DEMO_PREFIX], stdout=out, stderr=out)
+                 str(self.speed), "--clock-epoch", repr(self.clock_epoch), "--prefix", DEMO_PREFIX],
+                stdout=out, stderr=out)
 
     def _announce(self, console: Console) -> None:
         e = self.ends

@@ -22,6 +22,8 @@ class BrazeSettings(BaseModel):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (413 over)")
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
+    clock_epoch: float | None = Field(None, description="Unix time at which the sped-up clock read the wall clock "
+                                                        "(bsim up gives its services one, so they share one time)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         from harness.runtime import Runtime
         from mocks.braze.app import create_app
 
-        runtime = Runtime.live(speed=settings.speed)
+        runtime = Runtime.live(speed=settings.speed, clock_epoch=settings.clock_epoch)
         app = create_app(runtime, api_key=settings.api_key, webhook_timeout=settings.webhook_timeout,
                          allow_outbound=outbound, max_body_bytes=settings.max_body_bytes)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="braze")

@@ -22,6 +22,8 @@ class SendbirdSettings(BaseModel):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (413 over)")
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
+    clock_epoch: float | None = Field(None, description="Unix time at which the sped-up clock read the wall clock "
+                                                        "(bsim up gives its services one, so they share one time)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         from harness.runtime import Runtime
         from mocks.sendbird.app import create_app
 
-        runtime = Runtime.live(speed=settings.speed)
+        runtime = Runtime.live(speed=settings.speed, clock_epoch=settings.clock_epoch)
         app = create_app(runtime, app_id=settings.app_id, api_token=settings.api_token,
                          webhook_url=settings.webhook_url, allow_outbound=outbound,
                          max_body_bytes=settings.max_body_bytes)

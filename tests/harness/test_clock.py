@@ -190,3 +190,14 @@ def test_datetime_round_trip_truncates_to_the_millisecond(value: datetime) -> No
     back = from_ms(to_ms(value))
     assert back == value.replace(microsecond=value.microsecond // 1000 * 1000)
     assert timedelta(0) <= value - back < timedelta(milliseconds=1)
+
+
+def test_clocks_made_at_different_moments_since_one_epoch_read_the_same_time():
+    epoch = time.time() - 5.0
+    first = RealClock.since(epoch, speed=60)
+    time.sleep(0.05)  # a process started later (a test may sleep; product code never does)
+    second = RealClock.since(epoch, speed=60)
+    skew = abs((first.now() - second.now()).total_seconds())
+    assert skew < 0.05 * 60 / 10  # far under the 3 virtual seconds the 50 ms start gap is worth at 60x
+    assert first.epoch == second.epoch == epoch
+    assert abs((first.now() - EPOCH).total_seconds() - (epoch + (time.time() - epoch) * 60)) < 1.0
