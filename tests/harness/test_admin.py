@@ -45,7 +45,8 @@ def test_health(client: FlaskClient, runtime: Runtime) -> None:
     epoch = runtime.journal.epoch
     assert response.json == {"status": "ok", "service": "svc", "mode": "simulated",
                               "time": "2026-01-01T00:00:02+00:00", "pending_tasks": 1,
-                              "journal_cursor": f"{epoch}:1", "journal_epoch": epoch, "clock_speed": None}
+                              "journal_cursor": f"{epoch}:1", "journal_epoch": epoch, "clock_speed": None,
+                              "clock_epoch": None}
 
 
 def test_health_extra_fields() -> None:
@@ -76,6 +77,17 @@ def test_health_tells_the_clock_speed() -> None:
         app = Flask("svc")
         app.register_blueprint(admin_blueprint("svc", runtime, reset=lambda: None))
         assert app.test_client().get("/_admin/health").json["clock_speed"] == 60
+    finally:
+        runtime.close()
+
+
+def test_health_tells_the_epoch_of_a_shared_clock() -> None:
+    runtime = Runtime.live(speed=60, workers=1, clock_epoch=1_800_000_000.5)
+    try:
+        app = Flask("svc")
+        app.register_blueprint(admin_blueprint("svc", runtime, reset=lambda: None))
+        body = app.test_client().get("/_admin/health").json
+        assert (body["clock_speed"], body["clock_epoch"]) == (60, 1_800_000_000.5)
     finally:
         runtime.close()
 
