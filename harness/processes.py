@@ -32,10 +32,19 @@ def die_with_parent() -> None:
         log.debug("PR_SET_PDEATHSIG unavailable")
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, never one this process handed out before: the kernel may offer a just-closed
+    port again, and two servers given it would both bind (SO_REUSEPORT) and split its requests between them."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def port_taken(host: str, port: int) -> bool:

@@ -72,6 +72,12 @@ class Stack:
         self.clock_epoch = time.time()
 
     def start(self, seed: bool, console: Console) -> None:
+        by_port: dict[int, list[str]] = {}
+        for name, port in self.ports.items():
+            by_port.setdefault(port, []).append(LABELS[name])
+        if shared := next((names for names in by_port.values() if len(names) > 1), None):
+            # the servers bind with SO_REUSEPORT: two of them on one port would both start and split its requests
+            raise StackError(f"bsim up: {' and '.join(shared)} are given the same port; give each its own")
         if taken := [(name, port) for name, port in self.ports.items() if port_taken(HOST, port)]:
             name, port = taken[0]
             raise StackError(f"bsim up: port {port} ({LABELS[name]}) on {HOST} is already in use "

@@ -216,3 +216,30 @@ def test_a_websocket_reaches_the_gateways_hook_and_sigterm_closes_it(served: Ser
     with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError, OSError)):
         client.send("still there?")
         client.recv()
+
+
+def test_free_port_never_hands_out_a_port_twice(monkeypatch):
+    """The kernel may offer a just-closed port again; two servers given it would share it (SO_REUSEPORT)."""
+    from harness import processes
+
+    offered = iter([41000, 41000, 41000, 41001])
+
+    class Socket:
+        def __init__(self, *args):
+            self.port = next(offered)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def bind(self, address):
+            pass
+
+        def getsockname(self):
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(processes, "_handed_out", set())
+    monkeypatch.setattr(processes.socket, "socket", Socket)
+    assert [processes.free_port(), processes.free_port()] == [41000, 41001]

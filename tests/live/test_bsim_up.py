@@ -149,3 +149,16 @@ def test_a_killed_bridge_is_restarted_on_its_outbox(up):
                                    "campaign_id": "c"})
     assert accepted.status_code == 200, accepted.text
     assert proc.poll() is None and port_taken("127.0.0.1", proc.ports["bridge"])
+
+
+def test_two_services_on_one_port_are_refused_before_any_starts(tmp_path):
+    """Granian binds with SO_REUSEPORT: given one port, Sendbird and the bridge would both start and split its
+    requests (a PUT /_admin/integration answered by Sendbird's 404)."""
+    port = free_port()
+    ports = {"braze": free_port(), "sendbird": port, "bridge": port}
+    result = subprocess.run(up_command(ports, tmp_path), capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines() == [
+        "bsim up: fake Sendbird and bridge are given the same port; give each its own"]
+    assert not port_taken("127.0.0.1", port)
