@@ -119,3 +119,19 @@ def test_quickstart_demo_passes():
     from simulator.quickstart import run
 
     assert run(Console(file=open("/dev/null", "w"))) == 0  # noqa: SIM115
+
+
+@pytest.mark.parametrize(("module", "banner"), [("mocks.braze", "fake Braze on "),
+                                                ("mocks.sendbird", "fake Sendbird on "), ("bridge", "bridge on ")])
+def test_a_service_starts_with_its_one_banner_line_and_no_server_warnings(tmp_path, module, banner):
+    """granian printed three warnings at each start (one per process and a deprecation); an operator reads one line."""
+    port = free_port()
+    log = tmp_path / "out.log"
+    args = ("--db", str(tmp_path / "o.sqlite3")) if module == "bridge" else ()
+    service = start_service(module, module, port, args, log=log)
+    try:
+        assert requests.get(f"{service.url}/_admin/health", timeout=5).status_code == 200
+    finally:
+        service.stop()
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(banner), lines
