@@ -1,7 +1,10 @@
 """The admin API every service mounts under `/_admin` (LocalStack-style reserved prefix).
 
 The journal routes follow docs/journal.md: cursors are `"<epoch>:<seq>"`, and bad query values are
-answered 400 with a message saying what is wrong, never 500.
+answered 400 with a message saying what is wrong, never 500. Who may call any of it is
+`harness.admin_guard`'s question, asked before these views run. Every admin answer masks the service's
+secrets (`harness.masking`); `GET /_admin/secrets` is the one route that answers them in clear, the same
+on every service, so reading one is always an explicit act.
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ def _plain_bad_request(message: str) -> Exception:
 
 def admin_blueprint(service: str, runtime: Runtime, reset: Callable[[], None],
                     health: Callable[[], dict[str, Any]] | None = None,
-                    bad_request: Callable[[str], Exception] = _plain_bad_request) -> Blueprint:
+                    bad_request: Callable[[str], Exception] = _plain_bad_request,
+                    secrets: Callable[[], dict[str, Any]] | None = None) -> Blueprint:
     """`bad_request(message)` makes the service's own 400 error (raised, so the service's error
     handler writes it in the product's format: Braze's `{"message"}`, Sendbird's and the bridge's
-    `{"error", "code", "message"}`); without one, a 400 `{"message"}`."""
+    `{"error", "code", "message"}`); without one, a 400 `{"message"}`. `secrets()` is what
+    `GET /_admin/secrets` answers: the service's credentials in clear."""
     bp = Blueprint(f"{service}_admin", __name__, url_prefix="/_admin")
     journal = runtime.journal
 
@@ -63,6 +68,12 @@ def admin_blueprint(service: str, runtime: Runtime, reset: Callable[[], None],
         if health is not None:
             body.update(health())
         return jsonify(body)
+
+    @bp.get("/secrets")
+    def get_secrets():
+        answer = jsonify({"service": service, **(secrets() if secrets is not None else {})})
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
 
     @bp.post("/reset")
     def post_reset():

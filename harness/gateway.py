@@ -12,6 +12,8 @@ froze a service, and there was no way to speak WebSocket. The gateway answers on
 - a WebSocket (`scope.proto == "ws"`) goes to `ws_handler(scope, proto)`, an async function given
   granian's RSGI websocket protocol: the extension point for a service's own socket protocol.
   Without one, the upgrade is refused;
+- a request on an admin path (the app's `harness.admin_guard.AdminGuard`) is never answered on a fast
+  route: it goes to the WSGI app, whose outermost layer is the guard;
 - everything else goes to the WSGI app on a bounded pool of `threads` threads (`harness.pool`), its
   answer sent whole, or chunk by chunk when it has no length.
 Before any of that, a request body over the service's limit (the app's `harness.limits.BodyLimit`) is
@@ -28,6 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from harness.admin_guard import AdminGuard
 from harness.fast_routes import FastRoutes
 from harness.journal import Journal
 from harness.limits import BodyLimit, wsgi_layer
@@ -99,7 +102,9 @@ class Gateway:
         self.threads = threads
         self.fast = fast_routes_of(app)
         self.body_limit: BodyLimit | None = wsgi_layer(app, BodyLimit)
-        self.routes = dict(self.fast.routes) if self.fast is not None else {}
+        guard: AdminGuard | None = wsgi_layer(app, AdminGuard)
+        self.routes = {path: handler for path, handler in (self.fast.routes if self.fast is not None else {}).items()
+                       if guard is None or not guard.covers(path)}
         self.pooled = frozenset(pooled_routes)
         if unknown := self.pooled - self.routes.keys():
             raise ValueError(f"pooled routes that are not fast routes: {sorted(unknown)}")

@@ -231,6 +231,11 @@ class Transport:
                 return app
         return self._apps.get(host)
 
+    def names_for(self, app: WSGIApp) -> list[str]:
+        """The hosts (`host[:port]`) `app` is registered under: the names it answers to in-process."""
+        with self._lock:
+            return [host for host, registered in self._apps.items() if registered is app]
+
     @property
     def hosts(self) -> list[str]:
         return sorted(self._apps)
