@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from bridge.app import DEFAULT_API_TOKEN, DEFAULT_DB, DEFAULT_MAX_BODY_BYTES
+from harness.admin_guard import AdminSettings, policy_from_settings
 from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, refuse_taken_port, serve
 from harness.settings import env_name, load_settings
@@ -17,7 +18,7 @@ from harness.settings import env_name, load_settings
 POOLED_ROUTES = ("/braze/notifications/realtime", "/braze/notifications/batch")
 
 
-class BridgeSettings(BaseModel):
+class BridgeSettings(AdminSettings):
     """Serve the Braze <-> Sendbird bridge (Sendbird's Braze integration)."""
 
     port: int = Field(7300, description="port to listen on")
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     prog = "python -m bridge"
     settings = load_settings(BridgeSettings, argv, env_prefix="BRIDGE_", prog=prog)
     outbound = policy_from_flag(prog, settings.allow_outbound, env_name("BRIDGE_", "allow_outbound"))
+    admin = policy_from_settings(prog, settings, "BRIDGE_")
     for flag, url in (("--sendbird-url", settings.sendbird_url), ("--braze-url", settings.braze_url)):
         url_from_flag(prog, flag, url, outbound)
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
                          braze_key=settings.braze_key, api_token=settings.api_token, db=settings.db,
                          event_callback=settings.event_callback, batch_max=settings.batch_max,
                          batch_linger_ms=settings.batch_linger_ms, sendbird_timeout=settings.sendbird_timeout,
-                         allow_outbound=outbound, max_body_bytes=settings.max_body_bytes)
+                         allow_outbound=outbound, max_body_bytes=settings.max_body_bytes, admin=admin)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="bridge",
                        pooled_routes=POOLED_ROUTES)
 
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"python -m bridge: {exc}; stop it or pass another --db")
     serve(factory, settings.port, settings.host, settings.threads, name="bridge",
           banner=f"bridge on http://{settings.host}:{settings.port} (Api-Token {settings.api_token}, "
-                 f"outbox {settings.db}; calls reach {outbound.describe()})")
+                 f"outbox {settings.db}; calls reach {outbound.describe()}; {admin.describe()})")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from bridge.service import Bridge
 from harness import strict_json
 from harness.fast_routes import FastRoutes, WSGIApp
 from harness.limits import BodyTooLarge
+from harness.masking import mask
 
 log = logging.getLogger(__name__)
 SETTINGS_FIELDS = {"event_callback": bool, "braze_rest_endpoint": str, "braze_rest_api_key": str}
@@ -124,11 +125,13 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
     bp = Blueprint("bridge_admin_extras", __name__, url_prefix="/_admin")
 
     def _view() -> dict[str, Any]:
+        """The integration page, credentials masked (`GET /_admin/secrets` answers them in clear)."""
         base = request.host_url.rstrip("/")
-        return {**bridge.integration.to_dict(),
+        settings = bridge.integration.to_dict()
+        return {**settings, "braze_rest_api_key": mask(settings["braze_rest_api_key"]),
                 "endpoints": {"realtime": f"{base}/braze/notifications/realtime",
                               "batch": f"{base}/braze/notifications/batch"},
-                "api_token": bridge.api_token,
+                "api_token": mask(bridge.api_token),
                 "sendbird": {"url": bridge.sendbird_url},
                 "batching": {"batch_max": bridge.batch_max,
                              "batch_linger_ms": int(bridge.linger.total_seconds() * 1000)}}

@@ -8,11 +8,12 @@ from flask import Flask
 
 from bridge.api import admin_extras_blueprint, api_blueprint, error_answer, install_error_handlers, intake_fast_path
 from bridge.clients import SENDBIRD_READ_TIMEOUT
-from bridge.errors import INVALID_VALUE, BridgeError
+from bridge.errors import INVALID_VALUE, BridgeError, admin_refusal
 from bridge.outbox import Outbox
 from bridge.outbox_views import outbox_views_blueprint
 from bridge.service import Bridge, IntegrationSettings
 from harness.admin import admin_blueprint
+from harness.admin_guard import AdminPolicy, guard_admin
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
@@ -31,11 +32,12 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
                db: str | Path = DEFAULT_DB, event_callback: bool = True, batch_max: int = 10_000,
                batch_linger_ms: int = 1000, sendbird_timeout: float = SENDBIRD_READ_TIMEOUT,
                allow_outbound: OutboundPolicy | str | None = None,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Flask:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, admin: AdminPolicy | None = None) -> Flask:
     """`db=":memory:"` keeps the outbox in memory (simulated runs); a path makes it durable. `allow_outbound`
     (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for this service; None
     keeps it. A URL that is not one, or that the policy refuses, is a ValueError. A request body over
-    `max_body_bytes` is refused with 413 on every route."""
+    `max_body_bytes` is refused with 413 on every route. `admin` says who may call `/_admin`
+    (`harness.admin_guard`; None: loopback, no token)."""
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
@@ -54,10 +56,16 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     app.extensions["bridge"] = bridge
     app.extensions["runtime"] = runtime
     app.register_blueprint(api_blueprint(bridge))
+    def secrets() -> dict[str, str]:
+        return {"api_token": bridge.api_token, "sendbird_token": bridge.sendbird_token,
+                "braze_rest_api_key": bridge.integration.braze_rest_api_key}
+
     app.register_blueprint(admin_blueprint("bridge", runtime, bridge.reset, health=bridge.outbox.depth,
-                                           bad_request=lambda message: BridgeError(INVALID_VALUE, message)))
+                                           bad_request=lambda message: BridgeError(INVALID_VALUE, message),
+                                           secrets=secrets))
     app.register_blueprint(admin_extras_blueprint(bridge))
     app.register_blueprint(outbox_views_blueprint(outbox))
     install_error_handlers(app)
     app.wsgi_app = BodyLimit(intake_fast_path(app.wsgi_app, bridge), max_body_bytes, error_answer)
+    guard_admin(app, admin, admin_refusal, runtime.transport)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from harness.admin_guard import Refusal
+
 NOT_STRING = 400100
 NOT_LIST = 400102
 NOT_OBJECT = 400103
@@ -10,10 +12,11 @@ TOO_LONG = 400110
 INVALID_VALUE = 400111
 NOT_FOUND = 400201
 INVALID_API_TOKEN = 400401
+NO_PERMISSION = 403100
 INVALID_JSON_BODY = 400403
 INTERNAL = 500901
 
-HTTP_STATUS = {INVALID_API_TOKEN: 401, INTERNAL: 500}
+HTTP_STATUS = {INVALID_API_TOKEN: 401, NO_PERMISSION: 403, INTERNAL: 500}
 
 
 class BridgeError(Exception):
@@ -25,3 +28,12 @@ class BridgeError(Exception):
 
     def body(self) -> dict:
         return {"error": True, "code": self.code, "message": self.message}
+
+
+# the guard's statuses in Sendbird's codes: a missing or wrong token, a caller that may not, a body that is not JSON
+ADMIN_REFUSAL_CODES = {401: INVALID_API_TOKEN, 403: NO_PERMISSION, 415: INVALID_JSON_BODY}
+
+
+def admin_refusal(refusal: Refusal) -> dict:
+    """An admin request `harness.admin_guard` refused, in the bridge's (Sendbird's) error body."""
+    return BridgeError(ADMIN_REFUSAL_CODES.get(refusal.status, INVALID_VALUE), refusal.message).body()

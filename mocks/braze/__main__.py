@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from harness.admin_guard import AdminSettings, policy_from_settings
 from harness.outbound import ALLOW_HELP, policy_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
 from harness.settings import env_name, load_settings
@@ -11,7 +12,7 @@ from mocks.braze.app import DEFAULT_MAX_BODY_BYTES
 from mocks.braze.auth import DEFAULT_API_KEY
 
 
-class BrazeSettings(BaseModel):
+class BrazeSettings(AdminSettings):
     """Serve the fake Braze REST API."""
 
     port: int = Field(7100, description="port to listen on")
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     prog = "python -m mocks.braze"
     settings = load_settings(BrazeSettings, argv, env_prefix="BRAZE_", prog=prog)
     outbound = policy_from_flag(prog, settings.allow_outbound, env_name("BRAZE_", "allow_outbound"))
+    admin = policy_from_settings(prog, settings, "BRAZE_")
 
     def factory():
         from harness.gateway import Gateway
@@ -38,12 +40,12 @@ def main(argv: list[str] | None = None) -> None:
 
         runtime = Runtime.live(speed=settings.speed, clock_epoch=settings.clock_epoch)
         app = create_app(runtime, api_key=settings.api_key, webhook_timeout=settings.webhook_timeout,
-                         allow_outbound=outbound, max_body_bytes=settings.max_body_bytes)
+                         allow_outbound=outbound, max_body_bytes=settings.max_body_bytes, admin=admin)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="braze")
 
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.braze",
           banner=f"fake Braze on http://{settings.host}:{settings.port} (REST API key {settings.api_key}; "
-                 f"webhooks and Connected Content reach {outbound.describe()})")
+                 f"webhooks and Connected Content reach {outbound.describe()}; {admin.describe()})")
 
 
 if __name__ == "__main__":

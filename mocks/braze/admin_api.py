@@ -1,6 +1,11 @@
-"""The harness's admin API for the fake Braze (`/_admin/...`, no key): what the dashboard does
-in real Braze. API keys, CSV import, segments, webhook templates, campaigns, canvases, the
-Message Activity Log, a Currents export and rate limits."""
+"""The harness's admin API for the fake Braze (`/_admin/...`, no REST key: `harness.admin_guard` decides who
+may call it): what the dashboard does in real Braze. API keys, CSV import, segments, webhook templates,
+campaigns, canvases, the Message Activity Log, a Currents export and rate limits.
+
+Answers mask credentials (`harness.masking`): API keys, and the values a webhook's headers or placeholders
+hold under a credential's name (`Authorization`, `Api-Token`, `SENDBIRD_API_TOKEN`), unless the value is
+Liquid or a template placeholder, which only say where the secret comes from. What is stored and sent is
+the clear value; `GET /_admin/secrets` answers the API keys in clear."""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import ValidationError
 
 from harness import strict_json
+from harness.admin_guard import accepts_body
 from harness.limits import MIB, within_budget
+from harness.masking import mask, mask_credentials
 from harness.ratelimit import Limit, LimitTableError, parse_limit_table
 from mocks.braze import errors
 from mocks.braze.csv_import import import_csv
@@ -62,6 +69,29 @@ def _validation_error(exc: ValidationError) -> BrazeError:
     return bad_request(f"Invalid definition at {first['loc'] or 'body'}: {first['message']}", details)
 
 
+def _is_liquid(value: str) -> bool:
+    return "{{" in value or "{%" in value
+
+
+def masked_webhook(webhook: Any) -> Any:
+    """A message's webhook as answered: credentials in its headers and placeholder values masked."""
+    if not isinstance(webhook, dict):
+        return webhook
+    return {**webhook, **{part: mask_credentials(webhook[part], keep=_is_liquid) for part in ("headers", "replace")
+                          if isinstance(webhook.get(part), dict)}}
+
+
+def _template_view(template) -> dict[str, Any]:
+    view = template.to_dict()
+    placeholders = view["placeholders"]
+    view["headers"] = mask_credentials(view["headers"], keep=lambda v: _is_liquid(v) or v in placeholders)
+    return view
+
+
+def masked_keys(listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**entry, "key": mask(entry["key"])} for entry in listing]
+
+
 def _profile_by_any(service: BrazeService, key: str) -> Profile | None:
     return service.users.by_external_id(key) or service.users.by_braze_id(key)
 
@@ -80,14 +110,15 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
             service.keys.add(key, permissions)
         except ValueError as exc:
             raise bad_request(str(exc)) from None
-        return jsonify({"key": key, "permissions": sorted(permissions)}), 201
+        return jsonify({"key": mask(key), "permissions": sorted(permissions)}), 201
 
     @bp.get("/api_keys")
     def list_keys():
-        return jsonify({"api_keys": service.keys.listing()})
+        return jsonify({"api_keys": masked_keys(service.keys.listing())})
 
     # -- users ----------------------------------------------------------------------------------
     @bp.post("/users/import")
+    @accepts_body("text/csv")
     def users_import():
         report = import_csv(service.tracker, request.get_data(cache=False))
         return jsonify(report.to_dict()), 201
@@ -158,16 +189,16 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
             template = service.templates.create(template_id, body)
         except TemplateError as exc:
             raise bad_request(str(exc)) from None
-        return jsonify(template.to_dict()), 201
+        return jsonify(_template_view(template)), 201
 
     @bp.get("/webhook_templates")
     def template_list():
-        return jsonify({"templates": [t.to_dict() for t in service.templates.list()]})
+        return jsonify({"templates": [_template_view(t) for t in service.templates.list()]})
 
     @bp.get("/webhook_templates/<template_id>")
     def template_get(template_id: str):
         try:
-            return jsonify(service.templates.get(template_id).to_dict())
+            return jsonify(_template_view(service.templates.get(template_id)))
         except TemplateError as exc:
             raise BrazeError(404, str(exc)) from None
 
@@ -191,7 +222,9 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
             raise bad_request(str(exc)) from None
 
     def _campaign_view(campaign) -> dict:
-        return {"campaign_id": campaign.campaign_id, "definition": campaign.spec.model_dump(mode="json"),
+        definition = campaign.spec.model_dump(mode="json")
+        definition["webhook"] = masked_webhook(definition["webhook"])
+        return {"campaign_id": campaign.campaign_id, "definition": definition,
                 "stats": service.campaigns.stats(campaign),
                 "next_run": campaign.next_run.isoformat() if campaign.next_run else None}
 
@@ -221,7 +254,10 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
         return jsonify({"deleted": campaign_id})
 
     def _canvas_view(canvas) -> dict:
-        return {"canvas_id": canvas.canvas_id, "definition": canvas.spec.model_dump(mode="json"),
+        definition = canvas.spec.model_dump(mode="json")
+        definition["steps"] = [{**step, "webhook": masked_webhook(step["webhook"])} if "webhook" in step else step
+                               for step in definition["steps"]]
+        return {"canvas_id": canvas.canvas_id, "definition": definition,
                 "stats": service.canvases.stats(canvas)}
 
     @bp.post("/canvases")

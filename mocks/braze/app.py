@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from harness.admin import admin_blueprint
+from harness.admin_guard import AdminPolicy, guard_admin
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
@@ -12,7 +13,7 @@ from harness.runtime import Runtime
 from mocks.braze.admin_api import admin_api_blueprint
 from mocks.braze.api import error_answer, install_error_handlers, rest_blueprint, track_fast_path
 from mocks.braze.auth import DEFAULT_API_KEY
-from mocks.braze.errors import bad_request
+from mocks.braze.errors import admin_refusal, bad_request
 from mocks.braze.service import BrazeService
 
 # "All API endpoints have a data payload limit of 4 MB" (Braze's user data endpoints page)
@@ -21,10 +22,11 @@ DEFAULT_MAX_BODY_BYTES = 4 * MIB
 
 def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0,
                allow_outbound: OutboundPolicy | str | None = None,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Flask:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, admin: AdminPolicy | None = None) -> Flask:
     """`allow_outbound` (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for
     this service; None keeps it (loopback only unless the runtime was made with another). A request body
-    over `max_body_bytes` is refused with 413 on every route, as Braze does over its 4 MB."""
+    over `max_body_bytes` is refused with 413 on every route, as Braze does over its 4 MB. `admin` says who
+    may call `/_admin` (`harness.admin_guard`; None: loopback, no token)."""
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
@@ -35,8 +37,10 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     app.extensions["runtime"] = runtime
     app.register_blueprint(rest_blueprint(service))
     app.register_blueprint(admin_blueprint("braze", runtime, service.reset, health=service.counts,
-                                           bad_request=bad_request))
+                                           bad_request=bad_request,
+                                           secrets=lambda: {"api_keys": service.keys.listing()}))
     app.register_blueprint(admin_api_blueprint(service))
     install_error_handlers(app)
     app.wsgi_app = BodyLimit(track_fast_path(app.wsgi_app, service), max_body_bytes, error_answer)
+    guard_admin(app, admin, admin_refusal, runtime.transport)
     return app

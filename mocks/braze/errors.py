@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.admin_guard import Refusal
+
 INVALID_API_KEY = "Invalid API Key"
 ACCESS_DENIED = "Access Denied"
 MAX_INPUT_LENGTH = "Max Input Length Exceeded"
@@ -43,3 +45,8 @@ class BrazeError(Exception):
 
 def bad_request(message: str, errors: list[Any] | None = None) -> BrazeError:
     return BrazeError(400, message, errors)
+
+
+def admin_refusal(refusal: Refusal) -> dict[str, Any]:
+    """An admin request `harness.admin_guard` refused, in Braze's error body."""
+    return {"message": refusal.message}

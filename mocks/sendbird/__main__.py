@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from harness.admin_guard import AdminSettings, policy_from_settings
 from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
 from harness.settings import env_name, load_settings
 from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID, DEFAULT_MAX_BODY_BYTES
 
 
-class SendbirdSettings(BaseModel):
+class SendbirdSettings(AdminSettings):
     """Serve the fake Sendbird Notifications API."""
 
     port: int = Field(7200, description="port to listen on")
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     prog = "python -m mocks.sendbird"
     settings = load_settings(SendbirdSettings, argv, env_prefix="SENDBIRD_", prog=prog)
     outbound = policy_from_flag(prog, settings.allow_outbound, env_name("SENDBIRD_", "allow_outbound"))
+    admin = policy_from_settings(prog, settings, "SENDBIRD_")
     if settings.webhook_url is not None:
         url_from_flag(prog, "--webhook-url", settings.webhook_url, outbound)
 
@@ -41,12 +43,12 @@ def main(argv: list[str] | None = None) -> None:
         runtime = Runtime.live(speed=settings.speed, clock_epoch=settings.clock_epoch)
         app = create_app(runtime, app_id=settings.app_id, api_token=settings.api_token,
                          webhook_url=settings.webhook_url, allow_outbound=outbound,
-                         max_body_bytes=settings.max_body_bytes)
+                         max_body_bytes=settings.max_body_bytes, admin=admin)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird")
 
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird",
           banner=f"fake Sendbird on http://{settings.host}:{settings.port} (app id {settings.app_id}, "
-                 f"Api-Token {settings.api_token}; webhooks reach {outbound.describe()})")
+                 f"Api-Token {settings.api_token}; webhooks reach {outbound.describe()}; {admin.describe()})")
 
 
 if __name__ == "__main__":

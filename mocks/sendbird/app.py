@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Flask
 
 from harness.admin import admin_blueprint
+from harness.admin_guard import AdminPolicy, guard_admin
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
-from mocks.sendbird.errors import error_answer, invalid
+from mocks.sendbird.errors import admin_refusal, error_answer, invalid
 from mocks.sendbird.send_route import send_fast_path
 from mocks.sendbird.service import SendbirdService
 
@@ -23,10 +24,11 @@ DEFAULT_MAX_BODY_BYTES = 16 * MIB
 
 def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api_token: str = DEFAULT_API_TOKEN,
                webhook_url: str | None = None, allow_outbound: OutboundPolicy | str | None = None,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Flask:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, admin: AdminPolicy | None = None) -> Flask:
     """`allow_outbound` (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for
     this service; None keeps it. A `webhook_url` the policy refuses is a ValueError. A request body over
-    `max_body_bytes` is refused with 413 on every route."""
+    `max_body_bytes` is refused with 413 on every route. `admin` says who may call `/_admin`
+    (`harness.admin_guard`; None: loopback, no token)."""
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
@@ -38,8 +40,10 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
     app.register_blueprint(api_blueprint(service))
     app.register_blueprint(storage_blueprint(service))
     app.register_blueprint(admin_blueprint("sendbird", runtime, service.reset,
-                                           health=lambda: {"app_id": app_id, **service.counts()}, bad_request=invalid))
+                                           health=lambda: {"app_id": app_id, **service.counts()}, bad_request=invalid,
+                                           secrets=lambda: {"app_id": app_id, "api_token": service.api_token}))
     app.register_blueprint(admin_extras_blueprint(service))
     install_error_handlers(app)
     app.wsgi_app = BodyLimit(send_fast_path(app.wsgi_app, service), max_body_bytes, error_answer)
+    guard_admin(app, admin, admin_refusal, runtime.transport)
     return app

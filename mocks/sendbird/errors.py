@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from harness.admin_guard import Refusal
 from harness.limits import BodyTooLarge
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,12 @@ INVALID_VALUE = 400111
 NOT_FOUND = 400201
 ALREADY_EXISTS = 400202
 INVALID_API_TOKEN = 400401
+NO_PERMISSION = 403100
 INVALID_JSON_BODY = 400403
 RATE_LIMITED = 500910
 INTERNAL = 500901
 
-HTTP_STATUS = {INVALID_API_TOKEN: 401, RATE_LIMITED: 429, INTERNAL: 500}
+HTTP_STATUS = {INVALID_API_TOKEN: 401, NO_PERMISSION: 403, RATE_LIMITED: 429, INTERNAL: 500}
 
 
 class SendbirdError(Exception):
@@ -60,3 +62,12 @@ def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
         return 413, {}, SendbirdError(TOO_LONG, exc.message).body()
     log.exception("unexpected error in the fake Sendbird", exc_info=exc)
     return 500, {}, SendbirdError(INTERNAL, "Internal server error.").body()
+
+
+# the guard's statuses in Sendbird's codes: a missing or wrong token, a caller that may not, a body that is not JSON
+ADMIN_REFUSAL_CODES = {401: INVALID_API_TOKEN, 403: NO_PERMISSION, 415: INVALID_JSON_BODY}
+
+
+def admin_refusal(refusal: Refusal) -> dict:
+    """An admin request `harness.admin_guard` refused, in Sendbird's error body (the bridge's too)."""
+    return SendbirdError(ADMIN_REFUSAL_CODES.get(refusal.status, INVALID_VALUE), refusal.message).body()

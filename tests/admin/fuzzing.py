@@ -28,21 +28,35 @@ MAX_TASKS = 100  # a fuzzed recurring campaign must not keep the scheduler busy 
 
 @dataclass(frozen=True)
 class Route:
-    """One URL pattern under /_admin and every method Flask answers on it."""
+    """One URL pattern and every method Flask answers on it; `body_types` are what its views declare they
+    take besides JSON (`harness.admin_guard.accepts_body`)."""
 
     rule: str
     arguments: tuple[str, ...]
     methods: tuple[str, ...]
+    body_types: tuple[str, ...] = ()
+
+
+def is_admin_rule(rule: str) -> bool:
+    return rule == ADMIN or rule.startswith(ADMIN + "/")
+
+
+def routes_where(app: Flask, keep: Callable[[str], bool]) -> list[Route]:
+    """The app's URL patterns that `keep` keeps, from its `url_map`."""
+    methods: dict[str, set[str]] = {}
+    arguments: dict[str, tuple[str, ...]] = {}
+    body_types: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if keep(rule.rule):
+            methods.setdefault(rule.rule, set()).update(rule.methods or ())
+            arguments[rule.rule] = tuple(sorted(rule.arguments))
+            view = app.view_functions.get(rule.endpoint)
+            body_types.setdefault(rule.rule, set()).update(getattr(view, "admin_body_types", ()))
+    return [Route(r, arguments[r], tuple(sorted(m)), tuple(sorted(body_types[r]))) for r, m in sorted(methods.items())]
 
 
 def admin_routes(app: Flask) -> list[Route]:
-    methods: dict[str, set[str]] = {}
-    arguments: dict[str, tuple[str, ...]] = {}
-    for rule in app.url_map.iter_rules():
-        if rule.rule == ADMIN or rule.rule.startswith(ADMIN + "/"):
-            methods.setdefault(rule.rule, set()).update(rule.methods or ())
-            arguments[rule.rule] = tuple(sorted(rule.arguments))
-    return [Route(r, arguments[r], tuple(sorted(m))) for r, m in sorted(methods.items())]
+    return routes_where(app, is_admin_rule)
 
 
 @dataclass

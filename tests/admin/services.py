@@ -154,7 +154,7 @@ def sendbird_send(env: Env):
 SENDBIRD = Service(
     name="sendbird", make=sendbird_env, is_error=sendbird_error,
     examples={
-        "/_admin/webhooks": [{"url": "http://hooks.local/hook", "events": ["message:read"]}],
+        "/_admin/webhooks": [{"url": "http://hooks.local/hook", "events": ["group_channel:message_read"]}],
         "/_admin/rate_limits": [{"send": {"limit": 5, "window_seconds": 1},
                                  "templates": {"limit": 100, "window_seconds": 60}}],
     },

@@ -75,7 +75,7 @@ def assert_braze_error(response) -> str:
 def test_api_key_permissions_must_be_a_list_of_strings(braze, permissions):
     assert "permissions" in assert_braze_error(braze.client.post("/_admin/api_keys", json={
         "key": "k2", "permissions": permissions}))
-    assert [k["key"] for k in braze.client.get("/_admin/api_keys").get_json()["api_keys"]] == ["local-braze-key"]
+    assert [k["key"] for k in braze.client.get("/_admin/secrets").get_json()["api_keys"]] == ["local-braze-key"]
 
 
 def _campaign(**fields) -> dict:

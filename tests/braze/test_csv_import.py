@@ -165,7 +165,8 @@ def test_duplicate_header_is_400(braze):
 
 
 def test_non_utf8_is_400(braze):
-    response = braze.client.post("/_admin/users/import", data="external_id,name\nu1,Jos\xe9\n".encode("latin-1"))
+    response = braze.client.post("/_admin/users/import", data="external_id,name\nu1,Jos\xe9\n".encode("latin-1"),
+                                 content_type="text/csv")
     assert response.status_code == 400
 
 

@@ -112,9 +112,11 @@ def test_admin_refuses_bad_key_definitions(braze, body):
 
 def test_admin_lists_keys_with_their_permissions(braze):
     add_key(braze, "reader", ["segments.list", "events.list"])
-    keys = {k["key"]: k["permissions"] for k in braze.client.get("/_admin/api_keys").get_json()["api_keys"]}
+    keys = {k["key"]: k["permissions"] for k in braze.client.get("/_admin/secrets").get_json()["api_keys"]}
     assert keys["reader"] == ["events.list", "segments.list"]
     assert set(keys[API_KEY]) == set(PERMISSIONS)
+    listed = braze.client.get("/_admin/api_keys").get_json()["api_keys"]  # the listing masks the keys
+    assert [k["key"] for k in listed] == ["…" + API_KEY[-4:], "…"] and listed[1]["permissions"] == keys["reader"]
 
 
 # -- rate-limit headers ----------------------------------------------------------------------------
@@ -250,7 +252,7 @@ def test_admin_reset_restores_keys_limits_and_data(braze):
     braze.campaign(name="C")
     response = braze.client.post("/_admin/reset")
     assert response.status_code == 200
-    assert [k["key"] for k in braze.client.get("/_admin/api_keys").get_json()["api_keys"]] == [API_KEY]
+    assert [k["key"] for k in braze.client.get("/_admin/secrets").get_json()["api_keys"]] == [API_KEY]
     assert braze.client.get("/_admin/rate_limits").get_json()["users.track"] == {"limit": 3000, "window_seconds": 3.0}
     assert braze.client.get("/_admin/users").get_json()["total"] == 0
     assert braze.client.get("/_admin/campaigns").get_json()["campaigns"] == []

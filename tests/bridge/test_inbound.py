@@ -253,15 +253,17 @@ def test_signed_webhooks_that_are_not_reads_or_not_ours_queue_nothing(stack: Sta
 
 
 def test_get_integration_shows_both_endpoints_the_token_and_the_settings(stack: Stack):
-    response = stack.bridge_client.get("/_admin/integration", base_url="http://bridge.example:7300")
+    response = stack.bridge_client.get("/_admin/integration", base_url="http://127.0.0.1:7300")
     assert response.status_code == 200
     view = response.get_json()
-    assert view["endpoints"] == {"realtime": "http://bridge.example:7300/braze/notifications/realtime",
-                                 "batch": "http://bridge.example:7300/braze/notifications/batch"}
-    assert view["api_token"] == API_TOKEN
+    assert view["endpoints"] == {"realtime": "http://127.0.0.1:7300/braze/notifications/realtime",
+                                 "batch": "http://127.0.0.1:7300/braze/notifications/batch"}
+    assert view["api_token"] == "…" + API_TOKEN[-4:]  # masked: GET /_admin/secrets answers it in clear
     assert view["event_callback"] is True
     assert view["braze_rest_endpoint"] == "http://braze.local"
-    assert view["braze_rest_api_key"] == "local-braze-key"
+    assert view["braze_rest_api_key"] == "…-key"
+    secrets = stack.bridge_client.get("/_admin/secrets").get_json()
+    assert (secrets["api_token"], secrets["braze_rest_api_key"]) == (API_TOKEN, "local-braze-key")
 
 
 def test_put_integration_edits_the_settings_and_they_take_effect(stack: Stack):
@@ -275,7 +277,8 @@ def test_put_integration_edits_the_settings_and_they_take_effect(stack: Stack):
     assert changed.status_code == 200
     view = stack.bridge_client.get("/_admin/integration").get_json()
     assert (view["event_callback"], view["braze_rest_endpoint"], view["braze_rest_api_key"]) == (
-        True, "http://braze.local/", "other-key")
+        True, "http://braze.local/", "…-key")
+    assert stack.bridge_client.get("/_admin/secrets").get_json()["braze_rest_api_key"] == "other-key"
     stack.post("realtime", webhook_body("m2", "bob"))
     stack.run()
     assert stack.braze_events() == []  # Braze refuses the unknown key: 401 → dead letter
