@@ -24,6 +24,9 @@ durable outbox, and a restarted fake Braze or Sendbird (whose state is gone) fai
 
 Run against `bsim up` (README, "Load tests (Locust)"):
     locust -f locustfile.py --headless -u 20 -r 5 -t 30s RealtimeWebhookUser
+The master's admin calls (journals, outbox, health, the trigger targets) send the stack's admin token when one
+is set (`--admin-token`, or BSIM_ADMIN_TOKEN as for every harness client; docs/security.md). The file imports
+nothing of the harness, so workers on other machines need only Locust.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "shape": None,
     "shape_steps": 5,
     "drain_timeout": 20.0,
+    "admin_token": None,
 }
 SHAPES = {"step": "StepLoadShape", "spike": "SpikeLoadShape"}
 CAMPAIGN_ID = "locust-campaign"  # created (or replaced) at test start when CampaignTriggerUser runs
@@ -78,6 +82,8 @@ STATUSES = ("SENT", "READ")
 FOLLOW_INTERVAL = 0.5
 UNMATCHED_POLLS = 20  # an E2E event whose accept has not shown up after this many polls is dropped
 ADMIN_TIMEOUT = 10.0
+ADMIN_TOKEN_ENV = "BSIM_ADMIN_TOKEN"  # harness.admin_guard's names, repeated: this file imports no harness code
+ADMIN_TOKEN_HEADER = "X-Admin-Token"
 
 
 @events.init_command_line_parser.add_listener
@@ -106,6 +112,8 @@ def add_options(parser) -> None:
     parser.add_argument("--shape", default=None, choices=[*SHAPES, *SHAPES.values()],
                         help="a load shape (step or spike, or the class name); -u is its peak, -t its length")
     parser.add_argument("--shape-steps", type=int, default=DEFAULTS["shape_steps"], help="steps of the step shape")
+    parser.add_argument("--admin-token", default=None, env_var=ADMIN_TOKEN_ENV, is_secret=True,
+                        help="the services' admin token (X-Admin-Token), needed when they were started with one")
     parser.add_argument("--drain-timeout", type=float, default=DEFAULTS["drain_timeout"],
                         help="seconds to wait at the end for the pipeline to drain before reconciling")
 
@@ -118,6 +126,12 @@ def option(environment, name: str) -> Any:
 
 def service_url(environment, service: str) -> str:
     return str(option(environment, f"{service}_host")).rstrip("/")
+
+
+def admin_headers(environment) -> dict[str, str]:
+    """The admin token header, when the services were started with one (only admin calls carry it)."""
+    token = option(environment, "admin_token")
+    return {ADMIN_TOKEN_HEADER: token} if token else {}
 
 
 def population(environment) -> list[tuple[str, str]]:
@@ -393,6 +407,7 @@ class PipelineWatch:
         self.environment = environment
         self.urls = {name: service_url(environment, name) for name in ("braze", "sendbird", "bridge")}
         self.http = requests.Session()
+        self.http.headers.update(admin_headers(environment))  # this session makes admin calls only
         health = {name: self._get(name, "/_admin/health") for name in self.urls}
         self.start = {name: h["journal_cursor"] for name, h in health.items()}
         self.cursors = dict(self.start)
@@ -723,7 +738,8 @@ def create_trigger_targets(environment) -> None:
               "steps": [{"id": "notify", "name": "Notify", "type": "message",
                          "webhook": sendbird_webhook(environment, "realtime")}]}
     for path, body in ((f"/_admin/campaigns/{CAMPAIGN_ID}", campaign), (f"/_admin/canvases/{CANVAS_ID}", canvas)):
-        response = requests.put(braze + path, json=body, timeout=ADMIN_TIMEOUT)
+        response = requests.put(braze + path, json=body, timeout=ADMIN_TIMEOUT,
+                                headers=admin_headers(environment))
         if response.status_code not in (200, 201):
             raise RuntimeError(f"PUT {path}: HTTP {response.status_code} {response.text[:300]}")
 

@@ -25,7 +25,7 @@ from flask import Flask
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import post_script, start_hello, start_module, wrk
+from benchmarks.common import ADMIN, post_script, start_hello, start_module, wrk
 from harness.processes import free_port
 from harness.runtime import Runtime
 from mocks.braze.app import create_app
@@ -103,7 +103,7 @@ def live(seconds: int) -> dict:
         import requests
 
         # Braze's default 3,000 requests / 3 s would turn most of the load into 429s: lift it
-        requests.patch(braze.url + "/_admin/rate_limits", timeout=5,
+        requests.patch(braze.url + "/_admin/rate_limits", timeout=5, headers=ADMIN,
                      json={"users.track": {"limit": 10**9, "window_seconds": 1}}).raise_for_status()
         hello_r = wrk(hello.url, LUA_TRACK, seconds, 16)
         track_r = wrk(braze.url, LUA_TRACK, seconds, 16)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests
 
 from benchmarks.bridge_paths import _lua
-from benchmarks.common import ROOT, start_live, wrk
+from benchmarks.common import ADMIN, ROOT, start_live, wrk
 from harness.processes import free_port
 
 BRIDGE = """
@@ -42,7 +42,7 @@ def health_probe(url: str, stop: threading.Event, latencies: list[float]) -> Non
     session = requests.Session()
     while not stop.is_set():
         start = time.perf_counter()
-        session.get(url + "/_admin/health", timeout=10)
+        session.get(url + "/_admin/health", headers=ADMIN, timeout=10)
         latencies.append((time.perf_counter() - start) * 1000)
         stop.wait(0.01)
 
@@ -53,9 +53,11 @@ def measure(pooled: bool, seconds: int) -> dict:
         placement = "" if pooled else "bridge_main.POOLED_ROUTES = ()"
         live = start_live(BRIDGE.format(root=ROOT, placement=placement, port=port, db=f"{tmp}/o.sqlite3"), port)
         try:
-            requests.put(live.url + "/_admin/sending", json={"paused": True}, timeout=5).raise_for_status()
+            requests.put(live.url + "/_admin/sending", json={"paused": True}, headers=ADMIN,
+                         timeout=5).raise_for_status()
             accept = wrk(live.url, _lua("realtime", "a"), seconds, 16)
-            requests.put(live.url + "/_admin/sending", json={"paused": False}, timeout=5).raise_for_status()
+            requests.put(live.url + "/_admin/sending", json={"paused": False}, headers=ADMIN,
+                         timeout=5).raise_for_status()
             latencies: list[float] = []
             stop = threading.Event()
             probe = threading.Thread(target=health_probe, args=(live.url, stop, latencies))

@@ -37,7 +37,18 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import CLIENT_CORE, ROOT, hello_app, pinned, post_script, start_hello, start_module, timed, wrk
+from benchmarks.common import (
+    ADMIN,
+    CLIENT_CORE,
+    ROOT,
+    hello_app,
+    pinned,
+    post_script,
+    start_hello,
+    start_module,
+    timed,
+    wrk,
+)
 from bridge.app import create_app as create_bridge
 from harness.processes import free_port
 from harness.runtime import Runtime
@@ -124,7 +135,7 @@ def _journal(url: str, kinds: list[str]) -> list[dict]:
     out, cursor = [], 0
     while True:
         params = {"since": cursor, "limit": 10_000, "kind": kinds}
-        page = requests.get(url + "/_admin/journal", params=params, timeout=30).json()
+        page = requests.get(url + "/_admin/journal", params=params, headers=ADMIN, timeout=30).json()
         out.extend(page["records"])
         if page["cursor"] == cursor:
             return out
@@ -136,7 +147,7 @@ def _wait_drained(bridge_url: str, timeout: float, callbacks: bool = True) -> tu
     deadline = time.monotonic() + timeout
     busy = ("webhooks_pending", "webhooks_sending") + (("callbacks_pending", "callbacks_posting") if callbacks else ())
     while time.monotonic() < deadline:
-        depth = requests.get(bridge_url + "/_admin/outbox", timeout=5).json()
+        depth = requests.get(bridge_url + "/_admin/outbox", headers=ADMIN, timeout=5).json()
         sent = depth.get("webhooks_sent", 0)
         if (not callbacks or depth.get("callbacks_posted", 0) == sent) and not any(k in depth for k in busy):
             return time.monotonic(), sent
@@ -145,7 +156,7 @@ def _wait_drained(bridge_url: str, timeout: float, callbacks: bool = True) -> tu
 
 
 def _pause(bridge_url: str, paused: bool) -> None:
-    requests.put(bridge_url + "/_admin/sending", json={"paused": paused}, timeout=5).raise_for_status()
+    requests.put(bridge_url + "/_admin/sending", json={"paused": paused}, headers=ADMIN, timeout=5).raise_for_status()
 
 
 def _lua(mode: str, prefix: str, limit: int | None = None) -> str:
@@ -208,7 +219,7 @@ def live(seconds: int, batch: int) -> dict:
         "--batch-linger-ms", "200"])
     try:
         requests.patch(braze.url + "/_admin/rate_limits", json={"users.track": {"limit": 10**9, "window_seconds": 1}},
-                     timeout=5).raise_for_status()
+                       headers=ADMIN, timeout=5).raise_for_status()
         for template in (TEMPLATE, LOCUST_TEMPLATE):
             requests.post(sendbird.url + "/v1/templates", json=template, headers={"Api-Token": "local-sendbird-token"},
                           timeout=5).raise_for_status()
@@ -244,7 +255,8 @@ def live(seconds: int, batch: int) -> dict:
                                           round(min(out["realtime_drain_per_s"], out["realtime_e2e_per_s"]) / 2),
                                           max(10, seconds * 2))
         # 6. the Sendbird leg alone: the same two drains with the event callback off
-        requests.put(bridge.url + "/_admin/integration", json={"event_callback": False}, timeout=5).raise_for_status()
+        requests.put(bridge.url + "/_admin/integration", json={"event_callback": False}, headers=ADMIN,
+                     timeout=5).raise_for_status()
         _, before = _wait_drained(bridge.url, 300, callbacks=False)
         _pause(bridge.url, True)
         wrk(bridge.url, _lua("realtime", "x", batch), max(3, batch // 1500), 8)

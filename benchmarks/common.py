@@ -22,6 +22,8 @@ from string import Template
 import requests
 from flask import Flask, jsonify, request
 
+from harness.admin_client import admin_headers
+
 SERVER_CORE = "0"
 CLIENT_CORE = "1"
 
@@ -63,6 +65,8 @@ class LiveServer:
 
 
 ROOT = str(Path(__file__).resolve().parent.parent)
+# The services a benchmark starts inherit its environment, BSIM_ADMIN_TOKEN included: admin calls send it.
+ADMIN = admin_headers()
 SERVE_MODULE = """
 import logging; logging.disable(logging.WARNING)
 from {module}.__main__ import main

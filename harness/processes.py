@@ -17,6 +17,9 @@ from pathlib import Path
 
 import requests
 
+from harness.admin_client import admin_headers
+from harness.admin_guard import SHARED_TOKEN_ENV
+
 log = logging.getLogger(__name__)
 
 
@@ -118,14 +121,17 @@ def stop_all(processes: Sequence[subprocess.Popen], grace: float = 3.0) -> None:
 
 def start_service(name: str, module: str, port: int, args: Sequence[str] = (), env: dict[str, str] | None = None,
                   startup_timeout: float = 30.0, health_path: str = "/_admin/health",
-                  quiet: bool = True, log: Path | None = None) -> ServiceProcess:
+                  quiet: bool = True, log: Path | None = None, admin_token: str | None = None) -> ServiceProcess:
     """Run `python -m module --port port *args` and return once `health_path` answers 200. Its output
-    goes to `log` when given (appended), else to the terminal, or nowhere when `quiet`."""
+    goes to `log` when given (appended), else to the terminal, or nowhere when `quiet`. The health check
+    sends `admin_token`, else the BSIM_ADMIN_TOKEN the service itself gets, if any."""
     cmd = [sys.executable, "-m", module, "--port", str(port), *args]
+    env = {**os.environ, **(env or {})}
+    headers = admin_headers(admin_token or env.get(SHARED_TOKEN_ENV))
     out = log.open("ab") if log is not None else subprocess.DEVNULL if quiet else None
     try:
         # the service dies with whoever started it (a killed `bsim up` or test run leaves no orphan on its port)
-        process = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out,
+        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=out,
                                    preexec_fn=die_with_parent)
     finally:
         if log is not None:
@@ -136,7 +142,7 @@ def start_service(name: str, module: str, port: int, args: Sequence[str] = (), e
         if process.poll() is not None:
             raise RuntimeError(f"{service.exit_summary()} before answering")
         try:
-            if requests.get(service.url + health_path, timeout=0.5).status_code == 200:
+            if requests.get(service.url + health_path, headers=headers, timeout=0.5).status_code == 200:
                 service.log_mark = log.stat().st_size if log is not None else 0
                 return service
         except requests.RequestException:

@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harness.admin_client import admin_headers
+from harness.admin_guard import SHARED_TOKEN_ENV, TOKEN_HEADER
 from harness.outbound import ALLOW_FLAG, ALLOW_HELP, OutboundPolicy
 from simulator.runner import LIVE_DEFAULTS, Endpoints, RunError
 
@@ -24,12 +26,13 @@ console = Console()
 SCHEMA_PATH = Path("scenarios") / "schema.json"
 
 
-def _endpoints(braze_url: str, sendbird_url: str, bridge_url: str) -> Endpoints:
-    return Endpoints(braze_url.rstrip("/"), sendbird_url.rstrip("/"), bridge_url.rstrip("/"))
+def _endpoints(braze_url: str, sendbird_url: str, bridge_url: str, admin_token: str | None = None) -> Endpoints:
+    return Endpoints(braze_url.rstrip("/"), sendbird_url.rstrip("/"), bridge_url.rstrip("/"),
+                     admin_token=admin_token or None)
 
 
-def _live_endpoints(allow_outbound: str, braze_url: str, sendbird_url: str,
-                    bridge_url: str) -> tuple[OutboundPolicy, Endpoints]:
+def _live_endpoints(allow_outbound: str, braze_url: str, sendbird_url: str, bridge_url: str,
+                    admin_token: str | None = None) -> tuple[OutboundPolicy, Endpoints]:
     """The policy a live run calls under, and its service URLs, each checked by it before anything is sent."""
     try:
         policy = OutboundPolicy.parse(allow_outbound, env="BSIM_ALLOW_OUTBOUND")
@@ -40,7 +43,13 @@ def _live_endpoints(allow_outbound: str, braze_url: str, sendbird_url: str,
             policy.check_url(url)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=flag) from None
-    return policy, _endpoints(braze_url, sendbird_url, bridge_url)
+    return policy, _endpoints(braze_url, sendbird_url, bridge_url, admin_token)
+
+
+def admin_token_option(fn):
+    """`--admin-token`: what the services' /_admin requires in X-Admin-Token when they were started with one."""
+    return click.option("--admin-token", default=None, envvar=SHARED_TOKEN_ENV, show_envvar=True,
+                        help=f"the services' admin token, sent as {TOKEN_HEADER} on admin calls")(fn)
 
 
 def service_options(fn):
@@ -89,9 +98,11 @@ def validate(files: tuple[str, ...]) -> None:
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), help="write the HTML report here")
 @click.option(ALLOW_FLAG, "allow_outbound", default="", envvar="BSIM_ALLOW_OUTBOUND", show_envvar=True,
               help=f"with --live: {ALLOW_HELP}, for the service URLs")
+@admin_token_option
 @service_options
 def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | None, junit: str | None,
-        report_dir: str | None, allow_outbound: str, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
+        report_dir: str | None, allow_outbound: str, admin_token: str | None, braze_url: str, sendbird_url: str,
+        bridge_url: str) -> None:
     from harness.gc_tuning import tune_for_long_lived_stores
     from simulator.live import run_live
     from simulator.loader import ScenarioError, load
@@ -104,7 +115,7 @@ def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | 
         console.print(f"[red]✗[/] {file} is not a valid scenario:")
         console.print(exc.report(), highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
-    checked = _live_endpoints(allow_outbound, braze_url, sendbird_url, bridge_url) if live else None
+    checked = _live_endpoints(allow_outbound, braze_url, sendbird_url, bridge_url, admin_token) if live else None
     started = time.perf_counter()
     with _progress(scenario.name) as progress:
         try:
@@ -185,8 +196,10 @@ def schema(output: str) -> None:
 @click.option("--integration-token", default="local-integration-token", show_default=True)
 @click.option("--db", default=".bsim/bridge.sqlite3", show_default=True, help="the bridge's outbox")
 @click.option("--log-dir", default=".bsim/logs", show_default=True, help="one log file per process")
+@click.option("--admin-token", default=None, envvar=SHARED_TOKEN_ENV, show_envvar=True,
+              help=f"require this {TOKEN_HEADER} on every service's /_admin (the stack's own calls send it)")
 def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
-       sendbird_token: str, integration_token: str, db: str, log_dir: str) -> None:
+       sendbird_token: str, integration_token: str, db: str, log_dir: str, admin_token: str | None) -> None:
     from simulator.up import Stack, StackError
 
     def terminate(*_: object) -> None:  # SIGTERM stops the stack like Ctrl-C
@@ -194,7 +207,7 @@ def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, bridge_
 
     signal.signal(signal.SIGTERM, terminate)
     stack = Stack(speed, braze_port, sendbird_port, bridge_port, braze_key, sendbird_token, integration_token, db,
-                  log_dir)
+                  log_dir, admin_token)
     code = 0
     try:
         stack.start(seed=not no_seed, console=console)
@@ -215,12 +228,14 @@ def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, bridge_
 @cli.command(help="Follow the journals live (SENT and READ events as they arrive).")
 @click.option("--kind", "kinds", multiple=True, help="only these record kinds (repeatable)")
 @click.option("--user", help="only records about this user (external or Sendbird id)")
+@admin_token_option
 @service_options
-def tail(kinds: tuple[str, ...], user: str | None, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
+def tail(kinds: tuple[str, ...], user: str | None, admin_token: str | None, braze_url: str, sendbird_url: str,
+         bridge_url: str) -> None:
     from simulator.tail import follow
 
     with contextlib.suppress(KeyboardInterrupt):
-        follow(console, [braze_url, sendbird_url, bridge_url], set(kinds), user)
+        follow(console, [braze_url, sendbird_url, bridge_url], set(kinds), user, admin_token=admin_token)
 
 
 @cli.group(help="Braze users.")
@@ -247,9 +262,10 @@ def _call_braze(braze_url: str, method: str, path: str, **kwargs) -> requests.Re
                               "imported, 1 rows dropped or the file refused, 3 the fake Braze unreachable.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--braze-url", default=LIVE_DEFAULTS.braze, show_default=True)
-def users_import(file: str, braze_url: str) -> None:
+@admin_token_option
+def users_import(file: str, braze_url: str, admin_token: str | None) -> None:
     response = _call_braze(braze_url, "POST", "/_admin/users/import", data=Path(file).read_bytes(), timeout=300,
-                           headers={"Content-Type": "text/csv"})
+                           headers={"Content-Type": "text/csv", **admin_headers(admin_token)})
     body = response.json()
     if response.status_code != 201:
         console.print(f"[red]import refused:[/] {body.get('message')}")

@@ -1,7 +1,9 @@
 """`python -m simulator.device_service`: the demo world's devices as a process of their own.
 
 They follow the fake Sendbird's delivery stream (pushed, never polled) and act with the demo
-population's behaviour; `bsim up` starts this beside the three services.
+population's behaviour; `bsim up` starts this beside the three services. The stream is an admin route:
+the admin token, when the stack has one, comes in BSIM_ADMIN_TOKEN (the environment, not the command
+line, where every user of the machine could read it).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import signal
 import threading
 
+from harness.admin_client import send_admin_token
 from harness.processes import die_with_parent, ticks
 from harness.runtime import Runtime
 from simulator.devices import DeviceFleet
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     scenario = demo_scenario()
     runtime = Runtime.live(speed=args.speed, seed=scenario.seed, clock_epoch=args.clock_epoch)
     users = build_population(scenario.population, scenario.seed, runtime.clock.now())
-    http = runtime.transport.session()
+    http = send_admin_token(runtime.transport.session())
     fleet = DeviceFleet(runtime, users, http, args.sendbird_url, args.sendbird_token, http, args.braze_url,
                         args.braze_key, scenario.seed)
     stop = threading.Event()

@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from harness.admin_client import send_admin_token
 from harness.outbound import LOOPBACK_ONLY, OutboundPolicy
 from harness.processes import wait_for
 from harness.runtime import Runtime
@@ -133,7 +134,7 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
     seed = scenario.seed if seed is None else seed
     progress = progress or (lambda fraction, text: None)
     namespace = namespace or Namespace.fresh()
-    http = Transport(False, outbound=outbound).session(timeout=60)
+    http = send_admin_token(Transport(False, outbound=outbound).session(timeout=60), ends.admin_token)
     progress(0.0, "checking the stack")
     stack = probe(http, ends)
     check_speed(stack, speed, warn or log.warning)

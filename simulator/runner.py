@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from harness.admin_client import send_admin_token
 from harness.runtime import Runtime
 from simulator.analysis import build_report
 from simulator.devices import DeviceFleet
@@ -43,6 +44,7 @@ class Endpoints:
     braze_key: str = "local-braze-key"
     sendbird_token: str = "local-sendbird-token"
     integration_token: str = "local-integration-token"
+    admin_token: str | None = None  # the services' X-Admin-Token (None: BSIM_ADMIN_TOKEN, if set)
 
     def services(self) -> dict[str, str]:
         return {"braze": self.braze, "sendbird": self.sendbird, "bridge": self.bridge}
@@ -96,7 +98,7 @@ class Run:
         self.ends = ends
         self.seed = seed
         self.progress = progress or (lambda fraction, text: None)
-        self.http = runtime.transport.session()
+        self.http = send_admin_token(runtime.transport.session(), ends.admin_token)
         self.braze_auth = {"Authorization": f"Bearer {ends.braze_key}"}
         self.sendbird_auth = {"Api-Token": ends.sendbird_token}
         self.users: list[SimUser] = []

@@ -18,6 +18,7 @@ import requests
 from rich.console import Console
 from rich.markup import escape
 
+from harness.admin_client import send_admin_token
 from harness.processes import ticks
 
 COLOURS = {"braze": "magenta", "bridge": "cyan", "sendbird": "green", "simulator": "yellow"}
@@ -58,11 +59,11 @@ class Followed:
 
 class Tail:
     def __init__(self, console: Console, urls: list[str], kinds: set[str], user: str | None,
-                 http: requests.Session | None = None) -> None:
+                 http: requests.Session | None = None, admin_token: str | None = None) -> None:
         self.console = console
         self.kinds = kinds
         self.user = user
-        self.http = http or requests.Session()
+        self.http = http or send_admin_token(requests.Session(), admin_token)
         self.services = [Followed(url) for url in urls]
 
     def poll(self) -> None:
@@ -105,7 +106,7 @@ class Tail:
 
 
 def follow(console: Console, urls: list[str], kinds: set[str], user: str | None, interval: float = 0.5,
-           iterations: int | None = None) -> None:
-    tail = Tail(console, urls, kinds, user)
+           iterations: int | None = None, admin_token: str | None = None) -> None:
+    tail = Tail(console, urls, kinds, user, admin_token=admin_token)
     for _ in ticks(interval, iterations):
         tail.poll()

@@ -9,10 +9,13 @@ one log file each (`--log-dir`), so the terminal shows the stack's own lines:
   restarted on its outbox (durable: what it accepted is sent); the devices are restarted (they hold
   nothing); a fake that exits ends the stack, its state being in memory;
 - Ctrl-C (or SIGTERM) stops every process at once, within a few seconds.
+The stack binds loopback only. With an admin token (`--admin-token`, BSIM_ADMIN_TOKEN) every process gets it
+in its environment, never on its command line, and every admin call of the stack's own sends it.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -22,6 +25,8 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from harness.admin_client import admin_headers
+from harness.admin_guard import SHARED_TOKEN_ENV
 from harness.processes import (
     ServiceProcess,
     describe_exit,
@@ -40,6 +45,7 @@ DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "onboarding_demo.y
 DEMO_PREFIX = "demo-"
 HOST = "127.0.0.1"
 LABELS = {"braze": "fake Braze", "sendbird": "fake Sendbird", "bridge": "bridge"}
+ENV_PREFIXES = {"braze": "BRAZE_", "sendbird": "SENDBIRD_", "bridge": "BRIDGE_"}
 GRACE = 3.0  # seconds the processes get to stop before they are killed
 PORT_FREED = 10.0  # seconds a dead service's port may take to be released
 DEVICES_SETTLED = 10.0  # devices that exit sooner after their start are crashing, not to be restarted
@@ -58,11 +64,13 @@ def demo_scenario():
 
 class Stack:
     def __init__(self, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
-                 sendbird_token: str, integration_token: str, db: str, log_dir: str = ".bsim/logs") -> None:
+                 sendbird_token: str, integration_token: str, db: str, log_dir: str = ".bsim/logs",
+                 admin_token: str | None = None) -> None:
         self.speed = speed
         self.ports = {"braze": braze_port, "sendbird": sendbird_port, "bridge": bridge_port}
         self.ends = Endpoints(f"http://{HOST}:{braze_port}", f"http://{HOST}:{sendbird_port}",
-                              f"http://{HOST}:{bridge_port}", braze_key, sendbird_token, integration_token)
+                              f"http://{HOST}:{bridge_port}", braze_key, sendbird_token, integration_token,
+                              admin_token or None)
         self.db = db
         self.log_dir = Path(log_dir)
         self.services: dict[str, ServiceProcess] = {}
@@ -97,11 +105,18 @@ class Stack:
         sendbird = self.ends.sendbird
 
         def devices_listening() -> bool:  # deliveries are pushed, not replayed: be ready before announcing
-            return requests.get(f"{sendbird}/_admin/stats", timeout=2).json()["delivery_subscribers"] > 0
+            return requests.get(f"{sendbird}/_admin/stats", headers=admin_headers(self.ends.admin_token),
+                                timeout=2).json()["delivery_subscribers"] > 0
 
         if not wait_for(devices_listening, 30):
             raise StackError(f"the devices did not connect to Sendbird's delivery stream (see {self._log('devices')})")
         self._announce(console)
+
+    def _admin_env(self, *prefixes: str) -> dict[str, str]:
+        """The admin token for a child's environment: the shared variable and the service's own (which it
+        reads first, so one left in the operator's environment cannot win over the stack's)."""
+        token = self.ends.admin_token
+        return {} if token is None else {f"{p}ADMIN_TOKEN": token for p in (*prefixes, "BSIM_")}
 
     def _log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -117,7 +132,9 @@ class Stack:
         }
         module, options = args[name]
         try:
-            self.services[name] = start_service(LABELS[name], module, self.ports[name], options, log=self._log(name))
+            self.services[name] = start_service(LABELS[name], module, self.ports[name], options, log=self._log(name),
+                                                env=self._admin_env(ENV_PREFIXES[name]),
+                                                admin_token=e.admin_token)
         except RuntimeError as exc:
             raise StackError(f"{exc} (log: {self._log(name)})") from None
 
@@ -129,7 +146,7 @@ class Stack:
                 [sys.executable, "-m", "simulator.device_service", "--sendbird-url", e.sendbird, "--braze-url",
                  e.braze, "--braze-key", e.braze_key, "--sendbird-token", e.sendbird_token, "--speed",
                  str(self.speed), "--clock-epoch", repr(self.clock_epoch), "--prefix", DEMO_PREFIX],
-                stdout=out, stderr=out)
+                stdout=out, stderr=out, env={**os.environ, **self._admin_env()})
 
     def _announce(self, console: Console) -> None:
         e = self.ends
@@ -140,6 +157,9 @@ class Stack:
         table.add_row("fake Sendbird", e.sendbird, f"Api-Token: {e.sendbird_token} (app id LOCAL)")
         table.add_row("bridge", e.bridge, f"Api-Token: {e.integration_token}; outbox {self.db}")
         table.add_row("devices", "(follows Sendbird deliveries)", f"users {DEMO_PREFIX}0.. of the demo world")
+        table.add_row("admin API", "/_admin on each service, loopback only",
+                      f"X-Admin-Token: {e.admin_token}" if e.admin_token else f"no token (set {SHARED_TOKEN_ENV} "
+                                                                             "or --admin-token to require one)")
         console.print(table)
         console.print(f"try: bsim trigger campaign welcome   |   bsim tail --kind event.recorded   "
                       f"(clock speed {self.speed:g}x; logs in {self.log_dir}). Ctrl-C stops everything.")
