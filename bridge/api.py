@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -95,9 +94,9 @@ def api_blueprint(bridge: Bridge) -> Blueprint:
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise BridgeError(INVALID_API_TOKEN, "Invalid x-sendbird-signature.")
         require_json(raw, request.headers.get("Content-Type"))
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        try:  # as strict as the integration endpoints: NaN is no JSON, and deep nesting is the sender's error
+            payload = strict_json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body.") from None
         if not isinstance(payload, dict):
             raise BridgeError(INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")

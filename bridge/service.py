@@ -63,6 +63,15 @@ def traceback_summary(exc: BaseException) -> list[str]:
     return [f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in frames]
 
 
+LAST_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last instant a datetime (and Braze) can hold
+
+
+def _epoch_ms(value: Any) -> bool:
+    """Whether a webhook's `read_at` is a time the READ event can carry (epoch milliseconds, 1970 to 9999); any
+    other value is the sender's mistake, and the bridge's clock stands in, as for a missing one."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= LAST_EPOCH_MS
+
+
 @dataclass
 class IntegrationSettings:
     """What Sendbird's Braze integration page holds. A bad endpoint is refused here (ValueError), where it
@@ -355,7 +364,7 @@ class Bridge:
         messages = payload.get("messages") or []
         if not isinstance(user_id, str) or not isinstance(messages, list):
             return 0
-        when = read_at / 1000 if isinstance(read_at, int | float) else self.now()
+        when = read_at / 1000 if _epoch_ms(read_at) else self.now()
         callbacks = []
         for item in messages:
             if not isinstance(item, dict) or not isinstance(item.get("notification_id"), str):

@@ -32,8 +32,13 @@ class EventAnalytics:
             return sorted(self._hourly)
 
     def series(self, name: str, length: int, unit: str, ending_at: datetime) -> list[dict]:
+        """`length` buckets ending with the one holding `ending_at`; ValueError when the first would start
+        before year 1, where no calendar goes."""
         step = UNITS[unit]
         end = _bucket(ending_at, unit)
+        if end - datetime.min.replace(tzinfo=end.tzinfo) < step * (length - 1):
+            raise ValueError(f"'ending_at' is too early: a series of {length} {unit}s ending there would start "
+                             "before the year 1")
         starts = [end - step * i for i in range(length - 1, -1, -1)]
         with self._lock:
             hourly = dict(self._hourly.get(name, {}))

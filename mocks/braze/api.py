@@ -237,7 +237,11 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
             ending_at = parse_time(ending, "ending_at") if ending else service.runtime.clock.now()
         except InvalidValue as exc:
             raise bad_request(str(exc)) from None
-        return jsonify({"message": "success", "data": service.analytics.series(event, length, unit, ending_at)})
+        try:
+            series = service.analytics.series(event, length, unit, ending_at)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        return jsonify({"message": "success", "data": series})
 
     @bp.get("/segments/list")
     @endpoint("segments.list")

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 INTEGER = re.compile(r"^-?[0-9]+$")
 # A feed page stops adding messages past this many bytes (a harness contract: docs/sendbird-fake.md, "Limits")
 FEED_PAGE_BUDGET = 1 * MIB
+PAGE_TOKEN = re.compile(r"^[0-9]{1,18}$")
+INT64_MAX = 2**63 - 1  # Sendbird's numeric parameters are longs
+LONGEST_INT = len(str(-(2**63)))  # a longer numeral is out of range unread (int() refuses past 4,300 digits)
 RATE_LIMIT_KEYS = ("send", "templates", "storage", "notification_log", "messages", "unread", "mark_as_read",
                    "stats", "stream")
 
@@ -52,15 +55,15 @@ def _json_body() -> Any:
     return load_json_body(request.get_data(cache=False), request.headers.get("Content-Type"))
 
 
-def _int_arg(name: str, default: int | None, low: int = 0, high: int | None = None) -> int | None:
+def _int_arg(name: str, default: int | None, low: int = 0, high: int = INT64_MAX) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
     if not INTEGER.match(raw):  # int() would also take "1_0" and non-ASCII digits
         raise SendbirdError(errors.NOT_NUMBER, f'"{name}" must be a number.')
-    value = int(raw)
-    if value < low or (high is not None and value > high):
-        raise invalid(f'"{name}" must be between {low} and {high}.' if high is not None else f'"{name}" >= {low}.')
+    value = int(raw) if len(raw) <= LONGEST_INT else None
+    if value is None or not low <= value <= high:
+        raise invalid(f'"{name}" must be between {low} and {high}.' if high != INT64_MAX else f'"{name}" >= {low}.')
     return value
 
 
@@ -108,7 +111,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
     def list_templates():
         limit = _int_arg("limit", 20, 1, 100)
         token = request.args.get("token") or "0"
-        if not token.isdigit():
+        if not PAGE_TOKEN.match(token):  # isdigit() takes "²", which int() refuses
             raise invalid('"token" is not a valid page token.')
         items, nxt = service.templates.page(limit, int(token))
         return jsonify({"templates": [t.resource() for t in items], "next": str(nxt) if nxt is not None else ""})
