@@ -215,7 +215,7 @@ def test_the_limit_is_a_flag_and_an_environment_variable_of_each_service(module,
     from harness.settings import load_settings
 
     main = importlib.import_module(module)
-    model = next(v for k, v in vars(main).items() if k.endswith("Settings") and k != "BaseModel")
+    model = next(v for k, v in vars(main).items() if k.endswith("Settings") and getattr(v, "__module__", "") == module)
     assert load_settings(model, ["--max-body-bytes", "123"], env={}, env_prefix=prefix).max_body_bytes == 123
     assert load_settings(model, [], env={f"{prefix}MAX_BODY_BYTES": "77"}, env_prefix=prefix).max_body_bytes == 77
     with pytest.raises(SystemExit):
