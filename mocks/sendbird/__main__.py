@@ -21,6 +21,9 @@ class SendbirdSettings(AdminSettings):
     webhook_url: str | None = Field(None, description="where to send webhooks")
     allow_outbound: str = Field("", description=ALLOW_HELP)
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, description="largest request body accepted (413 over)")
+    create_unknown_users: bool = Field(True, description="a send to a user nobody created creates it "
+                                                         "(--no-create-unknown-users: refused with 400201)")
+    require_access_token: bool = Field(False, description="devices log in only with their user's access token")
     threads: int = Field(DEFAULT_THREADS, description="server threads")
     speed: float = Field(1.0, description="clock speed-up for scheduled work")
     clock_epoch: float | None = Field(None, description="Unix time at which the sped-up clock read the wall clock "
@@ -43,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
         runtime = Runtime.live(speed=settings.speed, clock_epoch=settings.clock_epoch)
         app = create_app(runtime, app_id=settings.app_id, api_token=settings.api_token,
                          webhook_url=settings.webhook_url, allow_outbound=outbound,
-                         max_body_bytes=settings.max_body_bytes, admin=admin)
+                         max_body_bytes=settings.max_body_bytes, admin=admin,
+                         create_unknown_users=settings.create_unknown_users,
+                         require_access_token=settings.require_access_token)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird")
 
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird",

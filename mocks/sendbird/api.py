@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -12,16 +11,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
-from harness.limits import MIB, within_budget
+from harness.limits import MIB
 from harness.ratelimit import Limit, LimitTableError, parse_limit_table
 from harness.sse import format_event, subscription_stream
 from harness.urls import check_url
 from mocks.sendbird import errors
 from mocks.sendbird.errors import SendbirdError, error_answer, invalid, missing
-from mocks.sendbird.feeds import FeedPage, Message
 from mocks.sendbird.models import (
-    MarkAsRead,
-    NotificationStats,
     PresignRequest,
     TemplateCreate,
     TemplateUpdate,
@@ -39,6 +35,7 @@ log = logging.getLogger(__name__)
 INTEGER = re.compile(r"^-?[0-9]+$")
 # A feed page stops adding messages past this many bytes (a harness contract: docs/sendbird-fake.md, "Limits")
 FEED_PAGE_BUDGET = 1 * MIB
+FEED_VIEW_LIMIT = 10_000  # newest messages shown by the admin feed view
 PAGE_TOKEN = re.compile(r"^[0-9]{1,18}$")
 INT64_MAX = 2**63 - 1  # Sendbird's numeric parameters are longs
 LONGEST_INT = len(str(-(2**63)))  # a longer numeral is out of range unread (int() refuses past 4,300 digits)
@@ -50,12 +47,21 @@ def _body() -> Any:
     return load_json(request.get_data(cache=False))
 
 
-def _json_body() -> Any:
+def json_body() -> Any:
     """A product endpoint's JSON body (sent as `application/json`, as Sendbird requires)."""
     return load_json_body(request.get_data(cache=False), request.headers.get("Content-Type"))
 
 
-def _int_arg(name: str, default: int | None, low: int = 0, high: int = INT64_MAX) -> int | None:
+def load_optional_body() -> dict[str, Any]:
+    """A body that may be empty (`{}` then) but, when sent, is a JSON object."""
+    raw = request.get_data(cache=False)
+    body = load_json_body(raw, request.headers.get("Content-Type")) if raw else {}
+    if not isinstance(body, dict):
+        raise SendbirdError(errors.INVALID_JSON_BODY, "Invalid JSON request body: expected a JSON object.")
+    return body
+
+
+def int_arg(name: str, default: int | None, low: int = 0, high: int = INT64_MAX) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -67,6 +73,18 @@ def _int_arg(name: str, default: int | None, low: int = 0, high: int = INT64_MAX
     return value
 
 
+def rate_limited(service: SendbirdService, key: str) -> Callable:
+    """A view under the service's limit for `key`, answering the limit's headers."""
+    def wrap(view: Callable) -> Callable:
+        @wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            response, headers = service.within_limit(key, lambda: make_response(view(*args, **kwargs)))
+            response.headers.update(headers)
+            return response
+        return inner
+    return wrap
+
+
 def api_blueprint(service: SendbirdService) -> Blueprint:
     bp = Blueprint("sendbird_api", __name__)
 
@@ -76,14 +94,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
             raise SendbirdError(errors.INVALID_API_TOKEN, "Invalid value: API token is missing or invalid.")
 
     def limited(key: str) -> Callable:
-        def wrap(view: Callable) -> Callable:
-            @wraps(view)
-            def inner(*args: Any, **kwargs: Any) -> Any:
-                response, headers = service.within_limit(key, lambda: make_response(view(*args, **kwargs)))
-                response.headers.update(headers)
-                return response
-            return inner
-        return wrap
+        return rate_limited(service, key)
 
     # -- send ---------------------------------------------------------------------------------
     # (usually answered ahead of Flask by harness.fast_routes, with the same handle_send)
@@ -104,12 +115,12 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
     @bp.post("/v1/templates")
     @limited("templates")
     def create_template():
-        return jsonify(service.create_template(parse(TemplateCreate, _json_body())).resource())
+        return jsonify(service.create_template(parse(TemplateCreate, json_body())).resource())
 
     @bp.get("/v1/templates")
     @limited("templates")
     def list_templates():
-        limit = _int_arg("limit", 20, 1, 100)
+        limit = int_arg("limit", 20, 1, 100)
         token = request.args.get("token") or "0"
         if not PAGE_TOKEN.match(token):  # isdigit() takes "²", which int() refuses
             raise invalid('"token" is not a valid page token.')
@@ -124,7 +135,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
     @bp.put("/v1/templates/<key>")
     @limited("templates")
     def update_template(key: str):
-        return jsonify(service.update_template(key, parse(TemplateUpdate, _json_body())).resource())
+        return jsonify(service.update_template(key, parse(TemplateUpdate, json_body())).resource())
 
     @bp.post("/v1/templates/<key>/archive")
     @limited("templates")
@@ -144,37 +155,7 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
         req = parse(PresignRequest, load_json_body(raw, request.headers.get("Content-Type")) if raw else {})
         return jsonify(service.files.presign(file_key, req.overwrite_duplicate_key, request.host_url))
 
-    # -- device API ---------------------------------------------------------------------------
-    @bp.get("/v3/group_channels/<channel_url>/messages")
-    @limited("messages")
-    def list_messages(channel_url: str):
-        user_id = request.args.get("user_id")
-        if not user_id:
-            raise missing("user_id")
-        message_ts = _int_arg("message_ts", service.now_ms())
-        prev_limit = _int_arg("prev_limit", 15, 0, 200)
-        next_limit = _int_arg("next_limit", 0, 0, 200)
-        page = service.feeds.list_messages(channel_url, user_id, message_ts, prev_limit, next_limit)
-        return Response(feed_page_json(page), mimetype="application/json")
-
-    @bp.get("/v3/users/<user_id>/unread_message_count")
-    @limited("unread")
-    def unread_count(user_id: str):
-        return jsonify({"unread_count": service.feeds.unread_count(user_id)})
-
-    @bp.put("/v3/group_channels/<channel_url>/messages/mark_as_read")
-    @limited("mark_as_read")
-    def mark_as_read(channel_url: str):
-        req = parse(MarkAsRead, _json_body())
-        unread = service.mark_as_read(channel_url, req.user_id, req.message_ids, req.timestamp)
-        return jsonify({"unread_message_count": unread})
-
-    @bp.post("/v3/group_channels/<channel_url>/notification_stats")
-    @limited("stats")
-    def notification_stats(channel_url: str):
-        req = parse(NotificationStats, _json_body())
-        return jsonify({"action": req.action, "updated": service.record_stats(channel_url, req)})
-
+    # -- the per-user delivery stream (a harness contract: the SDK's real time is the WebSocket) ----------------
     @bp.get("/v3/users/<user_id>/notifications/stream")
     @limited("stream")
     def notification_stream(user_id: str):
@@ -183,26 +164,6 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
         return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     return bp
-
-
-def _message_json(message: Message) -> str:
-    return json.dumps(message.to_dict(), separators=(",", ":"))
-
-
-def feed_page_json(page: FeedPage, budget: int = FEED_PAGE_BUDGET) -> str:
-    """`{"messages": [...], "prev_hasmore", "next_hasmore"}` within `budget` bytes (and one message over it
-    at worst): messages nearest the anchor first, so a client that re-anchors at the oldest (or newest) one it
-    got misses none. `*_hasmore` say more lie beyond, whether the count or the budget stopped the page."""
-    older, older_cut = within_budget(reversed(page.older), _message_json, budget)
-    left = budget - sum(len(text) + 1 for text in older)
-    newer, newer_cut = within_budget(page.newer, _message_json, left, at_least_one=not older)
-    messages = ",".join([*reversed(older), *newer])
-    return (f'{{"messages":[{messages}],"prev_hasmore":{_bool(page.more_older or older_cut)},'
-            f'"next_hasmore":{_bool(page.more_newer or newer_cut)}}}\n')
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
 
 
 def storage_blueprint(service: SendbirdService) -> Blueprint:
@@ -275,6 +236,15 @@ def admin_extras_blueprint(service: SendbirdService) -> Blueprint:
                                      lambda m: format_event(m.to_dict(), "notification", m.message_id))
         return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
 
+    @bp.get("/feeds/<user_id>/<channel_url>")
+    def feed(user_id: str, channel_url: str):
+        """The harness's view of a user's feed, oldest first, with what the product API keeps encoded: the
+        notification data decoded, the rendered template, the recipient and the read time (a report and the
+        simulator read it; a device reads `/v3/group_channels/{url}/messages`)."""
+        limit = int_arg("limit", FEED_VIEW_LIMIT, 1, FEED_VIEW_LIMIT)
+        messages, _ = service.feeds.between(channel_url, user_id, 0, INT64_MAX, 2**31)
+        return jsonify({"messages": [m.to_dict() for m in messages[-limit:]]})
+
     @bp.get("/stats")
     def stats():
         return jsonify(service.counts())
@@ -288,7 +258,9 @@ def install_error_handlers(app: Flask) -> None:
         if exc.code == 405:
             body = SendbirdError(errors.INVALID_VALUE, f"Method {request.method} is not allowed here.").body()
         elif exc.code == 404:
-            body = SendbirdError(errors.NOT_FOUND, f'"{request.path}" not found.').body()
+            # not 400201, which the SDK reads as "this channel was deleted" and drops the channel
+            body = SendbirdError(errors.INVALID_URL, f'No route "{request.path}": the resource identified with '
+                                                     'the URL can\'t be found.').body()
         else:
             body = SendbirdError(errors.INVALID_VALUE, exc.description or exc.name).body()
         return jsonify(body), exc.code

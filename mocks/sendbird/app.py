@@ -11,9 +11,11 @@ from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
+from mocks.sendbird.device_api import device_blueprint
 from mocks.sendbird.errors import admin_refusal, error_answer, invalid
 from mocks.sendbird.send_route import send_fast_path
 from mocks.sendbird.service import SendbirdService
+from mocks.sendbird.users_api import users_blueprint
 
 DEFAULT_APP_ID = "LOCAL"
 DEFAULT_API_TOKEN = "local-sendbird-token"
@@ -24,21 +26,27 @@ DEFAULT_MAX_BODY_BYTES = 16 * MIB
 
 def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api_token: str = DEFAULT_API_TOKEN,
                webhook_url: str | None = None, allow_outbound: OutboundPolicy | str | None = None,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, admin: AdminPolicy | None = None) -> Flask:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, admin: AdminPolicy | None = None,
+               create_unknown_users: bool = True, require_access_token: bool = False) -> Flask:
     """`allow_outbound` (a policy or a `--allow-outbound` value) replaces the runtime's outbound policy for
     this service; None keeps it. A `webhook_url` the policy refuses is a ValueError. A request body over
     `max_body_bytes` is refused with 413 on every route. `admin` says who may call `/_admin`
-    (`harness.admin_guard`; None: loopback, no token)."""
+    (`harness.admin_guard`; None: loopback, no token). `create_unknown_users`: a send to a user nobody
+    created creates it (else it is refused with 400201); `require_access_token`: a device logs in only with
+    its user's access token (docs/sendbird-fake.md, "Users and sessions")."""
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
-    service = SendbirdService(runtime, app_id=app_id, api_token=api_token, webhook_url=webhook_url)
+    service = SendbirdService(runtime, app_id=app_id, api_token=api_token, webhook_url=webhook_url,
+                              create_unknown_users=create_unknown_users, require_access_token=require_access_token)
     app = Flask("mocks.sendbird")
     use_compact_json(app)
     app.extensions["sendbird"] = service
     app.extensions["runtime"] = runtime
     app.register_blueprint(api_blueprint(service))
     app.register_blueprint(storage_blueprint(service))
+    app.register_blueprint(users_blueprint(service))
+    app.register_blueprint(device_blueprint(service))
     app.register_blueprint(admin_blueprint("sendbird", runtime, service.reset,
                                            health=lambda: {"app_id": app_id, **service.counts()}, bad_request=invalid,
                                            secrets=lambda: {"app_id": app_id, "api_token": service.api_token}))

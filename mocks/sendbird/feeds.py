@@ -106,6 +106,19 @@ class FeedStore:
             raise not_found(f"channel {channel_url}")
         return channel
 
+    def ensure_user(self, user_id: str, now_ms: int) -> None:
+        """A user with an empty feed (logged in or created before anything was sent to them)."""
+        with self._lock:
+            if user_id not in self.users:
+                self.users[user_id] = User(user_id, now_ms)
+
+    def remove_user(self, user_id: str) -> None:
+        with self._lock:
+            user = self.users.pop(user_id, None)
+            for feed in user.feeds.values() if user else ():
+                for msg in feed:
+                    self.messages.pop(msg.message_id, None)
+
     def user(self, user_id: str) -> User:
         user = self.users.get(user_id)
         if user is None:
@@ -158,13 +171,56 @@ class FeedStore:
 
     # -- reading ------------------------------------------------------------------------------
     def list_messages(self, channel_url: str, user_id: str, message_ts: int, prev_limit: int,
-                      next_limit: int) -> FeedPage:
+                      next_limit: int, include: bool = True, anchor_id: int | None = None) -> FeedPage:
+        """Sendbird's window around an anchor: up to `prev_limit` messages before it and `next_limit` after.
+        The anchor is a time (`message_ts`: messages at that time count as before it when `include`, else are
+        left out) or, with `anchor_id`, that message of the feed (returned itself when `include`)."""
         self.channel(channel_url)
         with self._lock:
             feed = self.user(user_id).feeds.get(channel_url, [])
-            cut = bisect.bisect_right(feed, message_ts, key=lambda m: m.created_at)
-            start, stop = max(0, cut - prev_limit), min(len(feed), cut + next_limit)
-            return FeedPage(feed[start:cut], feed[cut:stop], start > 0, stop < len(feed))
+            if anchor_id is not None:
+                at = next((i for i, m in enumerate(feed) if m.message_id == anchor_id), None)
+                if at is None:
+                    raise not_found(f"message {anchor_id}")
+                cut, after = (at + 1, at + 1) if include else (at, at + 1)
+            else:
+                after = bisect.bisect_right(feed, message_ts, key=lambda m: m.created_at)
+                cut = after if include else bisect.bisect_left(feed, message_ts, key=lambda m: m.created_at)
+            start, stop = max(0, cut - prev_limit), min(len(feed), after + next_limit)
+            return FeedPage(feed[start:cut], feed[after:stop], start > 0, stop < len(feed))
+
+    def between(self, channel_url: str, user_id: str, low_ms: int, high_ms: int, limit: int) -> tuple[list[Message],
+                                                                                                   bool]:
+        """The user's messages created in [low_ms, high_ms], oldest first, at most `limit`; and whether more
+        lie in the range."""
+        self.channel(channel_url)
+        with self._lock:
+            feed = self.user(user_id).feeds.get(channel_url, [])
+            start = bisect.bisect_left(feed, low_ms, key=lambda m: m.created_at)
+            stop = bisect.bisect_right(feed, high_ms, key=lambda m: m.created_at)
+            return feed[start:min(stop, start + limit)], stop - start > limit
+
+    def newest(self, user_id: str, channel_url: str) -> Message | None:
+        user = self.users.get(user_id)
+        feed = user.feeds.get(channel_url) if user else None
+        return feed[-1] if feed else None
+
+    def unread_count_or_zero(self, user_id: str, channel_url: str) -> int:
+        user = self.users.get(user_id)
+        return user.unread.get(channel_url, 0) if user else 0
+
+    def by_notification_ids(self, channel_url: str, user_id: str, notification_ids: list[str]) -> list[Message]:
+        """The user's messages of these sends in the channel, as the SDK names them (`notification_message_id`)."""
+        self.channel(channel_url)
+        with self._lock:
+            feed = {m.notification_id: m for m in self.user(user_id).feeds.get(channel_url, [])}
+        found = []
+        for notification_id in notification_ids:
+            msg = feed.get(notification_id)
+            if msg is None:
+                raise not_found(f"message {notification_id}")
+            found.append(msg)
+        return found
 
     def unread_count(self, user_id: str, channel_url: str | None = None) -> int:
         with self._lock:

@@ -70,7 +70,6 @@ UITemplate = Annotated[dict[str, Any], at_most(MAX_UI_TEMPLATE)]
 
 UserId = Annotated[str, Field(min_length=1, max_length=MAX_USER_ID)]
 TemplateKey = Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_KEY, pattern=r"^[A-Za-z0-9_-]+$")]
-MessageId = Annotated[int, Field(gt=0)]
 VariableType = Literal["string", "number", "boolean", "url", "color", "image"]
 
 
@@ -192,14 +191,82 @@ class PresignRequest(Strict):
 
 # -- device API -----------------------------------------------------------------------------
 
+NotificationMessageId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class MarkAsRead(Strict):
-    user_id: UserId
-    message_ids: list[MessageId] | None = None
-    timestamp: Annotated[int, Field(ge=0)] | None = None
+    """The SDK sends `{user_id, message_ids: [notification_message_id...]}` or `{user_id}`; Flutter's SDK sends
+    `timestamp` instead. `user_id` may be left out by a device: its session names the user."""
+
+    user_id: UserId | None = None
+    message_ids: Annotated[list[NotificationMessageId], Field(max_length=1000)] | None = None
+    timestamp: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
 
 
-class NotificationStats(Strict):
-    user_id: UserId
-    action: Literal["impression", "clicked", "custom"]
-    message_ids: Annotated[list[MessageId], Field(min_length=1, max_length=30)]
+class StatData(Strict):
+    action: Literal["viewed", "clicked", "custom"]
+    channel_url: Annotated[str, Field(min_length=1, max_length=100)]
+    message_id: NotificationMessageId
     topic: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    template_key: str | None = None
+    tags: list[str] | None = None
+    source: str | None = None
+    message_ts: int | None = None
+
+
+class LogEntry(Strict):
+    stat_type: Annotated[str, Field(min_length=1, max_length=100)]
+    ts: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+    data: dict[str, Any] = {}
+
+    def stat_data(self) -> StatData:
+        """The entry's data as a notification statistic (validated when the batch is parsed)."""
+        return StatData.model_validate(self.data)
+
+
+class SdkStats(Strict):
+    """`POST /v3/sdk/notification_statistics`: the SDK's batched statistics (the other stat types it may
+    send, such as API-result logs, are accepted and ignored)."""
+
+    device_id: Annotated[str, Field(max_length=100)] | None = None
+    log_entries: Annotated[list[LogEntry], Field(min_length=1, max_length=1000)]
+
+    def model_post_init(self, _context: Any) -> None:
+        for index, entry in enumerate(self.log_entries):
+            if entry.stat_type == "noti:stats":
+                try:
+                    entry.stat_data()
+                except ValidationError as exc:
+                    raise_at(exc, ("log_entries", index, "data"))
+                if entry.stat_data().action == "custom" and not entry.stat_data().topic:
+                    raise SendbirdError(errors.MISSING, f'"log_entries[{index}].data.topic" is required.')
+
+
+def raise_at(exc: ValidationError, prefix: tuple) -> None:
+    """A nested model's first error, named by its path in the whole body."""
+    error = to_sendbird_error(exc)
+    first = exc.errors(include_url=False)[0]
+    inner = _path(tuple(p for p in first["loc"] if not (isinstance(p, str) and "[" in p)))
+    whole = _path(prefix + tuple(p for p in first["loc"] if not (isinstance(p, str) and "[" in p)))
+    raise SendbirdError(error.code, error.message.replace(f'"{inner}"', f'"{whole}"'))
+
+
+# -- users ----------------------------------------------------------------------------------
+
+Metadata = Annotated[dict[str, Annotated[str, Field(max_length=190)]], Field(max_length=5)]
+
+
+class UserCreate(Strict):
+    user_id: UserId
+    nickname: Annotated[str, Field(max_length=80)] = ""
+    profile_url: Annotated[str, Field(max_length=2048)] = ""
+    issue_access_token: bool = False
+    metadata: Metadata | None = None
+
+
+class UserUpdate(Strict):
+    nickname: Annotated[str, Field(max_length=80)] | None = None
+    profile_url: Annotated[str, Field(max_length=2048)] | None = None
+    issue_access_token: bool = False
+    is_active: bool | None = None
+    metadata: Metadata | None = None

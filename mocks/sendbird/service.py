@@ -18,9 +18,19 @@ from harness.runtime import Runtime
 from mocks.sendbird import errors
 from mocks.sendbird.errors import SendbirdError, invalid, missing, not_found
 from mocks.sendbird.feeds import FeedStore, Message
-from mocks.sendbird.models import NotificationStats, SendRequest, TemplateCreate, TemplateUpdate
+from mocks.sendbird.models import (
+    SdkStats,
+    SendRequest,
+    StatData,
+    TemplateCreate,
+    TemplateUpdate,
+    UserCreate,
+    UserUpdate,
+)
+from mocks.sendbird.sessions import Sessions
 from mocks.sendbird.storage import TargetsFileStore
 from mocks.sendbird.templates import Template, TemplateStore, TemplateVersion
+from mocks.sendbird.users import ChatUser, UserStore, new_access_token
 from mocks.sendbird.webhooks import WebhookDispatcher
 
 T = TypeVar("T")
@@ -28,6 +38,8 @@ T = TypeVar("T")
 MODE_TARGETS = {"realtime": (1, 1), "batch": (2, 10_000), "auto": (1, 10_000), "single": (1, 9),
                 "multi": (1, 10_000)}
 EMPTY_USERS_SHOWN = 10  # user ids named per empty required variable; the count covers them all
+UNKNOWN_USERS_SHOWN = 5  # user ids named when a send to users nobody created is refused
+STAT_METRICS = {"viewed": "impressions", "clicked": "clicks"}  # "custom" is journaled, not counted
 
 
 @dataclass
@@ -52,10 +64,17 @@ class Notification:
 
 class SendbirdService:
     def __init__(self, runtime: Runtime, app_id: str = "LOCAL", api_token: str = "local-sendbird-token",
-                 webhook_url: str | None = None) -> None:
+                 webhook_url: str | None = None, create_unknown_users: bool = True,
+                 require_access_token: bool = False) -> None:
+        """`create_unknown_users`: a send to a user nobody created makes it (else the send is refused, 400201);
+        `require_access_token`: a device logs in only with its user's access token (docs/sendbird-fake.md)."""
         self.runtime = runtime
         self.app_id = app_id
         self.api_token = api_token
+        self.create_unknown_users = create_unknown_users
+        self.require_access_token = require_access_token
+        self.sessions = Sessions()
+        self.users = UserStore()
         self.templates = TemplateStore()
         self.feeds = FeedStore()
         self.files = TargetsFileStore(api_token)
@@ -119,6 +138,13 @@ class SendbirdService:
     # -- sends --------------------------------------------------------------------------------
     def send(self, req: SendRequest, trace_id: str | None = None) -> Notification:
         targets = self._targets(req)
+        if self.create_unknown_users:
+            self.users.ensure(targets, self.now_ms() // 1000)
+        else:
+            unknown = self.users.unknown(targets)
+            if unknown:
+                named = ", ".join(f'"{u}"' for u in unknown[:UNKNOWN_USERS_SHOWN])
+                raise SendbirdError(errors.NOT_FOUND, f"{len(unknown):,} target user(s) not found: {named}.")
         template = self.templates.sendable(req.template.key)
         variables = req.template.variables
         required = template.current.required
@@ -206,11 +232,67 @@ class SendbirdService:
             raise not_found(f"notification {notification_id}")
         return notification
 
-    # -- device side --------------------------------------------------------------------------
-    def mark_as_read(self, channel_url: str, user_id: str, message_ids: list[int] | None,
-                     timestamp: int | None) -> int:
+    # -- users and sessions -------------------------------------------------------------------
+    def create_user(self, req: UserCreate) -> ChatUser:
         now = self.now_ms()
+        user = self.users.create(req.user_id, now // 1000, req.nickname, req.profile_url, req.issue_access_token,
+                                 req.metadata)
+        self.feeds.ensure_user(req.user_id, now)
+        return user
+
+    def update_user(self, user_id: str, req: UserUpdate) -> ChatUser:
+        user = self.users.get(user_id)
+        for name in ("nickname", "profile_url", "is_active"):
+            value = getattr(req, name)
+            if value is not None:
+                setattr(user, name, value)
+        if req.metadata is not None:
+            user.metadata = dict(req.metadata)
+        if req.issue_access_token:
+            user.access_token = new_access_token()
+        return user
+
+    def delete_user(self, user_id: str) -> None:
+        self.users.delete(user_id)
+        self.sessions.revoke_user(user_id)
+        self.feeds.remove_user(user_id)
+
+    def issue_token(self, user_id: str) -> str:
+        user = self.users.get(user_id)
+        user.access_token = new_access_token()
+        return user.access_token
+
+    def login(self, user_id: str, access_token: str | None) -> str:
+        """A new session key for a device; creates the user on a first login unless tokens are required."""
+        user = self.users.find(user_id)
+        if self.require_access_token:
+            if user is None:
+                raise SendbirdError(errors.USER_NOT_FOUND, f'User "{user_id}" not found.')
+            if not user.access_token or access_token != user.access_token:
+                raise SendbirdError(errors.INVALID_ACCESS_TOKEN, "Invalid value: the access token is not valid.")
+        now = self.now_ms()
+        if user is None:
+            self.users.ensure([user_id], now // 1000)
+        elif not user.is_active:
+            raise SendbirdError(errors.DEACTIVATED_USER, f'User "{user_id}" is deactivated.')
+        self.feeds.ensure_user(user_id, now)
+        self._journal("session.login", None, user_id=user_id)
+        return self.sessions.issue(user_id)
+
+    # -- device side --------------------------------------------------------------------------
+    def mark_as_read(self, channel_url: str, user_id: str, notification_ids: list[str] | None,
+                     timestamp: int | None) -> tuple[int, int]:
+        """Mark the named notifications, or everything up to `timestamp`, or the whole channel READ;
+        (the read time in ms, the channel's unread count after it)."""
+        now = self.now_ms()
+        message_ids = None if notification_ids is None else \
+            [m.message_id for m in self.feeds.by_notification_ids(channel_url, user_id, notification_ids)]
         changed = self.feeds.mark_as_read(channel_url, user_id, now, message_ids, timestamp)
+        if message_ids is None:
+            user = self.users.find(user_id)
+            if user is not None:
+                read_to = now if timestamp is None else timestamp
+                user.last_read[channel_url] = max(read_to, user.last_read.get(channel_url, 0))
         for msg in changed:
             notification = self.notifications.get(msg.notification_id)
             if notification is not None:
@@ -223,33 +305,43 @@ class SendbirdService:
                 "app_id": self.app_id, "channel_url": channel_url, "user_id": user_id, "read_at": now,
                 "messages": [_read_item(m) for m in changed],
             }, changed[0].trace_id if len(changed) == 1 else None)
-        return self.feeds.unread_count(user_id, channel_url)
+        return now, self.feeds.unread_count(user_id, channel_url)
 
-    def record_stats(self, channel_url: str, req: NotificationStats) -> int:
-        if req.action == "custom" and not req.topic:
-            raise missing("topic")
-        messages = self.feeds.find(channel_url, req.user_id, req.message_ids)
-        metric = {"impression": "impressions", "clicked": "clicks"}.get(req.action)
+    def record_stats(self, user_id: str, req: SdkStats) -> int:
+        """Count the SDK's notification statistics (`viewed`, `clicked`; `custom` is journaled only) into their
+        notifications' metrics, each (message, action) once. Entries for messages the user does not have are
+        journaled and skipped: the SDK never shows a stats error, it would only retry the batch."""
         updated = 0
-        for msg in messages:
+        for entry in req.log_entries:
+            if entry.stat_type != "noti:stats":
+                continue
+            data: StatData = entry.stat_data()
+            try:
+                msg = self.feeds.by_notification_ids(data.channel_url, user_id, [data.message_id])[0]
+            except SendbirdError:
+                self._journal("stats.unknown_message", None, user_id=user_id, action=data.action,
+                              channel_url=data.channel_url, notification_id=data.message_id)
+                continue
             notification = self.notifications.get(msg.notification_id)
-            key = (msg.message_id, req.action)
+            key = (msg.message_id, data.action if data.action != "custom" else f"custom:{data.topic}")
             with self._lock:
                 first = notification is not None and key not in notification.stats_seen
                 if first:
                     notification.stats_seen.add(key)
+                    metric = STAT_METRICS.get(data.action)
                     if metric:
                         notification.metrics[metric] += 1
-            if first:
-                updated += 1
-            self._journal(f"stats.{req.action}", msg.trace_id, message_id=msg.message_id,
-                          notification_id=msg.notification_id, user_id=req.user_id, first=first,
-                          topic=req.topic, template_key=msg.template.key)
+            updated += first
+            self._journal(f"stats.{data.action}", msg.trace_id, message_id=msg.message_id,
+                          notification_id=msg.notification_id, user_id=user_id, first=first,
+                          topic=data.topic, template_key=msg.template.key)
         return updated
 
     # -- admin --------------------------------------------------------------------------------
     def reset(self) -> None:
         self.webhooks.reset()
+        self.sessions.clear()
+        self.users.clear()
         with self._lock:
             self.notifications.clear()
         self.templates.clear()

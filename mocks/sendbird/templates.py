@@ -173,6 +173,10 @@ class TemplateStore:
             raise not_found(f"template {key}")
         return template
 
+    def all(self) -> list[Template]:
+        with self._lock:
+            return list(self._templates.values())
+
     def page(self, limit: int, offset: int) -> tuple[list[Template], int | None]:
         with self._lock:
             items = list(self._templates.values())

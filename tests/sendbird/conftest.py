@@ -138,28 +138,41 @@ class Api:
 
     # -- device -----------------------------------------------------------------------------
     def messages_resp(self, user_id: str | None, channel: str = FEED, **params: Any):
+        """The product listing, as the Platform API calls it (`Api-Token`, `user_id` in the query)."""
         query = dict(params)
         if user_id is not None:
             query["user_id"] = user_id
         return self.get(f"/v3/group_channels/{channel}/messages", query_string=query)
 
-    def messages(self, user_id: str, channel: str = FEED, **params: Any) -> list[dict[str, Any]]:
-        params.setdefault("prev_limit", 200)
-        resp = self.messages_resp(user_id, channel, **params)
+    def messages(self, user_id: str, channel: str = FEED) -> list[dict[str, Any]]:
+        """Every message of the user's feed, oldest first, in the harness's decoded view (`/_admin/feeds`)."""
+        resp = self.client.get(f"/_admin/feeds/{user_id}/{channel}")
         assert resp.status_code == 200, resp.get_data(as_text=True)
         return resp.get_json()["messages"]
 
-    def unread(self, user_id: str) -> int:
-        resp = self.get(f"/v3/users/{user_id}/unread_message_count")
+    def login(self, user_id: str, **headers: str) -> dict[str, str]:
+        """A device session for the user: the headers its SDK sends on every later call."""
+        resp = self.client.post(f"/v3/sdk/users/{user_id}/authentication", json={"expiring_session": True},
+                                headers=headers)
         assert resp.status_code == 200, resp.get_data(as_text=True)
-        return resp.get_json()["unread_count"]
+        return {"Session-key": resp.get_json()["key"]}
+
+    def unread(self, user_id: str) -> int:
+        resp = self.get(f"/v3/notifications/users/{user_id}/unread_message_count")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp.get_json()["unread_feed_count"]
 
     def mark_as_read(self, user_id: str, channel: str = FEED, **fields: Any):
         return self.put(f"/v3/group_channels/{channel}/messages/mark_as_read", {"user_id": user_id, **fields})
 
-    def stats(self, user_id: str, action: str, message_ids: list[Any], channel: str = FEED, **fields: Any):
-        return self.post(f"/v3/group_channels/{channel}/notification_stats",
-                         {"user_id": user_id, "action": action, "message_ids": message_ids, **fields})
+    def stats(self, user_id: str, action: str, notification_ids: list[Any], channel: str = FEED, **data: Any):
+        """The SDK's statistics for these notifications of the user, from a device session."""
+        entries = [{"stat_type": "noti:stats", "ts": self.now_ms(),
+                    "data": {"action": action, "channel_url": channel, "message_id": nid, "template_key": "welcome",
+                             "tags": [], "source": "notification", "message_ts": 0, **data}}
+                   for nid in notification_ids]
+        return self.client.post("/v3/sdk/notification_statistics", json={"device_id": "d1", "log_entries": entries},
+                                headers=self.login(user_id))
 
     def log(self, notification_id: str) -> dict[str, Any]:
         resp = self.get(f"/v1/notifications/{notification_id}")
