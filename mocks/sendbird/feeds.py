@@ -174,7 +174,8 @@ class FeedStore:
                       next_limit: int, include: bool = True, anchor_id: int | None = None) -> FeedPage:
         """Sendbird's window around an anchor: up to `prev_limit` messages before it and `next_limit` after.
         The anchor is a time (`message_ts`: messages at that time count as before it when `include`, else are
-        left out) or, with `anchor_id`, that message of the feed (returned itself when `include`)."""
+        left out) or, with `anchor_id`, that message of the feed (returned itself when `include`, on top of
+        the limits)."""
         self.channel(channel_url)
         with self._lock:
             feed = self.user(user_id).feeds.get(channel_url, [])
@@ -182,10 +183,11 @@ class FeedStore:
                 at = next((i for i, m in enumerate(feed) if m.message_id == anchor_id), None)
                 if at is None:
                     raise not_found(f"message {anchor_id}")
-                cut, after = (at + 1, at + 1) if include else (at, at + 1)
-            else:
-                after = bisect.bisect_right(feed, message_ts, key=lambda m: m.created_at)
-                cut = after if include else bisect.bisect_left(feed, message_ts, key=lambda m: m.created_at)
+                start, stop = max(0, at - prev_limit), min(len(feed), at + 1 + next_limit)
+                older = feed[start:at + 1] if include else feed[start:at]  # the anchor is on top of the limits
+                return FeedPage(older, feed[at + 1:stop], start > 0, stop < len(feed))
+            after = bisect.bisect_right(feed, message_ts, key=lambda m: m.created_at)
+            cut = after if include else bisect.bisect_left(feed, message_ts, key=lambda m: m.created_at)
             start, stop = max(0, cut - prev_limit), min(len(feed), after + next_limit)
             return FeedPage(feed[start:cut], feed[after:stop], start > 0, stop < len(feed))
 

@@ -323,7 +323,7 @@ class SendbirdService:
                               channel_url=data.channel_url, notification_id=data.message_id)
                 continue
             notification = self.notifications.get(msg.notification_id)
-            key = (msg.message_id, data.action if data.action != "custom" else f"custom:{data.topic}")
+            key = (msg.message_id, data.action)  # the topic is not part of the pair
             with self._lock:
                 first = notification is not None and key not in notification.stats_seen
                 if first:

@@ -33,13 +33,13 @@ def test_log_of_a_batch_send_tracks_reads_impressions_clicks(api, template):
     assert log["targets_count"] == 4
     assert log["label"] == "spring"
     assert log["tags"] == []
-    mids = {u: api.messages(u)[0]["message_id"] for u in "abcd"}
+    mids = {u: api.messages(u)[0]["notification_id"] for u in "abcd"}
     api.mark_as_read("a")
     api.mark_as_read("b", message_ids=[mids["b"]])
     api.mark_as_read("b")
     for user in "abc":
-        api.stats(user, "impression", [mids[user]])
-    api.stats("a", "impression", [mids["a"]])
+        api.stats(user, "viewed", [mids[user]])
+    api.stats("a", "viewed", [mids["a"]])
     api.stats("c", "clicked", [mids["c"]])
     api.stats("d", "custom", [mids["d"]], topic="x")
     api.settle()
@@ -49,7 +49,7 @@ def test_log_of_a_batch_send_tracks_reads_impressions_clicks(api, template):
 def test_metrics_are_per_notification(api, template):
     first = api.send_ok(["u1"])
     second = api.send_ok(["u1"])
-    api.mark_as_read("u1", message_ids=[api.messages("u1")[0]["message_id"]])
+    api.mark_as_read("u1", message_ids=[api.messages("u1")[0]["notification_id"]])
     assert api.log(first["notification_id"])["metrics"]["read"] == 1
     assert api.log(second["notification_id"])["metrics"]["read"] == 0
 
