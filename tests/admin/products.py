@@ -98,21 +98,28 @@ BRAZE = ProductService(
 
 # -- Sendbird -------------------------------------------------------------------------------------
 
+SENDBIRD_SESSION: dict[str, str] = {}  # the device session of the env made last (each example gets a fresh app)
+
+
 def sendbird_product_env() -> Env:
     env = sendbird_env()
-    messages = env.client.get(f"/v3/group_channels/{FEED}/messages", query_string={"user_id": "u1"},
-                              headers=SENDBIRD_AUTH).get_json()["messages"]
+    messages = env.client.get(f"/_admin/feeds/u1/{FEED}").get_json()["messages"]
+    login = env.client.post("/v3/sdk/users/u1/authentication", json={"expiring_session": True})
+    SENDBIRD_SESSION["Session-key"] = login.get_json()["key"]
     env.known.update({"notification_id": [messages[0]["notification_id"]], "key": ["welcome"],
                       "channel_url": [FEED], "user_id": ["u1"], "file_key": ["targets.csv"],
-                      "query": ["u1", str(messages[0]["message_id"]), str(messages[0]["created_at"]), "0", "1"]})
+                      "query": ["u1", str(messages[0]["message_id"]), str(messages[0]["created_at"]), "0", "1",
+                                str(2**53 - 1), "true"]})
     env.known["message_id"] = [messages[0]["message_id"]]
     return env
 
 
 def sendbird_examples(env: Env) -> dict[str, list[Any]]:
-    message = env.known["message_id"][0]
+    notification = env.known["notification_id"][0]
     send = {"template": {"key": "welcome", "variables": {"u1": {"name": "Ann"}}}, "targets": ["u1", "u2"],
             "mode": "realtime", "label": "l", "tags": ["t"], "push_template": {"title": "Hi", "body": "b"}}
+    stat = {"action": "clicked", "channel_url": FEED, "message_id": notification, "template_key": "welcome",
+            "tags": [], "source": "notification", "message_ts": 0, "topic": "x"}
     return {
         "/v1/notifications": [send, {**send, "mode": "batch"}],
         "/v1/notifications/messages": [send],
@@ -123,28 +130,43 @@ def sendbird_examples(env: Env) -> dict[str, list[Any]]:
         "/v1/templates/<key>": [{"name": "W2", "ui_template": {"title": "Hey {name}"},
                                  "variable_schema": [{"key": "name", "type": "number"}]}],
         "/v1/storage/targets_files/<file_key>/presigned_urls": [{"overwrite_duplicate_key": True}],
-        "/v3/group_channels/<channel_url>/messages/mark_as_read": [{"user_id": "u1", "message_ids": [message],
-                                                                    "timestamp": 0}],
-        "/v3/group_channels/<channel_url>/notification_stats": [{"user_id": "u1", "action": "clicked",
-                                                                 "message_ids": [message], "topic": "x"}],
+        "/v3/group_channels/<channel_url>/messages/mark_as_read": [{"user_id": "u1", "message_ids": [notification],
+                                                                    "timestamp": 0}, {"user_id": "u1"}],
+        "/v3/sdk/notification_statistics": [{"device_id": "d1", "log_entries": [
+            {"stat_type": "noti:stats", "ts": 1, "data": stat}, {"stat_type": "noti:stats", "ts": 2,
+                                                                 "data": {**stat, "action": "viewed"}}]}],
+        "/v3/users": [{"user_id": "u9", "nickname": "N", "profile_url": "https://x/p.png",
+                       "issue_access_token": True, "metadata": {"k": "v"}}],
+        "/v3/users/<user_id>": [{"nickname": "N", "profile_url": "", "is_active": True, "issue_access_token": True,
+                                 "metadata": {"k": "v"}}],
+        "/v3/users/<user_id>/token": [{}],
+        "/v3/sdk/users/<user_id>/authentication": [{"expiring_session": True, "include_logi": True,
+                                                    "app_id": "LOCAL", "config_ts": 0}],
+        "/v3/users/<user_id>/session_key": [{"services": ["feed"], "expiring_session": True, "token": "t"}],
     }
 
 
 def sendbird_auth(path: str, body: bytes) -> dict[str, str]:
-    return dict(SENDBIRD_AUTH)
+    return {**SENDBIRD_AUTH, **SENDBIRD_SESSION}
 
 
 def sendbird_queries(env: Env) -> dict[str, dict[str, str]]:
     message = env.known["message_id"][0]
     return {"/v3/group_channels/<channel_url>/messages": {"user_id": "u1", "message_ts": str(message),
                                                            "prev_limit": "15", "next_limit": "15"},
+            "/v3/group_channels/<channel_url>/messages/changelogs": {"user_id": "u1", "change_ts": "0"},
+            "/v3/group_channels/<channel_url>/messages_gap": {"user_id": "u1", "next_start_ts": "0"},
+            "/v3/users/<user_id>/my_group_channels": {"limit": "20", "token": "", "show_empty": "true"},
+            "/v3/notifications/templates": {"limit": "20", "token": "0"},
             "/v1/templates": {"limit": "20", "token": "0"}}
 
 
 SENDBIRD = ProductService(
     name="sendbird", make=sendbird_product_env, is_error=sendbird_error, examples=sendbird_examples,
     auth=sendbird_auth, queries=sendbird_queries,
-    query_keys=["limit", "token", "user_id", "message_ts", "prev_limit", "next_limit", "include", "show_read"],
+    query_keys=["limit", "token", "user_id", "message_ts", "message_id", "prev_limit", "next_limit", "include",
+                "reverse", "change_ts", "next_start_ts", "prev_end_ts", "huge_gap_threshold", "show_empty",
+                "is_feed_channel", "keys", "order", "show_read"],
 )
 
 
