@@ -79,6 +79,7 @@ CAMPAIGN_ID = "locust-campaign"  # created (or replaced) at test start when Camp
 CANVAS_ID = "locust-canvas"
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Linus")
 STATUSES = ("SENT", "READ")
+MAX_SAFE_INTEGER = 2**53 - 1  # the SDK's "from the newest" anchor
 FOLLOW_INTERVAL = 0.5
 UNMATCHED_POLLS = 20  # an E2E event whose accept has not shown up after this many polls is dropped
 ADMIN_TIMEOUT = 10.0
@@ -249,32 +250,43 @@ class CampaignTriggerUser(PipelineUser):
 
 
 class DeviceUser(PipelineUser):
-    """A device of one user of the population: opens the notification feed and marks what it saw read."""
+    """A device of one user of the population, as Sendbird's SDK drives it: logs in for a session key, opens
+    the notification feed (newest first), logs the impressions of what it shows, marks it read by notification
+    id and asks the unread count. It sends the `Session-key`, never the Api-Token."""
 
     service = "sendbird"
     host = DEFAULTS["sendbird_host"]
 
     def on_start(self) -> None:
         self.sendbird_id = self.rng.choice(self.people)[1]
-        self.unread: list[int] = []
-        self.headers = {"Api-Token": option(self.environment, "sendbird_token")}
-        self.channel = quote(option(self.environment, "feed_channel"), safe="")
+        self.unread: list[str] = []
+        self.channel_url = option(self.environment, "feed_channel")
+        self.channel = quote(self.channel_url, safe="")
+        self.headers: dict[str, str] = {}
+        user = quote(self.sendbird_id, safe="")
+        with self.client.post(f"/v3/sdk/users/{user}/authentication", json={"expiring_session": True},
+                              name="/v3/sdk/users/[user_id]/authentication", catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+                return
+            self.headers = {"Session-key": resp.json()["key"]}
 
     def _no_feed_yet(self, resp) -> bool:
-        """A user who never got a notification is unknown to Sendbird (400201): a valid answer, kept apart."""
+        """The feed channel does not exist before its first template (400201): a valid answer, kept apart."""
         try:
             code = resp.json().get("code") if resp.status_code == 400 else None
         except ValueError:
             code = None
         if code == 400201:
-            resp.request_meta["name"] += " (no notifications yet)"
+            resp.request_meta["name"] += " (no feed channel yet)"
             resp.success()
             return True
         return False
 
     @task(3)
     def open_feed(self) -> None:
-        query = urlencode({"user_id": self.sendbird_id, "prev_limit": 20})
+        query = urlencode({"message_ts": MAX_SAFE_INTEGER, "prev_limit": 20, "next_limit": 0, "include": "true",
+                           "reverse": "true", "is_sdk": "true"})
         with self.client.get(f"/v3/group_channels/{self.channel}/messages?{query}", headers=self.headers,
                              name="/v3/group_channels/[channel]/messages", catch_response=True) as resp:
             if self._no_feed_yet(resp):
@@ -283,7 +295,19 @@ class DeviceUser(PipelineUser):
                 resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
                 return
             messages = resp.json().get("messages", [])
-            self.unread = [m["message_id"] for m in messages if m.get("message_status") != "READ"]
+            self.unread = [m["notification_message_id"] for m in messages if m.get("message_status") != "READ"]
+        if self.unread:
+            self._log_viewed(self.unread[:30])
+
+    def _log_viewed(self, notification_ids: list[str]) -> None:
+        entries = [{"stat_type": "noti:stats", "ts": int(time.time() * 1000),
+                    "data": {"action": "viewed", "channel_url": self.channel_url, "message_id": nid,
+                             "source": "notification"}} for nid in notification_ids]
+        with self.client.post("/v3/sdk/notification_statistics", json={"log_entries": entries},
+                              headers=self.headers, name="/v3/sdk/notification_statistics",
+                              catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
 
     @task(2)
     def mark_as_read(self) -> None:
@@ -302,10 +326,10 @@ class DeviceUser(PipelineUser):
 
     @task(1)
     def unread_count(self) -> None:
-        with self.client.get(f"/v3/users/{quote(self.sendbird_id, safe='')}/unread_message_count",
-                             headers=self.headers, name="/v3/users/[user_id]/unread_message_count",
+        with self.client.get(f"/v3/notifications/users/{quote(self.sendbird_id, safe='')}/unread_message_count",
+                             headers=self.headers, name="/v3/notifications/users/[user_id]/unread_message_count",
                              catch_response=True) as resp:
-            if not self._no_feed_yet(resp) and resp.status_code != 200:
+            if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
 
 

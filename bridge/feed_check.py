@@ -14,6 +14,7 @@ sends it twice. The feed answers one of three ways:
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,17 +49,28 @@ def channel_of(template: dict[str, Any]) -> str | None:
 def notifications_matching(messages: list[Any], template_key: str, variables: dict[str, Any]) -> list[str]:
     """The notification ids of the feed messages sent with this template and these variables.
 
-    The one place that reads the shape of Sendbird's message objects: adapt it here when that changes."""
+    The one place that reads the shape of Sendbird's message objects (`notification_message_id`, and the
+    notification data as a JSON string in `extended_message.sub_data`): adapt it here when that changes."""
     found = []
     for message in messages:
         if not isinstance(message, dict):
             continue
-        data = message.get("notification_data")
-        notification_id = message.get("notification_id")
-        if (isinstance(data, dict) and data.get("template_key") == template_key
-                and data.get("template_variables") == variables and isinstance(notification_id, str)):
+        data = _notification_data(message)
+        notification_id = message.get("notification_message_id")
+        if (data.get("template_key") == template_key and data.get("template_variables") == variables
+                and isinstance(notification_id, str)):
             found.append(notification_id)
     return found
+
+
+def _notification_data(message: dict[str, Any]) -> dict[str, Any]:
+    extended = message.get("extended_message")
+    raw = extended.get("sub_data") if isinstance(extended, dict) and extended.get("sub_type") == 0 else None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _unknown(result: CallResult, what: str) -> Verdict:

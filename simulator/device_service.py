@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     runtime = Runtime.live(speed=args.speed, seed=scenario.seed, clock_epoch=args.clock_epoch)
     users = build_population(scenario.population, scenario.seed, runtime.clock.now())
     http = send_admin_token(runtime.transport.session())
-    fleet = DeviceFleet(runtime, users, http, args.sendbird_url, args.sendbird_token, http, args.braze_url,
+    fleet = DeviceFleet(runtime, users, http, args.sendbird_url, http, args.braze_url,
                         args.braze_key, scenario.seed)
     stop = threading.Event()
 

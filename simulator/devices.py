@@ -2,12 +2,15 @@
 conversion, as the population's behaviours say, through the same public APIs a real app uses.
 
 A device learns of a delivery by push (an in-process subscription in simulated mode, the fake
-Sendbird's SSE firehose in live mode) and decides everything about that message at once, from a
+Sendbird's SSE firehose in live mode: one admin stream for thousands of devices, where one WebSocket
+each would cost a socket and a listener per user) and decides everything about that message at once, from a
 random generator seeded by the run's seed and the message id: the outcome of a message then does
 not depend on the order of deliveries, so the same seed gives the same journal. What it decided is
 played out later as tasks on the harness scheduler (nothing here sleeps or starts a thread): the
 impression and the read at the read time, moved into the user's active hours in their time zone,
-a click right after, and the conversion event to Braze after its own delay.
+a click right after, and the conversion event to Braze after its own delay. Those calls go to the
+SDK's own routes, as a real app's do: a login for a session key (once per user), the statistics
+batch (`viewed`, `clicked`) and mark-as-read by notification id, each with `Session-key`.
 
 A fleet acts only for its own users: a delivery to anyone else (another world on the same live
 stack, like `bsim up`'s demo users) is counted as `unknown_users` and left alone, never an error.
@@ -30,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from harness.clock import to_ms
 from harness.runtime import Runtime
 from mocks.sendbird.feeds import Message
 from mocks.sendbird.service import SendbirdService
@@ -38,6 +42,7 @@ from simulator.scenario import LogNormal
 
 SERVICE = "simulator"
 DELIVERY_KEYS = frozenset({"message_id", "user_id", "channel_url", "notification_id"})
+STATS_PATH = "/v3/sdk/notification_statistics"
 STATS = ("deliveries", "unknown_users", "reads_scheduled", "clicks_scheduled", "conversions_scheduled",
          "impressions", "reads", "clicks", "conversions", "errors")
 
@@ -62,14 +67,14 @@ class DeviceFleet:
     """The devices of a population: one per user, keyed by Sendbird user id."""
 
     def __init__(self, runtime: Runtime, users: list[SimUser], sendbird_http: requests.Session, sendbird_url: str,
-                 sendbird_token: str, braze_http: requests.Session, braze_url: str, braze_key: str,
+                 braze_http: requests.Session, braze_url: str, braze_key: str,
                  seed: int, until: datetime | None = None) -> None:
         self.runtime = runtime
         self.until = until
         self.users = {user.sendbird_id: user for user in users}
         self.sendbird_http = sendbird_http
         self.sendbird_url = sendbird_url.rstrip("/")
-        self.sendbird_headers = {"Api-Token": sendbird_token}
+        self._sessions: dict[str, str] = {}  # Sendbird user id -> session key, from the user's first login
         self.braze_http = braze_http
         self.braze_url = braze_url.rstrip("/")
         self.braze_headers = {"Authorization": f"Bearer {braze_key}"}
@@ -122,17 +127,43 @@ class DeviceFleet:
 
     # -- acting -------------------------------------------------------------------------------
     def _read(self, user: SimUser, message: dict[str, Any], click: bool, conversion_delay: float | None) -> None:
+        if self._session(user, message) is None:
+            return
         channel = f"/v3/group_channels/{quote(message['channel_url'], safe='')}"
-        mine = {"user_id": user.sendbird_id, "message_ids": [message["message_id"]]}
-        if self._sendbird("POST", f"{channel}/notification_stats", {**mine, "action": "impression"}, user, message):
+        notification_ids = [message["notification_id"]]
+        if self._sendbird("POST", STATS_PATH, self._stat(message, "viewed"), "impression", user, message):
             self._done("impressions", "device.impression", user, message)
-        if self._sendbird("PUT", f"{channel}/messages/mark_as_read", mine, user, message):
+        if self._sendbird("PUT", f"{channel}/messages/mark_as_read", {"message_ids": notification_ids}, "read",
+                          user, message):
             self._done("reads", "device.read", user, message)
-        if click and self._sendbird("POST", f"{channel}/notification_stats", {**mine, "action": "clicked"}, user,
-                                    message):
+        if click and self._sendbird("POST", STATS_PATH, self._stat(message, "clicked"), "clicked", user, message):
             self._done("clicks", "device.click", user, message)
         if conversion_delay is not None:
             self.runtime.scheduler.after(conversion_delay, self._convert, user, message, name="device.conversion")
+
+    def _stat(self, message: dict[str, Any], action: str) -> dict[str, Any]:
+        """One statistic as the SDK batches it (`logImpression` is `viewed`, `markAsClicked` is `clicked`)."""
+        data = message.get("notification_data") or {}
+        return {"device_id": f"sim-{message['user_id']}", "log_entries": [{
+            "stat_type": "noti:stats", "ts": to_ms(self.runtime.clock.now()),
+            "data": {"action": action, "template_key": data.get("template_key"),
+                     "channel_url": message["channel_url"], "message_id": message["notification_id"],
+                     "tags": data.get("tags") or [], "source": "notification", "message_ts": message["created_at"]}}]}
+
+    def _session(self, user: SimUser, message: dict[str, Any]) -> str | None:
+        """The user's session key, logging in the first time (as the app's `authenticateFeed` does)."""
+        with self._lock:
+            key = self._sessions.get(user.sendbird_id)
+        if key is not None:
+            return key
+        path = f"/v3/sdk/users/{quote(user.sendbird_id, safe='')}/authentication"
+        answer = self._call(self.sendbird_http, "POST", self.sendbird_url + path, {}, {"expiring_session": True},
+                            200, "login", user, message)
+        if answer is None:
+            return None
+        with self._lock:
+            self._sessions[user.sendbird_id] = answer["key"]
+        return answer["key"]
 
     def _convert(self, user: SimUser, message: dict[str, Any]) -> None:
         """The app's SDK logs the conversion event on the user's Braze profile."""
@@ -140,13 +171,14 @@ class DeviceFleet:
         event = {"external_id": user.external_id, "name": conversion.event, "time": iso(self.runtime.clock.now()),
                  "properties": conversion.properties}
         if self._call(self.braze_http, "POST", f"{self.braze_url}/users/track", self.braze_headers, {"events": [event]},
-                      201, "conversion", user, message):
+                      201, "conversion", user, message) is not None:
             self._done("conversions", "device.conversion", user, message, event=conversion.event)
 
-    def _sendbird(self, method: str, path: str, body: dict[str, Any], user: SimUser, message: dict[str, Any]) -> bool:
-        action = body.get("action", "read")
-        return self._call(self.sendbird_http, method, self.sendbird_url + path, self.sendbird_headers, body, 200,
-                          action, user, message)
+    def _sendbird(self, method: str, path: str, body: dict[str, Any], action: str, user: SimUser,
+                  message: dict[str, Any]) -> bool:
+        headers = {"Session-key": self._sessions[user.sendbird_id]}
+        return self._call(self.sendbird_http, method, self.sendbird_url + path, headers, body, 200, action, user,
+                          message) is not None
 
     def _done(self, stat: str, kind: str, user: SimUser, message: dict[str, Any], **extra: Any) -> None:
         self._count(stat)
@@ -155,25 +187,26 @@ class DeviceFleet:
                                     **extra)
 
     def _call(self, http: requests.Session, method: str, url: str, headers: dict[str, str], body: dict[str, Any],
-              expect: int, action: str, user: SimUser, message: dict[str, Any]) -> bool:
-        """Make one API call; a failure (transport error, another status, or an object Braze skipped)
-        is journaled as `device.error` and answered False. Never raises: it runs inside a task."""
+              expect: int, action: str, user: SimUser, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Make one API call; its JSON answer, or None after a failure (transport error, another status, or
+        an object Braze skipped), journaled as `device.error`. Never raises: it runs inside a task."""
         problem: dict[str, Any]
         try:
             response = http.request(method, url, json=body, headers=headers)
         except requests.RequestException as exc:
             problem = {"error": repr(exc)}
         else:
-            skipped = _json(response).get("errors") if response.status_code == expect else None
+            answer = _json(response)
+            skipped = answer.get("errors") if response.status_code == expect else None
             if response.status_code == expect and not skipped:
-                return True
+                return answer
             problem = {"status": response.status_code,
                        "error": json.dumps(skipped)[:500] if skipped else response.text[:500]}
         self._count("errors")
         self.runtime.journal.record(SERVICE, "device.error", None, action=action, user_id=user.sendbird_id,
                                     external_id=user.external_id, message_id=message["message_id"],
                                     notification_id=message["notification_id"], **problem)
-        return False
+        return None
 
     # -- hearing of deliveries ----------------------------------------------------------------
     def attach_simulated(self, sendbird_service: SendbirdService) -> Callable[[], None]:

@@ -149,7 +149,7 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
                       f"{namespace.prefix!r}")
         run.setup()
         end = run.start + timedelta(seconds=scenario.run_for)
-        fleet = DeviceFleet(runtime, run.users, run.http, ends.sendbird, ends.sendbird_token, run.http, ends.braze,
+        fleet = DeviceFleet(runtime, run.users, run.http, ends.sendbird, run.http, ends.braze,
                             ends.braze_key, seed, until=end)
         stop, connected = threading.Event(), threading.Event()
         progress(0.0, "connecting the devices to Sendbird's delivery stream")

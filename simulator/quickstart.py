@@ -7,6 +7,8 @@ notification log with its metrics. Exit code 0 only when every step answered as 
 
 from __future__ import annotations
 
+import json
+
 import requests
 from rich.console import Console
 from rich.table import Table
@@ -50,18 +52,28 @@ def run(console: Console | None = None) -> int:
             "mode": "realtime", "targets": ["ada"]}), "send")
         console.print(f"sent notification [cyan]{sent['notification_id']}[/] ({sent['mode']}, "
                       f"{sent['targets_count']} target)")
-        feed = _check(http.get(f"{base}/v3/group_channels/{template['channel_url']}/messages",
-                               params={"user_id": "ada"}), "list feed")["messages"]
+        channel = template["channel_url"]
+        key = _check(requests.post(f"{base}/v3/sdk/users/ada/authentication", json={"expiring_session": True}),
+                     "log in as ada's device")["key"]
+        device = requests.Session()
+        device.headers["Session-key"] = key  # a device sends its session key, never the Api-Token
+        feed = _check(device.get(f"{base}/v3/group_channels/{channel}/messages",
+                                 params={"message_ts": 2**53 - 1, "prev_limit": 20, "next_limit": 0}),
+                      "list feed")["messages"]
         if len(feed) != 1:
             raise StepFailed(f"expected 1 message in ada's feed, found {len(feed)}")
         message = feed[0]
-        console.print(f"ada's feed: {message['rendered_template']} [{message['message_status']}]")
-        unread = _check(http.get(f"{base}/v3/users/ada/unread_message_count"), "unread count")["unread_count"]
-        _check(http.post(f"{base}/v3/group_channels/{template['channel_url']}/notification_stats",
-                         json={"user_id": "ada", "action": "impression", "message_ids": [message["message_id"]]}),
+        data = json.loads(message["extended_message"]["sub_data"])
+        console.print(f"ada's feed: {data['template_key']} {data['template_variables']} "
+                      f"[{message['message_status']}]")
+        unread = _check(device.get(f"{base}/v3/notifications/users/ada/unread_message_count"),
+                        "unread count")["unread_feed_count"]
+        _check(device.post(f"{base}/v3/sdk/notification_statistics", json={"log_entries": [{
+            "stat_type": "noti:stats", "data": {"action": "viewed", "channel_url": channel,
+                                                "message_id": message["notification_message_id"]}}]}),
                "impression")
-        after = _check(http.put(f"{base}/v3/group_channels/{template['channel_url']}/messages/mark_as_read",
-                                json={"user_id": "ada", "message_ids": [message["message_id"]]}), "mark as read")
+        after = _check(device.put(f"{base}/v3/group_channels/{channel}/messages/mark_as_read",
+                                  json={"message_ids": [message["notification_message_id"]]}), "mark as read")
         console.print(f"unread before reading: {unread}, after: {after['unread_message_count']}")
         log = _check(http.get(f"{base}/v1/notifications/{sent['notification_id']}"), "notification log")
         table = Table(title=f"notification {log['notification_id']}")

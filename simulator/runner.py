@@ -289,7 +289,7 @@ def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progres
                         batch_linger_ms=scenario.integration.batch_linger_ms)
     run = Run(scenario, runtime, SIMULATED, seed, progress, namespace)
     run.setup()
-    fleet = DeviceFleet(runtime, run.users, run.http, SIMULATED.sendbird, SIMULATED.sendbird_token, run.http,
+    fleet = DeviceFleet(runtime, run.users, run.http, SIMULATED.sendbird, run.http,
                         SIMULATED.braze, SIMULATED.braze_key, seed)
     unsubscribe = fleet.attach_simulated(stack.sendbird)
     run.schedule_timeline()

@@ -247,7 +247,7 @@ class Outbound:
         feed = self.feeds.get(user_id)
         if feed is None:
             return sendbird_error(400, 400201, f'"user {user_id}" not found.')
-        return 200, {}, {"messages": [m for m in feed if m["created_at"] > after][:limit]}
+        return 200, {}, {"messages": [sdk_shaped(m) for m in feed if m["created_at"] > after][:limit]}
 
     # -- driving ----------------------------------------------------------------------------
     def post(self, mode: str, body: Any, trace_id: str | None = None, token: str = API_TOKEN):
@@ -314,6 +314,14 @@ def out(make_outbound: Callable[..., Outbound]) -> Outbound:
     return make_outbound()
 
 
+def sdk_shaped(message: dict[str, Any]) -> dict[str, Any]:
+    """A stub feed message as the fake Sendbird lists it: the notification data as a JSON string."""
+    data = {"label": "", "tags": [], **message["notification_data"]}
+    return {"type": "ADMM", "message_id": message["message_id"], "created_at": message["created_at"],
+            "notification_message_id": message["notification_id"], "channel_type": "feed",
+            "extended_message": {"sub_type": 0, "sub_data": json.dumps(data)}}
+
+
 def sendbird_error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Answer:
     return status, dict(headers or {}), {"error": True, "code": code, "message": message}
 
@@ -366,20 +374,21 @@ class Stack:
         return [r.to_dict() for r in records]
 
     def feed(self, user_id: str) -> list[dict[str, Any]]:
-        response = self.sendbird_client.get(f"/v3/group_channels/{FEED}/messages", headers=SB_AUTH,
-                                            query_string={"user_id": user_id, "prev_limit": 200})
+        """The user's feed in the fake Sendbird's decoded admin view (what a device would render)."""
+        response = self.sendbird_client.get(f"/_admin/feeds/{user_id}/{FEED}")
         if response.status_code != 200:  # a user Sendbird has never sent to
             return []
         return response.get_json()["messages"]
 
-    def mark_read(self, user_id: str, message_ids: list[int] | None = None):
+    def mark_read(self, user_id: str, message_ids: list[str] | None = None):
+        """Mark the whole feed, or the messages of these notification ids, read (as a device's SDK does)."""
         body: dict[str, Any] = {"user_id": user_id}
         if message_ids is not None:
             body["message_ids"] = message_ids
         response = self.sendbird_client.put(f"/v3/group_channels/{FEED}/messages/mark_as_read", json=body,
                                             headers=SB_AUTH)
         assert response.status_code == 200, response.get_json()
-        return response.get_json()
+        return {"unread_message_count": response.get_json()["unread_message_count"]}
 
     def braze_events(self, status: str | None = None) -> list[dict[str, Any]]:
         """Every custom event Braze recorded, as journal records, optionally of one `status`."""

@@ -107,7 +107,7 @@ def test_campaign_to_1000_users_through_the_batch_endpoint_then_300_reads(big: S
     for uid in readers:
         feed = big.feed(f"sb-{uid}")
         assert len(feed) == 1
-        assert big.mark_read(f"sb-{uid}", [feed[0]["message_id"]]) == {"unread_message_count": 0}
+        assert big.mark_read(f"sb-{uid}", [feed[0]["notification_id"]]) == {"unread_message_count": 0}
     big.run()
     for uid in readers[:50]:
         big.mark_read(f"sb-{uid}")  # again: nothing changes, nothing is reported

@@ -14,7 +14,7 @@ import requests
 
 from bridge.service import BACKOFF_CAP, MAX_ATTEMPTS
 
-from .conftest import FEED_URL, Answer, Crash, Outbound, sendbird_error, webhook_body
+from .conftest import FEED_URL, Answer, Crash, Outbound, sdk_shaped, sendbird_error, webhook_body
 
 FAULTS: dict[str, Answer] = {
     "429": sendbird_error(429, 500910, "Too many requests."),
@@ -23,7 +23,7 @@ FAULTS: dict[str, Answer] = {
     "timeout": requests.exceptions.ReadTimeout("read timed out"),
     "connection-error": requests.ConnectionError("connection refused"),
     "401": sendbird_error(401, 400401, "Invalid value: API token is missing or invalid."),
-    "404-route": sendbird_error(404, 400201, '"/v3/group_channels/x/messages" not found.'),
+    "404-route": sendbird_error(404, 400114, 'No route "/v3/group_channels/x/messages".'),
     "200-unreadable": (200, {}, "not json"),
 }
 
@@ -155,7 +155,7 @@ def test_a_feed_page_full_of_other_messages_proves_nothing(durable: Outbound):
     killed_during_send(durable, reached=False)
     other = {"message_id": 0, "created_at": 10**15, "user_id": "ada", "notification_id": "other",
              "notification_data": {"template_key": "promo", "template_variables": {"m": "other"}}}
-    durable.feed.then((200, {}, {"messages": [other] * 200}))
+    durable.feed.then((200, {}, {"messages": [sdk_shaped(other)] * 200}))
     durable.restart()
     durable.run()
     [unknown] = durable.journal("recovery.unknown")

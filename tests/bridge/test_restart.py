@@ -180,8 +180,7 @@ def test_sigkill_and_restart_lose_nothing_and_duplicate_nothing(fakes, tmp_path:
         # Sendbird: exactly one message per accepted webhook, found in each receiver's feed
         delivered: Counter[str] = Counter()
         for receiver in receivers:
-            feed = requests.get(f"{sendbird.url}/v3/group_channels/{FEED}/messages", headers=SB_AUTH, timeout=5,
-                                params={"user_id": receiver, "prev_limit": 200}).json()["messages"]
+            feed = requests.get(f"{sendbird.url}/_admin/feeds/{receiver}/{FEED}", timeout=5).json()["messages"]
             for message in feed:
                 n = int(message["notification_data"]["template_variables"]["name"][1:])
                 assert message["user_id"] == receivers[n % RECEIVERS]
@@ -360,8 +359,7 @@ def test_a_restart_while_sendbird_cannot_answer_the_check_sends_nothing_twice(fa
         assert not depth.get("webhooks_dead") and not depth.get("webhooks_checking"), depth
         assert requests.get(f"{bridge_url}/_admin/dead_letters", timeout=5).json()["dead_letters"] == []
 
-        feed = requests.get(f"{sendbird.url}/v3/group_channels/{FEED}/messages", headers=SB_AUTH, timeout=5,
-                            params={"user_id": receiver, "prev_limit": 200}).json()["messages"]
+        feed = requests.get(f"{sendbird.url}/_admin/feeds/{receiver}/{FEED}", timeout=5).json()["messages"]
         assert [m["notification_data"]["template_variables"]["name"] for m in feed] == [message_id], \
             "sent twice" if len(feed) > 1 else "never sent"
         assert len(proxy.sends) == (1 if reached else 2)

@@ -32,7 +32,7 @@ def world() -> SimulatedStack:
     stack = build()
     run = Run(scenario, stack.runtime, SIMULATED, scenario.seed)
     run.setup()
-    fleet = DeviceFleet(stack.runtime, run.users, run.http, SIMULATED.sendbird, SIMULATED.sendbird_token, run.http,
+    fleet = DeviceFleet(stack.runtime, run.users, run.http, SIMULATED.sendbird, run.http,
                         SIMULATED.braze, SIMULATED.braze_key, scenario.seed)
     fleet.attach_simulated(stack.sendbird)
     run.schedule_timeline()

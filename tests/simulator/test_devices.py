@@ -63,7 +63,7 @@ def setup_world(behaviour: Behaviour, size: int, seed: int = 1, countries: dict[
         assert braze.post("/users/track", json=payload, headers=BRAZE).status_code == 201
     assert stack.sendbird_app.test_client().post("/v1/templates", json=TEMPLATE, headers=SENDBIRD).status_code == 200
     http = stack.runtime.transport.session()
-    fleet = DeviceFleet(stack.runtime, users, http, SENDBIRD_URL, SENDBIRD_TOKEN, http, braze_url, BRAZE_KEY, seed)
+    fleet = DeviceFleet(stack.runtime, users, http, SENDBIRD_URL, http, braze_url, BRAZE_KEY, seed)
     return stack, users, fleet
 
 
