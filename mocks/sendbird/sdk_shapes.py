@@ -1,7 +1,7 @@
 """The objects Sendbird's Chat SDK parses, shared by the REST routes and the WebSocket (`LOGI`, `ADMM`).
 
 Field by field these follow what `@sendbird/chat` 4.22 reads (docs/sendbird-fake.md, "Device side", and
-/work/shared/reference/sendbird.md "Notification messages and the device side"): a wrong shape rarely
+the harness reference on Sendbird's device side): a wrong shape rarely
 throws in the SDK, it silently builds a chat message instead of a notification or drops a channel, so the
 names and units here are the contract. `notification_message_id` is the send's notification id: a send
 reaches each target once, so it is unique in a user's feed, and it is the id the SDK hands back in
