@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify, request
 from harness.limits import within_budget
 from mocks.sendbird import errors
 from mocks.sendbird.api import FEED_PAGE_BUDGET, PAGE_TOKEN, int_arg, json_body, rate_limited
-from mocks.sendbird.audiences import PLATFORM, SDK, audience, caller, check_user_id, identify
+from mocks.sendbird.audiences import PLATFORM, PUBLIC, SDK, audience, caller, check_user_id, identify
 from mocks.sendbird.errors import SendbirdError, invalid
 from mocks.sendbird.feeds import FeedPage, Message
 from mocks.sendbird.models import MarkAsRead, SdkStats, parse
@@ -88,6 +88,12 @@ def device_blueprint(service: SendbirdService) -> Blueprint:
 
     def acting(named: str | None = None) -> str:
         return caller().user(named if named is not None else request.args.get("user_id"))
+
+    @bp.get("/")
+    @audience(PUBLIC)
+    def api_root():
+        """The SDK fetches the API host's root before every WebSocket connect and ignores the answer."""
+        return jsonify({"app_id": service.app_id})
 
     # -- channels -------------------------------------------------------------------------------
     @bp.get("/v3/group_channels/<channel_url>")

@@ -123,3 +123,9 @@ def test_non_standard_json_numbers_are_not_json(api, template, token):
            '"targets": ["u1"]}').encode()
     resp = api.client.post("/v1/notifications", data=raw, headers={**AUTH, "Content-Type": "application/json"})
     assert_error(resp, 400, 400403)
+
+
+def test_the_api_root_answers_json_for_the_sdk(api):
+    """The SDK fetches `GET /` (no headers) before each WebSocket connect; a JSON answer, not a 404 page."""
+    resp = api.client.get("/")
+    assert resp.status_code == 200 and resp.get_json() == {"app_id": "LOCAL"}
