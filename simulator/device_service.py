@@ -24,7 +24,6 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m simulator.device_service", description=__doc__)
     parser.add_argument("--sendbird-url", default="http://127.0.0.1:7200")
-    parser.add_argument("--sendbird-token", default="local-sendbird-token")
     parser.add_argument("--braze-url", default="http://127.0.0.1:7100")
     parser.add_argument("--braze-key", default="local-braze-key")
     parser.add_argument("--speed", type=float, default=1.0)

@@ -144,7 +144,7 @@ class Stack:
         with self._log("devices").open("ab") as out:
             self.devices = subprocess.Popen(
                 [sys.executable, "-m", "simulator.device_service", "--sendbird-url", e.sendbird, "--braze-url",
-                 e.braze, "--braze-key", e.braze_key, "--sendbird-token", e.sendbird_token, "--speed",
+                 e.braze, "--braze-key", e.braze_key, "--speed",
                  str(self.speed), "--clock-epoch", repr(self.clock_epoch), "--prefix", DEMO_PREFIX],
                 stdout=out, stderr=out, env={**os.environ, **self._admin_env()})
 

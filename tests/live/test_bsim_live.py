@@ -87,9 +87,9 @@ def bsim_live(path: Path, urls: dict[str, str], speed: str, *extra: str):
 
 
 def feed(urls: dict[str, str], user: str) -> list[dict]:
-    """A user's notifications; none before their first (Sendbird does not know the user until then)."""
-    response = requests.get(f"{urls['sendbird']}/v3/group_channels/{FEED}/messages", headers=SENDBIRD, timeout=5,
-                            params={"user_id": user})
+    """A user's notifications (the fake's admin feed view); none before their first (Sendbird does not know the
+    user until then)."""
+    response = requests.get(f"{urls['sendbird']}/_admin/feeds/{user}/{FEED}", timeout=5)
     return response.json()["messages"] if response.status_code == 200 else []
 
 

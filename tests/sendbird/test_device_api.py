@@ -160,6 +160,7 @@ def test_changelogs_hold_the_messages_read_since(api, five, device):
     after = api.client.get(path, headers=device, query_string={"token": changed["next"]}).get_json()
     assert after["updated"] == []
     assert_error(api.client.get(path, headers=device), 400, 400105, "change_ts")
+    assert_error(api.client.get(path, headers=device, query_string={"token": "x"}), 400, 400111, "token")
 
 
 def test_messages_gap_returns_what_was_sent_after_the_newest_synced(api, five, device):
