@@ -56,17 +56,24 @@ def _message_json(message: Message) -> str:
 
 
 def feed_page_json(page: FeedPage, reverse: bool = False, budget: int = FEED_PAGE_BUDGET) -> str:
-    """`{"messages": [...], "has_next"}` within `budget` bytes (one message over it at worst): messages nearest
-    the anchor are kept first, so a client that re-anchors at the oldest (or newest) one it got misses none.
-    Oldest first, or newest first with `reverse`. `has_next`: more lie after the newest one returned."""
-    older, _ = within_budget(reversed(page.older), _message_json, budget)
+    """`{"messages": [...], "has_next", "prev_hasmore", "next_hasmore"}` within `budget` bytes (one message over
+    it at worst): messages nearest the anchor are kept first, so a client that re-anchors at the oldest (or
+    newest) one it got misses none. Oldest first, or newest first with `reverse`. `has_next` (Sendbird's, read by
+    the SDK's collections) and `next_hasmore`: more lie after the newest returned; `prev_hasmore`: before the
+    oldest (the SDK infers that from the count, which a byte cut makes short)."""
+    older, older_cut = within_budget(reversed(page.older), _message_json, budget)
     left = budget - sum(len(text) + 1 for text in older)
     newer, newer_cut = within_budget(page.newer, _message_json, left, at_least_one=not older)
     ordered = [*reversed(older), *newer]
     if reverse:
         ordered.reverse()
-    has_next = "true" if page.more_newer or newer_cut else "false"
-    return f'{{"messages":[{",".join(ordered)}],"has_next":{has_next}}}\n'
+    more_newer = _bool(page.more_newer or newer_cut)
+    return (f'{{"messages":[{",".join(ordered)}],"has_next":{more_newer},'
+            f'"prev_hasmore":{_bool(page.more_older or older_cut)},"next_hasmore":{more_newer}}}\n')
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def template_v2(template: Template) -> dict[str, Any]:

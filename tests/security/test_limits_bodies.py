@@ -36,7 +36,7 @@ SENDBIRD_ROUTES = [("POST", "/v1/notifications"), ("POST", "/v1/notifications/me
                    ("POST", "/v1/templates/promo/archive"),
                    ("POST", "/v1/storage/targets_files/f.csv/presigned_urls"), ("POST", "/_storage/targets_files"),
                    ("PUT", "/v3/group_channels/notifications_feed/messages/mark_as_read"),
-                   ("POST", "/v3/group_channels/notifications_feed/notification_stats"),
+                   ("POST", "/v3/sdk/notification_statistics"), ("POST", "/v3/users"),
                    ("PUT", "/_admin/webhooks")]
 BRIDGE_ROUTES = [("POST", "/braze/notifications/realtime"), ("POST", "/braze/notifications/batch"),
                  ("POST", "/sendbird/webhooks"), ("PUT", "/_admin/integration")]

@@ -40,8 +40,7 @@ SENDBIRD_ROUTES = [("POST", "/v1/notifications", SEND), ("POST", "/v2/notificati
                    ("POST", "/v1/templates", TEMPLATE), ("PUT", "/v1/templates/promo", {"name": "New"}),
                    ("POST", "/v1/storage/targets_files/f.csv/presigned_urls", {"overwrite_duplicate_key": True}),
                    ("PUT", "/v3/group_channels/notifications_feed/messages/mark_as_read", {"user_id": "u1"}),
-                   ("POST", "/v3/group_channels/notifications_feed/notification_stats",
-                    {"user_id": "u1", "action": "clicked", "message_ids": [1]})]
+                   ("POST", "/v3/users", {"user_id": "u9"}), ("PUT", "/v3/users/u1", {"nickname": "N"})]
 
 
 def headers(auth: dict[str, str], content_type: str | None) -> dict[str, str]:

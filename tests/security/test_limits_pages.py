@@ -34,7 +34,9 @@ def feed_of(count: int, variable_size: int):
 
 
 def page(app, **query):
-    text = "&".join(f"{k}={v}" for k, v in {"user_id": "u1", **query}.items())
+    """A page anchored at the newest message unless `message_ts` says otherwise (an anchor is required)."""
+    text = "&".join(f"{k}={v}" for k, v in {"user_id": "u1", "message_ts": 2**53 - 1, "next_limit": 0,
+                                            **query}.items())
     return call(app, "GET", f"{FEED}?{text}", headers=SENDBIRD_AUTH)
 
 
@@ -64,7 +66,7 @@ def test_paging_back_from_a_cut_page_reaches_every_message_once():
 
 def test_one_message_larger_than_the_budget_still_comes_back():
     app = feed_of(2, 30_000)
-    from mocks.sendbird.api import feed_page_json
+    from mocks.sendbird.device_api import feed_page_json
 
     listing = app.extensions["sendbird"].feeds.list_messages("notifications_feed", "u1", 10**15, 15, 0)
     body = json.loads(feed_page_json(listing, budget=10))

@@ -62,7 +62,7 @@ def test_the_newest_anchor_and_default_limits_of_15(api, template, device):
     everything = [m["message_id"] for m in api.messages("u1")]
     page = listing(api, device, message_ts=MAX_TS)
     assert [m["message_id"] for m in page["messages"]] == everything[-15:]
-    assert page["has_next"] is False
+    assert (page["has_next"], page["prev_hasmore"], page["next_hasmore"]) == (False, True, False)
     first = api.messages("u1")[0]["created_at"]
     page = listing(api, device, message_ts=first)  # 15 after it, and the anchor itself (include)
     assert [m["message_id"] for m in page["messages"]] == everything[:16]
