@@ -67,10 +67,12 @@ def _end_streams_on_signal(gateway: Gateway) -> None:
 
 
 def serve(factory: Callable[[], Any], port: int, host: str = DEFAULT_HOST, threads: int = DEFAULT_THREADS,
-          name: str = "harness", banner: str | None = None, granian_options: dict[str, str] | None = None) -> None:
+          name: str = "harness", banner: str | None = None, granian_options: dict[str, str] | None = None,
+          interface: str = "rsgi") -> None:
     """Block serving `factory()` (a Gateway, or a WSGI app to put behind one) on host:port until
     SIGINT/SIGTERM. `banner` is the one line printed once the port is known to be free;
-    `granian_options` overrides `GRANIAN_OPTIONS` (to compare them)."""
+    `granian_options` overrides `GRANIAN_OPTIONS` (to compare them). `interface="asgi"` serves the gateway
+    on granian's ASGI interface (`harness.asgi`), for a websocket that must name its subprotocol."""
     from granian.constants import Interfaces, Loops, RuntimeModes, TaskImpl
     from granian.server import Server
 
@@ -80,15 +82,22 @@ def serve(factory: Callable[[], Any], port: int, host: str = DEFAULT_HOST, threa
     if banner:
         print(banner, file=sys.stderr, flush=True)
 
-    def load(_target: str) -> Gateway:
+    if interface not in ("rsgi", "asgi"):
+        raise ValueError(f"unknown interface {interface!r}")
+
+    def load(_target: str) -> Any:
         die_with_parent()
         app = factory()
         gateway = app if isinstance(app, Gateway) else Gateway(app, threads=threads, service=name)
         _end_streams_on_signal(gateway)
         tune_for_long_lived_stores()
+        if interface == "asgi":
+            from harness.asgi import AsgiGateway
+
+            return AsgiGateway(gateway)
         return gateway
 
-    server = Server(target=name, address=host, port=port, interface=Interfaces.RSGI, workers=1,
+    server = Server(target=name, address=host, port=port, interface=Interfaces(interface), workers=1,
                     loop=Loops(options["loop"]), runtime_mode=RuntimeModes(options["runtime_mode"]),
                     task_impl=TaskImpl(options["task_impl"]),
                     workers_kill_timeout=KILL_TIMEOUT, log_level="warning", log_access=False, process_name=None)
