@@ -1,4 +1,5 @@
-"""`python -m mocks.sendbird --port 7200`: serve the fake Sendbird live on 127.0.0.1."""
+"""`python -m mocks.sendbird --port 7200`: serve the fake Sendbird live on 127.0.0.1, its SDK WebSocket
+(`mocks.sendbird.realtime`) on the same port."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         from harness.gateway import Gateway
         from harness.runtime import Runtime
         from mocks.sendbird.app import create_app
+        from mocks.sendbird.realtime import Realtime
 
         runtime = Runtime.live(speed=settings.speed, clock_epoch=settings.clock_epoch)
         app = create_app(runtime, app_id=settings.app_id, api_token=settings.api_token,
@@ -49,9 +51,11 @@ def main(argv: list[str] | None = None) -> None:
                          max_body_bytes=settings.max_body_bytes, admin=admin,
                          create_unknown_users=settings.create_unknown_users,
                          require_access_token=settings.require_access_token)
-        return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird")
+        return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird",
+                       ws_handler=Realtime(app.extensions["sendbird"]))
 
-    serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird",
+    # ASGI, not RSGI: granian's RSGI websocket cannot answer with the subprotocol the SDK requires (harness.asgi).
+    serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird", interface="asgi",
           banner=f"fake Sendbird on http://{settings.host}:{settings.port} (app id {settings.app_id}, "
                  f"Api-Token {settings.api_token}; webhooks reach {outbound.describe()}; {admin.describe()})")
 

@@ -71,6 +71,7 @@ class User:
 
 
 Subscriber = Callable[[Message], None]
+ReadSubscriber = Callable[[str, str, int], None]  # (user_id, channel_url, read time in ms)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class FeedStore:
         self.messages: dict[int, Message] = {}
         self._subscribers: list[Subscriber] = []
         self._user_subscribers: dict[str, list[Subscriber]] = {}
+        self._read_subscribers: dict[str, list[ReadSubscriber]] = {}
         self._lock = threading.RLock()
 
     # -- channels and users -------------------------------------------------------------------
@@ -156,7 +158,18 @@ class FeedStore:
         with self._lock:
             target = self._subscribers if user_id is None else self._user_subscribers.setdefault(user_id, [])
             target.append(callback)
+        return self._unsubscriber(target, callback)
 
+    def subscribe_reads(self, callback: ReadSubscriber, user_id: str) -> Callable[[], None]:
+        """Tell `callback(user_id, channel_url, ts_ms)` of each whole-channel read by `user_id` (how the
+        user's other devices learn of it); returns unsubscribe. A read of chosen messages is not told: the
+        SDK zeroes a channel's unread count on any read event, which would be wrong for a partial read."""
+        with self._lock:
+            target = self._read_subscribers.setdefault(user_id, [])
+            target.append(callback)
+        return self._unsubscriber(target, callback)
+
+    def _unsubscriber(self, target: list[Any], callback: Any) -> Callable[[], None]:
         def unsubscribe() -> None:
             with self._lock:
                 if callback in target:
@@ -233,7 +246,8 @@ class FeedStore:
 
     def mark_as_read(self, channel_url: str, user_id: str, now_ms: int, message_ids: list[int] | None = None,
                      timestamp: int | None = None) -> list[Message]:
-        """Mark messages READ; returns only those that changed (each message is read once)."""
+        """Mark messages READ; returns only those that changed (each message is read once). A whole-channel
+        read (no `message_ids`) is told to the user's read subscribers, changed or not, as Sendbird tells it."""
         self.channel(channel_url)
         with self._lock:
             user = self.user(user_id)
@@ -252,7 +266,13 @@ class FeedStore:
                     changed.append(msg)
             if changed:
                 user.unread[channel_url] = user.unread.get(channel_url, 0) - len(changed)
-            return changed
+            readers = tuple(self._read_subscribers.get(user_id, ())) if message_ids is None else ()
+        for callback in readers:
+            try:
+                callback(user_id, channel_url, now_ms)
+            except Exception:  # a broken device must not fail the read: it is already stored
+                log.exception("read subscriber failed")
+        return changed
 
     def find(self, channel_url: str, user_id: str, message_ids: list[int]) -> list[Message]:
         self.channel(channel_url)
