@@ -221,12 +221,14 @@ class WsProto:
         if not self.closed.done():
             self.closed.set_result(None)
 
-    def close(self, status: int | None = None) -> None:
-        """Close with `status` (a close code once accepted, an HTTP status before), from the loop."""
+    def close(self, status: int | None = None) -> asyncio.Task | None:
+        """Close with `status` (a close code once accepted, an HTTP status before), from the loop; the
+        task that sends it (None if already closed), for a server that must not stop before it is out."""
         if self.closed.done():
-            return
+            return None
         self.mark_closed()
         self._closing = asyncio.ensure_future(self._close(status))
+        return self._closing
 
     async def _close(self, status: int | None) -> None:
         try:

@@ -26,6 +26,7 @@ so the server stops within its grace period instead of waiting for clients that 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -135,19 +136,30 @@ class Gateway:
         if self.pool is not None:
             self.pool.close()
 
-    def shutdown(self) -> None:
-        """End open streams and close websockets (from any thread, e.g. a signal handler)."""
+    def shutdown(self, then: Callable[[], None] | None = None) -> None:
+        """End open streams and close websockets (from any thread, e.g. a signal handler), then call `then`
+        on the loop once every close that takes time (an awaitable from `proto.close`) has gone out."""
         if self.loop is not None:
-            self.loop.call_soon_threadsafe(self._close_all)
+            self.loop.call_soon_threadsafe(self._close_all, then)
+        elif then is not None:
+            then()
 
-    def _close_all(self) -> None:
+    def _close_all(self, then: Callable[[], None] | None = None) -> None:
         self.closing = True
         if self._closed is not None:
             self._closed.set()
         for stream in list(self._streams):
             stream.close()
-        for proto in list(self._websockets):
-            proto.close(GOING_AWAY)
+        # granian's RSGI close is done on its own runtime; harness.asgi's is a send still to make, which a
+        # worker that stopped at once would never make
+        pending = [closing for proto in list(self._websockets)
+                   if inspect.isawaitable(closing := proto.close(GOING_AWAY))]
+        if then is None:
+            return
+        if not pending:
+            then()
+            return
+        asyncio.ensure_future(asyncio.wait(pending)).add_done_callback(lambda _: then())
 
     # -- requests ---------------------------------------------------------------------------------
     async def __rsgi__(self, scope: Any, proto: Any) -> None:

@@ -46,7 +46,8 @@ def _end_streams_on_signal(gateway: Gateway) -> None:
     """Have the worker's SIGINT/SIGTERM handler end the gateway's streams as well as stop granian.
 
     granian installs that handler with `granian._signals.set_loop_signals(loop)` in the worker, after
-    this process's loader has run; it is wrapped here so the same signal first closes the streams.
+    this process's loader has run; it is wrapped here so the same signal first closes the streams, and
+    stops granian once the websockets' close frames are out (granian's ASGI worker leaves its loop at once).
     (The callbacks granian's stop signal offers run only once every response has ended.)"""
     import granian._signals as granian_signals
 
@@ -56,8 +57,7 @@ def _end_streams_on_signal(gateway: Gateway) -> None:
         stopping = install(loop)
 
         def stop() -> None:
-            gateway.shutdown()
-            stopping.set()
+            gateway.shutdown(then=stopping.set)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
