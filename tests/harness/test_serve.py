@@ -66,6 +66,36 @@ def factory():
 serve(factory, int(sys.argv[1]), name="tiny-ws")
 """
 
+ASGI_SERVER_CODE = """
+import sys
+from flask import Flask, request
+from harness.gateway import Gateway
+from harness.serve import serve
+
+async def echo(scope, proto):
+    transport = await proto.accept(subprotocol=scope.headers.get("sec-websocket-protocol"))
+    while True:
+        message = await transport.receive()
+        if message.kind == 0:
+            return
+        await transport.send_str(f"echo: {message.data}")
+
+def factory():
+    app = Flask("tiny")
+
+    @app.post("/hello")
+    def hello():
+        return {"hello": request.get_json()["name"], "query": request.query_string.decode()}
+
+    @app.get("/chunks")
+    def chunks():
+        return (part for part in (b"one,", b"two"))
+
+    return Gateway(app, threads=2, ws_handler=echo)
+
+serve(factory, int(sys.argv[1]), name="tiny-asgi", interface="asgi")
+"""
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -243,3 +273,30 @@ def test_free_port_never_hands_out_a_port_twice(monkeypatch):
     monkeypatch.setattr(processes, "_handed_out", set())
     monkeypatch.setattr(processes.socket, "socket", Socket)
     assert [processes.free_port(), processes.free_port()] == [41000, 41001]
+
+
+@pytest.mark.parametrize("served", [ASGI_SERVER_CODE], indirect=True)
+def test_on_asgi_a_websocket_answers_with_its_subprotocol_and_sigterm_closes_it_going_away(served: Served) -> None:
+    """granian's RSGI cannot name the subprotocol in its 101 answer; its ASGI interface can, and a client
+    that offered one refuses an answer without it."""
+    import struct
+
+    import websocket
+
+    deadline = time.monotonic() + 10
+    while not answers(served.port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    offered = "%7B%22auth%22%3A%22k%22%7D"
+    client = websocket.create_connection(f"ws://127.0.0.1:{served.port}/?p=JS", subprotocols=[offered], timeout=5)
+    assert client.getheaders()["sec-websocket-protocol"] == offered
+    client.send("hi")
+    assert client.recv() == "echo: hi"
+    base = f"http://127.0.0.1:{served.port}"
+    answer = requests.post(f"{base}/hello?a=1", json={"name": "Ada"}, timeout=5)
+    assert answer.status_code == 200 and answer.json() == {"hello": "Ada", "query": "a=1"}
+    assert requests.get(f"{base}/chunks", timeout=5).content == b"one,two"
+    assert requests.get(f"{base}/missing", timeout=5).status_code == 404
+    served.proc.send_signal(signal.SIGTERM)
+    opcode, data = client.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and struct.unpack("!H", data[:2])[0] == 1001
+    assert served.proc.wait(timeout=10) == 0
