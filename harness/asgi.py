@@ -26,24 +26,26 @@ CLOSED, BYTES, TEXT = 0, 1, 2  # RSGI's websocket message kinds
 
 
 class Headers:
-    """RSGI's header lookups over ASGI's list of byte pairs (names arrive lower-cased)."""
+    """RSGI's header lookups over ASGI's list of byte pairs (names arrive lower-cased), decoded only when
+    asked: a fast route reads two or three of them."""
 
-    __slots__ = ("_pairs",)
+    __slots__ = ("_raw",)
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
-        self._pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+        self._raw = raw
 
     def get(self, name: str, default: Any = None) -> Any:
-        for key, value in self._pairs:
-            if key == name:
-                return value
+        key = name.encode("latin-1")
+        for raw_name, value in self._raw:
+            if raw_name == key:
+                return value.decode("latin-1")
         return default
 
     def items(self) -> list[tuple[str, str]]:
-        return self._pairs
+        return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw]
 
     def keys(self) -> list[str]:
-        return [key for key, _ in self._pairs]
+        return [name.decode("latin-1") for name, _ in self._raw]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
@@ -54,18 +56,36 @@ def _address(pair: Any) -> str:
 
 
 class Scope:
-    __slots__ = ("client", "headers", "http_version", "method", "path", "proto", "query_string", "scheme", "server")
+    """RSGI's scope over an ASGI one; what only the WSGI path reads is built when it reads it."""
+
+    __slots__ = ("_scope", "headers", "method", "path", "proto")
 
     def __init__(self, scope: dict[str, Any], proto: str) -> None:
+        self._scope = scope
         self.proto = proto
         self.method = scope.get("method", "GET")
         self.path = scope["path"]
-        self.query_string = scope.get("query_string", b"").decode("latin-1")
-        self.headers = Headers(scope.get("headers", []))
-        self.server = _address(scope.get("server"))
-        self.client = _address(scope.get("client"))
-        self.http_version = scope.get("http_version", "1.1")
-        self.scheme = scope.get("scheme", "http")
+        self.headers = Headers(scope["headers"])
+
+    @property
+    def query_string(self) -> str:
+        return self._scope.get("query_string", b"").decode("latin-1")
+
+    @property
+    def server(self) -> str:
+        return _address(self._scope.get("server"))
+
+    @property
+    def client(self) -> str:
+        return _address(self._scope.get("client"))
+
+    @property
+    def http_version(self) -> str:
+        return self._scope.get("http_version", "1.1")
+
+    @property
+    def scheme(self) -> str:
+        return self._scope.get("scheme", "http")
 
 
 def _raw_headers(headers: Any) -> list[tuple[bytes, bytes]]:
@@ -108,10 +128,15 @@ class HttpProto:
         self._disconnected = False
 
     async def __call__(self) -> bytes:
-        chunks = []
+        message = await self._receive()
+        if not message.get("more_body", False):  # the whole body in one message: every fast route's case
+            if message["type"] == "http.disconnect":
+                self._disconnected = True
+            return message.get("body", b"")
+        chunks = [message.get("body", b"")]
         async for chunk in self:
             chunks.append(chunk)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return b"".join(chunks)
 
     async def __aiter__(self):
         while True:

@@ -87,7 +87,6 @@ class Realtime:
 
     def __init__(self, service: SendbirdService) -> None:
         self.service = service
-        self.open = 0  # sockets past their LOGI
 
     async def __call__(self, scope: Any, proto: Any) -> None:
         offered = scope.headers.get("sec-websocket-protocol")
@@ -135,13 +134,11 @@ class Realtime:
         # Subscribed before the LOGI goes out, so nothing delivered meanwhile is lost; sent only after it.
         unsubscribe = (feeds.subscribe(delivered, user_id), feeds.subscribe_reads(read, user_id))
         writer = None
-        self.open += 1
         try:
             if await _send_quietly(transport, command("LOGI", login_answer(self.service, user_id, key))):
                 writer = asyncio.ensure_future(self._write(proto, transport, outbox, user_id))
                 await self._read(transport, outbox, user_id)
         finally:
-            self.open -= 1
             for stop in unsubscribe:
                 stop()
             if writer is not None:
