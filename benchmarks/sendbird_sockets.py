@@ -7,7 +7,8 @@ Send: `wrk` (core 1) posts realtime sends to the fake (core 0), each to one of `
 interleaved rounds of: the fake served on granian's RSGI interface (which cannot echo the SDK's
 subprotocol, so it cannot serve the SDK: the reference), on ASGI (as it is served) with no socket open,
 and on ASGI with one socket per user open, each pushed an ADMM per send and drained by a client
-process on core 1. Hold: `--hold` sockets opened by that client, the fake's worker RSS before and after.
+process on core 1. Hold: `--hold` sockets opened by that client, the worker's RSS before and after, for
+the fake and for the same server with a handler that only echoes (what granian itself costs a socket).
 """
 
 from __future__ import annotations
@@ -36,6 +37,25 @@ import mocks.sendbird.__main__ as entry
 served = entry.serve
 entry.serve = lambda *args, **kwargs: served(*args, **{{**kwargs, "interface": {interface!r}}})
 entry.main(["--port", "{port}"])
+"""
+# The floor under the fake's figure: the same server and gateway on ASGI, a handler that only echoes.
+SERVE_ECHO = """
+import logging; logging.disable(logging.WARNING)
+from flask import Flask
+from harness.gateway import Gateway
+from harness.serve import serve
+
+async def echo(scope, proto):
+    transport = await proto.accept(subprotocol=scope.headers.get("sec-websocket-protocol"))
+    while (await transport.receive()).kind != 0:
+        pass
+
+def factory():
+    app = Flask("echo")
+    app.get("/_admin/health")(lambda: {{"ok": True}})
+    return Gateway(app, threads=2, ws_handler=echo)
+
+serve(factory, {port}, interface="asgi")
 """
 # Opens sockets as the SDK does (user_id in the URL, `{}` as the subprotocol), prints "ready", then
 # drains them until stdin closes and prints how many ADMM commands it read.
@@ -135,20 +155,29 @@ def send_rounds(seconds: int, rounds: int, users: int) -> list[dict]:
 def hold(counts: list[int]) -> list[dict]:
     rows = []
     for count in counts:
-        server = start_fake("asgi")
-        try:
-            time.sleep(1)  # the worker settles after its first requests
-            before = worker_rss_mib(server)
-            client = open_sockets(server, count, "h")
-            time.sleep(1)
-            after = worker_rss_mib(server)
-            health = requests.get(server.url + "/_admin/health", timeout=10).status_code
-            close_sockets(client)
-        finally:
-            server.stop()
-        rows.append({"sockets": count, "rss_before_mib": before, "rss_after_mib": after,
-                     "kib_per_socket": (after - before) * 1024 / count, "health": health})
+        for label in ("echo handler", "fake Sendbird"):
+            rows.append(hold_one(label, count))
     return rows
+
+
+def hold_one(label: str, count: int) -> dict:
+    if label == "fake Sendbird":
+        server = start_fake("asgi")
+    else:
+        port = free_port()
+        server = start_live(SERVE_ECHO.format(port=port), port)
+    try:
+        time.sleep(1)  # the worker settles after its first requests
+        before = worker_rss_mib(server)
+        client = open_sockets(server, count, "h")
+        time.sleep(1)
+        after = worker_rss_mib(server)
+        health = requests.get(server.url + "/_admin/health", timeout=10).status_code
+        close_sockets(client)
+    finally:
+        server.stop()
+    return {"server": label, "sockets": count, "rss_before_mib": before, "rss_after_mib": after,
+            "kib_per_socket": (after - before) * 1024 / count, "health": health}
 
 
 def main() -> None:
@@ -170,11 +199,11 @@ def main() -> None:
                       f"{row['admm_read']:,} of ~{row['sends']:,}" if row["admm_read"] else "-")
     console.print(table)
     table = Table(title="sockets one fake Sendbird holds (worker RSS)")
-    for col in ("sockets", "RSS before MiB", "RSS after MiB", "KiB per socket", "health meanwhile"):
+    for col in ("server", "sockets", "RSS before MiB", "RSS after MiB", "KiB per socket", "health meanwhile"):
         table.add_column(col, justify="right")
     for row in results["hold"]:
-        table.add_row(f"{row['sockets']:,}", f"{row['rss_before_mib']:.1f}", f"{row['rss_after_mib']:.1f}",
-                      f"{row['kib_per_socket']:.1f}", str(row["health"]))
+        table.add_row(row["server"], f"{row['sockets']:,}", f"{row['rss_before_mib']:.1f}",
+                      f"{row['rss_after_mib']:.1f}", f"{row['kib_per_socket']:.1f}", str(row["health"]))
     console.print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
