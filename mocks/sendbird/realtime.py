@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -55,21 +56,24 @@ def credentials(offered: str | None) -> dict[str, Any]:
 
 
 class Outbox:
-    """The commands waiting for one socket, filled from any thread, drained by its writer on the loop."""
+    """The commands waiting for one socket, filled from any thread, drained by its writer on the loop.
+    `overflow()` is called once when it is full: the writer may be stuck in a send the client never reads."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, overflow: Callable[[int], None] = lambda pending: None) -> None:
         self.loop = loop
         self.lines: deque[str] = deque()
         self.ready = asyncio.Event()
+        self.overflow = overflow
         self.overflowed = False
 
     def put(self, line: str) -> None:
         """On the loop."""
-        if len(self.lines) >= OUTBOX_LIMIT:
-            self.overflowed = True
-        else:
+        if len(self.lines) < OUTBOX_LIMIT:
             self.lines.append(line)
-        self.ready.set()
+            self.ready.set()
+        elif not self.overflowed:
+            self.overflowed = True
+            self.overflow(len(self.lines))
 
     def put_threadsafe(self, line: str) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: the server stops, the socket with it
@@ -120,7 +124,12 @@ class Realtime:
         return user_id, self.service.sessions.issue(user_id), None
 
     async def _serve(self, proto: Any, transport: Any, user_id: str, key: str) -> None:
-        outbox = Outbox(asyncio.get_running_loop())
+        def overflow(pending: int) -> None:
+            self.service.runtime.journal.record("sendbird", "websocket.dropped", None, user_id=user_id,
+                                                pending=pending)
+            proto.close(TRY_AGAIN_LATER)
+
+        outbox = Outbox(asyncio.get_running_loop(), overflow)
         feeds = self.service.feeds
 
         def delivered(message: Message) -> None:
@@ -136,7 +145,7 @@ class Realtime:
         writer = None
         try:
             if await _send_quietly(transport, command("LOGI", login_answer(self.service, user_id, key))):
-                writer = asyncio.ensure_future(self._write(proto, transport, outbox, user_id))
+                writer = asyncio.ensure_future(self._write(proto, transport, outbox))
                 await self._read(transport, outbox, user_id)
         finally:
             for stop in unsubscribe:
@@ -176,14 +185,9 @@ class Realtime:
             outbox.put(command("EROR", {"code": INVALID_VALUE, "message": f'Command "{code}" is not supported.',
                                         "req_id": req_id}))
 
-    async def _write(self, proto: Any, transport: Any, outbox: Outbox, user_id: str) -> None:
+    async def _write(self, proto: Any, transport: Any, outbox: Outbox) -> None:
         while True:
             await outbox.ready.wait()
-            if outbox.overflowed:
-                self.service.runtime.journal.record("sendbird", "websocket.dropped", None, user_id=user_id,
-                                                    pending=len(outbox.lines))
-                proto.close(TRY_AGAIN_LATER)
-                return
             if not await _send_quietly(transport, outbox.take()):
                 proto.close(NORMAL)
                 return
