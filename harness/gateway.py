@@ -10,8 +10,8 @@ froze a service, and there was no way to speak WebSocket. The gateway answers on
   `harness.sse.SubscriptionStream` the gateway serves that stream on the loop (`harness.live_streams`),
   holding no thread;
 - a WebSocket (`scope.proto == "ws"`) goes to `ws_handler(scope, proto)`, an async function given
-  granian's RSGI websocket protocol: the extension point for a service's own socket protocol.
-  Without one, the upgrade is refused;
+  granian's RSGI websocket protocol (or, served on ASGI, `harness.asgi`'s, whose `accept` can name the
+  subprotocol): the extension point for a service's own socket protocol. Without one, the upgrade is refused;
 - a request on an admin path (the app's `harness.admin_guard.AdminGuard`) is never answered on a fast
   route: it goes to the WSGI app, whose outermost layer is the guard;
 - everything else goes to the WSGI app on a bounded pool of `threads` threads (`harness.pool`), its
