@@ -25,7 +25,7 @@ def test_a_whole_channel_read_is_told_to_the_readers_subscribers_and_a_partial_o
     service.feeds.subscribe_reads(lambda *args: 1 / 0, "ada")  # a broken device fails nothing
     api.send_ok(["ada"])
     first = api.messages("ada")[0]
-    assert api.mark_as_read("ada", message_ids=[first["message_id"]]).status_code == 200
+    assert api.mark_as_read("ada", message_ids=[first["notification_id"]]).status_code == 200
     assert told == []
     assert api.mark_as_read("ada").status_code == 200
     assert told == [("ada", FEED, api.now_ms())]
