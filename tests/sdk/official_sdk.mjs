@@ -58,7 +58,7 @@ globalThis.fetch = async (url, init = {}) => {
     const res = await realFetch(url, init);
     entry.status = res.status;
     entry.json = res.clone().json().catch(() => undefined);
-    if (!res.ok) entry.text = await res.clone().text().catch(() => '');
+    if (!res.ok) entry.text = (await res.clone().text().catch(() => '')).trim();
     if (TRACE) console.log(`#   http ${entry.method} ${entry.path} -> ${res.status}`);
     return res;
   } catch (e) {

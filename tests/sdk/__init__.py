@@ -1,0 +1,1 @@
+"""Tests of sdk: Sendbird's official JavaScript SDK against the live stack."""
