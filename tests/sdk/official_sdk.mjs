@@ -12,7 +12,7 @@
 // Optional: SB_APP_ID (LOCAL), SB_USER (default: a new user per run), SB_API_TOKEN (local-sendbird-token),
 // SB_INTEGRATION_TOKEN (local-integration-token), SB_TEMPLATE (default sdk_test, created when missing),
 // SB_TIMEOUT_MS (per wait, 10000), SB_PING_WAIT_MS (default ping_interval + pong_timeout + 1.5 s from the
-// LOGI), SB_TRACE=1 (every HTTP call, frame and SDK log line).
+// LOGI), SB_TRACE=1 (every HTTP call, frame and SDK log line), BSIM_ADMIN_TOKEN (when the services require one).
 
 // Node before 22 has no global WebSocket: this installs the `ws` client bundled inside the SDK package when
 // none exists (no other dependency). fetch is Node's own.
@@ -30,6 +30,7 @@ const USER = env.SB_USER || `sdk-${RUN}`;
 const API_TOKEN = env.SB_API_TOKEN || 'local-sendbird-token';
 const INTEGRATION_TOKEN = env.SB_INTEGRATION_TOKEN || 'local-integration-token';
 const TEMPLATE = env.SB_TEMPLATE || 'sdk_test';
+const ADMIN_TOKEN = env.BSIM_ADMIN_TOKEN || ''; // sent on /_admin calls, as every harness client does
 const TOPIC = 'sdk-test-topic';
 const TIMEOUT = Number(env.SB_TIMEOUT_MS || 10000);
 const TRACE = env.SB_TRACE === '1';
@@ -159,8 +160,9 @@ function expectNotification(m, where, sent) {
 // The team's backend creates the template and sends through the Notifications API (Api-Token), or Braze's
 // webhook reaches the bridge, which sends. Harness contracts: docs/sendbird-fake.md and docs/bridge.md.
 async function call(base, method, path, headers, body) {
+  const admin = path.startsWith('/_admin') && ADMIN_TOKEN ? { 'X-Admin-Token': ADMIN_TOKEN } : {};
   const res = await realFetch(`${base}${path}`, {
-    method, headers: { 'Content-Type': 'application/json', ...headers },
+    method, headers: { 'Content-Type': 'application/json', ...admin, ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
