@@ -94,6 +94,7 @@ def test_the_official_sdk_runs_the_whole_notification_flow(stack):
            "SB_BRIDGE_URL": urls["bridge"], "SB_APP_ID": "LOCAL", "SB_TIMEOUT_MS": "15000"}
     done = subprocess.run([node, str(SCRIPT)], cwd=SDK_DIR, env=env, capture_output=True, text=True, timeout=360)
     output = done.stdout + done.stderr
+    print(output)  # shown with -rP: the closing note quotes it
     passed = re.findall(r"^ok (\S+) ", done.stdout, re.M)
     report = "\n".join([output, *(f"--- {name} log, last lines:\n{_tail(log)}" for name, log in logs.items())])
     if done.returncode != 0:
