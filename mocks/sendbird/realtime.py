@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from mocks.sendbird.errors import INVALID_VALUE, MISSING
+from mocks.sendbird.errors import INVALID_VALUE, MISSING, SendbirdError
 from mocks.sendbird.feeds import Message
 from mocks.sendbird.sdk_shapes import login_answer, sdk_message
 from mocks.sendbird.service import SendbirdService
@@ -108,7 +108,8 @@ class Realtime:
 
     def _login(self, scope: Any, creds: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
         """(user, session key, None) or ("", "", the LOGI error). A key names its user; without one the SDK
-        names the user in the URL and gets a new key (access tokens are the login route's concern)."""
+        names the user in the URL (and its access token as `{"token"}`) and logs in as at the login route, the
+        same access-token and deactivation rules included."""
         query = parse_qs(scope.query_string)
         if query.get("ai", [""])[0] != self.service.app_id:
             return "", "", {"code": APP_NOT_FOUND, "message": "Application not found."}
@@ -121,7 +122,11 @@ class Realtime:
         user_id = query.get("user_id", [""])[0]
         if not user_id:
             return "", "", {"code": MISSING, "message": '"user_id" is required without a session key.'}
-        return user_id, self.service.sessions.issue(user_id), None
+        token = creds.get("token")
+        try:
+            return user_id, self.service.login(user_id, str(token) if token else None), None
+        except SendbirdError as exc:
+            return "", "", {"code": exc.code, "message": exc.message}
 
     async def _serve(self, proto: Any, transport: Any, user_id: str, key: str) -> None:
         def overflow(pending: int) -> None:

@@ -135,8 +135,8 @@ def test_a_whole_channel_read_is_pushed_as_read_and_a_partial_one_is_not(fake):
     _, one = sock.next()
     sock.next()
     url = f"{fake.url}/v3/group_channels/{one['channel_url']}/messages/mark_as_read"
-    partial = requests.put(url, headers=AUTH, json={"user_id": "read-user", "message_ids": [one["notification_message_id"]]},
-                           timeout=10)
+    partial = requests.put(url, headers=AUTH, timeout=10,
+                           json={"user_id": "read-user", "message_ids": [one["notification_message_id"]]})
     assert partial.status_code == 200 and partial.json()["unread_message_count"] == 1
     sock.ping()  # no READ for the partial read came before the PONG
     whole = requests.put(url, headers=AUTH, json={"user_id": "read-user"}, timeout=10)

@@ -154,3 +154,31 @@ def test_outbox_fills_from_other_threads_onto_its_loop():
         return outbox.take()
 
     assert asyncio.run(scenario()) == "PONG{}\n"
+
+
+def _first_logi(service, query: str, offered: str | None) -> tuple[dict[str, Any], int | None]:
+    async def scenario() -> tuple[Transport, Proto]:
+        transport = Transport()
+        proto = Proto(transport)
+        task = asyncio.ensure_future(Realtime(service)(Scope(query, offered), proto))
+        await until(lambda: transport.frames)
+        if proto.closed_with is None:
+            proto.close(1001)
+        await task
+        return transport, proto
+
+    transport, proto = asyncio.run(scenario())
+    return transport.lines()[0][1], proto.closed_with
+
+
+def test_a_connect_without_a_session_follows_the_login_routes_access_token_rules(service):
+    """`sb.connect(U, token)` before `authenticateFeed`: the socket logs the user in, so an app that requires
+    access tokens refuses a missing or wrong one on the socket as at the login route (400302)."""
+    service.require_access_token = True
+    token = service.users.create("ada", 0, issue_access_token=True).access_token
+    refused, closed = _first_logi(service, "ai=LOCAL&user_id=ada", quote(json.dumps({"token": "wrong"})))
+    assert refused["error"] is True and refused["code"] == 400302 and closed == realtime.POLICY
+    refused, _ = _first_logi(service, "ai=LOCAL&user_id=nobody", "%7B%7D")
+    assert refused["code"] == 400301
+    accepted, _ = _first_logi(service, "ai=LOCAL&user_id=ada", quote(json.dumps({"token": token})))
+    assert accepted["user_id"] == "ada" and service.sessions.user_for(accepted["key"]) == "ada"
