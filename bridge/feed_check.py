@@ -38,6 +38,7 @@ class Verdict:
     reason: str
     notification_id: str | None = None
     wait_seconds: float | None = None  # what Sendbird asked for (Retry-After, X-RateLimit-Reset)
+    created_at_ms: int | None = None  # of the message found (DELIVERED), when the feed says
 
 
 def channel_of(template: dict[str, Any]) -> str | None:
@@ -46,8 +47,9 @@ def channel_of(template: dict[str, Any]) -> str | None:
     return channel if isinstance(channel, str) and channel else None
 
 
-def notifications_matching(messages: list[Any], template_key: str, variables: dict[str, Any]) -> list[str]:
-    """The notification ids of the feed messages sent with this template and these variables.
+def notifications_matching(messages: list[Any], template_key: str,
+                           variables: dict[str, Any]) -> list[tuple[str, int | None]]:
+    """(notification id, created_at ms or None) of the feed messages sent with this template and these variables.
 
     The one place that reads the shape of Sendbird's message objects (`notification_message_id`, and the
     notification data as a JSON string in `extended_message.sub_data`): adapt it here when that changes."""
@@ -59,7 +61,9 @@ def notifications_matching(messages: list[Any], template_key: str, variables: di
         notification_id = message.get("notification_message_id")
         if (data.get("template_key") == template_key and data.get("template_variables") == variables
                 and isinstance(notification_id, str)):
-            found.append(notification_id)
+            created_at = message.get("created_at")
+            found.append((notification_id, created_at if isinstance(created_at, int)
+                          and not isinstance(created_at, bool) else None))
     return found
 
 
@@ -92,13 +96,17 @@ class FeedCheck:
         self._channels: dict[str, str] = {}  # template key -> channel url; a template keeps its channel
         self._lock = threading.Lock()
 
-    def _channel(self, template_key: str, now: datetime) -> str | Verdict:
+    def channel(self, template_key: str, now: datetime) -> str | Verdict:
+        """The channel of a template's notifications (cached: a template keeps its channel); else a verdict:
+        ABSENT when Sendbird says the template does not exist, UNKNOWN when it could not tell."""
         with self._lock:
             channel = self._channels.get(template_key)
         if channel is not None:
             return channel
         result = call(self.http, "GET", f"{self.sendbird_url}/v1/templates/{template_key}", now, self.timeout,
                       (200,), headers=self.headers)
+        if _proves_absence(result):
+            return Verdict(ABSENT, f"looking up template {template_key!r}: {result.reason}")
         if not result.ok:
             return _unknown(result, f"looking up template {template_key!r}")
         channel = channel_of(result.body)
@@ -112,9 +120,9 @@ class FeedCheck:
               claimed: Callable[[str], bool]) -> Verdict:
         """Look for the send begun at `since` (epoch seconds) in `receiver`'s feed. `claimed(id)` says
         whether another webhook already owns a notification (an identical earlier one is not this one)."""
-        channel = self._channel(template_key, now)
-        if isinstance(channel, Verdict):
-            return channel
+        channel = self.channel(template_key, now)
+        if isinstance(channel, Verdict):  # without the template's channel the feed cannot be read: no proof
+            return Verdict(UNKNOWN, channel.reason, wait_seconds=channel.wait_seconds)
         since_ms = int(since * 1000) - LOOKBACK_MS
         result = call(self.http, "GET", f"{self.sendbird_url}/v3/group_channels/{channel}/messages", now,
                       self.timeout, (200,), headers=self.headers,
@@ -126,9 +134,10 @@ class FeedCheck:
         messages = result.body.get("messages")
         if not isinstance(messages, list):
             return Verdict(UNKNOWN, f"reading the feed of {receiver!r}: HTTP 200 without a list of messages")
-        for notification_id in notifications_matching(messages, template_key, variables):
+        for notification_id, created_at in notifications_matching(messages, template_key, variables):
             if not claimed(notification_id):
-                return Verdict(DELIVERED, f"found in the feed of {receiver!r}", notification_id)
+                return Verdict(DELIVERED, f"found in the feed of {receiver!r}", notification_id,
+                               created_at_ms=created_at)
         if len(messages) >= FEED_PAGE:
             return Verdict(UNKNOWN, f"reading the feed of {receiver!r}: {FEED_PAGE} or more messages since the "
                                     "attempt, more than one read can rule out")

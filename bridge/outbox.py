@@ -10,6 +10,11 @@ A send whose outcome is not known (the process died during it, or something brok
 left) moves sending → checking: it is sent again only once Sendbird's feed proves it absent (→ pending),
 marked sent when the feed holds it (→ sent), and after too many checks that could not tell, set aside
 (→ dead). `checks` counts those checks and `next_attempt_at` holds the next one.
+
+A sent row keeps when Sendbird created its message (`created_at_ms`, Sendbird's clock), because Sendbird's
+read webhook names a reader and a read time, not messages: the rows of that receiver created at or before
+the read time are the ones read. `read_at` is set, with the READ callback, in one transaction, the first
+time a read covers the row; a row with `read_at` set is never read again (docs/bridge.md, "READ").
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ CREATE TABLE IF NOT EXISTS webhooks (
     notification_id TEXT,
     sent_at REAL,
     answer TEXT NOT NULL,
-    checks INTEGER NOT NULL DEFAULT 0
+    checks INTEGER NOT NULL DEFAULT 0,
+    created_at_ms INTEGER,
+    read_at REAL
 );
 CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(state, mode, group_key, next_attempt_at);
 CREATE INDEX IF NOT EXISTS webhooks_notification ON webhooks(notification_id, receiver);
@@ -67,6 +74,19 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 
+# The sent rows a read can still cover, by receiver and creation time: what a read webhook looks up.
+UNREAD_INDEX = ("CREATE INDEX IF NOT EXISTS webhooks_unread ON webhooks(receiver, created_at_ms)"
+                " WHERE state = 'sent' AND read_at IS NULL")
+# An older outbox knew no creation time: its sent rows take the time the bridge recorded the send (a little
+# after Sendbird created the message, so a read between the two waits for the next read), and a row that
+# already has its READ callback counts as read, so the new rule reports it no second time.
+LEGACY_SENT_ROWS = """
+    UPDATE webhooks SET created_at_ms = CAST(sent_at * 1000 AS INTEGER) WHERE sent_at IS NOT NULL;
+    UPDATE webhooks SET read_at = (SELECT created_at FROM callbacks c
+                                   WHERE c.message_id = webhooks.message_id AND c.status = 'READ')
+    WHERE EXISTS (SELECT 1 FROM callbacks c WHERE c.message_id = webhooks.message_id AND c.status = 'READ');
+"""
+
 
 class OutboxInUse(RuntimeError):
     """Another process holds the outbox file."""
@@ -87,6 +107,8 @@ class WebhookRow:
     notification_id: str | None
     checks: int = 0  # recovery checks that could not tell whether the send arrived
     next_attempt_at: float = 0.0  # of the next send (pending) or check (checking)
+    created_at_ms: int | None = None  # when Sendbird created the sent message (Sendbird's clock)
+    read_at: float | None = None  # when the bridge learnt that a read covers it
 
 
 @dataclass(frozen=True)
@@ -100,7 +122,7 @@ class CallbackRow:
 
 
 WEBHOOK_COLUMNS = ("message_id, mode, body, receiver, group_key, trace_id, received_at, state, attempts, "
-                   "sending_since, notification_id, checks, next_attempt_at")
+                   "sending_since, notification_id, checks, next_attempt_at, created_at_ms, read_at")
 
 
 def _webhook(row: tuple) -> WebhookRow:
@@ -110,7 +132,7 @@ def _webhook(row: tuple) -> WebhookRow:
 def _claimed(row: tuple, now: float) -> WebhookRow:
     """The row as the claim leaves it: sending since `now`, one more attempt."""
     return WebhookRow(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], row[6], "sending", row[8] + 1, now,
-                      row[10], row[11], row[12])
+                      row[10], row[11], row[12], row[13], row[14])
 
 
 class Outbox:
@@ -129,10 +151,23 @@ class Outbox:
             raise OutboxInUse(f"outbox {self.path} is in use by another bridge process ({exc})") from None
         self._db.execute(f"PRAGMA synchronous={synchronous}")  # NORMAL survives a killed process
         self._db.executescript(SCHEMA)
+        self._migrate()
+        self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        """Bring an outbox file written by an older bridge up to this schema, keeping every row."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(webhooks)")}
         if "checks" not in columns:  # an outbox written before recovery checks were counted
             self._db.execute("ALTER TABLE webhooks ADD COLUMN checks INTEGER NOT NULL DEFAULT 0")
-        self._lock = threading.RLock()
+        if "created_at_ms" not in columns:  # written before reads were worked out from a read time
+            self._db.executescript(f"""
+                BEGIN IMMEDIATE;
+                ALTER TABLE webhooks ADD COLUMN created_at_ms INTEGER;
+                ALTER TABLE webhooks ADD COLUMN read_at REAL;
+                {LEGACY_SENT_ROWS}
+                COMMIT;
+            """)
+        self._db.execute(UNREAD_INDEX)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -217,11 +252,12 @@ class Outbox:
             return row[0]
 
     def mark_sent(self, message_ids: list[str], notification_id: str, now: float,
-                  callbacks: list[CallbackRow]) -> None:
-        """sending → sent, and the SENT callbacks, in one transaction."""
+                  callbacks: list[CallbackRow], created_at_ms: int) -> None:
+        """sending → sent (Sendbird created the messages at `created_at_ms`), and the SENT callbacks, in one
+        transaction."""
         with self._tx() as db:
-            db.executemany("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ? WHERE message_id = ?",
-                           [(notification_id, now, m) for m in message_ids])
+            db.executemany("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?, created_at_ms = ?"
+                           " WHERE message_id = ?", [(notification_id, now, created_at_ms, m) for m in message_ids])
             self._insert_callbacks(db, callbacks, now)
 
     def release(self, message_ids: Iterable[str], next_attempt_at: float) -> None:
@@ -255,12 +291,13 @@ class Outbox:
                                     " ORDER BY next_attempt_at").fetchall()
 
     def checked_delivered(self, message_id: str, notification_id: str, now: float,
-                          callbacks: list[CallbackRow]) -> bool:
-        """checking → sent (the feed holds it), with its SENT callbacks; False when it was not checking."""
+                          callbacks: list[CallbackRow], created_at_ms: int) -> bool:
+        """checking → sent (the feed holds it, created at `created_at_ms`), with its SENT callbacks; False when
+        it was not checking."""
         with self._tx() as db:
-            changed = db.execute("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?"
-                                 " WHERE message_id = ? AND state = 'checking'",
-                                 (notification_id, now, message_id)).rowcount
+            changed = db.execute("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?,"
+                                 " created_at_ms = ? WHERE message_id = ? AND state = 'checking'",
+                                 (notification_id, now, created_at_ms, message_id)).rowcount
             if changed:
                 self._insert_callbacks(db, callbacks, now)
             return bool(changed)
@@ -300,6 +337,33 @@ class Outbox:
             row = self._db.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE message_id = ?",
                                    (message_id,)).fetchone()
         return _webhook(row) if row else None
+
+    # -- reads ------------------------------------------------------------------------------------
+    def unread_sent(self, receiver: str, read_ts_ms: int) -> list[WebhookRow]:
+        """The sent rows of `receiver` created at or before `read_ts_ms` that no read has covered yet."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks INDEXED BY webhooks_unread"
+                                    " WHERE receiver = ? AND state = 'sent' AND read_at IS NULL AND created_at_ms <= ?"
+                                    " ORDER BY created_at_ms, message_id", (receiver, read_ts_ms)).fetchall()
+        return [_webhook(r) for r in rows]
+
+    def has_sent_to(self, receiver: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM webhooks WHERE receiver = ? AND state = 'sent' LIMIT 1",
+                                    (receiver,)).fetchone() is not None
+
+    def mark_read(self, callbacks: dict[str, CallbackRow | None], now: float) -> list[str]:
+        """Mark rows read, each with its READ callback (None: event callback off), in one transaction; only
+        rows no read covered before change. Returns the message ids newly read."""
+        newly: list[str] = []
+        with self._tx() as db:
+            for message_id, callback in callbacks.items():
+                if db.execute("UPDATE webhooks SET read_at = ? WHERE message_id = ? AND state = 'sent'"
+                              " AND read_at IS NULL", (now, message_id)).rowcount:
+                    newly.append(message_id)
+                    if callback is not None:
+                        self._insert_callbacks(db, [callback], now)
+        return newly
 
     # -- callbacks --------------------------------------------------------------------------------
     def _insert_callbacks(self, db: sqlite3.Connection, callbacks: list[CallbackRow], now: float) -> int:

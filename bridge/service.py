@@ -3,7 +3,8 @@
 Inbound webhooks are committed to the outbox before they are answered. Realtime ones leave at once
 as `mode: realtime` sends; batch ones wait, grouped by template, event, label and tags, until the
 group is full or has lingered long enough, and leave as one `mode: batch` send. Every successful
-send queues one SENT callback per recipient, every read reported by Sendbird one READ callback;
+send queues one SENT callback per recipient, every notification a Sendbird read receipt covers one READ
+callback (`bridge.reads`);
 callbacks leave for Braze `/users/track` in requests of at most 75 events. All waiting is tasks on
 the harness scheduler; all state that must survive a restart is in the outbox.
 
@@ -27,8 +28,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bridge import reads
 from bridge.clients import BRAZE_TIMEOUT, CONNECT_TIMEOUT, SENDBIRD_READ_TIMEOUT, CallResult, call, named_receivers
-from bridge.feed_check import FeedCheck
+from bridge.errors import INTERNAL, BridgeError
+from bridge.feed_check import ABSENT, FeedCheck, Verdict
 from bridge.metrics import BridgeMetrics
 from bridge.models import MAX_VARIABLES, InboundWebhook, json_size
 from bridge.outbox import CallbackRow, Outbox, WebhookRow
@@ -61,15 +64,6 @@ def traceback_summary(exc: BaseException) -> list[str]:
     """The innermost frames, `file:line in function`, for the journal (the full traceback goes to the log)."""
     frames = traceback.extract_tb(exc.__traceback__)[-TRACEBACK_FRAMES:]
     return [f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in frames]
-
-
-LAST_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last instant a datetime (and Braze) can hold
-
-
-def _epoch_ms(value: Any) -> bool:
-    """Whether a webhook's `read_at` is a time the READ event can carry (epoch milliseconds, 1970 to 9999); any
-    other value is the sender's mistake, and the bridge's clock stands in, as for a missing one."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= LAST_EPOCH_MS
 
 
 @dataclass
@@ -261,7 +255,7 @@ class Bridge:
                           self.sendbird_timeout, (200,), json=body, headers=headers)
             self.metrics.send_latency.observe(time.perf_counter() - started)
             if result.ok and result.body.get("notification_id"):
-                self._sent(rows, mode, result.body["notification_id"])
+                self._sent(rows, mode, result.body["notification_id"], result.body.get("created_at"))
             elif result.ok:
                 self._failed(rows, mode, CallResult(False, False, result.status, "Sendbird answered without an id"))
             else:
@@ -283,11 +277,20 @@ class Bridge:
             headers["X-Trace-Id"] = rows[0].trace_id
         return body, headers
 
-    def _sent(self, rows: list[WebhookRow], mode: str, notification_id: str) -> None:
+    def _sent(self, rows: list[WebhookRow], mode: str, notification_id: str, created_at: Any) -> None:
         now = self.now()
         callbacks = self.sent_callbacks(rows, notification_id, now)
-        self.outbox.mark_sent([r.message_id for r in rows], notification_id, now, callbacks)
+        self.outbox.mark_sent([r.message_id for r in rows], notification_id, now, callbacks,
+                              self.created_at_ms(created_at, now))
         self.report_sent(rows, mode, notification_id, now, bool(callbacks))
+
+    @staticmethod
+    def created_at_ms(created_at: Any, now: float) -> int:
+        """When Sendbird created a sent message, as its answer (or feed) says; without a usable one, the
+        bridge's time of learning of the send, which is later: a read between the two waits for the next read
+        instead of reporting a notification the reader may not have had."""
+        given = reads.epoch_ms(created_at)
+        return given if given is not None else int(now * 1000)
 
     def sent_callbacks(self, rows: list[WebhookRow], notification_id: str, now: float) -> list[CallbackRow]:
         if not self.integration.event_callback:
@@ -358,30 +361,43 @@ class Bridge:
         return CallbackRow(row.message_id, status, external_id, event, row.trace_id, 0)
 
     def on_read(self, payload: dict[str, Any]) -> int:
-        """A `group_channel:message_read` webhook from Sendbird: queue one READ per message read."""
-        user_id = payload.get("user_id")
-        read_at = payload.get("read_at")
-        messages = payload.get("messages") or []
-        if not isinstance(user_id, str) or not isinstance(messages, list):
-            return 0
-        when = read_at / 1000 if _epoch_ms(read_at) else self.now()
-        callbacks = []
-        for item in messages:
-            if not isinstance(item, dict) or not isinstance(item.get("notification_id"), str):
+        """A `group_channel:message_read` webhook from Sendbird: one READ for each notification its read
+        receipts newly cover (`bridge.reads`); how many READs were queued. BridgeError for a webhook that
+        does not say who read when, and a 503 when a template's channel cannot be learnt (nothing is marked:
+        Sendbird's retry of the webhook decides)."""
+        webhook = reads.parse_read_webhook(payload)
+        now = self.now()
+        queued = 0
+        for update in webhook.updates:
+            if not self.outbox.has_sent_to(update.user_id):
+                self.journal("sendbird.read_unknown", None, user_id=update.user_id, channel_url=webhook.channel_url,
+                             read_ts=update.read_ts)
                 continue
-            row = self.outbox.by_notification(item["notification_id"], user_id)
-            if row is None:
-                self.journal("sendbird.read_unknown", None, notification_id=item.get("notification_id"),
-                             user_id=user_id)
-                continue
-            self.journal("sendbird.read", row.trace_id, message_id=row.message_id,
-                         notification_id=row.notification_id, receiver=user_id)
+            rows = reads.covered(self.outbox, update, webhook.channel_url, self._channel_of)
+            stamp = self.stamp(update.read_ts / 1000)
+            callbacks = {r.message_id: self._callback(r, "READ", r.notification_id or "", stamp)
+                         if self.integration.event_callback else None for r in rows}
+            newly = set(self.outbox.mark_read(callbacks, now)) if callbacks else set()
+            for row in rows:
+                if row.message_id in newly:
+                    self.journal("sendbird.read", row.trace_id, message_id=row.message_id,
+                                 notification_id=row.notification_id, receiver=update.user_id,
+                                 read_ts=update.read_ts)
             if self.integration.event_callback:
-                callbacks.append(self._callback(row, "READ", item["notification_id"], self.stamp(when)))
-        added = self.outbox.add_callbacks(callbacks, self.now()) if callbacks else 0
-        if added:
+                queued += len(newly)
+        if queued:
             self._kick_callbacks()
-        return added
+        return queued
+
+    def _channel_of(self, template_key: str) -> str | None:
+        """The channel of a template's notifications; None for a template Sendbird no longer has."""
+        channel = self.recovery.feed.channel(template_key, self.runtime.clock.now())
+        if not isinstance(channel, Verdict):
+            return channel
+        if channel.outcome == ABSENT:
+            return None
+        raise BridgeError(INTERNAL, f"Could not tell which notifications were read: {channel.reason}; nothing was "
+                                    "reported, and a retry of this webhook will.", status=503)
 
     def _kick_callbacks(self, at: datetime | None = None) -> None:
         when = max(at or self.runtime.clock.now(), self.at(self._callbacks_not_before), self.runtime.clock.now())

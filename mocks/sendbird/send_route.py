@@ -28,7 +28,7 @@ def handle_send(service: SendbirdService, token: str | None, trace_id: str | Non
     notification, headers = service.within_limit(
         "send", lambda: service.send(parse(SendRequest, load_json_body(raw, content_type)), trace_id))
     return {"notification_id": notification.notification_id, "mode": notification.mode,
-            "targets_count": notification.targets_count}, headers
+            "targets_count": notification.targets_count, "created_at": notification.created_at}, headers
 
 
 def send_fast_path(app: WSGIApp, service: SendbirdService) -> FastRoutes:

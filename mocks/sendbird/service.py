@@ -31,7 +31,7 @@ from mocks.sendbird.sessions import Sessions
 from mocks.sendbird.storage import TargetsFileStore
 from mocks.sendbird.templates import Template, TemplateStore, TemplateVersion
 from mocks.sendbird.users import ChatUser, UserStore, new_access_token
-from mocks.sendbird.webhooks import WebhookDispatcher
+from mocks.sendbird.webhooks import WebhookDispatcher, message_read_payload
 
 T = TypeVar("T")
 
@@ -301,11 +301,17 @@ class SendbirdService:
                           notification_id=msg.notification_id, user_id=user_id, template_key=msg.template.key,
                           channel_url=channel_url)
         if changed:
-            self.webhooks.emit("group_channel:message_read", {
-                "app_id": self.app_id, "channel_url": channel_url, "user_id": user_id, "read_at": now,
-                "messages": [_read_item(m) for m in changed],
-            }, changed[0].trace_id if len(changed) == 1 else None)
+            self._read_receipt_moved(channel_url, user_id, now, changed)
         return now, self.feeds.unread_count(user_id, channel_url)
+
+    def _read_receipt_moved(self, channel_url: str, user_id: str, now: int, changed: list[Message]) -> None:
+        """After a read: when the user's read receipt moved, the `group_channel:message_read` webhook says so."""
+        receipt = self.feeds.move_read_receipt(channel_url, user_id, now)
+        if receipt is None:
+            return
+        payload = message_read_payload(self.app_id, channel_url, user_id, receipt,
+                                       self.feeds.unread_count(user_id, channel_url), self.feeds.unread_count(user_id))
+        self.webhooks.emit("group_channel:message_read", payload, changed[0].trace_id if len(changed) == 1 else None)
 
     def record_stats(self, user_id: str, req: SdkStats) -> int:
         """Count the SDK's notification statistics (`viewed`, `clicked`; `custom` is journaled only) into their
@@ -353,9 +359,4 @@ class SendbirdService:
         return {"templates": len(self.templates.page(1000, 0)[0]), "users": len(self.feeds.users),
                 "messages": len(self.feeds.messages), "notifications": len(self.notifications),
                 "delivery_subscribers": self.feeds.subscribers}
-
-
-def _read_item(msg: Message) -> dict[str, Any]:
-    return {"message_id": msg.message_id, "notification_id": msg.notification_id, "template_key": msg.template.key,
-            "template_variables": msg.variables, "tags": msg.tags, "label": msg.label, "created_at": msg.created_at}
 

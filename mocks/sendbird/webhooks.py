@@ -34,6 +34,29 @@ TIMEOUT_SECONDS = 5.0
 RETRY_DELAYS = (1.0, 5.0)  # before the 2nd and 3rd try
 
 
+def message_read_payload(app_id: str, channel_url: str, user_id: str, read_ts: int, channel_unread: int,
+                         total_unread: int) -> dict[str, Any]:
+    """A `group_channel:message_read` webhook's body (without `category`, which `emit` adds), in Sendbird's chat
+    webhook shape: Chat Platform API v3, "Webhook events: group channel"
+    (https://sendbird.com/docs/chat/platform-api/v3/webhook/events/group-channel), whose example is
+    `{"category", "members": [{...}], "channel": {"name", "channel_url", "custom_type", "is_distinct", "is_public",
+    "is_super", "is_ephemeral", "is_discoverable", "data"}, "read_updates": [{"user_id", "read_ts",
+    "channel_unread_message_count", "total_unread_message_count"}], "app_id"}`.
+
+    It names the reader and the read receipt, never messages. A feed channel's one member is its user; the fake
+    has no nicknames or presence, so those fields hold Sendbird's empty values."""
+    member = {"user_id": user_id, "nickname": "", "profile_url": "", "is_active": True, "is_online": False,
+              "is_hidden": 0, "state": "joined", "unread_message_count": channel_unread,
+              "total_unread_message_count": total_unread, "channel_unread_message_count": channel_unread,
+              "channel_mention_count": 0, "push_enabled": False, "push_trigger_option": "default",
+              "do_not_disturb": False, "metadata": {}}
+    channel = {"name": channel_url, "channel_url": channel_url, "custom_type": "", "is_distinct": False,
+               "is_public": False, "is_super": False, "is_ephemeral": False, "is_discoverable": False, "data": ""}
+    update = {"user_id": user_id, "read_ts": read_ts, "channel_unread_message_count": channel_unread,
+              "total_unread_message_count": total_unread}
+    return {"members": [member], "channel": channel, "read_updates": [update], "app_id": app_id}
+
+
 def signature(api_token: str, body: bytes) -> str:
     return hmac.new(api_token.encode("utf-8"), body, hashlib.sha256).hexdigest()
 

@@ -63,6 +63,14 @@ def webhook_body(message_id: str, receiver: str = "u1", **fields: Any) -> dict[s
     return body
 
 
+def read_webhook(user_id: str, read_ts: int, channel_url: str = FEED, unread: int = 0) -> bytes:
+    """Sendbird's `group_channel:message_read` body for one reader, as the fake Sendbird writes it."""
+    from mocks.sendbird.webhooks import message_read_payload
+
+    payload = message_read_payload("LOCAL", channel_url, user_id, read_ts, unread, unread)
+    return json.dumps({"category": "group_channel:message_read", **payload}).encode()
+
+
 def sign(raw: bytes, token: str = SENDBIRD_TOKEN) -> str:
     return hmac.new(token.encode(), raw, hashlib.sha256).hexdigest()
 
@@ -236,7 +244,7 @@ class Outbound:
                          "notification_data": {"template_key": call.body["template"]["key"],
                                                "template_variables": call.body["template"]["variables"][target]}})
         return 200, {}, {"notification_id": notification_id, "mode": call.body["mode"],
-                         "targets_count": len(targets)}
+                         "targets_count": len(targets), "created_at": to_ms(call.at)}
 
     def _feed_ok(self, call: Call) -> Answer:
         """`GET /v3/group_channels/{channel}/messages` as the fake Sendbird answers it: 400201 for a user it

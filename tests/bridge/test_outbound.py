@@ -6,7 +6,6 @@ the test moves time with the scheduler, so linger, backoff and rate-limit waits 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -28,6 +27,7 @@ from .conftest import (
     Endpoint,
     Outbound,
     iso,
+    read_webhook,
     sendbird_error,
     sign,
     webhook_body,
@@ -520,9 +520,7 @@ def test_no_event_callback_means_no_users_track_calls(make_outbound):
     out.run()
     assert len(out.sendbird.calls) == 2
     assert {out.state(m) for m in ("m1", "m2", "m3")} == {"sent"}
-    payload = {"category": "group_channel:message_read", "user_id": "u1", "channel_url": "notifications_feed",
-               "read_at": 1767225600000, "messages": [{"notification_id": "noti-1", "message_id": 1}]}
-    raw = json.dumps(payload).encode()
+    raw = read_webhook("u1", to_ms(out.now()))
     read = out.client.post("/sendbird/webhooks", data=raw, headers={"x-sendbird-signature": sign(raw),
                                                                    "Content-Type": "application/json"})
     assert read.status_code == 200 and read.get_json()["read_events_queued"] == 0
@@ -561,10 +559,7 @@ def test_read_webhook_becomes_one_read_event_at_the_time_it_was_read(out: Outbou
     out.run()
     out.advance(60)
     read_at = T0 + timedelta(seconds=30)
-    payload = {"category": "group_channel:message_read", "app_id": "LOCAL", "channel_url": "notifications_feed",
-               "user_id": "sb-ada", "read_at": to_ms(read_at),
-               "messages": [{"message_id": 101, "notification_id": "noti-1", "template_key": "promo"}]}
-    raw = json.dumps(payload).encode()
+    raw = read_webhook("sb-ada", to_ms(read_at))
     for _ in range(2):  # Sendbird may deliver the webhook again
         response = out.client.post("/sendbird/webhooks", data=raw, headers={"x-sendbird-signature": sign(raw),
                                                                             "Content-Type": "application/json"})

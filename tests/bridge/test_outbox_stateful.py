@@ -2,7 +2,9 @@
 
 The rules call the outbox the way the bridge does (accept, claim one realtime webhook or a group of batch
 ones, mark sent, release for a retry, bury, replay dead letters, queue/claim/finish/retry/bury callbacks,
-settle a `checking` webhook as delivered, absent or still unknown) and RESTART it: close it and open a new
+settle a `checking` webhook as delivered, absent or still unknown, work out what a Sendbird read receipt
+covers with `bridge.reads.covered` and mark it read, including the same receipt again as Sendbird's retries
+and duplicates deliver it, and older receipts arriving after newer ones) and RESTART it: close it and open a new
 `Outbox` on the same file, then apply the bridge's restart semantics (`in_flight()` rows to `checking`,
 `recover_callbacks()`). A model alongside says what each row must be.
 
@@ -28,12 +30,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from bridge.outbox import CallbackRow, Outbox
+from bridge.reads import ReadUpdate, covered
 
 from .conftest import Answer, Call, Crash, Outbound, run_idle, sendbird_error, webhook_body
 
 MESSAGE_IDS = [f"m{i}" for i in range(10)] + ["m:colon"]
 RECEIVERS = ["r0", "r1", "r2", "r3"]
 GROUPS = ["g0", "g1"]
+TEMPLATES = {"g0": "t0", "g1": "t1"}  # a batch group is one template ...
+CHANNELS = {"t0": "c0", "t1": "c1"}  # ... and each template sends into its own channel
 FAR_FUTURE = 1e12
 
 
@@ -54,6 +59,7 @@ class OutboxMachine(RuleBasedStateMachine):
         self.cb_claimed: set[tuple[str, str]] = set()
         self.posted_times: Counter[tuple[str, str]] = Counter()
         self.letters: list[tuple[str, str]] = []  # (kind, ref) of dead letters not replayed, in order
+        self.receipts: list[tuple[str, str, int]] = []  # (receiver, channel, read_ts) of every read webhook so far
 
     def teardown(self) -> None:
         try:
@@ -93,8 +99,9 @@ class OutboxMachine(RuleBasedStateMachine):
           receiver=st.sampled_from(RECEIVERS), group=st.sampled_from(GROUPS))
     def accept(self, message_id: str, mode: str, receiver: str, group: str) -> None:
         answer = {"message_id": message_id, "status": "accepted", "mode": mode, "at": self.now}
-        first, duplicate = self.outbox.accept(message_id, mode, {"receiver": receiver, "variables": {}}, receiver,
-                                              group, f"t-{message_id}", self.now, answer)
+        body = {"receiver": receiver, "variables": {}, "template_key": TEMPLATES[group]}
+        first, duplicate = self.outbox.accept(message_id, mode, body, receiver, group, f"t-{message_id}", self.now,
+                                              answer)
         if message_id in self.answers:
             assert duplicate is True
             assert first == self.answers[message_id]  # the first answer, whatever this one says
@@ -102,7 +109,8 @@ class OutboxMachine(RuleBasedStateMachine):
             assert duplicate is False and first == answer
             self.answers[message_id] = answer
             self.rows[message_id] = {"mode": mode, "receiver": receiver, "group": group, "state": "pending",
-                                     "due": self.now, "received": self.now, "checks": 0}
+                                     "due": self.now, "received": self.now, "checks": 0, "created": None,
+                                     "read": False}
 
     # -- sending ----------------------------------------------------------------------------
     @rule(message_id=st.sampled_from(MESSAGE_IDS))
@@ -133,18 +141,38 @@ class OutboxMachine(RuleBasedStateMachine):
             self.claimed.add(message_id)
 
     @precondition(lambda self: self.claimed)
-    @rule(data=st.data())
-    def mark_sent(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), lag_ms=st.sampled_from([0, 1, 250]))
+    def mark_sent(self, data: st.DataObject, lag_ms: int) -> None:
+        """Sendbird created the messages `lag_ms` before the bridge learnt of it."""
         ids = data.draw(st.lists(st.sampled_from(sorted(self.claimed)), min_size=1, unique=True))
         self.notifications += 1
         callbacks = [self._callback(m, "SENT") for m in ids]
-        self.outbox.mark_sent(ids, f"noti-{self.notifications}", self.now, callbacks)
+        created = int(self.now * 1000) - lag_ms
+        self.outbox.mark_sent(ids, f"noti-{self.notifications}", self.now, callbacks, created)
         for message_id in ids:
-            self.rows[message_id]["state"] = "sent"
+            self.rows[message_id].update(state="sent", created=created)
             self.sent_times[message_id] += 1
             assert self.sent_times[message_id] == 1, f"{message_id} marked sent twice"
             self.claimed.discard(message_id)
         self._queue_callbacks([(m, "SENT") for m in ids])
+
+    @rule(message_id=st.sampled_from(MESSAGE_IDS), receiver=st.sampled_from(RECEIVERS),
+          group=st.sampled_from(GROUPS), lag_ms=st.sampled_from([0, 1, 250]))
+    def realtime_send(self, message_id: str, receiver: str, group: str, lag_ms: int) -> None:
+        """A realtime webhook accepted, claimed and sent in one go, as most are: gives the reads something
+        to read."""
+        if message_id in self.rows:
+            return
+        self.accept(message_id, "realtime", receiver, group)
+        self.claim_realtime(message_id)
+        self.notifications += 1
+        created = int(self.now * 1000) - lag_ms
+        self.outbox.mark_sent([message_id], f"noti-{self.notifications}", self.now,
+                              [self._callback(message_id, "SENT")], created)
+        self.rows[message_id].update(state="sent", created=created)
+        self.sent_times[message_id] += 1
+        self.claimed.discard(message_id)
+        self._queue_callbacks([(message_id, "SENT")])
 
     @precondition(lambda self: self.claimed)
     @rule(data=st.data(), delay=st.sampled_from([0.0, 0.25, 7.0]))
@@ -192,9 +220,10 @@ class OutboxMachine(RuleBasedStateMachine):
     def check_delivered(self, data: st.DataObject) -> None:
         message_id = data.draw(st.sampled_from(self._checking()))
         self.notifications += 1
+        created = int(self.now * 1000) - 1
         assert self.outbox.checked_delivered(message_id, f"noti-{self.notifications}", self.now,
-                                             [self._callback(message_id, "SENT")])
-        self.rows[message_id]["state"] = "sent"
+                                             [self._callback(message_id, "SENT")], created)
+        self.rows[message_id].update(state="sent", created=created)
         self.sent_times[message_id] += 1
         assert self.sent_times[message_id] == 1, f"{message_id} marked sent twice"
         self._queue_callbacks([(message_id, "SENT")])
@@ -228,19 +257,44 @@ class OutboxMachine(RuleBasedStateMachine):
         if row is not None and row["state"] == "checking":
             return
         assert not self.outbox.checked_delivered(message_id, "noti-never", self.now,
-                                                 [self._callback(message_id, "SENT")] if row else [])
+                                                 [self._callback(message_id, "SENT")] if row else [], 0)
         assert not self.outbox.checked_absent(message_id, self.now)
         assert not self.outbox.checked_unknown(message_id, self.now)
 
     # -- callbacks --------------------------------------------------------------------------
-    @rule(message_id=st.sampled_from(MESSAGE_IDS))
-    def read(self, message_id: str) -> None:
-        """A READ for a sent webhook, possibly again (Sendbird's webhook repeats)."""
-        row = self.rows.get(message_id)
-        if row is None or row["state"] != "sent":
-            return
-        added = self.outbox.add_callbacks([self._callback(message_id, "READ")], self.now)
-        assert added == self._queue_callbacks([(message_id, "READ")])
+    def _receive_read(self, receiver: str, channel: str, read_ts: int) -> None:
+        """A read webhook reaches the bridge: what `covered` picks is marked read with its READ callback."""
+        expected = {m for m, r in self.rows.items() if r["state"] == "sent" and not r["read"]
+                    and r["receiver"] == receiver and CHANNELS[TEMPLATES[r["group"]]] == channel
+                    and r["created"] <= read_ts}
+        rows = covered(self.outbox, ReadUpdate(receiver, read_ts), channel, CHANNELS.get)
+        assert {r.message_id for r in rows} == expected, (receiver, channel, read_ts)
+        newly = self.outbox.mark_read({r.message_id: self._callback(r.message_id, "READ") for r in rows}, self.now)
+        assert sorted(newly) == sorted(expected)
+        for message_id in newly:
+            self.rows[message_id]["read"] = True
+        assert self._queue_callbacks([(m, "READ") for m in newly]) == len(newly)
+        self.receipts.append((receiver, channel, read_ts))
+
+    @rule(receiver=st.sampled_from(RECEIVERS), channel=st.sampled_from(sorted(CHANNELS.values())),
+          offset_ms=st.sampled_from([-5_000, 0, 5_000]))
+    def read_webhook(self, receiver: str, channel: str, offset_ms: int) -> None:
+        """A new read receipt of anyone in any channel, around now."""
+        self._receive_read(receiver, channel, int(self.now * 1000) + offset_ms)
+
+    @precondition(lambda self: any(r["created"] is not None for r in self.rows.values()))
+    @rule(data=st.data(), offset_ms=st.sampled_from([-1, 0, 1]))
+    def read_webhook_at_a_message(self, data: st.DataObject, offset_ms: int) -> None:
+        """A receipt of a sent message's receiver in its channel, just before, at or just after its creation:
+        a partial read when other messages of theirs are newer."""
+        row = self.rows[data.draw(st.sampled_from(sorted(m for m, r in self.rows.items() if r["created"] is not None)))]
+        self._receive_read(row["receiver"], CHANNELS[TEMPLATES[row["group"]]], row["created"] + offset_ms)
+
+    @precondition(lambda self: self.receipts)
+    @rule(data=st.data())
+    def read_webhook_again(self, data: st.DataObject) -> None:
+        """An earlier receipt once more: Sendbird's retry, a duplicate, or an older one arriving late."""
+        self._receive_read(*data.draw(st.sampled_from(self.receipts)))
 
     @rule(limit=st.sampled_from([1, 2, 75]))
     def claim_callbacks(self, limit: int) -> None:
@@ -320,6 +374,13 @@ class OutboxMachine(RuleBasedStateMachine):
         depth = self.outbox.depth()
         expected = Counter(f"callbacks_{c['state']}" for c in self.callbacks.values())
         assert {k: v for k, v in depth.items() if k.startswith("callbacks_")} == dict(expected)
+
+    @invariant()
+    def exactly_the_read_notifications_have_one_read(self) -> None:
+        """A READ is queued once for each notification a receipt covered, and never for any other."""
+        for message_id, row in self.rows.items():
+            assert (self.outbox.webhook(message_id).read_at is not None) == row["read"], message_id
+        assert {m for m, s in self.callbacks if s == "READ"} == {m for m, r in self.rows.items() if r["read"]}
 
     @invariant()
     def dead_letters_match_the_model(self) -> None:

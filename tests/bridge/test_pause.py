@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from .conftest import Outbound, webhook_body
+from harness.clock import to_ms
+
+from .conftest import Outbound, read_webhook, webhook_body
 
 
 def _pause(out: Outbound, paused: bool) -> None:
@@ -46,9 +50,8 @@ def test_pausing_twice_and_resuming_a_running_bridge_change_nothing(out: Outboun
 def test_reads_are_still_reported_while_sends_are_held(out: Outbound):
     out.accept("realtime", webhook_body("m1", "u1"))
     out.run()
-    notification_id = out.bridge.outbox.webhook("m1").notification_id
     _pause(out, True)
-    assert out.bridge.on_read({"user_id": "u1", "read_at": 1, "messages": [{"notification_id": notification_id}]}) == 1
+    assert out.bridge.on_read(json.loads(read_webhook("u1", to_ms(out.now())))) == 1
     out.run()
     assert [e["properties"]["status"] for e in out.events()] == ["SENT", "READ"]
 
