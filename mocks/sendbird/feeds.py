@@ -92,7 +92,7 @@ class FeedStore:
         self._subscribers: list[Subscriber] = []
         self._user_subscribers: dict[str, list[Subscriber]] = {}
         self._read_subscribers: dict[str, list[ReadSubscriber]] = {}
-        self._receipts: dict[tuple[str, str], tuple[int, int]] = {}  # (user, channel) -> (first unread index, ts)
+        self._behind_receipt: dict[tuple[str, str], int] = {}  # (user, channel) -> messages behind its read receipt
         self._lock = threading.RLock()
 
     # -- channels and users -------------------------------------------------------------------
@@ -276,22 +276,21 @@ class FeedStore:
         return changed
 
     def move_read_receipt(self, channel_url: str, user_id: str, now_ms: int) -> int | None:
-        """Move the user's read receipt in a channel as far as reads allow; the new receipt (epoch ms), or None
-        when it did not move.
+        """Move the user's read receipt in a channel past the messages read since it last moved; the new receipt
+        (epoch ms), or None when no more messages lie behind it than before.
 
-        A receipt is Sendbird's chat read state: everything created at or before it is read. A whole-channel
-        read moves it to `now_ms`; a read of chosen messages moves it only up to just before the oldest message
-        still unread, so a receipt never covers an unread message (harness contract, docs/sendbird-fake.md)."""
+        A receipt is Sendbird's chat read state: everything created at or before it is read. Once every message
+        is read it is `now_ms`; while one is unread it stops just before the oldest of them, so a receipt never
+        covers an unread message (harness contract, docs/sendbird-fake.md)."""
         with self._lock:
             feed = self.user(user_id).feeds.get(channel_url, [])
-            first_unread, before = self._receipts.get((user_id, channel_url), (0, -1))
-            while first_unread < len(feed) and feed[first_unread].status == READ:
-                first_unread += 1
-            receipt = now_ms if first_unread == len(feed) else min(now_ms, feed[first_unread].created_at - 1)
-            if receipt <= before:
+            behind = before = self._behind_receipt.get((user_id, channel_url), 0)
+            while behind < len(feed) and feed[behind].status == READ:
+                behind += 1
+            if behind == before:
                 return None
-            self._receipts[(user_id, channel_url)] = (first_unread, receipt)
-            return receipt
+            self._behind_receipt[(user_id, channel_url)] = behind
+            return now_ms if behind == len(feed) else min(now_ms, feed[behind].created_at - 1)
 
     def find(self, channel_url: str, user_id: str, message_ids: list[int]) -> list[Message]:
         self.channel(channel_url)
@@ -309,4 +308,4 @@ class FeedStore:
             self.channels.clear()
             self.users.clear()
             self.messages.clear()
-            self._receipts.clear()
+            self._behind_receipt.clear()

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mocks.sendbird.webhooks import message_read_payload
+
 from .fuzzing import Env, is_admin_rule
 from .services import (
     BRAZE_AUTH,
@@ -179,16 +181,13 @@ WEBHOOK = {"template_key": "promo", "receiver": "u1", "user_id": "braze-u1", "va
 
 def bridge_product_env() -> Env:
     env = bridge_env()
-    rows = env.client.get("/_admin/outbox/webhooks").get_json()["webhooks"]
-    env.known["notification_id"] = [r["notification_id"] for r in rows if r["notification_id"]]
     env.known["query"] = ["1"]
     return env
 
 
 def bridge_examples(env: Env) -> dict[str, list[Any]]:
-    read = {"category": "group_channel:message_read", "app_id": "LOCAL", "channel_url": FEED, "user_id": "u1",
-            "read_at": 1767225605000, "messages": [{"message_id": 1, "notification_id": n}
-                                                   for n in env.known["notification_id"]]}
+    read = {"category": "group_channel:message_read",
+            **message_read_payload("LOCAL", FEED, "u1", 1767225605000, 0, 0)}
     return {"/braze/notifications/realtime": [WEBHOOK], "/braze/notifications/batch": [WEBHOOK],
             "/sendbird/webhooks": [read, {"category": "notification:send_realtime", "notification_id": "x"}]}
 

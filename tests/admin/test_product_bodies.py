@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from mocks.sendbird.webhooks import message_read_payload
+
 from .products import braze_product_env, bridge_product_env, sendbird_product_env
 from .services import BRAZE_AUTH, SENDBIRD_AUTH, sendbird_error
 
@@ -62,16 +64,29 @@ def test_a_signed_sendbird_webhook_that_is_not_json_is_invalid_json(bridge, raw)
     assert response.status_code == 400 and response.get_json()["code"] == 400403, response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("read_at", [10**80, 1e300, -(10**20), -1, True, "1767225605000", None])
-def test_a_read_webhook_with_a_read_at_no_calendar_holds_is_read_now(bridge, read_at):
-    """`read_at / 1000` overflowed a float, or the READ's time a datetime (500): the bridge's clock stands in."""
+def _read(read_ts) -> bytes:
+    payload = message_read_payload("LOCAL", "notifications_feed", "u1", 0, 0, 0)
+    payload["read_updates"][0]["read_ts"] = read_ts
+    return json.dumps({"category": "group_channel:message_read", **payload}).encode()
+
+
+@pytest.mark.parametrize("read_ts", [10**80, 1e300, -(10**20), -1, 1767225605000.5, True, "1767225605000", None])
+def test_a_read_webhook_with_a_read_ts_no_calendar_holds_is_refused_and_reports_nothing(bridge, read_ts):
+    """`read_ts / 1000` overflowed a float, or the READ's time a datetime (500). The read time says which
+    notifications were read, so none is guessed: the webhook is refused in Sendbird's error format."""
     assert bridge.client.put("/_admin/integration", json={"event_callback": True}).status_code == 200
-    notification = bridge.known["notification_id"][0]
-    raw = json.dumps({"category": "group_channel:message_read", "user_id": "u1", "read_at": read_at,
-                      "messages": [{"message_id": 1, "notification_id": notification}]}).encode()
-    response = _signed(bridge, raw)
+    response = _signed(bridge, _read(read_ts))
+    assert response.status_code == 400 and response.get_json()["code"] == 400111, response.get_data(as_text=True)
+    assert "read_ts" in response.get_json()["message"]
+    assert bridge.client.get("/_admin/outbox").get_json().get("callbacks_pending", 0) == 0
+
+
+@pytest.mark.parametrize(("read_ts", "queued"), [(0, 0), (253_402_300_799_999, 1)], ids=["1970", "9999"])
+def test_a_read_ts_at_either_end_of_the_calendar_is_taken(bridge, read_ts, queued):
+    assert bridge.client.put("/_admin/integration", json={"event_callback": True}).status_code == 200
+    response = _signed(bridge, _read(read_ts))
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_json() == {"received": True, "read_events_queued": 1}
+    assert response.get_json() == {"received": True, "read_events_queued": queued}
     bridge.runtime.scheduler.run_until_idle(max_tasks=1000)
     assert not bridge.runtime.scheduler.errors
 

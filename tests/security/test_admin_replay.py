@@ -4,12 +4,11 @@ harmless is that the bridge reports each (message, status) once, for good, and a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 
-from tests.bridge.conftest import API_TOKEN, FEED, Stack, sign, webhook_body
+from tests.bridge.conftest import API_TOKEN, Stack, read_webhook, sign, webhook_body
 
 
 @pytest.fixture
@@ -20,11 +19,8 @@ def stack() -> Iterator[Stack]:
 
 
 def _read_webhook(stack: Stack, user_id: str) -> bytes:
-    messages = stack.feed(user_id)
-    items = [{"message_id": m["message_id"], "notification_id": m["notification_id"], "template_key": "promo",
-              "created_at": m["created_at"]} for m in messages]
-    return json.dumps({"category": "group_channel:message_read", "app_id": "LOCAL", "channel_url": FEED,
-                       "user_id": user_id, "read_at": messages[0]["created_at"] + 5000, "messages": items}).encode()
+    """The user's read receipt 5 s after their newest message, as Sendbird signs and sends it."""
+    return read_webhook(user_id, max(m["created_at"] for m in stack.feed(user_id)) + 5000)
 
 
 def _deliver(stack: Stack, raw: bytes):

@@ -26,7 +26,7 @@ def test_realtime_send_with_one_target(api, template, path):
     resp = api.send(["user-1"], path=path)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     body = resp.get_json()
-    assert set(body) == {"notification_id", "mode", "targets_count"}
+    assert set(body) == {"notification_id", "mode", "targets_count", "created_at"}
     assert isinstance(body["notification_id"], str) and body["notification_id"]
     assert body["mode"] == "realtime"
     assert body["targets_count"] == 1
@@ -34,6 +34,7 @@ def test_realtime_send_with_one_target(api, template, path):
     msgs = api.messages("user-1")
     assert len(msgs) == 1
     assert msgs[0]["notification_id"] == body["notification_id"]
+    assert msgs[0]["created_at"] == body["created_at"]  # what a read receipt is compared with
 
 
 @pytest.mark.parametrize("path", SEND_PATHS)

@@ -67,9 +67,9 @@ def test_template_webhooks(api, hooks):
 
 
 def test_message_read_webhook_payload(api, hooks, template):
-    variables = {"u1": {"name": "Ada"}}
-    body = api.send_ok(["u1"], variables=variables, tags=["spring"])
-    [msg] = api.messages("u1")
+    """Sendbird's chat webhook shape (Chat Platform API v3, webhook events: group channel): the reader and their
+    read receipt, never the messages."""
+    api.send_ok(["u1"], variables={"u1": {"name": "Ada"}}, tags=["spring"])
     api.runtime.clock.advance(3)
     read_ms = api.now_ms()
     api.mark_as_read("u1")
@@ -80,19 +80,17 @@ def test_message_read_webhook_payload(api, hooks, template):
     assert call["headers"]["User-Agent"] == "SendBird"
     assert call["headers"]["X-Sendbird-Signature"] == sign(call["raw"])
     payload = call["json"]
+    assert list(payload) == ["category", "members", "channel", "read_updates", "app_id"]
     assert payload["category"] == "group_channel:message_read"
     assert payload["app_id"] == APP_ID
-    assert payload["channel_url"] == FEED
-    assert payload["user_id"] == "u1"
-    assert payload["read_at"] == read_ms
-    assert len(payload["messages"]) == 1
-    m = payload["messages"][0]
-    assert m["message_id"] == msg["message_id"]
-    assert m["notification_id"] == body["notification_id"]
-    assert m["template_key"] == "welcome"
-    assert m["template_variables"] == {"name": "Ada"}
-    assert m["tags"] == ["spring"]
-    assert m["created_at"] == msg["created_at"]
+    assert payload["read_updates"] == [{"user_id": "u1", "read_ts": read_ms, "channel_unread_message_count": 0,
+                                        "total_unread_message_count": 0}]
+    assert payload["channel"] == {"name": FEED, "channel_url": FEED, "custom_type": "", "is_distinct": False,
+                                  "is_public": False, "is_super": False, "is_ephemeral": False,
+                                  "is_discoverable": False, "data": ""}
+    [member] = payload["members"]
+    assert member["user_id"] == "u1" and member["state"] == "joined"
+    assert member["channel_unread_message_count"] == 0 and member["unread_message_count"] == 0
 
 
 def test_marking_twice_sends_one_read_webhook(api, hooks, template):
@@ -106,15 +104,30 @@ def test_marking_twice_sends_one_read_webhook(api, hooks, template):
     assert len(hooks.of("group_channel:message_read")) == 1
 
 
-def test_mark_all_reports_every_changed_message(api, hooks, template):
+def _receipts(hooks) -> list[tuple[int, int]]:
+    return [(u["read_ts"], u["channel_unread_message_count"])
+            for c in hooks.of("group_channel:message_read") for u in c["json"]["read_updates"]]
+
+
+def test_a_read_receipt_never_covers_an_unread_message(api, hooks, template):
+    """Reading chosen messages moves the receipt only up to just before the oldest one still unread; reading the
+    newest first moves it not at all, and reading the rest then moves it to the read's time."""
+    sent = []
     for _ in range(3):
         api.send_ok(["u1"])
-    first = api.messages("u1")[0]["message_id"]
-    api.mark_as_read("u1", message_ids=[first])
+        sent.append(api.messages("u1")[-1])
+        api.runtime.clock.advance(1)
+    oldest, middle, newest = sent
+    api.mark_as_read("u1", message_ids=[newest["message_id"]])
+    api.settle()
+    assert _receipts(hooks) == []  # the oldest is unread: the receipt cannot move
+    api.mark_as_read("u1", message_ids=[oldest["message_id"]])
+    api.settle()
+    assert _receipts(hooks) == [(middle["created_at"] - 1, 1)]
+    api.runtime.clock.advance(5)
     api.mark_as_read("u1")
     api.settle()
-    reported = [m["message_id"] for c in hooks.of("group_channel:message_read") for m in c["json"]["messages"]]
-    assert sorted(reported) == sorted(m["message_id"] for m in api.messages("u1"))
+    assert _receipts(hooks) == [(middle["created_at"] - 1, 1), (api.now_ms(), 0)]
 
 
 def test_events_filter_is_honoured(api, runtime, template):
