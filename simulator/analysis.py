@@ -94,7 +94,7 @@ class Trail:
                 self._first(trace, "accept", rec)
             elif service == "bridge" and kind == "sendbird.sent":
                 batch_traces[(rec["notification_id"], rec["receiver"])] = trace
-            elif service == "sendbird" and kind in ("message.delivered", "message.read"):
+            elif service == "sendbird" and kind in ("message.delivered", "message.read", "message.receipt"):
                 pending_sendbird.append(rec)
             elif service == "sendbird" and kind in TEMPLATE_KINDS and content is not None:
                 content.template(rec)
@@ -119,6 +119,8 @@ class Trail:
                 self._first(trace, "delivered", rec)
                 if content is not None:
                     content.delivered(rec, trace)
+            elif rec["kind"] == "message.receipt":  # Sendbird's read webhook now covers it: a READ is owed
+                self._first(trace, "receipt", rec)
             else:
                 self.counts["read"] += 1
                 self.read_times.append(_ts(rec["ts"]))
@@ -145,7 +147,9 @@ class Trail:
                 lost.append({"trace_id": trace, "missing": "notification"})
             if event_callback and "delivered" in hops and "sent_event" not in hops:
                 lost.append({"trace_id": trace, "missing": "SENT event"})
-            if event_callback and "read" in hops and "read_event" not in hops:
+            # Sendbird's read webhook carries a read receipt, not messages: a message read while an older one is
+            # unread is reported (and owed a READ) only once the receipt moves past it
+            if event_callback and "receipt" in hops and "read_event" not in hops:
                 lost.append({"trace_id": trace, "missing": "READ event"})
         duplicates.sort(key=str)
         lost.sort(key=lambda x: (x["trace_id"] or "", x["missing"]))

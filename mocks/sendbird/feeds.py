@@ -275,9 +275,9 @@ class FeedStore:
                 log.exception("read subscriber failed")
         return changed
 
-    def move_read_receipt(self, channel_url: str, user_id: str, now_ms: int) -> int | None:
+    def move_read_receipt(self, channel_url: str, user_id: str, now_ms: int) -> tuple[int, list[Message]] | None:
         """Move the user's read receipt in a channel past the messages read since it last moved; the new receipt
-        (epoch ms), or None when no more messages lie behind it than before.
+        (epoch ms) and the messages newly behind it, or None when it did not move.
 
         A receipt is Sendbird's chat read state: everything created at or before it is read. Once every message
         is read it is `now_ms`; while one is unread it stops just before the oldest of them, so a receipt never
@@ -290,7 +290,8 @@ class FeedStore:
             if behind == before:
                 return None
             self._behind_receipt[(user_id, channel_url)] = behind
-            return now_ms if behind == len(feed) else min(now_ms, feed[behind].created_at - 1)
+            receipt = now_ms if behind == len(feed) else min(now_ms, feed[behind].created_at - 1)
+            return receipt, feed[before:behind]
 
     def find(self, channel_url: str, user_id: str, message_ids: list[int]) -> list[Message]:
         self.channel(channel_url)

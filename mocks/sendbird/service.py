@@ -305,10 +305,16 @@ class SendbirdService:
         return now, self.feeds.unread_count(user_id, channel_url)
 
     def _read_receipt_moved(self, channel_url: str, user_id: str, now: int, changed: list[Message]) -> None:
-        """After a read: when the user's read receipt moved, the `group_channel:message_read` webhook says so."""
-        receipt = self.feeds.move_read_receipt(channel_url, user_id, now)
-        if receipt is None:
+        """After a read: when the user's read receipt moved, the `group_channel:message_read` webhook says so, and
+        each message newly behind it gets a `message.receipt` record (what a webhook subscriber can now learn)."""
+        moved = self.feeds.move_read_receipt(channel_url, user_id, now)
+        if moved is None:
             return
+        receipt, covered = moved
+        for msg in covered:
+            self._journal("message.receipt", msg.trace_id, message_id=msg.message_id,
+                          notification_id=msg.notification_id, user_id=user_id, template_key=msg.template.key,
+                          channel_url=channel_url, read_ts=receipt)
         payload = message_read_payload(self.app_id, channel_url, user_id, receipt,
                                        self.feeds.unread_count(user_id, channel_url), self.feeds.unread_count(user_id))
         self.webhooks.emit("group_channel:message_read", payload, changed[0].trace_id if len(changed) == 1 else None)
