@@ -14,7 +14,8 @@ marked sent when the feed holds it (→ sent), and after too many checks that co
 A sent row keeps when Sendbird created its message (`created_at_ms`, Sendbird's clock), because Sendbird's
 read webhook names a reader and a read time, not messages: the rows of that receiver created at or before
 the read time are the ones read. `read_at` is set, with the READ callback, in one transaction, the first
-time a read covers the row; a row with `read_at` set is never read again (docs/bridge.md, "READ").
+time a read covers the row; a row with `read_at` set is never read again (docs/bridge.md, "READ"). The newest
+receipt per receiver and channel is kept too, for a send recorded only after a receipt covering it arrived.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ CREATE TABLE IF NOT EXISTS callbacks (
 );
 DROP INDEX IF EXISTS callbacks_due;
 CREATE INDEX IF NOT EXISTS callbacks_due_in_order ON callbacks(state, next_attempt_at, created_at);
+CREATE TABLE IF NOT EXISTS read_receipts (
+    receiver TEXT NOT NULL,
+    channel_url TEXT NOT NULL,
+    read_ts INTEGER NOT NULL,
+    PRIMARY KEY (receiver, channel_url)
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -74,6 +81,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 
+RECEIPT_LOOKUP_CHUNK = 500  # receivers per query, under SQLite's limit on bound parameters
 # The sent rows a read can still cover, by receiver and creation time: what a read webhook looks up.
 UNREAD_INDEX = ("CREATE INDEX IF NOT EXISTS webhooks_unread ON webhooks(receiver, created_at_ms)"
                 " WHERE state = 'sent' AND read_at IS NULL")
@@ -347,6 +355,26 @@ class Outbox:
                                     " ORDER BY created_at_ms, message_id", (receiver, read_ts_ms)).fetchall()
         return [_webhook(r) for r in rows]
 
+    def note_receipt(self, receiver: str, channel_url: str, read_ts_ms: int) -> None:
+        """Keep the newest read receipt of a receiver in a channel, for sends recorded after it arrived."""
+        with self._tx() as db:
+            db.execute("INSERT INTO read_receipts (receiver, channel_url, read_ts) VALUES (?, ?, ?)"
+                       " ON CONFLICT (receiver, channel_url) DO UPDATE SET read_ts = MAX(read_ts, excluded.read_ts)",
+                       (receiver, channel_url, read_ts_ms))
+
+    def receipts_of(self, receivers: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """receiver -> [(channel_url, newest read_ts)] of those receivers that have any."""
+        wanted = sorted(set(receivers))
+        found: dict[str, list[tuple[str, int]]] = {}
+        with self._lock:
+            for start in range(0, len(wanted), RECEIPT_LOOKUP_CHUNK):
+                chunk = wanted[start:start + RECEIPT_LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for receiver, channel, read_ts in self._db.execute(
+                        f"SELECT receiver, channel_url, read_ts FROM read_receipts WHERE receiver IN ({marks})", chunk):
+                    found.setdefault(receiver, []).append((channel, read_ts))
+        return found
+
     def has_sent_to(self, receiver: str) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM webhooks WHERE receiver = ? AND state = 'sent' LIMIT 1",
@@ -450,7 +478,7 @@ class Outbox:
 
     def clear(self) -> None:
         with self._tx() as db:
-            for table in ("webhooks", "callbacks", "dead_letters"):
+            for table in ("webhooks", "callbacks", "dead_letters", "read_receipts"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- what a test window holds (read-only: the durable count a load test reconciles with) ------------

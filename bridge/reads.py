@@ -8,7 +8,9 @@ https://sendbird.com/docs/chat/platform-api/v3/webhook/events/group-channel) is 
 channel created at or before `read_ts` is read. So the READs it owes are those of the notifications the
 bridge sent to that user through a template of that channel, that Sendbird created at or before `read_ts`,
 and that no earlier read covered. A retry, a duplicate or an older receipt arriving late finds nothing new:
-the outbox marks each row read once, together with its READ callback (`Outbox.mark_read`).
+the outbox marks each row read once, together with its READ callback (`Outbox.mark_read`). A receipt that
+arrives before the bridge has recorded a send it covers (the send's answer on its way, or the send being checked
+after a restart) is kept, and read when the send is recorded (`covered_when_sent`).
 """
 
 from __future__ import annotations
@@ -76,3 +78,19 @@ def covered(outbox: Outbox, update: ReadUpdate, channel_url: str,
     rows = outbox.unread_sent(update.user_id, update.read_ts)
     channels = {key: channel_of(key) for key in sorted({r.body["template_key"] for r in rows})}
     return [r for r in rows if channels[r.body["template_key"]] == channel_url]
+
+
+def covered_when_sent(outbox: Outbox, rows: list[WebhookRow], created_at_ms: int,
+                      channel_of: Callable[[str], str | None]) -> list[tuple[WebhookRow, int]]:
+    """Rows just marked sent (created at `created_at_ms`) that a receipt kept earlier already covers, each with the
+    newest such receipt's `read_ts`."""
+    receipts = outbox.receipts_of(r.receiver for r in rows)
+    found = []
+    for row in rows:
+        for channel_url, read_ts in receipts.get(row.receiver, ()):
+            if read_ts >= created_at_ms and channel_of(row.body["template_key"]) == channel_url:
+                stored = outbox.webhook(row.message_id)
+                if stored is not None and stored.read_at is None:
+                    found.append((stored, read_ts))
+                break  # a row is in one channel: one receipt of it decides
+    return found

@@ -88,11 +88,12 @@ class Recovery:
         notification_id = verdict.notification_id or ""
         now = bridge.now()
         callbacks = bridge.sent_callbacks([row], notification_id, now)
-        if bridge.outbox.checked_delivered(row.message_id, notification_id, now, callbacks,
-                                           bridge.created_at_ms(verdict.created_at_ms, now)):
+        created_at_ms = bridge.created_at_ms(verdict.created_at_ms, now)
+        if bridge.outbox.checked_delivered(row.message_id, notification_id, now, callbacks, created_at_ms):
             bridge.journal("recovery.delivered", row.trace_id, message_id=row.message_id,
                            notification_id=notification_id, checks=row.checks + 1)
             bridge.report_sent([row], row.mode, notification_id, now, bool(callbacks))
+            bridge.read_earlier([row], created_at_ms)
 
     def _absent(self, row: WebhookRow, verdict: Verdict) -> None:
         bridge = self.bridge

@@ -280,9 +280,10 @@ class Bridge:
     def _sent(self, rows: list[WebhookRow], mode: str, notification_id: str, created_at: Any) -> None:
         now = self.now()
         callbacks = self.sent_callbacks(rows, notification_id, now)
-        self.outbox.mark_sent([r.message_id for r in rows], notification_id, now, callbacks,
-                              self.created_at_ms(created_at, now))
+        created_at_ms = self.created_at_ms(created_at, now)
+        self.outbox.mark_sent([r.message_id for r in rows], notification_id, now, callbacks, created_at_ms)
         self.report_sent(rows, mode, notification_id, now, bool(callbacks))
+        self.read_earlier(rows, created_at_ms)
 
     @staticmethod
     def created_at_ms(created_at: Any, now: float) -> int:
@@ -366,28 +367,45 @@ class Bridge:
         does not say who read when, and a 503 when a template's channel cannot be learnt (nothing is marked:
         Sendbird's retry of the webhook decides)."""
         webhook = reads.parse_read_webhook(payload)
-        now = self.now()
         queued = 0
         for update in webhook.updates:
+            self.outbox.note_receipt(update.user_id, webhook.channel_url, update.read_ts)
             if not self.outbox.has_sent_to(update.user_id):
                 self.journal("sendbird.read_unknown", None, user_id=update.user_id, channel_url=webhook.channel_url,
                              read_ts=update.read_ts)
                 continue
-            rows = reads.covered(self.outbox, update, webhook.channel_url, self._channel_of)
-            stamp = self.stamp(update.read_ts / 1000)
-            callbacks = {r.message_id: self._callback(r, "READ", r.notification_id or "", stamp)
-                         if self.integration.event_callback else None for r in rows}
-            newly = set(self.outbox.mark_read(callbacks, now)) if callbacks else set()
-            for row in rows:
-                if row.message_id in newly:
-                    self.journal("sendbird.read", row.trace_id, message_id=row.message_id,
-                                 notification_id=row.notification_id, receiver=update.user_id,
-                                 read_ts=update.read_ts)
-            if self.integration.event_callback:
-                queued += len(newly)
+            queued += self._report_read(reads.covered(self.outbox, update, webhook.channel_url, self._channel_of),
+                                        update.read_ts)
         if queued:
             self._kick_callbacks()
         return queued
+
+    def _report_read(self, rows: list[WebhookRow], read_ts: int) -> int:
+        """Mark `rows` read by the receipt `read_ts`, each with its READ callback; how many READs were queued."""
+        if not rows:
+            return 0
+        stamp = self.stamp(read_ts / 1000)
+        callbacks = {r.message_id: self._callback(r, "READ", r.notification_id or "", stamp)
+                     if self.integration.event_callback else None for r in rows}
+        newly = set(self.outbox.mark_read(callbacks, self.now()))
+        for row in rows:
+            if row.message_id in newly:
+                self.journal("sendbird.read", row.trace_id, message_id=row.message_id,
+                             notification_id=row.notification_id, receiver=row.receiver, read_ts=read_ts)
+        return len(newly) if self.integration.event_callback else 0
+
+    def read_earlier(self, rows: list[WebhookRow], created_at_ms: int) -> None:
+        """Just marked sent: queue the READs owed by receipts that arrived before the bridge recorded the send (its
+        answer was on the way, or the send was being checked). Only a channel the bridge can learn now counts; one
+        that cannot be learnt leaves the row to the receiver's next receipt."""
+        def known_channel(template_key: str) -> str | None:
+            channel = self.recovery.feed.channel(template_key, self.runtime.clock.now())
+            return channel if isinstance(channel, str) else None
+
+        queued = sum(self._report_read([row], read_ts)
+                     for row, read_ts in reads.covered_when_sent(self.outbox, rows, created_at_ms, known_channel))
+        if queued:
+            self._kick_callbacks()
 
     def _channel_of(self, template_key: str) -> str | None:
         """The channel of a template's notifications; None for a template Sendbird no longer has."""

@@ -4,8 +4,9 @@ The rules call the outbox the way the bridge does (accept, claim one realtime we
 ones, mark sent, release for a retry, bury, replay dead letters, queue/claim/finish/retry/bury callbacks,
 settle a `checking` webhook as delivered, absent or still unknown, work out what a Sendbird read receipt
 covers with `bridge.reads.covered` and mark it read, including the same receipt again as Sendbird's retries
-and duplicates deliver it, and older receipts arriving after newer ones) and RESTART it: close it and open a new
-`Outbox` on the same file, then apply the bridge's restart semantics (`in_flight()` rows to `checking`,
+and duplicates deliver it, older receipts arriving after newer ones, and receipts that arrive while a send is
+in flight or being checked, read when the send is recorded) and RESTART it: close it and open a new `Outbox` on
+the same file, then apply the bridge's restart semantics (`in_flight()` rows to `checking`,
 `recover_callbacks()`). A model alongside says what each row must be.
 
 `RecoveryMachine` drives the whole bridge on such a file, the way a hostile world would: webhooks arrive, the
@@ -30,7 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from bridge.outbox import CallbackRow, Outbox
-from bridge.reads import ReadUpdate, covered
+from bridge.reads import ReadUpdate, covered, covered_when_sent
 
 from .conftest import Answer, Call, Crash, Outbound, run_idle, sendbird_error, webhook_body
 
@@ -155,6 +156,7 @@ class OutboxMachine(RuleBasedStateMachine):
             assert self.sent_times[message_id] == 1, f"{message_id} marked sent twice"
             self.claimed.discard(message_id)
         self._queue_callbacks([(m, "SENT") for m in ids])
+        self._read_on_send(ids, created)
 
     @rule(message_id=st.sampled_from(MESSAGE_IDS), receiver=st.sampled_from(RECEIVERS),
           group=st.sampled_from(GROUPS), lag_ms=st.sampled_from([0, 1, 250]))
@@ -173,6 +175,7 @@ class OutboxMachine(RuleBasedStateMachine):
         self.sent_times[message_id] += 1
         self.claimed.discard(message_id)
         self._queue_callbacks([(message_id, "SENT")])
+        self._read_on_send([message_id], created)
 
     @precondition(lambda self: self.claimed)
     @rule(data=st.data(), delay=st.sampled_from([0.0, 0.25, 7.0]))
@@ -227,6 +230,7 @@ class OutboxMachine(RuleBasedStateMachine):
         self.sent_times[message_id] += 1
         assert self.sent_times[message_id] == 1, f"{message_id} marked sent twice"
         self._queue_callbacks([(message_id, "SENT")])
+        self._read_on_send([message_id], created)
 
     @precondition(lambda self: self._checking())
     @rule(data=st.data())
@@ -262,11 +266,27 @@ class OutboxMachine(RuleBasedStateMachine):
         assert not self.outbox.checked_unknown(message_id, self.now)
 
     # -- callbacks --------------------------------------------------------------------------
+    def _read_on_send(self, ids: list[str], created: int) -> None:
+        """Just marked sent: what receipts kept from before cover is read now (`covered_when_sent`)."""
+        rows = [self.outbox.webhook(m) for m in ids]
+        covered_rows = covered_when_sent(self.outbox, rows, created, CHANNELS.get)
+        expected = {m for m in ids if any(receiver == self.rows[m]["receiver"] and read_ts >= created
+                                          and channel == CHANNELS[TEMPLATES[self.rows[m]["group"]]]
+                                          for receiver, channel, read_ts in self.receipts)}
+        assert {r.message_id for r, _ in covered_rows} == expected, (ids, created, self.receipts)
+        newly = self.outbox.mark_read({r.message_id: self._callback(r.message_id, "READ") for r, _ in covered_rows},
+                                      self.now)
+        assert sorted(newly) == sorted(expected)
+        for message_id in newly:
+            self.rows[message_id]["read"] = True
+        assert self._queue_callbacks([(m, "READ") for m in newly]) == len(newly)
+
     def _receive_read(self, receiver: str, channel: str, read_ts: int) -> None:
         """A read webhook reaches the bridge: what `covered` picks is marked read with its READ callback."""
         expected = {m for m, r in self.rows.items() if r["state"] == "sent" and not r["read"]
                     and r["receiver"] == receiver and CHANNELS[TEMPLATES[r["group"]]] == channel
                     and r["created"] <= read_ts}
+        self.outbox.note_receipt(receiver, channel, read_ts)
         rows = covered(self.outbox, ReadUpdate(receiver, read_ts), channel, CHANNELS.get)
         assert {r.message_id for r in rows} == expected, (receiver, channel, read_ts)
         newly = self.outbox.mark_read({r.message_id: self._callback(r.message_id, "READ") for r in rows}, self.now)
@@ -377,7 +397,8 @@ class OutboxMachine(RuleBasedStateMachine):
 
     @invariant()
     def exactly_the_read_notifications_have_one_read(self) -> None:
-        """A READ is queued once for each notification a receipt covered, and never for any other."""
+        """A READ is queued once for each notification a receipt covers (whether it came before or after the send
+        was recorded), and never for any other."""
         for message_id, row in self.rows.items():
             assert (self.outbox.webhook(message_id).read_at is not None) == row["read"], message_id
         assert {m for m, s in self.callbacks if s == "READ"} == {m for m, r in self.rows.items() if r["read"]}

@@ -158,6 +158,31 @@ def test_reads_with_event_callback_off_are_marked_but_never_posted(make_outbound
     assert reads(out) == []
 
 
+def test_a_receipt_that_arrives_before_the_send_is_recorded_is_read_when_it_is(out: Outbound):
+    """The user reads while the bridge still waits for Sendbird's answer to the send."""
+    answered = []
+
+    def read_during_the_send(call):
+        answer = out._sendbird_ok(call)
+        answered.append(queued(out, read_webhook("u1", to_ms(call.at) + 1000)))
+        return answer
+
+    out.sendbird.then(read_during_the_send)
+    out.accept("realtime", webhook_body("m1", "u1"))
+    assert reads(out) == ["m1"]
+    assert answered == [0]  # nothing recorded as sent yet when the webhook came
+    assert queued(out, read_webhook("u1", to_ms(out.now()) + 1000)) == 0
+
+
+def test_a_receipt_that_covers_only_an_older_send_reads_nothing_sent_later(out: Outbound):
+    out.accept("realtime", webhook_body("m1", "u1"))
+    out.run()
+    assert queued(out, read_webhook("u1", to_ms(out.now()))) == 1
+    out.advance(5)
+    out.accept("realtime", webhook_body("m2", "u1"))
+    assert reads(out) == ["m1"]
+
+
 # -- restarts and the recovery -------------------------------------------------------------------------
 
 
@@ -187,6 +212,19 @@ def test_a_send_the_recovery_found_in_the_feed_is_read_by_its_feed_created_at(du
     assert durable.state("m1") == "sent"
     assert created_at(durable, "m1") == durable.feeds["u1"][0]["created_at"] == to_ms(T0)
     assert queued(durable, read_webhook("u1", to_ms(T0))) == 1
+
+
+def test_a_receipt_that_arrives_while_a_send_is_being_checked_is_read_once_the_check_finds_it(durable: Outbound):
+    durable.crash_during_send(reached=True)
+    durable.accept("realtime", webhook_body("m1", "u1", variables={"m": "m1"}))
+    with pytest.raises(BaseException, match="killed"):
+        durable.run()
+    durable.restart(after_seconds=30)
+    assert durable.state("m1") == "checking"
+    assert queued(durable, read_webhook("u1", to_ms(durable.now()))) == 0  # the bridge does not know it sent it
+    durable.restart()  # and the receipt survives a restart too
+    assert reads(durable) == ["m1"]
+    assert [r["read_ts"] for r in durable.journal("sendbird.read")] == [to_ms(T0 + timedelta(seconds=30))]
 
 
 def test_an_outbox_written_before_read_receipts_opens_and_reports_each_read_once(tmp_path: Path):
