@@ -425,7 +425,7 @@ class PipelineWatch:
     BRIDGE_KINDS = ("webhook.accepted", "webhook.duplicate", "sendbird.sent", "sendbird.dead")
     BRAZE_KINDS = ("event.recorded", "campaign.send", "canvas.send", "messages.send", "webhook.sent", "webhook.failed",
                    "webhook.aborted")
-    SENDBIRD_KINDS = ("message.delivered", "message.read")
+    SENDBIRD_KINDS = ("message.delivered", "message.read", "message.receipt")
 
     def __init__(self, environment) -> None:
         self.environment = environment
@@ -458,6 +458,9 @@ class PipelineWatch:
         self.braze_failed = 0
         self.deliveries: list[tuple[str | None, str, str]] = []  # (trace, notification_id, user_id)
         self.reads: list[tuple[str, str]] = []  # (notification_id, user_id)
+        # reads Sendbird's read webhook can report: behind the user's read receipt (a read that leaves an older
+        # notification unread is not, until that one is read), so only these are owed a READ
+        self.reported_reads: list[tuple[str, str]] = []
         self.unmatched: list[tuple[str, str, datetime, int]] = []  # (trace, status, at, polls): no accept yet
         self.fired: set[tuple[str, str]] = set()
         self.greenlet: gevent.Greenlet | None = None
@@ -564,6 +567,8 @@ class PipelineWatch:
     def _sendbird(self, rec: dict[str, Any]) -> None:
         if rec["kind"] == "message.delivered":
             self.deliveries.append((rec.get("trace_id"), rec["notification_id"], rec["user_id"]))
+        elif rec["kind"] == "message.receipt":
+            self.reported_reads.append((rec["notification_id"], rec["user_id"]))
         else:
             self.reads.append((rec["notification_id"], rec["user_id"]))
 
@@ -630,7 +635,8 @@ class PipelineWatch:
 
     # -- the end ------------------------------------------------------------------------------------
     def missing(self) -> tuple[list[str], list[tuple[str, str]]]:
-        """Accepted webhooks without SENT (or without a send, when the callback is off), and reads without READ."""
+        """Accepted webhooks without SENT (or without a send, when the callback is off), and reads Sendbird's read
+        receipt covers without READ."""
         if self.event_callback:
             sent = {message_id for message_id, status in self.events if status == "SENT"}
         else:
@@ -638,7 +644,7 @@ class PipelineWatch:
         no_sent = [m for m in self.accepted if m not in sent]
         no_read = []
         if self.event_callback:
-            for notification_id, user_id in self.reads:
+            for notification_id, user_id in self.reported_reads:
                 message_id = self.sent_by.get((notification_id, user_id))
                 if message_id is not None and (message_id, "READ") not in self.events:
                     no_read.append((notification_id, user_id))
