@@ -375,11 +375,6 @@ class Outbox:
                     found.setdefault(receiver, []).append((channel, read_ts))
         return found
 
-    def has_sent_to(self, receiver: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM webhooks WHERE receiver = ? AND state = 'sent' LIMIT 1",
-                                    (receiver,)).fetchone() is not None
-
     def mark_read(self, callbacks: dict[str, CallbackRow | None], now: float) -> list[str]:
         """Mark rows read, each with its READ callback (None: event callback off), in one transaction; only
         rows no read covered before change. Returns the message ids newly read."""

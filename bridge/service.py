@@ -370,18 +370,18 @@ class Bridge:
         queued = 0
         for update in webhook.updates:
             self.outbox.note_receipt(update.user_id, webhook.channel_url, update.read_ts)
-            if not self.outbox.has_sent_to(update.user_id):
-                self.journal("sendbird.read_unknown", None, user_id=update.user_id, channel_url=webhook.channel_url,
-                             read_ts=update.read_ts)
-                continue
-            queued += self._report_read(reads.covered(self.outbox, update, webhook.channel_url, self._channel_of),
-                                        update.read_ts)
+            rows = reads.covered(self.outbox, update, webhook.channel_url, self._channel_of)
+            newly = self._report_read(rows, update.read_ts)
+            self.journal("sendbird.receipt", None, user_id=update.user_id, channel_url=webhook.channel_url,
+                         read_ts=update.read_ts, newly_read=newly)
+            queued += newly if self.integration.event_callback else 0
         if queued:
             self._kick_callbacks()
         return queued
 
     def _report_read(self, rows: list[WebhookRow], read_ts: int) -> int:
-        """Mark `rows` read by the receipt `read_ts`, each with its READ callback; how many READs were queued."""
+        """Mark `rows` read by the receipt `read_ts`, each with its READ callback unless the event callback is off;
+        how many rows were newly read."""
         if not rows:
             return 0
         stamp = self.stamp(read_ts / 1000)
@@ -392,7 +392,7 @@ class Bridge:
             if row.message_id in newly:
                 self.journal("sendbird.read", row.trace_id, message_id=row.message_id,
                              notification_id=row.notification_id, receiver=row.receiver, read_ts=read_ts)
-        return len(newly) if self.integration.event_callback else 0
+        return len(newly)
 
     def read_earlier(self, rows: list[WebhookRow], created_at_ms: int) -> None:
         """Just marked sent: queue the READs owed by receipts that arrived before the bridge recorded the send (its
@@ -402,9 +402,9 @@ class Bridge:
             channel = self.recovery.feed.channel(template_key, self.runtime.clock.now())
             return channel if isinstance(channel, str) else None
 
-        queued = sum(self._report_read([row], read_ts)
-                     for row, read_ts in reads.covered_when_sent(self.outbox, rows, created_at_ms, known_channel))
-        if queued:
+        newly = sum(self._report_read([row], read_ts)
+                    for row, read_ts in reads.covered_when_sent(self.outbox, rows, created_at_ms, known_channel))
+        if newly and self.integration.event_callback:
             self._kick_callbacks()
 
     def _channel_of(self, template_key: str) -> str | None:

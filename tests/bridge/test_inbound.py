@@ -239,7 +239,7 @@ def test_signed_webhooks_that_are_not_reads_or_not_ours_queue_nothing(stack: Sta
     unknown = read_webhook("ada", 1767225605000)
     response = _sendbird_hook(stack, unknown, sign(unknown))
     assert response.status_code == 200 and response.get_json()["read_events_queued"] == 0
-    assert [r["user_id"] for r in stack.journal("sendbird.read_unknown", "bridge")] == ["ada"]
+    assert [(r["user_id"], r["newly_read"]) for r in stack.journal("sendbird.receipt", "bridge")] == [("ada", 0)]
     not_json = b"{oops"
     assert_error_shape(_sendbird_hook(stack, not_json, sign(not_json)), 400, 400403)
     stack.run()

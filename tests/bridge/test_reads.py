@@ -106,7 +106,8 @@ def test_a_receipt_reads_only_its_reader_and_its_channel(out: Outbound):
 
 def test_a_receipt_of_someone_the_bridge_never_sent_to_reports_nothing(three: Outbound):
     assert queued(three, read_webhook("stranger", to_ms(three.now()))) == 0
-    assert [(r["user_id"], r["channel_url"]) for r in three.journal("sendbird.read_unknown")] == [("stranger", FEED)]
+    [receipt] = three.journal("sendbird.receipt")
+    assert (receipt["user_id"], receipt["channel_url"], receipt["newly_read"]) == ("stranger", FEED, 0)
     assert reads(three) == []
 
 
