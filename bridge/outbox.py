@@ -397,11 +397,6 @@ class Outbox:
                         for c in callbacks])
         return db.total_changes - before
 
-    def add_callbacks(self, callbacks: list[CallbackRow], now: float) -> int:
-        """Queue callbacks; a (message_id, status) already queued is ignored. Returns how many are new."""
-        with self._tx() as db:
-            return self._insert_callbacks(db, callbacks, now)
-
     def claim_callbacks(self, limit: int, now: float) -> list[CallbackRow]:
         with self._tx() as db:
             rows = db.execute("SELECT message_id, status, external_id, event, trace_id, attempts FROM callbacks"
