@@ -286,10 +286,10 @@ def test_a_campaign_read_on_a_device_lands_one_read_event_per_notification_in_br
         world.run()
         world.runtime.clock.advance(timedelta(minutes=1))
     older, newer = world.feed("sb-ada")
-    world.mark_read("sb-ada", [newer["message_id"]])  # the newer first: the receipt cannot pass the older yet
+    world.mark_read("sb-ada", [newer["notification_id"]])  # the newer first: the receipt cannot pass the older yet
     world.run()
     assert world.braze_events("READ") == []
-    world.mark_read("sb-ada", [older["message_id"]])
+    world.mark_read("sb-ada", [older["notification_id"]])
     world.mark_read("sb-ada")
     world.run()
     read = world.braze_events("READ")

@@ -118,10 +118,10 @@ def test_a_read_receipt_never_covers_an_unread_message(api, hooks, template):
         sent.append(api.messages("u1")[-1])
         api.runtime.clock.advance(1)
     oldest, middle, newest = sent
-    api.mark_as_read("u1", message_ids=[newest["message_id"]])
+    assert api.mark_as_read("u1", message_ids=[newest["notification_id"]]).status_code == 200
     api.settle()
     assert _receipts(hooks) == []  # the oldest is unread: the receipt cannot move
-    api.mark_as_read("u1", message_ids=[oldest["message_id"]])
+    assert api.mark_as_read("u1", message_ids=[oldest["notification_id"]]).status_code == 200
     api.settle()
     assert _receipts(hooks) == [(middle["created_at"] - 1, 1)]
     api.runtime.clock.advance(5)
