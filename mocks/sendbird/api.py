@@ -40,7 +40,7 @@ PAGE_TOKEN = re.compile(r"^[0-9]{1,18}$")
 INT64_MAX = 2**63 - 1  # Sendbird's numeric parameters are longs
 LONGEST_INT = len(str(-(2**63)))  # a longer numeral is out of range unread (int() refuses past 4,300 digits)
 RATE_LIMIT_KEYS = ("send", "templates", "storage", "notification_log", "messages", "unread", "mark_as_read",
-                   "stats", "stream")
+                   "stats")
 
 
 def _body() -> Any:
@@ -155,14 +155,6 @@ def api_blueprint(service: SendbirdService) -> Blueprint:
         req = parse(PresignRequest, load_json_body(raw, request.headers.get("Content-Type")) if raw else {})
         return jsonify(service.files.presign(file_key, req.overwrite_duplicate_key, request.host_url))
 
-    # -- the per-user delivery stream (a harness contract: the SDK's real time is the WebSocket) ----------------
-    @bp.get("/v3/users/<user_id>/notifications/stream")
-    @limited("stream")
-    def notification_stream(user_id: str):
-        stream = subscription_stream(lambda put: service.feeds.subscribe(put, user_id=user_id),
-                                     lambda m: format_event(m.to_dict(), "notification", m.message_id))
-        return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
-
     return bp
 
 
@@ -232,7 +224,10 @@ def admin_extras_blueprint(service: SendbirdService) -> Blueprint:
 
     @bp.get("/deliveries/stream")
     def deliveries_stream():
-        stream = subscription_stream(service.feeds.subscribe,
+        """Every delivery, or one user's (`?user_id=`): the simulator's and the console's feed of what Sendbird
+        delivers. A device learns of its own over the WebSocket, as the SDK does; Sendbird has no event stream."""
+        user_id = request.args.get("user_id") or None
+        stream = subscription_stream(lambda put: service.feeds.subscribe(put, user_id=user_id),
                                      lambda m: format_event(m.to_dict(), "notification", m.message_id))
         return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
 

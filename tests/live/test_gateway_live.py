@@ -59,7 +59,7 @@ def sendbird_with_streams(tmp_path: Path) -> Iterator[tuple[ServiceProcess, list
         requests.post(service.url + "/v1/templates", json=TEMPLATE, headers=AUTH, timeout=5).raise_for_status()
         for i in range(100):
             path, headers = [("/_admin/deliveries/stream", {}), ("/_admin/journal/stream?kind=message.delivered", {}),
-                             (f"/v3/users/u{i}/notifications/stream", AUTH)][i % 3]
+                             (f"/_admin/deliveries/stream?user_id=u{i}", {})][i % 3]
             streams.append(RawStream(port, path, headers))
         for stream in streams:
             assert b"200 OK" in stream.read_until(b"\n\n"), stream.received

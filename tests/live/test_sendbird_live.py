@@ -61,8 +61,7 @@ def test_user_stream_pushes_each_delivery(live_sendbird):
     base = live_sendbird.url
     requests.post(base + "/v1/templates", json=TEMPLATE, headers={"Api-Token": TOKEN}, timeout=5).raise_for_status()
     events: queue.Queue = queue.Queue()
-    stream = requests.get(f"{base}/v3/users/ada/notifications/stream", headers={"Api-Token": TOKEN}, stream=True,
-                          timeout=10)
+    stream = requests.get(f"{base}/_admin/deliveries/stream", params={"user_id": "ada"}, stream=True, timeout=10)
     assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
 
     def reader():

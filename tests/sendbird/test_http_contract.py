@@ -21,7 +21,6 @@ PROTECTED = [
     ("GET", f"/v3/group_channels/{FEED}/messages?user_id=u1", None),
     ("GET", "/v3/users/u1/unread_message_count", None),
     ("PUT", f"/v3/group_channels/{FEED}/messages/mark_as_read", {"user_id": "u1"}),
-    ("GET", "/v3/users/u1/notifications/stream", None),
     ("POST", "/v3/users", {"user_id": "u9"}),
     ("GET", "/v3/users/u1", None),
     ("PUT", "/v3/users/u1", {"nickname": "n"}),
@@ -129,3 +128,13 @@ def test_the_api_root_answers_json_for_the_sdk(api):
     """The SDK fetches `GET /` (no headers) before each WebSocket connect; a JSON answer, not a 404 page."""
     resp = api.client.get("/")
     assert resp.status_code == 200 and resp.get_json() == {"app_id": "LOCAL"}
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/v3/users/u1/notifications/stream"),
+                                              ("POST", f"/v3/group_channels/{FEED}/notification_stats")])
+def test_routes_sendbird_does_not_have_are_unknown_urls(client, method, path):
+    """The fake once invented these (an event stream, a stats route); a client built against them would fail
+    against Sendbird. They answer as any unknown URL does: 404 400114, never 400201 (the SDK drops the channel)."""
+    response = client.open(path, method=method, headers={"Api-Token": "local-sendbird-token"},
+                           json={} if method == "POST" else None)
+    assert response.status_code == 404 and response.get_json()["code"] == 400114

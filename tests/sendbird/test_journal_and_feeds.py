@@ -185,7 +185,7 @@ def test_user_notification_stream(api, template):
         api.send_ok(["someone-else"])
         api.send_ok(["u1"], variables={"u1": {"name": "Ada"}})
 
-    raw = read_stream_until(api, "/v3/users/u1/notifications/stream", AUTH, trigger, b"event: notification")
+    raw = read_stream_until(api, "/_admin/deliveries/stream?user_id=u1", {}, trigger, b"event: notification")
     events = [(n, d) for n, d in sse_events(raw) if n == "notification"]
     assert len(events) == 1
     data = events[0][1]
