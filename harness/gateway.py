@@ -9,9 +9,9 @@ froze a service, and there was no way to speak WebSocket. The gateway answers on
   rate limits and error answers stay the view's), and when the view answers with a
   `harness.sse.SubscriptionStream` the gateway serves that stream on the loop (`harness.live_streams`),
   holding no thread;
-- a WebSocket (`scope.proto == "ws"`) goes to `ws_handler(scope, proto)`, an async function given
-  granian's RSGI websocket protocol (or, served on ASGI, `harness.asgi`'s, whose `accept` can name the
-  subprotocol): the extension point for a service's own socket protocol. Without one, the upgrade is refused;
+- a WebSocket upgrade on the HTTP port is refused: granian's RSGI websocket cannot name the subprotocol
+  in its 101 answer. A service's own socket protocol, `ws_handler(scope, proto)`, is served on `ws_port`
+  of the same process, on this loop, by `harness.ws_listener`;
 - a request on an admin path (the app's `harness.admin_guard.AdminGuard`) is never answered on a fast
   route: it goes to the WSGI app, whose outermost layer is the guard;
 - everything else goes to the WSGI app on a bounded pool of `threads` threads (`harness.pool`), its
@@ -19,14 +19,13 @@ froze a service, and there was no way to speak WebSocket. The gateway answers on
 Before any of that, a request body over the service's limit (the app's `harness.limits.BodyLimit`) is
 refused with the service's own 413: unread when its Content-Length says so, and a body without a length is
 read only up to the limit.
-On shutdown (`shutdown()`, from the server's signal handler) open streams end and websockets close,
-so the server stops within its grace period instead of waiting for clients that never leave.
+On shutdown (`shutdown()`, from the server's signal handler) open streams end and websockets close going
+away (1001), so the server stops within its grace period instead of waiting for clients that never leave.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -38,12 +37,12 @@ from harness.limits import BodyLimit, wsgi_layer
 from harness.live_streams import STREAM_LIMIT, LiveStream
 from harness.pool import BlockingPool
 from harness.wsgi_call import WSGIAnswer, WSGIApp, call, wsgi_environ
+from harness.ws_listener import WebSocketListener
 
 log = logging.getLogger(__name__)
 
 WebSocketHandler = Callable[[Any, Any], Awaitable[None]]
-GOING_AWAY = 1001  # WebSocket close code: the server is shutting down
-REFUSED = 404  # the HTTP answer to an upgrade no handler takes
+REFUSED = 404  # the HTTP answer to a websocket upgrade on the HTTP port
 
 
 def fast_routes_of(app: Any) -> FastRoutes | None:
@@ -98,7 +97,10 @@ def _close_quietly(answer: WSGIAnswer) -> None:
 class Gateway:
     def __init__(self, app: WSGIApp, *, threads: int = 8, pooled_routes: Iterable[str] = (),
                  ws_handler: WebSocketHandler | None = None, journal: Journal | None = None,
-                 service: str = "harness", stream_limit: int = STREAM_LIMIT) -> None:
+                 service: str = "harness", stream_limit: int = STREAM_LIMIT, ws_port: int | None = None,
+                 ws_host: str = "127.0.0.1") -> None:
+        if (ws_handler is None) != (ws_port is None):
+            raise ValueError("a websocket handler needs its port (ws_port), and a port its handler")
         self.app = app
         self.threads = threads
         self.fast = fast_routes_of(app)
@@ -109,7 +111,7 @@ class Gateway:
         self.pooled = frozenset(pooled_routes)
         if unknown := self.pooled - self.routes.keys():
             raise ValueError(f"pooled routes that are not fast routes: {sorted(unknown)}")
-        self.ws_handler = ws_handler
+        self.ws_listener = WebSocketListener(ws_host, ws_port, ws_handler) if ws_handler is not None else None
         self.journal = journal
         self.service = service
         self.stream_limit = stream_limit
@@ -118,7 +120,6 @@ class Gateway:
         self.closing = False
         self._closed: asyncio.Event | None = None
         self._streams: set[LiveStream] = set()
-        self._websockets: set[Any] = set()
 
     # -- lifecycle (granian calls __rsgi_init__ and __rsgi_del__ in its worker) ---------------------
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -131,6 +132,8 @@ class Gateway:
         self.loop = loop
         self.pool = BlockingPool(self.threads, name=f"{self.service}-request")
         self._closed = asyncio.Event()
+        if self.ws_listener is not None:
+            self.ws_listener.start(loop)
 
     def stop(self) -> None:
         if self.pool is not None:
@@ -138,7 +141,7 @@ class Gateway:
 
     def shutdown(self, then: Callable[[], None] | None = None) -> None:
         """End open streams and close websockets (from any thread, e.g. a signal handler), then call `then`
-        on the loop once every close that takes time (an awaitable from `proto.close`) has gone out."""
+        on the loop once the websockets' close frames are out and their handlers have returned."""
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self._close_all, then)
         elif then is not None:
@@ -150,21 +153,19 @@ class Gateway:
             self._closed.set()
         for stream in list(self._streams):
             stream.close()
-        # granian's RSGI close is done on its own runtime; harness.asgi's is a send still to make, which a
-        # worker that stopped at once would never make
-        pending = [closing for proto in list(self._websockets)
-                   if inspect.isawaitable(closing := proto.close(GOING_AWAY))]
-        if then is None:
+        # the close frames are sends still to make on this loop, which a worker stopped at once would never make
+        if self.ws_listener is None:
+            if then is not None:
+                then()
             return
-        if not pending:
-            then()
-            return
-        asyncio.ensure_future(asyncio.wait(pending)).add_done_callback(lambda _: then())
+        closing = asyncio.ensure_future(self.ws_listener.close())
+        if then is not None:
+            closing.add_done_callback(lambda _: then())
 
     # -- requests ---------------------------------------------------------------------------------
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto == "ws":
-            await self._websocket(scope, proto)
+            proto.close(REFUSED)
             return
         headers = scope.headers
         raw = await self._body(headers, proto)
@@ -252,13 +253,3 @@ class Gateway:
                 chunk.add_done_callback(lambda _: self.pool.run(self.loop, _close_quietly, answer))
             else:
                 self.pool.run(self.loop, _close_quietly, answer)
-
-    async def _websocket(self, scope: Any, proto: Any) -> None:
-        if self.ws_handler is None or self.closing:
-            proto.close(REFUSED)
-            return
-        self._websockets.add(proto)
-        try:
-            await self.ws_handler(scope, proto)
-        finally:
-            self._websockets.discard(proto)

@@ -47,7 +47,7 @@ def _end_streams_on_signal(gateway: Gateway) -> None:
 
     granian installs that handler with `granian._signals.set_loop_signals(loop)` in the worker, after
     this process's loader has run; it is wrapped here so the same signal first closes the streams, and
-    stops granian once the websockets' close frames are out (granian's ASGI worker leaves its loop at once).
+    stops granian once the websockets' close frames are out (the worker leaves its loop once granian stops).
     (The callbacks granian's stop signal offers run only once every response has ended.)"""
     import granian._signals as granian_signals
 
@@ -67,12 +67,11 @@ def _end_streams_on_signal(gateway: Gateway) -> None:
 
 
 def serve(factory: Callable[[], Any], port: int, host: str = DEFAULT_HOST, threads: int = DEFAULT_THREADS,
-          name: str = "harness", banner: str | None = None, granian_options: dict[str, str] | None = None,
-          interface: str = "rsgi") -> None:
+          name: str = "harness", banner: str | None = None, granian_options: dict[str, str] | None = None) -> None:
     """Block serving `factory()` (a Gateway, or a WSGI app to put behind one) on host:port until
     SIGINT/SIGTERM. `banner` is the one line printed once the port is known to be free;
-    `granian_options` overrides `GRANIAN_OPTIONS` (to compare them). `interface="asgi"` serves the gateway
-    on granian's ASGI interface (`harness.asgi`), for a websocket that must name its subprotocol."""
+    `granian_options` overrides `GRANIAN_OPTIONS` (to compare them). A gateway with a websocket
+    listener (`ws_port`) serves it from the same worker."""
     from granian.constants import Interfaces, Loops, RuntimeModes, TaskImpl
     from granian.server import Server
 
@@ -82,22 +81,15 @@ def serve(factory: Callable[[], Any], port: int, host: str = DEFAULT_HOST, threa
     if banner:
         print(banner, file=sys.stderr, flush=True)
 
-    if interface not in ("rsgi", "asgi"):
-        raise ValueError(f"unknown interface {interface!r}")
-
     def load(_target: str) -> Any:
         die_with_parent()
         app = factory()
         gateway = app if isinstance(app, Gateway) else Gateway(app, threads=threads, service=name)
         _end_streams_on_signal(gateway)
         tune_for_long_lived_stores()
-        if interface == "asgi":
-            from harness.asgi import AsgiGateway
-
-            return AsgiGateway(gateway)
         return gateway
 
-    server = Server(target=name, address=host, port=port, interface=Interfaces(interface), workers=1,
+    server = Server(target=name, address=host, port=port, interface=Interfaces.RSGI, workers=1,
                     loop=Loops(options["loop"]), runtime_mode=RuntimeModes(options["runtime_mode"]),
                     task_impl=TaskImpl(options["task_impl"]),
                     workers_kill_timeout=KILL_TIMEOUT, log_level="warning", log_access=False, process_name=None)

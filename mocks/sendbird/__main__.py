@@ -1,5 +1,7 @@
-"""`python -m mocks.sendbird --port 7200`: serve the fake Sendbird live on 127.0.0.1, its SDK WebSocket
-(`mocks.sendbird.realtime`) on the same port."""
+"""`python -m mocks.sendbird --port 7200 --ws-port 7201`: serve the fake Sendbird live on 127.0.0.1, its SDK
+WebSocket (`mocks.sendbird.realtime`) on a port of its own in the same process (`harness.ws_listener`: granian's
+RSGI websocket cannot echo the subprotocol the SDK requires; the SDK takes the socket's host apart anyway, as
+`customWebSocketHost`)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from pydantic import Field
 
 from harness.admin_guard import AdminSettings, policy_from_settings
 from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
-from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
+from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, refuse_taken_port, serve
 from harness.settings import env_name, load_settings
 from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID, DEFAULT_MAX_BODY_BYTES
 
@@ -16,6 +18,7 @@ class SendbirdSettings(AdminSettings):
     """Serve the fake Sendbird Notifications API."""
 
     port: int = Field(7200, description="port to listen on")
+    ws_port: int = Field(7201, description="port of the SDK WebSocket (the SDK's customWebSocketHost)")
     host: str = Field(DEFAULT_HOST, description="address to bind (loopback by default)")
     app_id: str = Field(DEFAULT_APP_ID, description="Sendbird application id")
     api_token: str = Field(DEFAULT_API_TOKEN, description="Notifications API token (Api-Token header)")
@@ -52,11 +55,15 @@ def main(argv: list[str] | None = None) -> None:
                          create_unknown_users=settings.create_unknown_users,
                          require_access_token=settings.require_access_token)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird",
-                       ws_handler=Realtime(app.extensions["sendbird"]))
+                       ws_handler=Realtime(app.extensions["sendbird"]), ws_port=settings.ws_port,
+                       ws_host=settings.host)
 
-    # ASGI, not RSGI: granian's RSGI websocket cannot answer with the subprotocol the SDK requires (harness.asgi).
-    serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird", interface="asgi",
-          banner=f"fake Sendbird on http://{settings.host}:{settings.port} (app id {settings.app_id}, "
+    if settings.ws_port == settings.port:
+        raise SystemExit(f"{prog}: --ws-port must differ from --port ({settings.port})")
+    refuse_taken_port(settings.host, settings.ws_port, prog)
+    serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird",
+          banner=f"fake Sendbird on http://{settings.host}:{settings.port}, SDK WebSocket on "
+                 f"ws://{settings.host}:{settings.ws_port} (app id {settings.app_id}, "
                  f"Api-Token {settings.api_token}; webhooks reach {outbound.describe()}; {admin.describe()})")
 
 

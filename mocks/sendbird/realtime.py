@@ -1,4 +1,4 @@
-"""The fake Sendbird's WebSocket, as Sendbird's SDK speaks it (`sb.connect`), on the service's own port.
+"""The fake Sendbird's WebSocket, as Sendbird's SDK speaks it (`sb.connect`), on its own port (`--ws-port`).
 
 The SDK connects to `/?p=JS...&ai=<app id>[&user_id=U]` with its credential in `Sec-WebSocket-Protocol`
 (URL-encoded JSON: `{"auth": session key}`, `{"token": t}` or `{}`) and aborts unless the 101 answer

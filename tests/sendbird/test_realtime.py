@@ -1,4 +1,4 @@
-"""The fake Sendbird's WebSocket on a live fake, as Sendbird's SDK sees it: the subprotocol echo, LOGI first,
+"""The fake Sendbird's WebSocket on a live fake, as Sendbird's SDK sees it on its own port (`--ws-port`): the subprotocol echo, LOGI first,
 PING/PONG, ADMM on each delivery, READ on a whole-channel read, EROR, refusals, and SIGTERM closing sockets.
 
 The client is `websocket-client`; it refuses a handshake whose answer does not echo the offered
@@ -33,12 +33,26 @@ def protocol(creds: dict[str, Any]) -> str:
     return quote(json.dumps(creds, separators=(",", ":")), safe="")
 
 
+class Fake:
+    """A live fake Sendbird: its REST `url`, its SDK WebSocket `ws_url`, its process."""
+
+    def __init__(self) -> None:
+        ws_port = free_port()
+        self.service = start_service("sendbird", "mocks.sendbird", free_port(), ["--ws-port", str(ws_port)])
+        self.url = self.service.url
+        self.ws_url = f"ws://127.0.0.1:{ws_port}"
+        self.process = self.service.process
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
 class Socket:
     """One SDK-like connection: commands read line by line across frames."""
 
-    def __init__(self, base: str, creds: dict[str, Any], query: str = "") -> None:
+    def __init__(self, fake: Fake, creds: dict[str, Any], query: str = "") -> None:
         self.offered = protocol(creds)
-        self.ws = websocket.create_connection(f"{base.replace('http', 'ws', 1)}/?p=JS&pv=test&sv=4.22.12{query}",
+        self.ws = websocket.create_connection(f"{fake.ws_url}/?p=JS&pv=test&sv=4.22.12{query}",
                                               subprotocols=[self.offered], timeout=TIMEOUT)
         self.pending: list[str] = []
 
@@ -64,14 +78,14 @@ class Socket:
 
 @pytest.fixture(scope="module")
 def fake():
-    service = start_service("sendbird", "mocks.sendbird", free_port())
+    service = Fake()
     requests.post(service.url + "/v1/templates", json=TEMPLATE, headers=AUTH, timeout=10).raise_for_status()
     yield service
     service.stop()
 
 
 def connect(fake, user: str) -> tuple[Socket, dict[str, Any]]:
-    sock = Socket(fake.url, {}, f"&ai=LOCAL&user_id={quote(user)}")
+    sock = Socket(fake, {}, f"&ai=LOCAL&user_id={quote(user)}")
     code, logi = sock.next()
     assert code == "LOGI", (code, logi)
     return sock, logi
@@ -91,7 +105,7 @@ def test_the_answer_echoes_the_offered_credential_and_logi_comes_first(fake):
     assert logi["ping_interval"] == 15 and logi["pong_timeout"] == 5
     assert set(logi["reconnect"]) == {"interval", "max_interval", "mul", "retry_cnt"}
     assert "allow_sdk_noti_stats_log_publish" in logi["application_attributes"]
-    again = Socket(fake.url, {"auth": logi["key"]}, "&ai=LOCAL")
+    again = Socket(fake, {"auth": logi["key"]}, "&ai=LOCAL")
     assert again.ws.getheaders()["sec-websocket-protocol"] == again.offered == protocol({"auth": logi["key"]})
     code, second = again.next()
     assert code == "LOGI" and second["user_id"] == "echo-user" and second["key"] == logi["key"]
@@ -108,7 +122,7 @@ def test_ping_is_answered_with_an_empty_pong(fake):
 
 def test_each_delivery_is_pushed_as_admm_to_every_socket_of_its_user_only(fake):
     first, logi = connect(fake, "admm-user")
-    second = Socket(fake.url, {"auth": logi["key"]}, "&ai=LOCAL")
+    second = Socket(fake, {"auth": logi["key"]}, "&ai=LOCAL")
     assert second.next()[0] == "LOGI"
     other, _ = connect(fake, "admm-other")
     send(fake, "admm-user", "Grace")
@@ -164,7 +178,7 @@ def test_an_unsupported_command_gets_eror_with_its_req_id(fake):
     ({}, "&ai=LOCAL", 400105),
 ])
 def test_a_bad_key_a_wrong_app_or_no_user_gets_a_logi_error_and_the_socket_closes(fake, creds, query, code):
-    sock = Socket(fake.url, creds, query)
+    sock = Socket(fake, creds, query)
     answer, error = sock.next()
     assert answer == "LOGI" and error["error"] is True and error["code"] == code and error["message"]
     assert "key" not in error
@@ -186,7 +200,7 @@ def test_sends_answer_as_usual_while_many_sockets_are_open(fake):
 
 
 def test_sigterm_closes_open_sockets_with_going_away():
-    service = start_service("sendbird", "mocks.sendbird", free_port())
+    service = Fake()
     sock, _ = connect(service, "leaving-user")
     service.process.send_signal(signal.SIGTERM)
     opcode, data = sock.ws.recv_data(control_frame=True)
