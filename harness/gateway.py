@@ -36,8 +36,8 @@ from harness.journal import Journal
 from harness.limits import BodyLimit, wsgi_layer
 from harness.live_streams import STREAM_LIMIT, LiveStream
 from harness.pool import BlockingPool
-from harness.wsgi_call import WSGIAnswer, WSGIApp, call, wsgi_environ
 from harness.ws_listener import WebSocketListener
+from harness.wsgi_call import WSGIAnswer, WSGIApp, call, wsgi_environ
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 log = logging.getLogger(__name__)
 
 CLOSED, BYTES, TEXT = 0, 1, 2  # RSGI's websocket message kinds, which handlers already read
+LISTEN_BACKLOG = 1024
 CLOSE_TIMEOUT = 0.5  # seconds a close waits for the client's answering close frame (the worker is killed at 1 s)
 
 
@@ -100,9 +101,9 @@ Handler = Callable[[Any, Any], Awaitable[None]]
 
 
 class WebSocketListener:
-    """`handler(scope, proto)` for each socket on host:port. The port is bound by `start()` on the spot (a
-    taken port fails there, not later on the loop); `close()` closes every socket going away (1001) and
-    returns once their handlers have returned."""
+    """`handler(scope, proto)` for each socket on host:port. `start()` binds and listens on the spot (a taken
+    port fails there, not later in a task; a client that comes before the task waits in the backlog).
+    `close()` closes every socket going away (1001) and returns once their handlers have returned."""
 
     def __init__(self, host: str, port: int, handler: Handler) -> None:
         self.host = host
@@ -116,6 +117,7 @@ class WebSocketListener:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
+            sock.listen(LISTEN_BACKLOG)  # a client early for the server's task waits in the backlog
         except OSError:
             sock.close()
             raise

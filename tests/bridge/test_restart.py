@@ -40,7 +40,7 @@ MAX_EVENTS_PER_POST = 75
 
 @pytest.fixture(scope="module")
 def fakes():
-    sendbird = start_service("sendbird", "mocks.sendbird", free_port())
+    sendbird = start_service("sendbird", "mocks.sendbird", free_port(), ("--ws-port", str(free_port())))
     braze = start_service("braze", "mocks.braze", free_port())
     try:
         requests.post(f"{sendbird.url}/v1/templates", json=TEMPLATE, headers=SB_AUTH, timeout=5).raise_for_status()

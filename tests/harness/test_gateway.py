@@ -1,6 +1,6 @@
 """harness.gateway in-process: the WSGI environ it builds, where each kind of request is answered (fast
-route inline or pooled, the WSGI app, a streamed body, a native event stream, a websocket), slow
-stream readers dropped, and shutdown ending open streams."""
+route inline or pooled, the WSGI app, a streamed body, a native event stream, a websocket on its own port), slow
+stream readers dropped, and shutdown ending open streams and websockets."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 from flask import Flask, Response, request
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from harness.clock import SimClock
 from harness.fast_routes import FastRoutes
 from harness.gateway import Gateway
 from harness.journal import Journal
+from harness.processes import free_port
 from harness.sse import format_event, subscription_stream
 
 from .rsgi_doubles import Proto, Scope, Transport, answer, run_gateway
@@ -250,32 +253,45 @@ def test_a_stream_that_falls_too_far_behind_is_dropped_and_journalled():
     assert [(r.service, r.attrs["path"], r.attrs["behind"]) for r in dropped] == [("test", "/events", 10)]
 
 
-def test_websockets_go_to_the_handler_or_are_refused():
-    seen: list[str] = []
-
+def test_a_websocket_upgrade_on_the_http_port_is_refused_and_a_handler_needs_its_port():
     async def handler(scope, proto) -> None:
-        seen.append(scope.path)
+        raise AssertionError("served on the HTTP port")
 
     async def scenario(gw: Gateway) -> Proto:
-        return await answer(gw, Scope("GET", "/ws", proto="ws"), Proto())
-
-    run_gateway(Gateway(inner_app, ws_handler=handler), scenario)
-    assert seen == ["/ws"]
-    refused = run_gateway(Gateway(inner_app), scenario)
-    assert refused.closed_with == 404
-
-
-def test_shutdown_closes_open_websockets():
-    async def handler(scope, proto) -> None:
-        await asyncio.sleep(30)  # stands for a socket waiting for its next message
-
-    async def scenario(gw: Gateway) -> Proto:
-        proto = Proto()
-        task = asyncio.ensure_future(gw.__rsgi__(Scope("GET", "/ws", proto="ws"), proto))
-        await until(lambda: gw._websockets)
+        proto = await answer(gw, Scope("GET", "/ws", proto="ws"), Proto())
         gw.shutdown()
-        await until(lambda: proto.closed_with is not None)
-        task.cancel()
         return proto
 
-    assert run_gateway(Gateway(inner_app, ws_handler=handler), scenario).closed_with == 1001
+    assert run_gateway(Gateway(inner_app, ws_handler=handler, ws_port=free_port()), scenario).closed_with == 404
+    assert run_gateway(Gateway(inner_app), scenario).closed_with == 404
+    with pytest.raises(ValueError, match="ws_port"):
+        Gateway(inner_app, ws_handler=handler)
+
+
+def test_the_websocket_port_echoes_the_subprotocol_and_shutdown_closes_it_going_away_before_then():
+    """`then` (granian's stop) runs only once the close frame is out and the handler has returned."""
+    offered = "%7B%22token%22%3A%22t%22%7D"
+    events: list[str] = []
+
+    async def handler(scope, proto) -> None:
+        transport = await proto.accept(subprotocol=scope.headers.get("Sec-WebSocket-Protocol"))
+        await transport.send_str(scope.query_string)
+        while (await transport.receive()).kind != 0:  # stands for a socket waiting for its next message
+            pass
+        events.append("handler returned")
+
+    port = free_port()
+
+    async def scenario(gw: Gateway) -> tuple[str | None, str, int | None]:
+        client = await connect(f"ws://127.0.0.1:{port}/?p=JS&user_id=u", subprotocols=[offered])
+        first = await client.recv()
+        stopped = asyncio.Event()
+        gw.shutdown(then=lambda: (events.append("then"), stopped.set()))
+        await asyncio.wait_for(stopped.wait(), 5)
+        with pytest.raises(ConnectionClosed):
+            await client.recv()
+        return client.subprotocol, first, client.close_code
+
+    subprotocol, first, code = run_gateway(Gateway(inner_app, ws_handler=handler, ws_port=port), scenario)
+    assert (subprotocol, first, code) == (offered, "p=JS&user_id=u", 1001)
+    assert events == ["handler returned", "then"]

@@ -32,7 +32,8 @@ def stack(tmp_path):
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     services = [
         start_service("braze", "mocks.braze", ports["braze"], ("--speed", SPEED)),
-        start_service("sendbird", "mocks.sendbird", ports["sendbird"], ("--speed", SPEED)),
+        start_service("sendbird", "mocks.sendbird", ports["sendbird"],
+                      ("--speed", SPEED, "--ws-port", str(free_port()))),
         start_service("bridge", "bridge", ports["bridge"], (
             "--sendbird-url", urls["sendbird"], "--braze-url", urls["braze"], "--db", str(tmp_path / "o.sqlite3"),
             "--speed", SPEED)),

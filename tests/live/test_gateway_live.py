@@ -52,7 +52,8 @@ class RawStream:
 
 @pytest.fixture
 def sendbird_with_streams(tmp_path: Path) -> Iterator[tuple[ServiceProcess, list[RawStream]]]:
-    service = start_service("sendbird", "mocks.sendbird", free_port(), log=tmp_path / "sendbird.log")
+    service = start_service("sendbird", "mocks.sendbird", free_port(), ("--ws-port", str(free_port())),
+                            log=tmp_path / "sendbird.log")
     port = int(service.url.rsplit(":", 1)[1])
     streams: list[RawStream] = []
     try:

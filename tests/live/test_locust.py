@@ -39,7 +39,8 @@ def stack(tmp_path_factory):
     services = [start_service("braze", "mocks.braze", ports["braze"])]
     try:
         services.append(start_service("sendbird", "mocks.sendbird", ports["sendbird"],
-                                      ("--webhook-url", urls["bridge"] + "/sendbird/webhooks")))
+                                      ("--webhook-url", urls["bridge"] + "/sendbird/webhooks",
+                                       "--ws-port", str(free_port()))))
         services.append(start_service("bridge", "bridge", ports["bridge"], (
             "--sendbird-url", urls["sendbird"], "--braze-url", urls["braze"], "--db", str(db))))
         created = requests.post(urls["sendbird"] + "/v1/templates", json=TEMPLATE, headers=SENDBIRD, timeout=10)

@@ -55,7 +55,8 @@ class Stack:
         self.services: dict[str, ServiceProcess] = {}
 
     def start(self, name: str) -> None:
-        args = {"braze": (), "sendbird": ("--webhook-url", self.urls["bridge"] + "/sendbird/webhooks"),
+        args = {"braze": (), "sendbird": ("--webhook-url", self.urls["bridge"] + "/sendbird/webhooks",
+                                          "--ws-port", str(free_port())),
                 "bridge": ("--sendbird-url", self.urls["sendbird"], "--braze-url", self.urls["braze"],
                            "--db", str(self.db))}[name]
         module = {"braze": "mocks.braze", "sendbird": "mocks.sendbird", "bridge": "bridge"}[name]

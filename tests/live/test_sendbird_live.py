@@ -49,7 +49,8 @@ def test_flags_set_app_id_and_token(live_sendbird):
 
 
 def test_environment_sets_the_token():
-    service = start_service("sendbird", "mocks.sendbird", free_port(), env={"SENDBIRD_API_TOKEN": "from-env"})
+    service = start_service("sendbird", "mocks.sendbird", free_port(), ("--ws-port", str(free_port())),
+                            env={"SENDBIRD_API_TOKEN": "from-env"})
     try:
         r = requests.post(service.url + "/v1/templates", json=TEMPLATE, headers={"Api-Token": "from-env"}, timeout=5)
         assert r.status_code == 200
@@ -94,7 +95,8 @@ def test_webhook_reaches_a_live_receiver_signed_with_the_token():
     server = make_server("127.0.0.1", 0, receiver, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     service = start_service("sendbird", "mocks.sendbird", free_port(),
-                            ("--webhook-url", f"http://127.0.0.1:{server.server_port}/hook"))
+                            ("--webhook-url", f"http://127.0.0.1:{server.server_port}/hook",
+                             "--ws-port", str(free_port())))
     try:
         http = Transport(simulated=False).session()
         http.put(service.url + "/_admin/webhooks", json={"url": f"http://127.0.0.1:{server.server_port}/hook",

@@ -1,5 +1,6 @@
-"""The fake Sendbird's WebSocket on a live fake, as Sendbird's SDK sees it on its own port (`--ws-port`): the subprotocol echo, LOGI first,
-PING/PONG, ADMM on each delivery, READ on a whole-channel read, EROR, refusals, and SIGTERM closing sockets.
+"""The fake Sendbird's WebSocket on a live fake, on its own port (`--ws-port`), as Sendbird's SDK sees it: the
+subprotocol echo, LOGI first, PING/PONG, ADMM on each delivery, READ on a whole-channel read, EROR, refusals,
+and SIGTERM closing sockets.
 
 The client is `websocket-client`; it refuses a handshake whose answer does not echo the offered
 subprotocol, as the SDK's does. Session keys come from a first socket opened with `user_id` in the URL
