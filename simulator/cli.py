@@ -190,6 +190,8 @@ def schema(output: str) -> None:
 @click.option("--speed", type=float, default=1.0, show_default=True)
 @click.option("--braze-port", type=int, default=7100, show_default=True)
 @click.option("--sendbird-port", type=int, default=7200, show_default=True)
+@click.option("--sendbird-ws-port", type=int, default=7201, show_default=True,
+              help="the fake Sendbird's SDK WebSocket (the SDK's customWebSocketHost)")
 @click.option("--bridge-port", type=int, default=7300, show_default=True)
 @click.option("--braze-key", default="local-braze-key", show_default=True)
 @click.option("--sendbird-token", default="local-sendbird-token", show_default=True)
@@ -198,8 +200,9 @@ def schema(output: str) -> None:
 @click.option("--log-dir", default=".bsim/logs", show_default=True, help="one log file per process")
 @click.option("--admin-token", default=None, envvar=SHARED_TOKEN_ENV, show_envvar=True,
               help=f"require this {TOKEN_HEADER} on every service's /_admin (the stack's own calls send it)")
-def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
-       sendbird_token: str, integration_token: str, db: str, log_dir: str, admin_token: str | None) -> None:
+def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, sendbird_ws_port: int, bridge_port: int,
+       braze_key: str, sendbird_token: str, integration_token: str, db: str, log_dir: str,
+       admin_token: str | None) -> None:
     from simulator.up import Stack, StackError
 
     def terminate(*_: object) -> None:  # SIGTERM stops the stack like Ctrl-C
@@ -207,7 +210,7 @@ def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, bridge_
 
     signal.signal(signal.SIGTERM, terminate)
     stack = Stack(speed, braze_port, sendbird_port, bridge_port, braze_key, sendbird_token, integration_token, db,
-                  log_dir, admin_token)
+                  log_dir, admin_token, sendbird_ws_port)
     code = 0
     try:
         stack.start(seed=not no_seed, console=console)

@@ -45,6 +45,7 @@ DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "onboarding_demo.y
 DEMO_PREFIX = "demo-"
 HOST = "127.0.0.1"
 LABELS = {"braze": "fake Braze", "sendbird": "fake Sendbird", "bridge": "bridge"}
+WS_LABEL = "fake Sendbird (SDK WebSocket)"
 ENV_PREFIXES = {"braze": "BRAZE_", "sendbird": "SENDBIRD_", "bridge": "BRIDGE_"}
 GRACE = 3.0  # seconds the processes get to stop before they are killed
 PORT_FREED = 10.0  # seconds a dead service's port may take to be released
@@ -65,9 +66,10 @@ def demo_scenario():
 class Stack:
     def __init__(self, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
                  sendbird_token: str, integration_token: str, db: str, log_dir: str = ".bsim/logs",
-                 admin_token: str | None = None) -> None:
+                 admin_token: str | None = None, sendbird_ws_port: int = 7201) -> None:
         self.speed = speed
         self.ports = {"braze": braze_port, "sendbird": sendbird_port, "bridge": bridge_port}
+        self.sendbird_ws_port = sendbird_ws_port  # the SDK's customWebSocketHost: the fake's socket has a port apart
         self.ends = Endpoints(f"http://{HOST}:{braze_port}", f"http://{HOST}:{sendbird_port}",
                               f"http://{HOST}:{bridge_port}", braze_key, sendbird_token, integration_token,
                               admin_token or None)
@@ -80,15 +82,17 @@ class Stack:
         self.clock_epoch = time.time()
 
     def start(self, seed: bool, console: Console) -> None:
+        ports = [(LABELS[name], port) for name, port in self.ports.items()]
+        ports.append((WS_LABEL, self.sendbird_ws_port))
         by_port: dict[int, list[str]] = {}
-        for name, port in self.ports.items():
-            by_port.setdefault(port, []).append(LABELS[name])
+        for label, port in ports:
+            by_port.setdefault(port, []).append(label)
         if shared := next((names for names in by_port.values() if len(names) > 1), None):
             # the servers bind with SO_REUSEPORT: two of them on one port would both start and split its requests
             raise StackError(f"bsim up: {' and '.join(shared)} are given the same port; give each its own")
-        if taken := [(name, port) for name, port in self.ports.items() if port_taken(HOST, port)]:
-            name, port = taken[0]
-            raise StackError(f"bsim up: port {port} ({LABELS[name]}) on {HOST} is already in use "
+        if taken := [(label, port) for label, port in ports if port_taken(HOST, port)]:
+            label, port = taken[0]
+            raise StackError(f"bsim up: port {port} ({label}) on {HOST} is already in use "
                              f"(another bsim up?)")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in self.ports:
@@ -125,7 +129,8 @@ class Stack:
         e, clock = self.ends, ("--speed", str(self.speed), "--clock-epoch", repr(self.clock_epoch))
         args = {
             "braze": ("mocks.braze", ("--api-key", e.braze_key, *clock)),
-            "sendbird": ("mocks.sendbird", ("--api-token", e.sendbird_token, *clock)),
+            "sendbird": ("mocks.sendbird", ("--api-token", e.sendbird_token, "--ws-port", str(self.sendbird_ws_port),
+                                            *clock)),
             "bridge": ("bridge", ("--sendbird-url", e.sendbird, "--sendbird-token", e.sendbird_token,
                                   "--braze-url", e.braze, "--braze-key", e.braze_key, "--api-token",
                                   e.integration_token, "--db", self.db, *clock)),
@@ -155,6 +160,7 @@ class Stack:
             table.add_column(column)
         table.add_row("fake Braze (REST)", e.braze, f"Authorization: Bearer {e.braze_key}")
         table.add_row("fake Sendbird", e.sendbird, f"Api-Token: {e.sendbird_token} (app id LOCAL)")
+        table.add_row(WS_LABEL, f"ws://{HOST}:{self.sendbird_ws_port}", "the SDK's customWebSocketHost")
         table.add_row("bridge", e.bridge, f"Api-Token: {e.integration_token}; outbox {self.db}")
         table.add_row("devices", "(follows Sendbird deliveries)", f"users {DEMO_PREFIX}0.. of the demo world")
         table.add_row("admin API", "/_admin on each service, loopback only",

@@ -50,6 +50,7 @@ def up(tmp_path):
     log = (tmp_path / "up.log").open("w")  # a file, not a pipe nobody reads until the end (it would fill)
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--speed", UP_SPEED,
                              "--braze-port", str(ports["braze"]), "--sendbird-port", str(ports["sendbird"]),
+                             "--sendbird-ws-port", str(free_port()),
                              "--bridge-port", str(ports["bridge"]), "--db", str(tmp_path / "o.sqlite3")],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}

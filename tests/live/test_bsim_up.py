@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import websocket
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -25,9 +26,10 @@ from simulator.tail import follow
 pytestmark = pytest.mark.live
 
 
-def up_command(ports: dict[str, int], tmp_path: Path) -> list[str]:
+def up_command(ports: dict[str, int], tmp_path: Path, ws_port: int | None = None) -> list[str]:
     return [sys.executable, "-m", "simulator.cli", "up", "--speed", "120", "--braze-port", str(ports["braze"]),
-            "--sendbird-port", str(ports["sendbird"]), "--bridge-port", str(ports["bridge"]),
+            "--sendbird-port", str(ports["sendbird"]),
+            "--sendbird-ws-port", str(ws_port or free_port()), "--bridge-port", str(ports["bridge"]),
             "--db", str(tmp_path / "o.sqlite3"), "--log-dir", str(tmp_path / "logs")]
 
 
@@ -35,10 +37,12 @@ def up_command(ports: dict[str, int], tmp_path: Path) -> list[str]:
 def up(tmp_path):
     ports = {name: free_port() for name in ("braze", "sendbird", "bridge")}
     log = (tmp_path / "up.log").open("w")  # a file, not a pipe nobody reads until the end (it would fill)
-    proc = subprocess.Popen(up_command(ports, tmp_path), stdout=log, stderr=subprocess.STDOUT, text=True,
+    ws_port = free_port()
+    proc = subprocess.Popen(up_command(ports, tmp_path, ws_port), stdout=log, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "COLUMNS": "200"})
     proc.log_path = tmp_path / "up.log"
     proc.ports = ports
+    proc.ws_port = ws_port
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
 
     def seeded() -> bool:  # the campaign is the last thing seeded; then the devices connect
@@ -54,6 +58,12 @@ def up(tmp_path):
 
 def test_up_seeds_runs_the_cli_and_stops_cleanly(up, tmp_path):
     urls, proc = up
+    ws_url = f"ws://127.0.0.1:{proc.ws_port}"
+    assert wait_for(lambda: ws_url in proc.log_path.read_text(), 30), "bsim up did not print the SDK WebSocket"
+    sdk_socket = websocket.create_connection(f"{ws_url}/?p=JS&ai=LOCAL&user_id=ws-user", subprotocols=["%7B%7D"],
+                                             timeout=10)
+    assert sdk_socket.recv().startswith("LOGI{")  # the SDK's login answer, on the port bsim up printed
+    sdk_socket.close()
     runner = CliRunner()
     result = runner.invoke(cli, ["trigger", "campaign", "welcome", "--braze-url", urls["braze"]])
     assert result.exit_code == 0, result.output

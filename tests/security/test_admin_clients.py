@@ -39,6 +39,7 @@ def up(tmp_path_factory) -> Iterator[dict[str, str]]:
     log = (tmp / "up.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--speed", "120", "--admin-token", TOKEN,
                              "--braze-port", str(ports["braze"]), "--sendbird-port", str(ports["sendbird"]),
+                             "--sendbird-ws-port", str(free_port()),
                              "--bridge-port", str(ports["bridge"]), "--db", str(tmp / "o.sqlite3"),
                              "--log-dir", str(tmp / "logs")], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                             env={**CLEAN_ENV, "COLUMNS": "200"})
