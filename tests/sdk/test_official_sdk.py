@@ -65,13 +65,16 @@ def stack(tmp_path):
     wires them, each logging to a file the failure message quotes."""
     ports = {name: free_port() for name in ("braze", "sendbird", "bridge")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    ws_port = free_port()
+    urls["sendbird_ws"] = f"ws://127.0.0.1:{ws_port}"  # the SDK's customWebSocketHost: the fake's socket port
     logs = {name: tmp_path / f"{name}.log" for name in ports}
     services = []
     try:
         services.append(start_service("braze", "mocks.braze", ports["braze"], log=logs["braze"]))
         # A short ping interval lets step 6c see several PING/PONG rounds in seconds (ignored by a fake without it).
         services.append(start_service("sendbird", "mocks.sendbird", ports["sendbird"],
-                                      ("--webhook-url", urls["bridge"] + "/sendbird/webhooks"),
+                                      ("--webhook-url", urls["bridge"] + "/sendbird/webhooks",
+                                       "--ws-port", str(ws_port)),
                                       env={"SENDBIRD_PING_INTERVAL": "3"}, log=logs["sendbird"]))
         services.append(start_service("bridge", "bridge", ports["bridge"], (
             "--sendbird-url", urls["sendbird"], "--braze-url", urls["braze"], "--db", str(tmp_path / "outbox.sqlite3")),
@@ -89,8 +92,7 @@ def _tail(path: Path, lines: int = 15) -> str:
 def test_the_official_sdk_runs_the_whole_notification_flow(stack):
     node = node_with_sdk()
     urls, logs = stack
-    port = urls["sendbird"].rsplit(":", 1)[1]
-    env = {**os.environ, "SB_API_HOST": urls["sendbird"], "SB_WS_HOST": f"ws://127.0.0.1:{port}",
+    env = {**os.environ, "SB_API_HOST": urls["sendbird"], "SB_WS_HOST": urls["sendbird_ws"],
            "SB_BRIDGE_URL": urls["bridge"], "SB_APP_ID": "LOCAL", "SB_TIMEOUT_MS": "15000"}
     done = subprocess.run([node, str(SCRIPT)], cwd=SDK_DIR, env=env, capture_output=True, text=True, timeout=360)
     output = done.stdout + done.stderr
