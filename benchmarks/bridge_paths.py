@@ -212,7 +212,7 @@ def locust_latency(urls: dict[str, str], rate: float, seconds: int) -> dict[str,
 def live(seconds: int, batch: int) -> dict:
     hello = start_hello(free_port())
     braze = start_module("mocks.braze", free_port(), core=CLIENT_CORE)
-    sendbird = start_module("mocks.sendbird", free_port(), core=CLIENT_CORE)
+    sendbird = start_module("mocks.sendbird", free_port(), ["--ws-port", str(free_port())], core=CLIENT_CORE)
     tmp = tempfile.TemporaryDirectory()
     bridge = start_module("bridge", free_port(), [
         "--sendbird-url", sendbird.url, "--braze-url", braze.url, "--db", str(Path(tmp.name) / "o.sqlite3"),

@@ -99,7 +99,7 @@ wrk.body = [[BODY]]
 
 def live(seconds: int) -> dict:
     hello = start_hello(free_port())
-    sendbird = start_module("mocks.sendbird", free_port())
+    sendbird = start_module("mocks.sendbird", free_port(), ["--ws-port", str(free_port())])
     try:
         import requests
 

@@ -3,12 +3,11 @@
     .venv/bin/python benchmarks/sendbird_sockets.py [--seconds 5] [--rounds 2] [--sockets 200]
                                                     [--hold 1000,4000] [--json out.json]
 
-Send: `wrk` (core 1) posts realtime sends to the fake (core 0), each to one of `--sockets` users, in
-interleaved rounds of: the fake served on granian's RSGI interface (which cannot echo the SDK's
-subprotocol, so it cannot serve the SDK: the reference), on ASGI (as it is served) with no socket open,
-and on ASGI with one socket per user open, each pushed an ADMM per send and drained by a client
+Send: `wrk` (core 1) posts realtime sends to the fake (core 0; HTTP on granian's RSGI interface, the SDK
+WebSocket on its own port, `harness.ws_listener`), each to one of `--sockets` users, in interleaved rounds
+of: no socket open, and one socket per user open, each pushed an ADMM per send and drained by a client
 process on core 1. Hold: `--hold` sockets opened by that client, the worker's RSS before and after, for
-the fake and for the same server with a handler that only echoes (what granian itself costs a socket).
+the fake and for the same server with a handler that only echoes (what the listener itself costs a socket).
 """
 
 from __future__ import annotations
@@ -34,11 +33,9 @@ from mocks.sendbird import DEFAULT_API_TOKEN
 SERVE = """
 import logging; logging.disable(logging.WARNING)
 import mocks.sendbird.__main__ as entry
-served = entry.serve
-entry.serve = lambda *args, **kwargs: served(*args, **{{**kwargs, "interface": {interface!r}}})
-entry.main(["--port", "{port}"])
+entry.main(["--port", "{port}", "--ws-port", "{ws_port}"])
 """
-# The floor under the fake's figure: the same server and gateway on ASGI, a handler that only echoes.
+# The floor under the fake's figure: the same server, gateway and listener, a handler that only echoes.
 SERVE_ECHO = """
 import logging; logging.disable(logging.WARNING)
 from flask import Flask
@@ -53,9 +50,9 @@ async def echo(scope, proto):
 def factory():
     app = Flask("echo")
     app.get("/_admin/health")(lambda: {{"ok": True}})
-    return Gateway(app, threads=2, ws_handler=echo)
+    return Gateway(app, threads=2, ws_handler=echo, ws_port={ws_port})
 
-serve(factory, {port}, interface="asgi")
+serve(factory, {port})
 """
 # Opens sockets as the SDK does (user_id in the URL, `{}` as the subprotocol), prints "ready", then
 # drains them until stdin closes and prints how many ADMM commands it read.
@@ -96,16 +93,15 @@ asyncio.run(main())
 """
 
 
-def start_fake(interface: str) -> LiveServer:
+def start_fake(ws_port: int) -> LiveServer:
     port = free_port()
-    server = start_live(SERVE.format(interface=interface, port=port), port)
+    server = start_live(SERVE.format(port=port, ws_port=ws_port), port)
     requests.post(server.url + "/v1/templates", json=TEMPLATE, headers=HEADERS, timeout=10).raise_for_status()
     return server
 
 
-def open_sockets(server: LiveServer, count: int, prefix: str) -> subprocess.Popen:
-    port = server.url.rsplit(":", 1)[1]
-    client = subprocess.Popen(pinned([sys.executable, "-c", CLIENT, port, str(count), prefix], CLIENT_CORE),
+def open_sockets(ws_port: int, count: int, prefix: str) -> subprocess.Popen:
+    client = subprocess.Popen(pinned([sys.executable, "-c", CLIENT, str(ws_port), str(count), prefix], CLIENT_CORE),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = client.stdout.readline().strip()
     if line != "ready":
@@ -135,10 +131,10 @@ def send_rounds(seconds: int, rounds: int, users: int) -> list[dict]:
                       '"mode":"realtime","targets":["s$u"]}', u=f"counter % {users}")
     rows = []
     for round_no in range(1, rounds + 1):
-        for label, interface, sockets in (("RSGI, no socket", "rsgi", 0), ("ASGI, no socket", "asgi", 0),
-                                          (f"ASGI, {users} sockets", "asgi", users)):
-            server = start_fake(interface)
-            client = open_sockets(server, users, "s") if sockets else None
+        for label, sockets in (("no socket", 0), (f"{users} sockets", users)):
+            ws_port = free_port()
+            server = start_fake(ws_port)
+            client = open_sockets(ws_port, users, "s") if sockets else None
             try:
                 result = wrk(server.url, lua, seconds, 16)
             finally:
@@ -161,15 +157,16 @@ def hold(counts: list[int]) -> list[dict]:
 
 
 def hold_one(label: str, count: int) -> dict:
+    ws_port = free_port()
     if label == "fake Sendbird":
-        server = start_fake("asgi")
+        server = start_fake(ws_port)
     else:
         port = free_port()
-        server = start_live(SERVE_ECHO.format(port=port), port)
+        server = start_live(SERVE_ECHO.format(port=port, ws_port=ws_port), port)
     try:
         time.sleep(1)  # the worker settles after its first requests
         before = worker_rss_mib(server)
-        client = open_sockets(server, count, "h")
+        client = open_sockets(ws_port, count, "h")
         time.sleep(1)
         after = worker_rss_mib(server)
         health = requests.get(server.url + "/_admin/health", timeout=10).status_code
@@ -183,7 +180,7 @@ def hold_one(label: str, count: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the three servers")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the two cases")
     parser.add_argument("--sockets", type=int, default=200, help="users with a socket open, each sent to")
     parser.add_argument("--hold", default="1000,4000", help="socket counts for the memory figure")
     parser.add_argument("--json", help="also write the figures to this file")
