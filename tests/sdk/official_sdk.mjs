@@ -4,7 +4,7 @@
 // `not ok <step> <what and which field>`, then the last HTTP calls and WebSocket frames, and exits 1 (2 for a
 // usage error). tests/sdk/test_official_sdk.py runs it against live services; README.md says how to run it by hand.
 //
-//   SB_API_HOST=http://127.0.0.1:7200 SB_WS_HOST=ws://127.0.0.1:7200 SB_BRIDGE_URL=http://127.0.0.1:7300 \
+//   SB_API_HOST=http://127.0.0.1:7200 SB_WS_HOST=ws://127.0.0.1:7201 SB_BRIDGE_URL=http://127.0.0.1:7300 \
 //     node official_sdk.mjs
 //
 // Notifications are sent as the product sends them: through the bridge's integration endpoint when
