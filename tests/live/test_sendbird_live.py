@@ -128,7 +128,9 @@ def test_a_service_starts_with_its_one_banner_line_and_no_server_warnings(tmp_pa
     """granian printed three warnings at each start (one per process and a deprecation); an operator reads one line."""
     port = free_port()
     log = tmp_path / "out.log"
-    args = ("--db", str(tmp_path / "o.sqlite3")) if module == "bridge" else ()
+    ws_port = free_port()
+    args = {"bridge": ("--db", str(tmp_path / "o.sqlite3")),
+            "mocks.sendbird": ("--ws-port", str(ws_port))}.get(module, ())
     service = start_service(module, module, port, args, log=log)
     try:
         assert requests.get(f"{service.url}/_admin/health", timeout=5).status_code == 200
@@ -136,3 +138,24 @@ def test_a_service_starts_with_its_one_banner_line_and_no_server_warnings(tmp_pa
         service.stop()
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(banner), lines
+    assert module != "mocks.sendbird" or f"SDK WebSocket on ws://127.0.0.1:{ws_port} " in lines[0], lines
+
+
+def test_the_fake_sendbird_refuses_a_taken_websocket_port_or_its_api_port_with_one_line():
+    import socket
+    import subprocess
+    import sys
+
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "mocks.sendbird", "--port", str(port), "--ws-port", str(taken)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        f"python -m mocks.sendbird: port {taken} on 127.0.0.1 is already in use (another bsim up?)"]
+    same = subprocess.run([sys.executable, "-m", "mocks.sendbird", "--port", str(port), "--ws-port", str(port)],
+                          capture_output=True, text=True, timeout=60)
+    assert same.returncode == 1 and same.stderr.strip().splitlines() == [
+        f"python -m mocks.sendbird: --ws-port must differ from --port ({port})"]
