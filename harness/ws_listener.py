@@ -85,6 +85,10 @@ class Proto:
         """The handshake is `websockets`' (the subprotocol already echoed): the transport."""
         return Transport(self._connection)
 
+    async def closed(self) -> None:
+        if self._closing is not None:
+            await self._closing
+
     def close(self, code: int = 1000) -> asyncio.Task:
         """Close with `code`, from the loop; the task that does it (the same one when asked twice)."""
         if self._closing is None:
@@ -130,7 +134,12 @@ class WebSocketListener:
                            ping_interval=None, close_timeout=CLOSE_TIMEOUT, max_size=2**20)
 
     async def _connection(self, connection: ServerConnection) -> None:
-        await self.handler(Scope(connection), Proto(connection))
+        proto = Proto(connection)
+        try:
+            await self.handler(Scope(connection), proto)
+        finally:
+            # a close the handler asked for goes out with its code, before `websockets` closes with 1000
+            await proto.closed()
 
     async def close(self) -> None:
         if self._server is None:

@@ -183,8 +183,8 @@ def test_a_bad_key_a_wrong_app_or_no_user_gets_a_logi_error_and_the_socket_close
     answer, error = sock.next()
     assert answer == "LOGI" and error["error"] is True and error["code"] == code and error["message"]
     assert "key" not in error
-    opcode, _ = sock.ws.recv_data(control_frame=True)
-    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    opcode, data = sock.ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and struct.unpack("!H", data[:2])[0] == 1008
 
 
 def test_sends_answer_as_usual_while_many_sockets_are_open(fake):
