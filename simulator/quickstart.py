@@ -39,7 +39,8 @@ def run(console: Console | None = None) -> int:
     console = console or Console()
     port = free_port()
     console.print(f"[bold]Starting the fake Sendbird[/] on http://127.0.0.1:{port} ...")
-    service = start_service("sendbird", "mocks.sendbird", port)
+    # its WebSocket on a free port too: the demo uses none, and must not contend for a `bsim up`'s 7201
+    service = start_service("sendbird", "mocks.sendbird", port, ("--ws-port", str(free_port())))
     http = requests.Session()
     http.headers["Api-Token"] = DEFAULT_API_TOKEN
     base = service.url
