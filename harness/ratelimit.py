@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,3 +118,26 @@ class RateLimiter:
             count += cost
             self._counts[key] = (window, count)
             return Verdict(True, limit.limit, limit.limit - count, reset)
+
+
+def limit_table_routes(bp: Any, limiter: RateLimiter, known: Collection[str], read_body: Callable[[], Any],
+                       refuse: Callable[[str], Exception]) -> None:
+    """`GET|PUT|PATCH /rate_limits` on a service's admin blueprint, the same on every fake: PUT is the whole table
+    (a limit it leaves out is gone, so `{}` turns them all off), PATCH only the limits it names (null removes one).
+    `read_body` reads the request's JSON as the service reads admin bodies; `refuse` words a bad table as the
+    product words a 400."""
+    from flask import jsonify
+
+    def table():
+        return jsonify({k: v.to_dict() for k, v in limiter.limits.items()})
+
+    def configure(current: Mapping[str, Limit] | None):
+        try:
+            limiter.configure(parse_limit_table(read_body(), known, current))
+        except LimitTableError as exc:
+            raise refuse(str(exc)) from None
+        return table()
+
+    bp.add_url_rule("/rate_limits", "rate_limits_get", table, methods=["GET"])
+    bp.add_url_rule("/rate_limits", "rate_limits_put", lambda: configure(None), methods=["PUT"])
+    bp.add_url_rule("/rate_limits", "rate_limits_patch", lambda: configure(limiter.limits), methods=["PATCH"])

@@ -18,7 +18,7 @@ from harness import strict_json
 from harness.admin_guard import accepts_body
 from harness.limits import MIB, within_budget
 from harness.masking import mask, mask_credentials
-from harness.ratelimit import Limit, LimitTableError, parse_limit_table
+from harness.ratelimit import limit_table_routes
 from mocks.braze import errors
 from mocks.braze.csv_import import import_csv
 from mocks.braze.definitions import CampaignSpec, CanvasSpec
@@ -308,26 +308,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     def currents():
         return Response(service.dispatcher.currents_ndjson(), mimetype="application/x-ndjson")
 
-    @bp.get("/rate_limits")
-    def rate_limits_get():
-        return jsonify({k: v.to_dict() for k, v in service.limiter.limits.items()})
-
-    @bp.put("/rate_limits")
-    def rate_limits_put():
-        """The whole table: a limit it leaves out is gone (its endpoints answer without X-RateLimit-*)."""
-        return _configure_limits(None)
-
-    @bp.patch("/rate_limits")
-    def rate_limits_patch():
-        """Only the limits it names; null removes one."""
-        return _configure_limits(service.limiter.limits)
-
-    def _configure_limits(current: dict[str, Limit] | None):
-        try:
-            service.limiter.configure(parse_limit_table(_json(), LIMIT_KEYS, current))
-        except LimitTableError as exc:
-            raise bad_request(str(exc)) from None
-        return rate_limits_get()
+    limit_table_routes(bp, service.limiter, LIMIT_KEYS, _json, bad_request)
 
     return bp
 

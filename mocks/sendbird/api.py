@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from harness.limits import MIB
-from harness.ratelimit import Limit, LimitTableError, parse_limit_table
+from harness.ratelimit import limit_table_routes
 from harness.sse import format_event, subscription_stream
 from harness.urls import check_url
 from mocks.sendbird import errors
@@ -201,26 +201,7 @@ def admin_extras_blueprint(service: SendbirdService) -> Blueprint:
             raise invalid(str(exc)) from None
         return jsonify(service.webhooks.config.to_dict())
 
-    @bp.get("/rate_limits")
-    def get_rate_limits():
-        return jsonify({k: v.to_dict() for k, v in service.limiter.limits.items()})
-
-    @bp.put("/rate_limits")
-    def put_rate_limits():
-        """The whole table: a limit it leaves out is gone, so `{}` turns them all off."""
-        return _configure_limits(None)
-
-    @bp.patch("/rate_limits")
-    def patch_rate_limits():
-        """Only the limits it names; null removes one."""
-        return _configure_limits(service.limiter.limits)
-
-    def _configure_limits(current: dict[str, Limit] | None):
-        try:
-            service.limiter.configure(parse_limit_table(_body(), RATE_LIMIT_KEYS, current))
-        except LimitTableError as exc:
-            raise invalid(str(exc)) from None
-        return get_rate_limits()
+    limit_table_routes(bp, service.limiter, RATE_LIMIT_KEYS, _body, invalid)
 
     @bp.get("/deliveries/stream")
     def deliveries_stream():
