@@ -13,8 +13,8 @@ import difflib
 from collections.abc import Iterator
 from typing import Any
 
-from mocks.braze.campaigns import CampaignStats
-from mocks.braze.canvases import EVERYONE_ELSE
+from mocks.braze.engagement.campaigns import CampaignStats
+from mocks.braze.engagement.canvases import EVERYONE_ELSE
 from simulator.analysis import FUNNEL, HOPS, RATIOS, Trail, percentiles
 from simulator.content import TEMPLATE_STATS, VARIABLE_STATS
 from simulator.references import Finding, Parts, entries, get, names, placeholders, text

@@ -28,10 +28,10 @@ from typing import Any
 from faker import Faker
 from faker.config import AVAILABLE_LOCALES
 
-from mocks.braze.segments import Predicate, compile_filter
-from mocks.braze.track import MAX_OBJECTS
-from mocks.braze.users import DEFAULT_ATTRIBUTES, Profile
-from mocks.braze.values import countries, custom_value, languages
+from mocks.braze.audience.segments import Predicate, compile_filter
+from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, Profile
+from mocks.braze.users.track import MAX_OBJECTS
+from mocks.braze.users.values import countries, custom_value, languages
 from simulator.namespace import NO_NAMESPACE, RUN_ATTRIBUTE, Namespace
 from simulator.scenario import AttributeSpec, Behaviour, Population
 

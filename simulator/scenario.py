@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from mocks.braze.definitions import (
+from mocks.braze.engagement.definitions import (
     ActionPathsStep,
     Audience,
     AudiencePathsStep,

@@ -17,7 +17,7 @@ from bridge.app import create_app as create_bridge
 from bridge.service import Bridge
 from harness.runtime import Runtime
 from mocks.braze.app import create_app as create_braze
-from mocks.braze.auth import DEFAULT_API_KEY as BRAZE_KEY
+from mocks.braze.rest.auth import DEFAULT_API_KEY as BRAZE_KEY
 from mocks.braze.service import BrazeService
 from mocks.sendbird.app import DEFAULT_API_TOKEN as SENDBIRD_TOKEN
 from mocks.sendbird.app import create_app as create_sendbird

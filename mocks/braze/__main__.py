@@ -9,7 +9,7 @@ from harness.outbound import ALLOW_HELP, policy_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
 from harness.settings import env_name, load_settings
 from mocks.braze.app import DEFAULT_MAX_BODY_BYTES
-from mocks.braze.auth import DEFAULT_API_KEY
+from mocks.braze.rest.auth import DEFAULT_API_KEY
 
 
 class BrazeSettings(AdminSettings):

@@ -10,10 +10,10 @@ from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
-from mocks.braze.admin_api import admin_api_blueprint
-from mocks.braze.api import error_answer, install_error_handlers, rest_blueprint, track_fast_path
-from mocks.braze.auth import DEFAULT_API_KEY
-from mocks.braze.errors import admin_refusal, bad_request
+from mocks.braze.rest.admin_api import admin_api_blueprint
+from mocks.braze.rest.api import error_answer, install_error_handlers, rest_blueprint, track_fast_path
+from mocks.braze.rest.auth import DEFAULT_API_KEY
+from mocks.braze.rest.errors import admin_refusal, bad_request
 from mocks.braze.service import BrazeService
 
 # "All API endpoints have a data payload limit of 4 MB" (Braze's user data endpoints page)

@@ -12,21 +12,21 @@ from typing import TypeVar
 
 from harness.ratelimit import Limit, RateLimiter
 from harness.runtime import Runtime
-from mocks.braze import errors
-from mocks.braze.analytics import EventAnalytics
-from mocks.braze.audiences import AudienceResolver
-from mocks.braze.auth import DEFAULT_API_KEY, KeyRing
-from mocks.braze.campaigns import CampaignEngine
-from mocks.braze.canvases import CanvasEngine
-from mocks.braze.conversions import ConversionTracker
-from mocks.braze.dispatch import DeliveryContext, WebhookDispatcher
-from mocks.braze.errors import BrazeError
-from mocks.braze.messaging import MessagingEndpoints
-from mocks.braze.segments import SegmentStore
-from mocks.braze.sending import Sender
-from mocks.braze.track import CustomEvent, UserTracker
-from mocks.braze.users import UserStore
-from mocks.braze.webhook_templates import WebhookTemplateStore
+from mocks.braze.audience.audiences import AudienceResolver
+from mocks.braze.audience.segments import SegmentStore
+from mocks.braze.delivery.dispatch import DeliveryContext, WebhookDispatcher
+from mocks.braze.delivery.sending import Sender
+from mocks.braze.delivery.webhook_templates import WebhookTemplateStore
+from mocks.braze.engagement.campaigns import CampaignEngine
+from mocks.braze.engagement.canvases import CanvasEngine
+from mocks.braze.engagement.conversions import ConversionTracker
+from mocks.braze.engagement.messaging import MessagingEndpoints
+from mocks.braze.rest import errors
+from mocks.braze.rest.auth import DEFAULT_API_KEY, KeyRing
+from mocks.braze.rest.errors import BrazeError
+from mocks.braze.users.analytics import EventAnalytics
+from mocks.braze.users.profiles import UserStore
+from mocks.braze.users.track import CustomEvent, UserTracker
 
 HOUR = 3600.0
 DEFAULT_LIMITS = {

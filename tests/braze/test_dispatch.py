@@ -20,7 +20,7 @@ from flask import Flask, Response, request
 
 from harness.runtime import Runtime
 from harness.transport import Client
-from mocks.braze.dispatch import (
+from mocks.braze.delivery.dispatch import (
     CONNECTION_ERROR_STATUS,
     HALTED_STATUS,
     RETRY_BACKOFF,

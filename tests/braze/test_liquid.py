@@ -16,7 +16,7 @@ from flask import Flask, jsonify, request
 from liquid.exceptions import LiquidError
 
 from harness.runtime import Runtime
-from mocks.braze.liquid import (
+from mocks.braze.liquid.render import (
     AbortMessage,
     BrazeLiquidError,
     BrazeLiquidSyntaxError,

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mocks.braze.liquid import AbortMessage, BrazeLiquidError, render
+from mocks.braze.liquid.render import AbortMessage, BrazeLiquidError, render
 
 SETTINGS = settings(max_examples=100, deadline=None)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mocks.braze.auth import PERMISSIONS
+from mocks.braze.rest.auth import PERMISSIONS
 
 from .braze_fixtures import API_KEY, BrazeEnv, recipients
 

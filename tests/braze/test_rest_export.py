@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mocks.braze.export import EXPORT_FIELDS
+from mocks.braze.users.export import EXPORT_FIELDS
 
 from .braze_fixtures import BrazeEnv
 

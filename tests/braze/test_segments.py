@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mocks.braze.segments import (
+from mocks.braze.audience.segments import (
     DuplicateSegmentError,
     Segment,
     SegmentError,
@@ -16,7 +16,7 @@ from mocks.braze.segments import (
     compile_filter,
     evaluate,
 )
-from mocks.braze.users import EventSeries, Profile
+from mocks.braze.users.profiles import EventSeries, Profile
 
 NOW = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

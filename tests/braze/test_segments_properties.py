@@ -1,6 +1,6 @@
 """Compiled filters agree with a naive oracle written straight from the semantics, on random profiles and trees.
 
-The oracle re-reads everything per call and shares no code with mocks.braze.segments, so a
+The oracle re-reads everything per call and shares no code with mocks.braze.audience.segments, so a
 shortcut taken for speed in the compiler (cached windows, closures, type tests) shows up as a
 disagreement. Profile values are steered onto the filter's own constants and boundaries (±1µs,
 case variants, ±0.5) because random values alone almost never land on an edge. Profiles are made
@@ -18,8 +18,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mocks.braze.segments import SegmentError, compile_filter
-from mocks.braze.users import EventSeries, Profile
+from mocks.braze.audience.segments import SegmentError, compile_filter
+from mocks.braze.users.profiles import EventSeries, Profile
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask, Response
 
-from mocks.braze.liquid import BrazeLiquidError, render
-from mocks.braze.liquid_base import MAX_REASON, AbortMessage
-from mocks.braze.liquid_connected import MAX_ANSWER_BYTES, MAX_CALLS_PER_RENDER
+from mocks.braze.liquid.base import MAX_REASON, AbortMessage
+from mocks.braze.liquid.connected import MAX_ANSWER_BYTES, MAX_CALLS_PER_RENDER
+from mocks.braze.liquid.render import BrazeLiquidError, render
 from tests.braze.braze_fixtures import HOOK_URL, BrazeEnv, recipients, webhook
 from tests.security.conftest import runtime_with_live_http
 

@@ -109,7 +109,7 @@ def test_following_the_journal_page_by_page_reads_every_record_once(sizes):
 
 
 def test_a_braze_users_page_stops_at_its_byte_budget_and_paging_by_offset_reaches_everyone(monkeypatch):
-    from mocks.braze import admin_api
+    from mocks.braze.rest import admin_api
 
     monkeypatch.setattr(admin_api, "USERS_PAGE_BUDGET", 20_000)
     app = limits_apps.braze()

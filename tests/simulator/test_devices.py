@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # the project may not be installed into the venv
     sys.path.insert(0, str(ROOT))
 
 from harness.runtime import Runtime  # noqa: E402
-from mocks.braze.auth import DEFAULT_API_KEY as BRAZE_KEY  # noqa: E402
+from mocks.braze.rest.auth import DEFAULT_API_KEY as BRAZE_KEY  # noqa: E402
 from mocks.sendbird.app import DEFAULT_API_TOKEN as SENDBIRD_TOKEN  # noqa: E402
 from simulator.devices import DeviceFleet, into_active_hours  # noqa: E402
 from simulator.population import SimUser, build_population, track_payloads  # noqa: E402

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the project may not be installed into the venv
     sys.path.insert(0, str(ROOT))
 
-from mocks.braze.auth import DEFAULT_API_KEY  # noqa: E402
-from mocks.braze.track import MAX_OBJECTS  # noqa: E402
-from mocks.braze.values import default_attribute  # noqa: E402
+from mocks.braze.rest.auth import DEFAULT_API_KEY  # noqa: E402
+from mocks.braze.users.track import MAX_OBJECTS  # noqa: E402
+from mocks.braze.users.values import default_attribute  # noqa: E402
 from simulator.population import TIME_ZONES, build_population, track_payloads  # noqa: E402
 from simulator.scenario import Behaviour, PastEvent, PastPurchases, Population  # noqa: E402
 from simulator.stack import build  # noqa: E402

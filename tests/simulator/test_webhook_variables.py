@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mocks.braze.liquid import AbortMessage, render
-from mocks.braze.webhook_templates import WebhookTemplateStore
+from mocks.braze.delivery.webhook_templates import WebhookTemplateStore
+from mocks.braze.liquid.render import AbortMessage, render
 from simulator.loader import load
 from simulator.runner import SIMULATED, sendbird_webhook
 from simulator.scenario import SendbirdMessage

@@ -13,13 +13,13 @@ from typing import Any
 
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
-from mocks.braze.audiences import AudienceResolver, Predicate
-from mocks.braze.conversions import ConversionTracker
-from mocks.braze.dispatch import DeliveryContext, WebhookDispatcher, WebhookRequest
-from mocks.braze.liquid import AbortMessage, BrazeLiquidError, compile_template
-from mocks.braze.liquid_connected import ConnectedContentCache
-from mocks.braze.users import Profile, UserStore
-from mocks.braze.webhook_templates import WebhookContent, WebhookTemplateStore
+from mocks.braze.audience.audiences import AudienceResolver, Predicate
+from mocks.braze.delivery.dispatch import DeliveryContext, WebhookDispatcher, WebhookRequest
+from mocks.braze.delivery.webhook_templates import WebhookContent, WebhookTemplateStore
+from mocks.braze.engagement.conversions import ConversionTracker
+from mocks.braze.liquid.connected import ConnectedContentCache
+from mocks.braze.liquid.render import AbortMessage, BrazeLiquidError, compile_template
+from mocks.braze.users.profiles import Profile, UserStore
 
 
 class Throttle:

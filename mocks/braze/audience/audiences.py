@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from mocks.braze.definitions import Audience
-from mocks.braze.segments import SegmentError, SegmentStore, compile_filter
-from mocks.braze.users import Profile
+from mocks.braze.audience.segments import SegmentError, SegmentStore, compile_filter
+from mocks.braze.engagement.definitions import Audience
+from mocks.braze.users.profiles import Profile
 
 Predicate = Callable[[Profile, datetime], bool]
 

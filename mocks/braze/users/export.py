@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mocks.braze.errors import BrazeError, bad_request
-from mocks.braze.users import Profile, UserStore
+from mocks.braze.rest.errors import BrazeError, bad_request
+from mocks.braze.users.profiles import Profile, UserStore
 
 MAX_IDS = 50
 EXPORT_FIELDS = (

@@ -16,12 +16,12 @@ from werkzeug.exceptions import HTTPException
 from harness import strict_json
 from harness.fast_routes import FastRoutes, WSGIApp
 from harness.limits import BodyTooLarge
-from mocks.braze import errors
-from mocks.braze.definitions import successors
-from mocks.braze.errors import BrazeError, bad_request
-from mocks.braze.export import delete_users, export_ids
+from mocks.braze.engagement.definitions import successors
+from mocks.braze.rest import errors
+from mocks.braze.rest.errors import BrazeError, bad_request
 from mocks.braze.service import BrazeService
-from mocks.braze.values import InvalidValue, parse_time
+from mocks.braze.users.export import delete_users, export_ids
+from mocks.braze.users.values import InvalidValue, parse_time
 
 log = logging.getLogger(__name__)
 MESSAGING = "messaging"

@@ -1,4 +1,4 @@
-"""The errors and per-render state of Braze Liquid, kept apart from `mocks.braze.liquid` so that the
+"""The errors and per-render state of Braze Liquid, kept apart from `mocks.braze.liquid.render` so that the
 filters and Connected Content can raise the errors and read the render's clock without importing the
 renderer that imports them.
 """

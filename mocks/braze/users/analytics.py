@@ -7,7 +7,7 @@ import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from mocks.braze.track import CustomEvent
+from mocks.braze.users.track import CustomEvent
 
 UNITS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 

@@ -32,8 +32,8 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from harness.outbound import OutboundRefused
-from mocks.braze.liquid_base import AbortMessage, BrazeLiquidError, RenderState
-from mocks.braze.liquid_filters import to_output
+from mocks.braze.liquid.base import AbortMessage, BrazeLiquidError, RenderState
+from mocks.braze.liquid.filters import to_output
 
 OPTIONS = frozenset({"method", "headers", "body", "content_type", "save", "cache", "cache_max_age", "no_cache",
                      "retry", "basic_auth"})

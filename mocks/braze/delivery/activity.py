@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness.ids import IdFactory
 
 if TYPE_CHECKING:
-    from mocks.braze.dispatch import DeliveryContext
+    from mocks.braze.delivery.dispatch import DeliveryContext
 
 ACTIVITY_LOG_CAPACITY = 50_000
 CURRENTS_CAPACITY = 200_000

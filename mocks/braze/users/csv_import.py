@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mocks.braze.errors import bad_request
-from mocks.braze.track import UserTracker
-from mocks.braze.users import DEFAULT_ATTRIBUTES, Profile
-from mocks.braze.values import InvalidValue, custom_value, default_attribute, parse_time
+from mocks.braze.rest.errors import bad_request
+from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, Profile
+from mocks.braze.users.track import UserTracker
+from mocks.braze.users.values import InvalidValue, custom_value, default_attribute, parse_time
 
 NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")

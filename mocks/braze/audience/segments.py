@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from mocks.braze.users import Profile
+from mocks.braze.users.profiles import Profile
 
 Predicate = Callable[[Profile, datetime], bool]
 

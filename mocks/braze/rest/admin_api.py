@@ -19,16 +19,16 @@ from harness.admin_guard import accepts_body
 from harness.limits import MIB, within_budget
 from harness.masking import mask, mask_credentials
 from harness.ratelimit import limit_table_routes
-from mocks.braze import errors
-from mocks.braze.csv_import import import_csv
-from mocks.braze.definitions import CampaignSpec, CanvasSpec
-from mocks.braze.errors import BrazeError, bad_request
-from mocks.braze.event_filters import FilterError
-from mocks.braze.export import EXPORT_FIELDS, export_profile
-from mocks.braze.segments import DuplicateSegmentError, SegmentError
+from mocks.braze.audience.event_filters import FilterError
+from mocks.braze.audience.segments import DuplicateSegmentError, SegmentError
+from mocks.braze.delivery.webhook_templates import TemplateError
+from mocks.braze.engagement.definitions import CampaignSpec, CanvasSpec
+from mocks.braze.rest import errors
+from mocks.braze.rest.errors import BrazeError, bad_request
 from mocks.braze.service import DEFAULT_LIMITS, BrazeService
-from mocks.braze.users import Profile
-from mocks.braze.webhook_templates import TemplateError
+from mocks.braze.users.csv_import import import_csv
+from mocks.braze.users.export import EXPORT_FIELDS, export_profile
+from mocks.braze.users.profiles import Profile
 
 LIMIT_KEYS = tuple(DEFAULT_LIMITS)
 MAX_DEPTH = 64  # far deeper than any definition needs; a tree near the parser's limit breaks copying and encoding

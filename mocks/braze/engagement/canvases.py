@@ -14,9 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harness.scheduler import TaskHandle
-from mocks.braze.audiences import Predicate
-from mocks.braze.campaigns import compile_conversions
-from mocks.braze.definitions import (
+from mocks.braze.audience.audiences import Predicate
+from mocks.braze.audience.event_filters import EventMatcher, compile_action
+from mocks.braze.delivery.dispatch import DeliveryContext
+from mocks.braze.delivery.sending import Engine, Throttle
+from mocks.braze.delivery.webhook_templates import WebhookContent
+from mocks.braze.engagement.campaigns import compile_conversions
+from mocks.braze.engagement.definitions import (
     ActionPathsStep,
     ActionTrigger,
     AudiencePathsStep,
@@ -29,12 +33,8 @@ from mocks.braze.definitions import (
     MessageStep,
     ScheduledTrigger,
 )
-from mocks.braze.dispatch import DeliveryContext
-from mocks.braze.event_filters import EventMatcher, compile_action
-from mocks.braze.sending import Engine, Throttle
-from mocks.braze.track import CustomEvent
-from mocks.braze.users import Profile
-from mocks.braze.webhook_templates import WebhookContent
+from mocks.braze.users.profiles import Profile
+from mocks.braze.users.track import CustomEvent
 
 EVERYONE_ELSE = "Everyone Else"
 

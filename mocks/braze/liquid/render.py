@@ -42,16 +42,16 @@ from liquid.tag import Tag
 from liquid.token import TOKEN_DOC, TOKEN_EXPRESSION, TOKEN_TAG
 from liquid.utils import ReadOnlyChainMap
 
-from mocks.braze import liquid_filters
-from mocks.braze.liquid_base import (
+from mocks.braze.liquid import filters as liquid_filters
+from mocks.braze.liquid.base import (
     DEFAULT_ABORT_REASON,
     AbortMessage,
     BrazeLiquidError,
     BrazeLiquidSyntaxError,
     RenderState,
 )
-from mocks.braze.liquid_connected import DEFAULT_VARIABLE, ConnectedContentCache, fetch, parse_json, parse_markup
-from mocks.braze.liquid_filters import to_output
+from mocks.braze.liquid.connected import DEFAULT_VARIABLE, ConnectedContentCache, fetch, parse_json, parse_markup
+from mocks.braze.liquid.filters import to_output
 
 if TYPE_CHECKING:
     import requests

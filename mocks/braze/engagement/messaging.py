@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.runtime import Runtime
-from mocks.braze import errors
-from mocks.braze.audiences import AudienceResolver, Predicate
-from mocks.braze.campaigns import Campaign, CampaignEngine
-from mocks.braze.canvases import CanvasEngine
-from mocks.braze.definitions import ApiTrigger
-from mocks.braze.dispatch import DeliveryContext
-from mocks.braze.errors import bad_request
-from mocks.braze.segments import SegmentError
-from mocks.braze.sending import Sender
-from mocks.braze.track import UserTracker
-from mocks.braze.users import Profile
-from mocks.braze.webhook_templates import TemplateError, parse_content
+from mocks.braze.audience.audiences import AudienceResolver, Predicate
+from mocks.braze.audience.segments import SegmentError
+from mocks.braze.delivery.dispatch import DeliveryContext
+from mocks.braze.delivery.sending import Sender
+from mocks.braze.delivery.webhook_templates import TemplateError, parse_content
+from mocks.braze.engagement.campaigns import Campaign, CampaignEngine
+from mocks.braze.engagement.canvases import CanvasEngine
+from mocks.braze.engagement.definitions import ApiTrigger
+from mocks.braze.rest import errors
+from mocks.braze.rest.errors import bad_request
+from mocks.braze.users.profiles import Profile
+from mocks.braze.users.track import UserTracker
 
 MAX_RECIPIENTS = 50
 MAX_PROPERTIES_BYTES = 50 * 1024

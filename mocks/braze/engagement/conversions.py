@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from harness.runtime import Runtime
-from mocks.braze.event_filters import EventMatcher
-from mocks.braze.track import CustomEvent
+from mocks.braze.audience.event_filters import EventMatcher
+from mocks.braze.users.track import CustomEvent
 
 
 @dataclass

@@ -47,7 +47,7 @@ from harness.outbound import OutboundRefused
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
 from harness.urls import check_url
-from mocks.braze.activity import (
+from mocks.braze.delivery.activity import (
     WEBHOOK_FAILURE,
     WEBHOOK_RETRY,
     WEBHOOK_SEND,
@@ -55,7 +55,7 @@ from mocks.braze.activity import (
     CurrentsExport,
     iso_time,
 )
-from mocks.braze.webhook_templates import METHODS
+from mocks.braze.delivery.webhook_templates import METHODS
 
 RETRY_BACKOFF = (30.0, 60.0, 120.0, 240.0, 480.0)
 UNREACHABLE_BACKOFF = (60.0, 300.0, 1500.0, 7500.0, 37500.0)

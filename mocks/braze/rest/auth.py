@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from mocks.braze.errors import ACCESS_DENIED, INVALID_API_KEY, BrazeError
+from mocks.braze.rest.errors import ACCESS_DENIED, INVALID_API_KEY, BrazeError
 
 PERMISSIONS = (
     "users.track", "users.delete", "users.export.ids", "campaigns.trigger.send", "canvas.trigger.send",

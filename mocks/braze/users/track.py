@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from harness.runtime import Runtime
-from mocks.braze.errors import MAX_INPUT_LENGTH, NO_VALID_DATA, BrazeError
-from mocks.braze.users import DEFAULT_ATTRIBUTES, Profile, UserStore
-from mocks.braze.values import (
+from mocks.braze.rest.errors import MAX_INPUT_LENGTH, NO_VALID_DATA, BrazeError
+from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, Profile, UserStore
+from mocks.braze.users.values import (
     MAX_INT,
     InvalidValue,
     currencies,

@@ -1,0 +1,1 @@
+"""Campaigns and Canvases: their definitions, engines, conversions and the REST endpoints that trigger them."""
