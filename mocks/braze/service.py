@@ -14,7 +14,8 @@ from harness.ratelimit import Limit, RateLimiter
 from harness.runtime import Runtime
 from mocks.braze.audience.audiences import AudienceResolver
 from mocks.braze.audience.segments import SegmentStore
-from mocks.braze.delivery.dispatch import DeliveryContext, WebhookDispatcher
+from mocks.braze.delivery.context import DeliveryContext
+from mocks.braze.delivery.dispatch import WebhookDispatcher
 from mocks.braze.delivery.sending import Sender
 from mocks.braze.delivery.webhook_templates import WebhookTemplateStore
 from mocks.braze.engagement.campaigns import CampaignEngine

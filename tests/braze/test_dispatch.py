@@ -20,13 +20,13 @@ from flask import Flask, Response, request
 
 from harness.runtime import Runtime
 from harness.transport import Client
+from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.dispatch import (
     CONNECTION_ERROR_STATUS,
     HALTED_STATUS,
     RETRY_BACKOFF,
     UNREACHABLE_BACKOFF,
     USER_AGENT,
-    DeliveryContext,
     WebhookDispatcher,
     WebhookRequest,
 )

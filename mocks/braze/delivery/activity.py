@@ -15,12 +15,10 @@ import json
 import threading
 from collections import deque
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.ids import IdFactory
-
-if TYPE_CHECKING:
-    from mocks.braze.delivery.dispatch import DeliveryContext
+from mocks.braze.delivery.context import DeliveryContext
 
 ACTIVITY_LOG_CAPACITY = 50_000
 CURRENTS_CAPACITY = 200_000

@@ -55,6 +55,7 @@ from mocks.braze.delivery.activity import (
     CurrentsExport,
     iso_time,
 )
+from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.webhook_templates import METHODS
 
 RETRY_BACKOFF = (30.0, 60.0, 120.0, 240.0, 480.0)
@@ -88,22 +89,6 @@ class WebhookRequest:
     method: str  # POST | PUT | DELETE | GET | PATCH
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
-
-
-@dataclass(frozen=True)
-class DeliveryContext:
-    """Who the webhook is for and which message sent it: what the logs and Currents report."""
-
-    trace_id: str
-    dispatch_id: str
-    braze_id: str
-    external_id: str | None
-    campaign_id: str | None = None
-    campaign_name: str | None = None
-    canvas_id: str | None = None
-    canvas_name: str | None = None
-    step_id: str | None = None
-    step_name: str | None = None
 
 
 OutcomeCallback = Callable[[DeliveryContext, str, int | None], None]

@@ -14,7 +14,8 @@ from typing import Any
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
 from mocks.braze.audience.audiences import AudienceResolver, Predicate
-from mocks.braze.delivery.dispatch import DeliveryContext, WebhookDispatcher, WebhookRequest
+from mocks.braze.delivery.context import DeliveryContext
+from mocks.braze.delivery.dispatch import WebhookDispatcher, WebhookRequest
 from mocks.braze.delivery.webhook_templates import WebhookContent, WebhookTemplateStore
 from mocks.braze.engagement.conversions import ConversionTracker
 from mocks.braze.liquid.connected import ConnectedContentCache

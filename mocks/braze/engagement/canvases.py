@@ -16,7 +16,7 @@ from typing import Any
 from harness.scheduler import TaskHandle
 from mocks.braze.audience.audiences import Predicate
 from mocks.braze.audience.event_filters import EventMatcher, compile_action
-from mocks.braze.delivery.dispatch import DeliveryContext
+from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.sending import Engine, Throttle
 from mocks.braze.delivery.webhook_templates import WebhookContent
 from mocks.braze.engagement.campaigns import compile_conversions

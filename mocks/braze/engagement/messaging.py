@@ -15,7 +15,7 @@ from typing import Any
 from harness.runtime import Runtime
 from mocks.braze.audience.audiences import AudienceResolver, Predicate
 from mocks.braze.audience.segments import SegmentError
-from mocks.braze.delivery.dispatch import DeliveryContext
+from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.sending import Sender
 from mocks.braze.delivery.webhook_templates import TemplateError, parse_content
 from mocks.braze.engagement.campaigns import Campaign, CampaignEngine
