@@ -106,7 +106,8 @@ def run(file: str, live: bool, seed: int | None, speed: float, json_path: str | 
     from harness.gc_tuning import tune_for_long_lived_stores
     from simulator.live import run_live
     from simulator.loader import ScenarioError, load
-    from simulator.reports import print_summary, write_html, write_json, write_junit
+    from simulator.report_html import write_html
+    from simulator.reports import print_summary, write_json, write_junit
     from simulator.runner import run_simulated
 
     try:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from simulator.reports import (
@@ -354,3 +355,10 @@ def _checks(report: Mapping[str, Any]) -> str:
         more = f'<li class="muted">… and {hidden} more</li>\n' if hidden > 0 else ""
         lists.append(f"<h3>{escape(key.replace('_', ' ').capitalize())}</h3>\n<ul>\n{items}{more}</ul>\n")
     return _section("Checks", tiles + "\n" + "".join(lists))
+
+
+def write_html(report: dict, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "index.html"
+    path.write_bytes(render_html(report).encode("utf-8"))
+    return path

@@ -200,15 +200,6 @@ def write_junit(report: dict, path: Path) -> None:
     path.write_bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n")
 
 
-def write_html(report: dict, directory: Path) -> Path:
-    from simulator.report_html import render_html  # imported here: that module builds on this one's helpers
-
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "index.html"
-    path.write_bytes(render_html(report).encode("utf-8"))
-    return path
-
-
 # -- terminal -------------------------------------------------------------------------------------
 def sample_text(sample: Mapping[str, Any]) -> str:
     """A rendered notification in one line: "title — body", or its whole UI JSON when it has neither."""

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from simulator.reports import expectation_message, format_ms, print_summary, write_html, write_json, write_junit
+from simulator.report_html import write_html
+from simulator.reports import expectation_message, format_ms, print_summary, write_json, write_junit
 
 HOPS = ("braze_to_bridge", "bridge_to_sendbird", "sendbird_to_sent_event", "delivery_to_read", "read_to_read_event",
         "accept_to_sent")
