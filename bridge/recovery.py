@@ -16,16 +16,41 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
 
 from bridge.feed_check import ABSENT, DELIVERED, UNKNOWN, FeedCheck, Verdict
-from bridge.outbox import WebhookRow
-from harness.scheduler import TaskHandle
-
-if TYPE_CHECKING:
-    from bridge.service import Bridge
+from bridge.metrics import BridgeMetrics
+from bridge.outbox import CallbackRow, Outbox, WebhookRow
+from harness.runtime import Runtime
+from harness.scheduler import TaskGroup, TaskHandle
 
 log = logging.getLogger(__name__)
+
+
+class Bridge(Protocol):
+    """What recovery asks of the bridge that owns it (`bridge.service.Bridge`), named here so that this
+    module does not import the service that builds it."""
+
+    runtime: Runtime
+    outbox: Outbox
+    metrics: BridgeMetrics
+    tasks: TaskGroup
+
+    def now(self) -> float: ...
+    def at(self, seconds: float) -> datetime: ...
+    def stamp(self, when: float) -> str: ...
+    def journal(self, kind: str, trace_id: str | None, **attrs: Any) -> None: ...
+    def backoff(self, attempts: int, server_wait: float | None) -> float: ...
+    def created_at_ms(self, created_at: Any, now: float) -> int: ...
+    def sent_callbacks(self, rows: list[WebhookRow], notification_id: str, now: float) -> list[CallbackRow]: ...
+    def report_sent(self, rows: list[WebhookRow], mode: str, notification_id: str, now: float,
+                    callbacks: bool) -> None: ...
+    def read_earlier(self, rows: list[WebhookRow], created_at_ms: int) -> None: ...
+    def plan_next_step(self, message_id: str) -> None: ...
+    def bury(self, rows: list[WebhookRow], mode: str, reason: str) -> None: ...
+    def guarded(self, task: str, work: Callable[..., None], *args: Any, retry: Callable[[float], Any]) -> None: ...
 
 
 class Recovery:
