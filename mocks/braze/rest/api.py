@@ -46,11 +46,12 @@ def _json() -> Any:
     return parse_body(request.get_data(cache=False))
 
 
-def _rest_json() -> Any:
+def rest_json() -> Any:
+    """The body of the REST request being served."""
     return load_body(request.get_data(cache=False), request.headers.get("Content-Type"))
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -90,20 +91,26 @@ def track_fast_path(app: WSGIApp, service: BrazeService) -> FastRoutes:
     return FastRoutes(app, {"/users/track": track}, error_answer)
 
 
+def rest_endpoint(service: BrazeService, permission: str, limit_key: str = "rest") -> Callable:
+    """A REST view's decorator: Braze's checks before the view (`BrazeService.within_limit`) and the limit's
+    `X-RateLimit-*` headers on its answer. Every REST blueprint's views go through it."""
+    def wrap(view: Callable) -> Callable:
+        @wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            result, headers = service.within_limit(limit_key, permission, request.headers.get("Authorization"),
+                                                   lambda: view(*args, **kwargs))
+            response = make_response(result)
+            response.headers.update(headers)
+            return response
+        return inner
+    return wrap
+
+
 def rest_blueprint(service: BrazeService) -> Blueprint:
     bp = Blueprint("braze_rest", __name__)
 
     def endpoint(permission: str, limit_key: str = "rest") -> Callable:
-        def wrap(view: Callable) -> Callable:
-            @wraps(view)
-            def inner(*args: Any, **kwargs: Any) -> Any:
-                result, headers = service.within_limit(limit_key, permission, request.headers.get("Authorization"),
-                                                       lambda: view(*args, **kwargs))
-                response = make_response(result)
-                response.headers.update(headers)
-                return response
-            return inner
-        return wrap
+        return rest_endpoint(service, permission, limit_key)
 
     @bp.post("/users/track")  # usually answered ahead of Flask by track_fast_path, with the same track_users
     def users_track():
@@ -115,12 +122,12 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
     @bp.post("/users/export/ids")
     @endpoint("users.export.ids")
     def users_export():
-        return jsonify(export_ids(service.users, _rest_json())), 201
+        return jsonify(export_ids(service.users, rest_json())), 201
 
     @bp.post("/users/delete")
     @endpoint("users.delete")
     def users_delete():
-        deleted = delete_users(service.users, _rest_json())
+        deleted = delete_users(service.users, rest_json())
         return jsonify({"deleted": deleted, "message": "success"}), 201
 
     def _broadcast_limit(body: Any) -> None:
@@ -132,36 +139,36 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
     @bp.post("/campaigns/trigger/send")
     @endpoint("campaigns.trigger.send", MESSAGING)
     def campaigns_trigger():
-        body = _rest_json()
+        body = rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.trigger_campaign(body)), 201
 
     @bp.post("/canvas/trigger/send")
     @endpoint("canvas.trigger.send", MESSAGING)
     def canvas_trigger():
-        body = _rest_json()
+        body = rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.trigger_canvas(body)), 201
 
     @bp.post("/messages/send")
     @endpoint("messages.send", MESSAGING)
     def messages_send():
-        body = _rest_json()
+        body = rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.messages_send(body, service.segments.get)), 201
 
     @bp.post("/sends/id/create")
     @endpoint("sends.id.create", "sends.id.create")
     def sends_id_create():
-        return jsonify(service.messaging.create_send_id(_rest_json())), 201
+        return jsonify(service.messaging.create_send_id(rest_json())), 201
 
     @bp.get("/campaigns/list")
     @endpoint("campaigns.list")
     def campaigns_list():
-        page = _page()
+        page = page_arg()
         items = sorted(service.campaigns.campaigns.values(), key=lambda c: c.created_at,
                        reverse=request.args.get("sort_direction") == "desc")[page * 100:(page + 1) * 100]
-        return jsonify({"campaigns": [{"id": c.campaign_id, "last_edited": _iso(c.updated_at), "name": c.name,
+        return jsonify({"campaigns": [{"id": c.campaign_id, "last_edited": iso(c.updated_at), "name": c.name,
                                        "is_api_campaign": c.spec.trigger.type == "api", "tags": c.spec.tags}
                                       for c in items], "message": "success"})
 
@@ -173,11 +180,11 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
             raise bad_request(errors.INVALID_CAMPAIGN_ID)
         spec = campaign.spec
         return jsonify({
-            "created_at": _iso(campaign.created_at), "updated_at": _iso(campaign.updated_at), "archived": False,
+            "created_at": iso(campaign.created_at), "updated_at": iso(campaign.updated_at), "archived": False,
             "draft": False, "enabled": campaign.active, "name": spec.name, "description": "",
             "schedule_type": {"api": "api_trigger", "scheduled": "time_based", "action": "action_based"}[
                 spec.trigger.type],
-            "channels": ["webhook"], "first_sent": _iso(campaign.first_sent), "last_sent": _iso(campaign.last_sent),
+            "channels": ["webhook"], "first_sent": iso(campaign.first_sent), "last_sent": iso(campaign.last_sent),
             "tags": spec.tags, "messages": {campaign.campaign_id: {"channel": "webhook", "name": spec.name,
                                                                    **campaign.content.to_dict()}},
             "conversion_behaviors": [{"type": "Performs Custom Event", "custom_event_name": c.event,
@@ -187,10 +194,10 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
     @bp.get("/canvas/list")
     @endpoint("canvas.list")
     def canvas_list():
-        page = _page()
+        page = page_arg()
         items = sorted(service.canvases.canvases.values(), key=lambda c: c.created_at,
                        reverse=request.args.get("sort_direction") == "desc")[page * 100:(page + 1) * 100]
-        return jsonify({"canvases": [{"id": c.canvas_id, "last_edited": _iso(c.created_at), "name": c.name,
+        return jsonify({"canvases": [{"id": c.canvas_id, "last_edited": iso(c.created_at), "name": c.name,
                                       "tags": c.spec.tags} for c in items], "message": "success"})
 
     @bp.get("/canvas/details")
@@ -202,11 +209,11 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
         steps = [{"name": s.name, "id": sid, "type": s.spec.type, "next_step_ids": successors(s.spec),
                   "channels": ["webhook"] if s.spec.type == "message" else []} for sid, s in canvas.steps.items()]
         return jsonify({
-            "created_at": _iso(canvas.created_at), "updated_at": _iso(canvas.created_at), "name": canvas.name,
+            "created_at": iso(canvas.created_at), "updated_at": iso(canvas.created_at), "name": canvas.name,
             "description": "", "archived": False, "draft": False, "enabled": canvas.active,
             "schedule_type": {"api": "api_triggered", "scheduled": "date", "action": "action_based"}[
                 canvas.spec.entry.type],
-            "first_entry": _iso(canvas.first_entry), "last_entry": _iso(canvas.last_entry), "channels": ["webhook"],
+            "first_entry": iso(canvas.first_entry), "last_entry": iso(canvas.last_entry), "channels": ["webhook"],
             "variants": [{"name": canvas.name, "id": canvas.canvas_id, "first_step_ids": [canvas.first_step]}],
             "tags": canvas.spec.tags, "steps": steps, "stats": service.canvases.stats(canvas),
             "message": "success"})
@@ -214,7 +221,7 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
     @bp.get("/events/list")
     @endpoint("events.list")
     def events_list():
-        page = _page()
+        page = page_arg()
         return jsonify({"events": service.analytics.names()[page * 250:(page + 1) * 250], "message": "success"})
 
     @bp.get("/events/data_series")
@@ -252,7 +259,7 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
     return bp
 
 
-def _page() -> int:
+def page_arg() -> int:
     try:
         page = int(request.args.get("page", 0))
     except ValueError:
