@@ -17,11 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import (
@@ -38,7 +42,8 @@ from tests.braze.spec_departures import HARNESS_ADDITIONS, SPEC_DEPARTURES
 SCHEMA = schemathesis.openapi.from_dict(openapi_shapes.spec())
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
-FUZZ_EXAMPLES = 25  # per operation: bounded so the module stays well under a minute on a loaded machine
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "braze-fake.md"
+FUZZ_EXAMPLES = 15  # per operation and source: bounded so the module stays well under a minute on a loaded machine
 
 # Served REST routes the description does not have (none yet), each with why it cannot be checked here.
 NOT_IN_SPEC: dict[tuple[str, str], str] = {}
@@ -213,16 +218,38 @@ def test_each_listed_departure_is_still_needed(world):
     assert sorted(listed - seen) == []
 
 
+def test_the_docs_list_every_departure_and_nothing_else():
+    """docs/braze-fake.md repeats the list as a table; each row names an entry, each entry has a row."""
+    text = DOCS.read_text(encoding="utf-8").split("## Checked against Braze's OpenAPI description", 1)[1]
+    rows = re.findall(r"^\| `([A-Z]+ [^`]+)` \| (\w+) \| `([^`]+)` \|", text, re.M)
+    assert sorted(rows) == sorted((d.operation, d.status, d.where) for d in SPEC_DEPARTURES)
+
+
 # -- requests generated from the description ---------------------------------------------------------------
-@pytest.mark.parametrize(("method", "path"), checked_operations(), ids=lambda v: v)
-def test_generated_requests_get_answers_the_description_allows(method, path):
-    """Requests schemathesis builds from the description's (loose) request schemas: mostly refused with 400,
-    which must then be Braze's error shape; a 5XX, an undocumented status or another content type fails."""
-    env = BrazeEnv()
+SOURCES = ("examples", "positive", "negative")  # the description's own examples; valid and invalid generated data
+
+
+def strategy(method: str, path: str, source: str) -> SearchStrategy | None:
     operation = SCHEMA[path][method]
+    if source == "examples":
+        examples = SCHEMA.get_strategies_from_examples(operation)
+        return st.one_of(examples) if examples else None
+    return operation.as_strategy(generation_mode=GenerationMode(source))
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize(("method", "path"), checked_operations(), ids=lambda v: v)
+def test_generated_requests_get_answers_the_description_allows(method, path, source):
+    """Requests schemathesis builds from the description (its examples, then data valid and invalid for its
+    loose request schemas): mostly refused with 400, which must then be Braze's error shape; a 5XX, an
+    undocumented status, another content type or a 2XX that leaves the success example fails."""
+    cases = strategy(method, path, source)
+    if cases is None:
+        pytest.skip(f"the description has no request example for {method} {path}")
+    env = BrazeEnv()
     problems: list[str] = []
 
-    @given(case=operation.as_strategy())
+    @given(case=cases)
     @settings(max_examples=FUZZ_EXAMPLES, derandomize=True, database=None, deadline=None, print_blob=False,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def answer(case: Any) -> None:
