@@ -13,6 +13,7 @@ import asyncio
 import json
 import queue
 import threading
+import time
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -171,6 +172,18 @@ def test_a_refused_key_raises_the_clients_error_with_brazes_message(fake):
     with pytest.raises(braze_client.BrazeClientError) as refused:
         wrong.user_track(attributes=[{"external_id": "ada"}])
     assert refused.value.args[0].startswith("Invalid API")  # the fake's 401 message, whichever wording it has
+
+
+def test_past_the_limit_the_client_raises_its_rate_limit_error_with_the_reset_time(client, fake):
+    """The client reads `X-RateLimit-Reset` as epoch seconds and gives up at once when it is further away than
+    its longest wait (1.25 s): the fake's reset, within the hour's window, must read as such."""
+    limited = requests.patch(fake.url + "/_admin/rate_limits", timeout=30,
+                             json={"users.track": {"limit": 1, "window_seconds": 3600}})
+    assert limited.status_code == 200, limited.text
+    client.user_track(attributes=[{"external_id": "ada"}])
+    with pytest.raises(braze_client.BrazeRateLimitError) as refused:
+        client.user_track(attributes=[{"external_id": "ada"}])
+    assert time.time() + braze_client.MAX_WAIT_SECONDS < refused.value.reset_epoch_s <= time.time() + 3601
 
 
 def test_campaign_trigger_schedule_create_when_the_fake_serves_it(client, fake):
