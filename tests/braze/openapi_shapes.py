@@ -31,7 +31,7 @@ _KEY_LINE = re.compile(r'^"([^"]+)"\s*:?\s*(.*)$')  # the colon is optional: `"t
 # annotation words -> the JSON types they allow, first match wins ("array of object" is an array)
 _TYPE_WORDS = (("array", "array"), ("hash", "object"), ("object", "object"), ("bool", "boolean"),
                ("int", "integer"), ("float", "number"), ("number", "number"), ("string", "string"),
-               ("sting", "string"))
+               ("sting", "string"))  # "(sting)": a typo on the campaign details page
 
 
 @cache
