@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,12 @@ def parse_recipients(body: dict[str, Any], props_keys: tuple[str, ...]) -> list[
     return list(recipients.values())  # duplicate recipients get one message
 
 
+def both(first: Predicate | None, second: Predicate | None) -> Predicate | None:
+    if first is None or second is None:
+        return first or second
+    return lambda profile, now: first(profile, now) and second(profile, now)
+
+
 class MessagingEndpoints:
     def __init__(self, runtime: Runtime, tracker: UserTracker, audiences: AudienceResolver,
                  campaigns: CampaignEngine, canvases: CanvasEngine, sender: Sender) -> None:
@@ -114,6 +121,7 @@ class MessagingEndpoints:
         self.campaigns = campaigns
         self.canvases = canvases
         self.sender = sender
+        self.on_send_id: Callable[[str, str, str], None] | None = None  # (campaign_id, send_id, dispatch_id)
 
     # -- shared -------------------------------------------------------------------------------
     def _audience(self, body: dict[str, Any]) -> Predicate | None:
@@ -173,17 +181,27 @@ class MessagingEndpoints:
         if not isinstance(send_id, str) or campaign is None or send_id not in campaign.send_ids:
             raise bad_request("Invalid 'send_id': create it with /sends/id/create for this campaign")
 
+    def _track_send(self, body: dict[str, Any], campaign: Campaign | None, dispatch_id: str) -> None:
+        """Tell the send analytics which dispatch a (validated) `send_id` names, before anything is sent."""
+        if campaign is not None and body.get("send_id") is not None and self.on_send_id is not None:
+            self.on_send_id(campaign.campaign_id, body["send_id"], dispatch_id)
+
     # -- endpoints ----------------------------------------------------------------------------
-    def trigger_campaign(self, body: Any) -> dict[str, Any]:
+    def trigger_campaign(self, body: Any, *, dispatch_id: str | None = None, dry_run: bool = False,
+                         only: Predicate | None = None) -> dict[str, Any]:
+        """`dispatch_id`, `dry_run` (validate only) and `only` (a further audience) serve scheduled sends."""
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object")
         campaign = self._api_campaign(body.get("campaign_id"))
         broadcast, recipients = self._targets(body, ("trigger_properties",))
         top = _object(body, "trigger_properties")
-        extra = self._audience(body)
+        extra = both(self._audience(body), only)
         self._send_id(body, campaign)
-        dispatch_id = self.runtime.ids.hex(24)
+        dispatch_id = dispatch_id or self.runtime.ids.hex(24)
         response = {"dispatch_id": dispatch_id, "message": "success"}
+        if dry_run:
+            return response
+        self._track_send(body, campaign, dispatch_id)
         if not campaign.active:
             response["notice"] = "The Campaign is paused. Resume the Campaign to ensure trigger requests take effect."
             return response
@@ -206,7 +224,8 @@ class MessagingEndpoints:
             raise bad_request(errors.INVALID_CAMPAIGN_ID)
         return campaign
 
-    def trigger_canvas(self, body: Any) -> dict[str, Any]:
+    def trigger_canvas(self, body: Any, *, dispatch_id: str | None = None, dry_run: bool = False,
+                       only: Predicate | None = None) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object")
         canvas_id = body.get("canvas_id")
@@ -217,9 +236,11 @@ class MessagingEndpoints:
             raise bad_request(errors.INVALID_CANVAS_ID)
         broadcast, recipients = self._targets(body, ("context", "canvas_entry_properties"))
         top = _object(body, "context") or _object(body, "canvas_entry_properties")
-        extra = self._audience(body)
-        dispatch_id = self.runtime.ids.hex(24)
+        extra = both(self._audience(body), only)
+        dispatch_id = dispatch_id or self.runtime.ids.hex(24)
         response = {"dispatch_id": dispatch_id, "message": "success"}
+        if dry_run:
+            return response
         if not canvas.active:
             response["notice"] = "The Canvas is paused. Resume the Canvas to ensure trigger requests will take effect."
             return response
@@ -233,7 +254,8 @@ class MessagingEndpoints:
                                     dispatch_id=dispatch_id, recipients=len(recipients), broadcast=broadcast)
         return response
 
-    def messages_send(self, body: Any, segments_lookup) -> dict[str, Any]:
+    def messages_send(self, body: Any, segments_lookup, *, dispatch_id: str | None = None, dry_run: bool = False,
+                      only: Predicate | None = None) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object")
         messages = body.get("messages")
@@ -272,6 +294,8 @@ class MessagingEndpoints:
             if campaign is None:
                 raise bad_request(errors.INVALID_CAMPAIGN_ID)
         self._send_id(body, campaign)
+        if dry_run:
+            return {"dispatch_id": dispatch_id or self.runtime.ids.hex(24), "message": "success"}
         users = self.tracker.users
         targets: dict[str, Profile] = {}
         for external_id in external_ids:
@@ -290,7 +314,10 @@ class MessagingEndpoints:
             for profile in users:
                 if (segment is None or segment.predicate(profile, now)) and (extra is None or extra(profile, now)):
                     targets.setdefault(profile.braze_id, profile)
-        dispatch_id = self.runtime.ids.hex(24)
+        if only is not None:
+            targets = {braze_id: p for braze_id, p in targets.items() if only(p, now)}
+        dispatch_id = dispatch_id or self.runtime.ids.hex(24)
+        self._track_send(body, campaign, dispatch_id)
         campaign_ns = {"api_id": campaign.campaign_id, "name": campaign.name} if campaign else {}
         for profile in targets.values():
             ctx = DeliveryContext(trace_id=self.runtime.ids.hex(16), dispatch_id=dispatch_id,
