@@ -22,6 +22,8 @@ from mocks.braze.engagement.campaigns import CampaignEngine
 from mocks.braze.engagement.canvases import CanvasEngine
 from mocks.braze.engagement.conversions import ConversionTracker
 from mocks.braze.engagement.messaging import MessagingEndpoints
+from mocks.braze.engagement.schedules import ScheduleStore
+from mocks.braze.engagement.series import DataSeries
 from mocks.braze.rest import errors
 from mocks.braze.rest.auth import DEFAULT_API_KEY, KeyRing
 from mocks.braze.rest.errors import BrazeError
@@ -60,6 +62,13 @@ class BrazeService:
                                      self.conversions)
         self.messaging = MessagingEndpoints(runtime, self.tracker, self.audiences, self.campaigns, self.canvases,
                                             self.sender)
+        self.schedules = ScheduleStore(runtime, {
+            "campaign": self.messaging.trigger_campaign, "canvas": self.messaging.trigger_canvas,
+            "messages": lambda body, **how: self.messaging.messages_send(body, self.segments.get, **how)})
+        self.series = DataSeries()
+        self.messaging.on_send_id = lambda campaign_id, send_id, dispatch_id: self.series.track_send(
+            campaign_id, send_id, dispatch_id, runtime.clock.now())
+        runtime.journal.subscribe(self.series.on_entry)  # canvas entries, which are no webhook outcome
         self.analytics = EventAnalytics()
         self.limiter = RateLimiter(runtime.clock, DEFAULT_LIMITS)
         self.tracker.listeners.append(self._on_event)
@@ -81,15 +90,19 @@ class BrazeService:
             self.canvases.on_outcome(ctx, outcome)
         elif ctx.campaign_id is not None:
             self.campaigns.on_outcome(ctx, outcome)
+        self.series.on_outcome(ctx, outcome, self.runtime.clock.now())
 
     def _on_convert(self, owner: str, index: int, event: CustomEvent) -> None:
         self.runtime.journal.record("braze", "conversion", event.trace_id, owner=owner, conversion_index=index,
                                     event=event.name, external_id=event.profile.external_id,
                                     braze_id=event.profile.braze_id)
+        self.series.on_conversion(owner, index, event.profile.braze_id, event.time)
 
     def reset(self) -> None:
+        self.schedules.reset()
         self.campaigns.reset()
         self.canvases.reset()
+        self.series.reset()
         self.dispatcher.reset()
         self.conversions.reset()
         self.analytics.reset()

@@ -10,6 +10,10 @@ PERMISSIONS = (
     "users.track", "users.delete", "users.export.ids", "campaigns.trigger.send", "canvas.trigger.send",
     "messages.send", "sends.id.create", "messages.schedule.create", "campaigns.list", "campaigns.details",
     "canvas.list", "canvas.details", "events.list", "events.data_series", "segments.list",
+    "campaigns.trigger.schedule.create", "campaigns.trigger.schedule.update", "campaigns.trigger.schedule.delete",
+    "canvas.trigger.schedule.create", "canvas.trigger.schedule.update", "canvas.trigger.schedule.delete",
+    "messages.schedule.update", "messages.schedule.delete", "messages.schedule_broadcasts",
+    "campaigns.data_series", "canvas.data_series", "canvas.data_summary", "sends.data_series",
 )
 DEFAULT_API_KEY = "local-braze-key"
 
