@@ -71,13 +71,13 @@ class Days:
                 for i in range((last - first).days + 1)]
 
 
-def _convert(days: Days, origin_days: Days, braze_id: str, index: int, today: date) -> bool:
+def _convert(days: Days, origin_days: Days, braze_id: str, index: int, today: date) -> None:
+    """A conversion on `today` in `days`, and "by send (entry) time" in `days` on the user's last day in
+    `origin_days`."""
     origin = origin_days.last_with(braze_id)
-    if origin is None:
-        return False
-    days.on(today).conversions[index] += 1
-    origin_days.on(origin).by_origin_time[index] += 1
-    return True
+    if origin is not None:
+        days.on(today).conversions[index] += 1
+        days.on(origin).by_origin_time[index] += 1
 
 
 class DataSeries:
