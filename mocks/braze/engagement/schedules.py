@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,10 +71,15 @@ def local_instant(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone).astimezone(UTC)
 
 
+@cache
+def every_zone() -> tuple[ZoneInfo, ...]:
+    """The IANA zones, once: listing them walks the time zone database on disk."""
+    return tuple(ZoneInfo(name) for name in sorted(time_zones() | {COMPANY_ZONE}))
+
+
 def local_waves(wall: datetime) -> list[datetime]:
     """Every UTC instant at which the wall-clock time `wall` comes in some time zone."""
-    zones = time_zones() | {COMPANY_ZONE}
-    return sorted({local_instant(wall, ZoneInfo(name)) for name in zones})
+    return sorted({local_instant(wall, zone) for zone in every_zone()})
 
 
 def parse_when(value: Any) -> When:
