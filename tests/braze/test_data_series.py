@@ -350,3 +350,10 @@ def test_a_reset_clears_the_series(braze):
     braze.run()
     braze.service.reset()
     assert braze.service.series.campaigns == {}
+
+
+def test_an_unescaped_plus_offset_in_the_query_is_read(braze):
+    cid = braze.campaign()
+    query = f"campaign_id={cid}&length=1&ending_at=2026-01-03T01:00:00+05:00"  # 2026-01-02T20:00Z
+    response = braze.client.get(f"/campaigns/data_series?{query}", headers={"Authorization": "Bearer local-braze-key"})
+    assert [d["time"] for d in response.get_json()["data"]] == ["2026-01-02"]

@@ -438,3 +438,14 @@ def test_scheduled_broadcasts_lists_dashboard_schedules_until_end_time(braze):
 def test_scheduled_broadcasts_needs_an_end_time(braze, end_time):
     params = {} if end_time is None else {"end_time": end_time}
     assert bad(braze.get("/messages/scheduled_broadcasts", **params)) == errors.END_TIME_REQUIRED
+
+
+def test_scheduled_broadcasts_reads_the_date_as_written(braze):
+    """"treated as midnight in UTC": `2026-01-02T23:00:00+05:00` ends at 2026-01-02T00:00Z, even unescaped."""
+    braze.campaign(name="Soon", trigger={"type": "scheduled", "at": iso(after(DAY))})
+    response = braze.client.get("/messages/scheduled_broadcasts?end_time=2026-01-02T23:00:00+05:00",
+                                headers={"Authorization": "Bearer local-braze-key"})
+    assert [b["name"] for b in response.get_json()["scheduled_broadcasts"]] == ["Soon"]
+    response = braze.client.get("/messages/scheduled_broadcasts?end_time=2026-01-01T23:59:59Z",
+                                headers={"Authorization": "Bearer local-braze-key"})
+    assert response.get_json()["scheduled_broadcasts"] == []

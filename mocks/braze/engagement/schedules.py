@@ -137,13 +137,6 @@ class ScheduleStore:
         self._schedules: dict[str, Schedule] = {}
         self._lock = threading.RLock()
 
-    def __len__(self) -> int:
-        return len(self._schedules)
-
-    def pending(self) -> list[Schedule]:
-        with self._lock:
-            return list(self._schedules.values())
-
     # -- REST operations ----------------------------------------------------------------------
     def create(self, kind: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):

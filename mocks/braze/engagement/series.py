@@ -89,6 +89,7 @@ class DataSeries:
         self.step_names: dict[tuple[str, str], str] = {}
         self.sends: dict[tuple[str, str], Days] = {}  # (campaign, send_id)
         self._send_of: dict[str, tuple[str, str, date]] = {}  # dispatch_id -> (campaign, send_id, day opened)
+        self._pruned_on: date | None = None
         self._lock = threading.Lock()
 
     # -- recording ------------------------------------------------------------------------------
@@ -97,9 +98,11 @@ class DataSeries:
         today = now.date()
         with self._lock:
             self._send_of[dispatch_id] = (campaign_id, send_id, today)
-            oldest = today - timedelta(days=KEEP_SEND_DAYS)
-            for dispatch in [k for k, (_, _, d) in self._send_of.items() if d < oldest]:
-                del self._send_of[dispatch]
+            if today != self._pruned_on:  # once a day, so a busy day costs no more than a quiet one
+                self._pruned_on = today
+                oldest = today - timedelta(days=KEEP_SEND_DAYS)
+                for dispatch in [k for k, (_, _, d) in self._send_of.items() if d < oldest]:
+                    del self._send_of[dispatch]
 
     def on_outcome(self, ctx: DeliveryContext, outcome: str, now: datetime) -> None:
         if outcome not in ("sent", "failed"):

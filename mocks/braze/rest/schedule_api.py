@@ -4,6 +4,7 @@ of upcoming dashboard-scheduled broadcasts. The work is `engagement.schedules.Sc
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request
@@ -11,8 +12,10 @@ from flask import Blueprint, jsonify, request
 from mocks.braze.rest import errors
 from mocks.braze.rest.api import iso, rest_endpoint, rest_json
 from mocks.braze.rest.errors import bad_request
+from mocks.braze.rest.query import read_time
 from mocks.braze.service import BrazeService
 
+END_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")  # the date as written, before any offset
 # (URL prefix, store kind, permission prefix) as Braze names them
 SCHEDULED = (("/campaigns/trigger/schedule", "campaign", "campaigns.trigger.schedule"),
              ("/canvas/trigger/schedule", "canvas", "canvas.trigger.schedule"),
@@ -41,14 +44,11 @@ def schedule_blueprint(service: BrazeService) -> Blueprint:
     def scheduled_broadcasts():
         """Dashboard-scheduled campaigns and Canvases due between now and `end_time`, "treated as midnight in UTC"
         (`get_messages_scheduled.md`): the date written in `end_time`, at 00:00 UTC."""
-        text = request.args.get("end_time")
-        try:
-            end = datetime.fromisoformat(text.strip().replace("Z", "+00:00")) if text else None
-        except ValueError:
-            end = None
-        if end is None:
+        text = request.args.get("end_time") or ""
+        match = END_DATE.match(text.strip())
+        if match is None or read_time(text) is None:
             raise bad_request(errors.END_TIME_REQUIRED)
-        until = datetime(end.year, end.month, end.day, tzinfo=UTC)
+        until = datetime(*map(int, match.groups()), tzinfo=UTC)
         now = service.runtime.clock.now()
         items = []
         for kind, owners in (("Campaign", service.campaigns.campaigns), ("Canvas", service.canvases.canvases)):

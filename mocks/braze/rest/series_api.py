@@ -5,8 +5,7 @@ the `webhook` channel alone; it tracks no purchases, so `revenue` is 0."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -15,51 +14,16 @@ from mocks.braze.engagement.series import Day, conversion_fields, total, webhook
 from mocks.braze.rest import errors
 from mocks.braze.rest.api import rest_endpoint
 from mocks.braze.rest.errors import bad_request
+from mocks.braze.rest.query import flag_arg, length_arg, time_arg
 from mocks.braze.service import BrazeService
 
 MAX_LENGTH = 100
 MAX_CANVAS_LENGTH = 14
-SHORT_OFFSET = re.compile(r"([+-])(\d):(\d\d)$")  # the docs' own examples write "-5:00"
-
-
-def parse_when(name: str, default: datetime | None = None) -> datetime:
-    """An ISO 8601 query parameter as aware UTC (no offset means UTC)."""
-    text = request.args.get(name)
-    if not text:
-        if default is None:
-            raise bad_request(errors.SERIES_BAD_TIME.format(name=name))
-        return default
-    text = SHORT_OFFSET.sub(r"\g<1>0\2:\3", text.strip().replace("Z", "+00:00").replace(" ", "+"))
-    try:
-        parsed = datetime.fromisoformat(text)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise bad_request(errors.SERIES_BAD_TIME.format(name=name)) from None
-
-
-def parse_length(limit: int, required: bool = True) -> int | None:
-    text = request.args.get("length")
-    if text is None and not required:
-        return None
-    try:
-        length = int(text or "")
-    except ValueError:
-        raise bad_request(errors.SERIES_LENGTH.format(limit=limit)) from None
-    if not 1 <= length <= limit:
-        raise bad_request(errors.SERIES_LENGTH.format(limit=limit))
-    return length
-
-
-def parse_flag(name: str) -> bool:
-    text = request.args.get(name, "false").lower()
-    if text not in ("true", "false"):
-        raise bad_request(errors.SERIES_BAD_FLAG.format(name=name))
-    return text == "true"
 
 
 def day_range(service: BrazeService, limit: int) -> tuple[date, date]:
-    last = parse_when("ending_at", service.runtime.clock.now()).date()
-    length = parse_length(limit)
+    last = time_arg("ending_at", service.runtime.clock.now()).date()
+    length = length_arg(limit)
     assert length is not None
     return last - timedelta(days=length - 1), last
 
@@ -114,17 +78,17 @@ def series_blueprint(service: BrazeService) -> Blueprint:
         canvas = service.canvases.get(request.args.get("canvas_id", ""))
         if canvas is None:
             raise bad_request(errors.INVALID_CANVAS_ID)
-        ending = parse_when("ending_at", service.runtime.clock.now())
-        length = parse_length(MAX_CANVAS_LENGTH, required=False)
+        ending = time_arg("ending_at", service.runtime.clock.now())
+        length = length_arg(MAX_CANVAS_LENGTH, required=False)
         if length is not None:
             first = ending.date() - timedelta(days=length - 1)
         elif request.args.get("starting_at"):
-            first = parse_when("starting_at").date()
+            first = time_arg("starting_at").date()
             if first > ending.date():
                 raise bad_request(errors.SERIES_START_AFTER_END)
         else:
             raise bad_request(errors.SERIES_LENGTH_OR_START)
-        flags = {name: parse_flag(f"include_{name}") for name in ("variant_breakdown", "step_breakdown",
+        flags = {name: flag_arg(f"include_{name}") for name in ("variant_breakdown", "step_breakdown",
                                                                  "deleted_step_data")}
         return canvas, first, ending.date(), flags
 
