@@ -449,3 +449,10 @@ def test_scheduled_broadcasts_reads_the_date_as_written(braze):
     response = braze.client.get("/messages/scheduled_broadcasts?end_time=2026-01-01T23:59:59Z",
                                 headers={"Authorization": "Bearer local-braze-key"})
     assert response.get_json()["scheduled_broadcasts"] == []
+
+
+def test_a_bad_alias_is_refused_when_the_message_is_scheduled(braze):
+    """The whole request is checked at create, down to each `user_aliases` entry (user_alias_object.md)."""
+    response = braze.post("/messages/schedule/create", {
+        "user_aliases": [{"alias_name": "a"}], "messages": {"webhook": MESSAGE}, "schedule": {"time": iso(after(60))}})
+    assert "user_aliases[0]" in bad(response)

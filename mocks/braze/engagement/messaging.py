@@ -107,6 +107,7 @@ def parse_recipients(body: dict[str, Any], props_keys: tuple[str, ...]) -> list[
 
 
 def both(first: Predicate | None, second: Predicate | None) -> Predicate | None:
+    """The request's audience narrowed by the caller's (a scheduled local-time wave's users)."""
     if first is None or second is None:
         return first or second
     return lambda profile, now: first(profile, now) and second(profile, now)
@@ -294,8 +295,6 @@ class MessagingEndpoints:
             if campaign is None:
                 raise bad_request(errors.INVALID_CAMPAIGN_ID)
         self._send_id(body, campaign)
-        if dry_run:
-            return {"dispatch_id": dispatch_id or self.runtime.ids.hex(24), "message": "success"}
         users = self.tracker.users
         targets: dict[str, Profile] = {}
         for external_id in external_ids:
@@ -317,6 +316,8 @@ class MessagingEndpoints:
         if only is not None:
             targets = {braze_id: p for braze_id, p in targets.items() if only(p, now)}
         dispatch_id = dispatch_id or self.runtime.ids.hex(24)
+        if dry_run:  # everything above only reads
+            return {"dispatch_id": dispatch_id, "message": "success"}
         self._track_send(body, campaign, dispatch_id)
         campaign_ns = {"api_id": campaign.campaign_id, "name": campaign.name} if campaign else {}
         for profile in targets.values():
