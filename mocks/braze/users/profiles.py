@@ -55,6 +55,8 @@ class Profile:
     random_bucket_number: int
     external_id: str | None = None
     user_aliases: list[dict[str, str]] = field(default_factory=list)
+    deprecated_external_ids: list[str] = field(default_factory=list)  # still resolve, until removed (rename)
+    subscription_groups: dict[str, str] = field(default_factory=dict)  # group id -> "subscribed"|"unsubscribed"
     attributes: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, Any] = field(default_factory=dict)
     events: dict[str, EventSeries] = field(default_factory=dict)
@@ -107,8 +109,8 @@ class UserStore:
     def add(self, profile: Profile) -> Profile:
         with self.lock:
             self.profiles[profile.braze_id] = profile
-            if profile.external_id is not None:
-                self._by_external[profile.external_id] = profile.braze_id
+            for external_id in self._external_ids(profile):
+                self._by_external[external_id] = profile.braze_id
             for alias in profile.user_aliases:
                 self._by_alias[(alias["alias_name"], alias["alias_label"])] = profile.braze_id
             self._index_contact(profile, "email", profile.email)
@@ -144,6 +146,11 @@ class UserStore:
                 profile.attributes[kind] = value
                 self._index_contact(profile, kind, value)
 
+    @staticmethod
+    def _external_ids(profile: Profile) -> list[str]:
+        primary = [profile.external_id] if profile.external_id is not None else []
+        return primary + profile.deprecated_external_ids
+
     def set_external_id(self, profile: Profile, external_id: str) -> None:
         with self.lock:
             if profile.external_id is not None:
@@ -151,10 +158,35 @@ class UserStore:
             profile.external_id = external_id
             self._by_external[external_id] = profile.braze_id
 
+    def rename_external_id(self, profile: Profile, new_external_id: str) -> None:
+        """`/users/external_ids/rename`: the new id becomes primary, the old one deprecated but still found."""
+        with self.lock:
+            if profile.external_id is not None:
+                profile.deprecated_external_ids.append(profile.external_id)
+            profile.external_id = new_external_id
+            self._by_external[new_external_id] = profile.braze_id
+
+    def remove_deprecated_external_id(self, profile: Profile, external_id: str) -> None:
+        with self.lock:
+            profile.deprecated_external_ids.remove(external_id)
+            self._by_external.pop(external_id, None)
+
     def add_alias(self, profile: Profile, alias_name: str, alias_label: str) -> None:
         with self.lock:
             profile.user_aliases.append({"alias_name": alias_name, "alias_label": alias_label})
             self._by_alias[(alias_name, alias_label)] = profile.braze_id
+
+    def remove_alias(self, profile: Profile, alias_name: str, alias_label: str) -> None:
+        with self.lock:
+            profile.user_aliases.remove({"alias_name": alias_name, "alias_label": alias_label})
+            self._by_alias.pop((alias_name, alias_label), None)
+
+    def external_id_kind(self, external_id: str) -> str | None:
+        """"primary", "deprecated", or None when no profile holds `external_id`."""
+        profile = self.by_external_id(external_id)
+        if profile is None:
+            return None
+        return "primary" if profile.external_id == external_id else "deprecated"
 
     def by_external_id(self, external_id: str) -> Profile | None:
         braze_id = self._by_external.get(external_id)
@@ -176,8 +208,8 @@ class UserStore:
     def delete(self, profile: Profile) -> None:
         with self.lock:
             self.profiles.pop(profile.braze_id, None)
-            if profile.external_id is not None:
-                self._by_external.pop(profile.external_id, None)
+            for external_id in self._external_ids(profile):
+                self._by_external.pop(external_id, None)
             for alias in profile.user_aliases:
                 self._by_alias.pop((alias["alias_name"], alias["alias_label"]), None)
             self._unindex_contact(profile, "email", profile.email)
