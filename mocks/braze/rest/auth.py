@@ -14,6 +14,9 @@ PERMISSIONS = (
     "canvas.trigger.schedule.create", "canvas.trigger.schedule.update", "canvas.trigger.schedule.delete",
     "messages.schedule.update", "messages.schedule.delete", "messages.schedule_broadcasts",
     "campaigns.data_series", "canvas.data_series", "canvas.data_summary", "sends.data_series",
+    "users.identify", "users.alias.new", "users.alias.update", "users.merge", "users.external_ids.rename",
+    "users.external_ids.remove", "users.track.sync", "subscription.status.set", "subscription.groups.get",
+    "subscription.status.get",
 )
 DEFAULT_API_KEY = "local-braze-key"
 
