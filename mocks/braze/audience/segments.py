@@ -1,8 +1,9 @@
 """The audience language of the fake Braze: Braze's connected-audience object, used for segments too.
 
 Scenario authors should be able to paste a filter into a real `/messages/send` `audience`, so the
-grammar is Braze's, plus one harness contract (`custom_event`, the dashboard's "X custom event in Y
-days"). A segment is evaluated against up to 100,000 profiles on every send, so a spec is validated
+grammar is Braze's, plus two harness contracts (`custom_event`, the dashboard's "X custom event in Y
+days", and `subscription_group`, the dashboard's "Subscription Group": Braze's connected audience has no
+subscription group filter). A segment is evaluated against up to 100,000 profiles on every send, so a spec is validated
 and compiled once into nested closures: nothing is parsed per profile, regexes and ISO times are
 prepared up front, and a bad spec fails at creation with the path of the offending part instead of
 silently matching nobody.
@@ -35,6 +36,9 @@ Choices where the docs are silent:
   `exists` / `does_not_exist`), as are unknown fields in a filter body. Day counts may be
   fractional, 0..36500; custom event counts are any non-negative integer (the dashboard stops at 50).
 - Regexes are Python's `re`, which agrees with Braze's PCRE on the common subset.
+- `subscription_group` `is` / `is_not` "subscribed" | "unsubscribed" reads the profile's state in that group;
+  a profile with no state in it ("unknown" to `/subscription/status/get`) is neither, so `is_not` matches it.
+  The group's existence is not checked here (groups may be defined after the segment).
 - An absent subscription status reads as "subscribed"; a profile that never used the app matches
   neither `after` nor `before`. Custom event counts ignore events timestamped after `now`.
 """
@@ -60,6 +64,7 @@ _NUMBER = (int, float)
 _BLANK_TYPES = (str, list, dict)
 _MAX_DAYS = 36_500  # a century: keeps `now ± days` inside datetime's range
 _SUBSCRIPTION_STATES = ("opted_in", "subscribed", "unsubscribed")
+_GROUP_STATES = ("subscribed", "unsubscribed")
 _ORDERING = {
     "equals": operator.eq, "not_equal": operator.ne, "greater_than": operator.gt,
     "greater_than_or_equal_to": operator.ge, "less_than": operator.lt, "less_than_or_equal_to": operator.le,
@@ -88,7 +93,7 @@ _ATTRIBUTE_COMPARISONS: dict[str, tuple[str, ...]] = {
     "does_not_exist": ("string", "array", "number", "boolean", "time"),
 }
 _FILTER_KEYS = ("AND", "OR", "custom_attribute", "push_subscription_status", "email_subscription_status",
-                "last_used_app", "custom_event")
+                "last_used_app", "custom_event", "subscription_group")
 
 
 class SegmentError(ValueError):
@@ -199,6 +204,8 @@ def _compile(spec: Any, path: str) -> Predicate:
         return _last_used_app(body, here)
     if key == "custom_event":
         return _custom_event(body, here)
+    if key == "subscription_group":
+        return _subscription_group(body, here)
     raise SegmentError(here, f"unknown filter (expected one of {_one_of(_FILTER_KEYS)})")
 
 
@@ -233,6 +240,16 @@ def _subscription(body: Any, path: str, attribute: str) -> Predicate:
     if comparison == "is":
         return lambda profile, now: (profile.attributes.get(attribute) or "subscribed") == wanted
     return lambda profile, now: (profile.attributes.get(attribute) or "subscribed") != wanted
+
+
+def _subscription_group(body: Any, path: str) -> Predicate:
+    _check_fields(body, path, ("subscription_group_id", "comparison", "value"))
+    group_id = _name(body, "subscription_group_id", path)
+    comparison = _choice(body, "comparison", path, ("is", "is_not"), "a subscription group comparison")
+    wanted = _choice(body, "value", path, _GROUP_STATES, "a subscription group state")
+    if comparison == "is":
+        return lambda profile, now: profile.subscription_groups.get(group_id) == wanted
+    return lambda profile, now: profile.subscription_groups.get(group_id) != wanted
 
 
 def _last_used_app(body: Any, path: str) -> Predicate:

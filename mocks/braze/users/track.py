@@ -16,6 +16,7 @@ from typing import Any
 from harness.runtime import Runtime
 from mocks.braze.rest.errors import MAX_INPUT_LENGTH, NO_VALID_DATA, BrazeError
 from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, Profile, UserStore
+from mocks.braze.users.subscriptions import Subscriptions
 from mocks.braze.users.values import (
     MAX_INT,
     InvalidValue,
@@ -28,6 +29,7 @@ from mocks.braze.users.values import (
 )
 
 MAX_OBJECTS = 75
+NO_MATCHING_USER = "No user matches the identifier and '_update_existing_only' is set"
 IDENTIFIERS = ("external_id", "user_alias", "braze_id", "email", "phone")  # in order of precedence
 # not attributes; email and phone are, unless they are what names the user
 RESERVED_KEYS = frozenset({"external_id", "user_alias", "braze_id", "_update_existing_only", "push_token_import",
@@ -51,9 +53,10 @@ class Skip(Exception):
 
 
 class UserTracker:
-    def __init__(self, runtime: Runtime, users: UserStore) -> None:
+    def __init__(self, runtime: Runtime, users: UserStore, subscriptions: Subscriptions) -> None:
         self.runtime = runtime
         self.users = users
+        self.subscriptions = subscriptions  # the workspace's groups, for the attribute `subscription_groups`
         self.listeners: list[EventListener] = []
 
     def new_profile(self, **fields: Any) -> Profile:
@@ -159,6 +162,8 @@ class UserTracker:
             try:
                 if key in DEFAULT_ATTRIBUTES:
                     changes.append((key, ("default", default_attribute(key, value))))
+                elif key == "subscription_groups":
+                    changes.append((key, ("subscriptions", self.subscriptions.track_value(value))))
                 elif value is None:
                     changes.append((key, ("remove", None)))
                 elif isinstance(value, dict) and set(value) <= {"inc", "add", "remove"} and value:
@@ -169,7 +174,7 @@ class UserTracker:
                 raise Skip(str(exc)) from None
         profile = self.resolve(obj, create=True)
         if profile is None:
-            raise Skip("No user matches the identifier and '_update_existing_only' is set")
+            raise Skip(NO_MATCHING_USER)
         for key, (op, value) in changes:
             _apply(self.users, profile, key, op, value)
         profile.updated_at = self.runtime.clock.now()
@@ -196,7 +201,7 @@ class UserTracker:
             raise Skip("'app_id' must be a string")
         profile = self.resolve(obj, create=True)
         if profile is None:
-            raise Skip("No user matches the identifier and '_update_existing_only' is set")
+            raise Skip(NO_MATCHING_USER)
         profile.record_event(name, when, properties)
         profile.updated_at = self.runtime.clock.now()
         return CustomEvent(profile, name, when, properties, trace)
@@ -223,7 +228,7 @@ class UserTracker:
             raise Skip(str(exc)) from None
         profile = self.resolve(obj, create=True)
         if profile is None:
-            raise Skip("No user matches the identifier and '_update_existing_only' is set")
+            raise Skip(NO_MATCHING_USER)
         profile.purchases.append({"product_id": product_id, "currency": currency.upper(), "price": price,
                                   "quantity": quantity, "time": when, "properties": properties})
         profile.updated_at = self.runtime.clock.now()
@@ -250,6 +255,8 @@ def _apply(users: UserStore, profile: Profile, key: str, op: str, value: Any) ->
             profile.attributes.pop(key, None)
         else:
             profile.attributes[key] = value
+    elif op == "subscriptions":
+        profile.subscription_groups.update(value)
     elif op == "remove" and value is None:
         profile.custom.pop(key, None)
     elif op == "set":
