@@ -28,7 +28,9 @@ from mocks.braze.rest import errors
 from mocks.braze.rest.auth import DEFAULT_API_KEY, KeyRing
 from mocks.braze.rest.errors import BrazeError
 from mocks.braze.users.analytics import EventAnalytics
+from mocks.braze.users.identity import Identity
 from mocks.braze.users.profiles import UserStore
+from mocks.braze.users.subscriptions import Subscriptions
 from mocks.braze.users.track import CustomEvent, UserTracker
 
 HOUR = 3600.0
@@ -49,7 +51,9 @@ class BrazeService:
         self.runtime = runtime
         self.keys = KeyRing(api_key)
         self.users = UserStore()
-        self.tracker = UserTracker(runtime, self.users)
+        self.subscriptions = Subscriptions(self.users, runtime.ids.uuid, runtime.clock.now)
+        self.tracker = UserTracker(runtime, self.users, self.subscriptions)
+        self.identity = Identity(self.users, self.tracker.new_profile, runtime.clock.now)
         self.segments = SegmentStore(runtime.ids.uuid)
         self.audiences = AudienceResolver(self.segments)
         self.templates = WebhookTemplateStore(runtime.transport.check_url)
@@ -107,6 +111,7 @@ class BrazeService:
         self.conversions.reset()
         self.analytics.reset()
         self.users.clear()
+        self.subscriptions.reset()
         for segment in self.segments.list():
             self.segments.delete(segment.segment_id)
         self.templates.reset()
