@@ -28,6 +28,8 @@ TEXTS = ["blue", "Blue", "BLUE", "red", "navy blue", "bleu", "x1"]
 PATTERNS = ["blue", "^b", "E$", "b.u", "red|navy", "[0-9]", ".*", "^$"]
 EVENTS = ["login", "purchase"]
 STATES = ["opted_in", "subscribed", "unsubscribed"]
+GROUPS = ["g1", "g2"]
+GROUP_STATES = ["subscribed", "unsubscribed"]
 NUMBER_VALUES = [-3, -2, -1, 0, 1, 2, 3, 0.0, 0.5, -1.5, 2.0]
 NUMBERS = st.sampled_from(NUMBER_VALUES)
 BASE_SCALARS = [*TEXTS, 0, 1, 2, True, False]
@@ -129,6 +131,9 @@ def oracle(spec: dict[str, Any], profile: Profile, now: datetime) -> bool:
         if status is None:
             status = "subscribed"
         return (status == body["value"]) == (body["comparison"] == "is")
+    if key == "subscription_group":  # harness contract: no state in the group is neither state
+        state = profile.subscription_groups.get(body["subscription_group_id"])
+        return (state == body["value"]) == (body["comparison"] == "is")
     if key == "last_used_app":
         last = profile.last_used_app
         if last is None:
@@ -215,8 +220,9 @@ def random_profile(rnd: random.Random, now: datetime, times: list[datetime], sca
     for key in ("push_subscribe", "email_subscribe"):
         if rnd.random() < 0.8:
             attributes[key] = rnd.choice([*STATES, None])
+    groups = {group: rnd.choice(GROUP_STATES) for group in GROUPS if rnd.random() < 0.6}
     return Profile(braze_id=f"{rnd.getrandbits(64):016x}", created_at=now, random_bucket_number=0, custom=custom,
-                   attributes=attributes, events=events,
+                   attributes=attributes, events=events, subscription_groups=groups,
                    last_used_app=random_time(rnd, now, times) if rnd.random() < 0.75 else None)
 
 
@@ -249,6 +255,9 @@ def leaf_kinds(now: datetime) -> list[st.SearchStrategy[dict[str, Any]]]:
         st.builds(lambda key, comparison, value: {key: {"comparison": comparison, "value": value}},
                   st.sampled_from(["push_subscription_status", "email_subscription_status"]),
                   st.sampled_from(["is", "is_not"]), st.sampled_from(STATES)),
+        st.builds(lambda group, comparison, value: {"subscription_group": {
+            "subscription_group_id": group, "comparison": comparison, "value": value}},
+            st.sampled_from([*GROUPS, "never"]), st.sampled_from(["is", "is_not"]), st.sampled_from(GROUP_STATES)),
         st.builds(lambda comparison, value: {"last_used_app": {"comparison": comparison, "value": value}},
                   st.sampled_from(["after", "before"]), iso_near(now)),
         st.builds(lambda name, comparison, value, days: {"custom_event": {
@@ -352,7 +361,8 @@ def test_filter_trees_agree_with_the_oracle(case: tuple[dict[str, Any], list[Pro
 
 WORDS = ["AND", "OR", "custom_attribute", "custom_attribute_name", "comparison", "value", "custom_event", "name",
          "days", "push_subscription_status", "email_subscription_status", "last_used_app", "equals", "exists",
-         "matches_regex", "after", "less_than_x_days_ago", "includes_value", "is", "opted_in", "(", "2024-05-01"]
+         "matches_regex", "after", "less_than_x_days_ago", "includes_value", "is", "opted_in", "(", "2024-05-01",
+         "subscription_group", "subscription_group_id", "subscribed"]
 junk_scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=6)
                 | st.sampled_from(WORDS))
 junk = st.recursive(junk_scalars, lambda children: st.lists(children, max_size=3)
