@@ -137,6 +137,19 @@ def test_identify_by_email_uses_prioritization(braze):
     assert braze.stored("e1") is second  # equal update times: the later added counts as the more recent
 
 
+def test_identify_by_phone_combines_a_phone_only_user_into_the_identified_one(braze):
+    """post_user_identify.md: `phone_numbers_to_identify` identifies a phone number-only profile; it is combined
+    with the profile that has the external_id, then removed."""
+    braze.track({"attributes": [{"phone": "+11112223333", "first_name": "Phone"}]})
+    braze.users("u1")
+    response = braze.post("/users/identify", {"phone_numbers_to_identify": [
+        {"external_id": "u1", "phone": "+11112223333", "prioritization": ["unidentified"]}]})
+    assert response.get_json() == {"aliases_processed": 1, "message": "success"}
+    assert len(braze.service.users) == 1
+    assert braze.stored("u1").attributes == {"phone": "+11112223333", "first_name": "Phone"}
+    assert braze.service.users.by_phone("+11112223333") == [braze.stored("u1")]
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"external_id": "e1", "email": "a@example.com"},
      "'prioritization' is required when a user is named by 'email' or 'phone'"),
