@@ -28,6 +28,7 @@ from mocks.braze.rest import errors
 from mocks.braze.rest.auth import DEFAULT_API_KEY, KeyRing
 from mocks.braze.rest.errors import BrazeError
 from mocks.braze.users.analytics import EventAnalytics
+from mocks.braze.users.external_ids import ExternalIdMigration
 from mocks.braze.users.identity import Identity
 from mocks.braze.users.profiles import UserStore
 from mocks.braze.users.subscriptions import Subscriptions
@@ -54,6 +55,7 @@ class BrazeService:
         self.subscriptions = Subscriptions(self.users, runtime.ids.uuid, runtime.clock.now)
         self.tracker = UserTracker(runtime, self.users, self.subscriptions)
         self.identity = Identity(self.users, self.tracker.new_profile, runtime.clock.now)
+        self.external_ids = ExternalIdMigration(self.users, runtime.clock.now)
         self.segments = SegmentStore(runtime.ids.uuid)
         self.audiences = AudienceResolver(self.segments)
         self.templates = WebhookTemplateStore(runtime.transport.check_url)

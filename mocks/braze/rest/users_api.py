@@ -1,6 +1,6 @@
 """REST routes of identity and subscriptions: `/users/identify`, `/users/alias/new|update`, `/users/merge`,
 `/users/external_ids/rename|remove`, `/users/track/sync`, `/subscription/*`, and the dashboard's Subscription
-Groups page as `/_admin/subscription_groups`. Parse, call the domain (`users/identity.py`,
+Groups page as `/_admin/subscription_groups`. Parse, call the domain (`users/identity.py`, `users/external_ids.py`,
 `users/subscriptions.py`, `users/track_sync.py`), answer; permissions as each docs page names them."""
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ def users_blueprint(service: BrazeService) -> Blueprint:
     @bp.post("/users/external_ids/rename")
     @rest_endpoint(service, "users.external_ids.rename", "/users/external_ids/rename")
     def external_ids_rename():
-        return jsonify(identity.rename(rest_json())), 201
+        return jsonify(service.external_ids.rename(rest_json())), 201
 
     @bp.post("/users/external_ids/remove")
     @rest_endpoint(service, "users.external_ids.remove", "/users/external_ids/remove")
     def external_ids_remove():
-        return jsonify(identity.remove(rest_json())), 201
+        return jsonify(service.external_ids.remove(rest_json())), 201
 
     @bp.post("/users/track/sync")
     @rest_endpoint(service, "users.track.sync", "/users/track/sync")
