@@ -9,12 +9,14 @@ import hashlib
 import json
 import string
 import urllib.parse
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mocks.braze.liquid.render import AbortMessage, BrazeLiquidError, render
+from mocks.braze.liquid.strftime import strftime
 
 SETTINGS = settings(max_examples=100, deadline=None)
 
@@ -118,3 +120,64 @@ def test_number_with_delimiter_agrees_with_python_grouping(n):
 def test_json_escape_embeds_in_a_json_string(text):
     body = render('{"name": "{{ v | json_escape }}"}', {"v": text})
     assert json.loads(body) == {"name": text}
+
+
+# -- Ruby's Time#strftime (mocks.braze.liquid.strftime) ------------------------------------------
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+times = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9998, 12, 31), timezones=offsets | st.just(UTC))
+# Directives Python's C-library strftime writes as Ruby does (on glibc, in the C locale).
+PORTABLE = "%Y %m %d %H %M %S %j %a %A %b %B %y %U %W %G %V %u %w %p %I %C %%"
+
+
+@SETTINGS
+@given(when=times)
+def test_epoch_seconds_round_trip(when):
+    """`%s` is the Unix time of the instant, whatever the zone: Time.at(t.strftime('%s').to_i) == t (to the second)."""
+    seconds = int(strftime(when, "%s"))
+    assert datetime.fromtimestamp(seconds, UTC) == when.replace(microsecond=0)
+    assert int(strftime(when, "%Q")) == seconds * 1000 + when.microsecond // 1000
+
+
+@SETTINGS
+@given(when=times, digits=st.integers(min_value=1, max_value=30))
+def test_fractions_have_the_width_in_digits(when, digits):
+    assert strftime(when, "%L") == f"{when.microsecond // 1000:03d}"
+    fraction = strftime(when, f"%{digits}N")
+    assert len(fraction) == digits and fraction.isdigit()
+    assert (fraction + "0" * 6)[:6] == f"{when.microsecond:06d}" or digits < 6
+
+
+@SETTINGS
+@given(when=times)
+def test_portable_directives_agree_with_python(when):
+    assert strftime(when, PORTABLE) == when.strftime(PORTABLE)
+
+
+@SETTINGS
+@given(when=times, width=st.integers(min_value=1, max_value=40), conversion=st.sampled_from("YmdeHkIlMSjyCuwUWGgVsQ"))
+def test_number_flags_pad_as_ruby_describes(when, width, conversion):
+    """`-` drops the padding, a width pads to at least that many characters, `_` with spaces and `0` with
+    zeros (a leading 0 is the flag, as in Ruby, so widths start at 1)."""
+    bare = strftime(when, f"%-{conversion}")
+    assert bare == str(int(strftime(when, f"%{conversion}")))
+    assert strftime(when, f"%_{width}{conversion}") == bare.rjust(width)
+    assert strftime(when, f"%0{width}{conversion}") == bare.rjust(width, "0")
+
+
+@SETTINGS
+@given(when=times, width=st.integers(min_value=1, max_value=40), conversion=st.sampled_from("AaBbhpPZ"))
+def test_word_flags_pad_and_case_as_ruby_describes(when, width, conversion):
+    plain = strftime(when, f"%{conversion}")
+    assert strftime(when, f"%^{conversion}") == plain.upper()
+    assert strftime(when, f"%{width}{conversion}") == plain.rjust(width)
+    assert strftime(when, f"%^{width}{conversion}") == plain.upper().rjust(width)
+
+
+@SETTINGS
+@given(when=times, colons=st.integers(min_value=0, max_value=2))
+def test_offsets_read_back_as_the_offset(when, colons):
+    text = strftime(when, "%" + ":" * colons + "z")
+    sign = -1 if text[0] == "-" else 1
+    parts = [int(part) for part in (text[1:].split(":") if colons else (text[1:3], text[3:]))]
+    assert sign * timedelta(hours=parts[0], minutes=parts[1], seconds=parts[2] if colons == 2 else 0) == \
+        when.utcoffset()

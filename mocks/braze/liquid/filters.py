@@ -28,6 +28,8 @@ from liquid.exceptions import FilterArgumentError
 from liquid.filter import decimal_arg, flatten, with_context
 from liquid.undefined import Undefined
 
+from mocks.braze.liquid.strftime import strftime
+
 # python-liquid filters Braze lacks: `lstrip`/`rstrip` are marked unsupported in Braze's filter table,
 # `safe`/`escapejs`/`squish` are not Shopify Liquid, and the rest arrived after Liquid 5.4.
 _REMOVED = frozenset({"lstrip", "rstrip", "safe", "escapejs", "squish", "find", "find_index", "has", "reject",
@@ -238,15 +240,14 @@ def to_datetime(value: Any, now: datetime) -> datetime | None:
 
 @with_context
 def date_filter(value: Any, fmt: Any = None, *, context: Any) -> Any:
-    """Liquid's `date`, on the render's clock, with `%s` as epoch seconds."""
+    """Liquid's `date`, on the render's clock, formatted by Ruby's `Time#strftime` (`%L`, `%-d`, `%:z`...)."""
     if fmt is None or isinstance(fmt, Undefined) or to_output(fmt) == "" or to_output(value) == "":
         return value
     when = to_datetime(value, context.braze.now())
     if when is None:
         return value
-    pattern = re.sub(r"%%|%s", lambda m: "%%" if m.group() == "%%" else str(int(when.timestamp())), to_output(fmt))
     try:
-        return when.strftime(pattern)
+        return strftime(when, to_output(fmt))
     except ValueError as exc:
         raise FilterArgumentError(f"date: {exc}", token=None) from exc
 
