@@ -10,6 +10,7 @@ import json
 import string
 import urllib.parse
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings
@@ -181,3 +182,37 @@ def test_offsets_read_back_as_the_offset(when, colons):
     parts = [int(part) for part in (text[1:].split(":") if colons else (text[1:3], text[3:]))]
     assert sign * timedelta(hours=parts[0], minutes=parts[1], seconds=parts[2] if colons == 2 else 0) == \
         when.utcoffset()
+
+
+# -- Ruby numbers (mocks.braze.liquid.math_filters) ----------------------------------------------
+decimals = st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False, allow_infinity=False)
+
+
+@SETTINGS
+@given(value=decimals, places=st.integers(min_value=0, max_value=3))
+def test_round_is_symmetric_and_sends_halves_away_from_zero(value, places):
+    """BigDecimal's ROUND_HALF_UP: round(-x) is -round(x), and a value exactly halfway goes away from zero."""
+    out = render("{{ v | round: p }}|{{ w | round: p }}", {"v": float(value), "w": float(-value), "p": places})
+    up, down = (Decimal(part) for part in out.split("|"))
+    assert up == -down
+    step = Decimal(1).scaleb(-places)
+    assert abs(up - value) <= step / 2
+    if abs(up - value) == step / 2:
+        assert abs(up) > abs(value)
+
+
+@SETTINGS
+@given(left=st.integers(-10**6, 10**6), right=st.integers(-10**6, 10**6).filter(bool))
+def test_integer_division_and_modulo_floor_as_ruby_does(left, right):
+    quotient, remainder = (int(part) for part in
+                           render("{{ a | divided_by: b }}|{{ a | modulo: b }}", {"a": left, "b": right}).split("|"))
+    assert quotient * right + remainder == left
+    assert remainder == 0 or (remainder < 0) == (right < 0)
+
+
+@SETTINGS
+@given(left=decimals, right=decimals.filter(bool))
+def test_decimal_modulo_takes_the_divisors_sign(left, right):
+    remainder = Decimal(render("{{ a | modulo: b }}", {"a": float(left), "b": float(right)}))
+    assert abs(remainder) < abs(right)
+    assert remainder == 0 or (remainder < 0) == (right < 0)

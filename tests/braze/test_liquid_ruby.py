@@ -81,3 +81,43 @@ def test_date_filter_uses_ruby_strftime() -> None:
 def test_a_huge_strftime_width_is_a_liquid_error_not_a_gigabyte() -> None:
     with pytest.raises(BrazeLiquidError, match="width"):
         r("{{ 'now' | date: '%999999999d' }}")
+
+
+# -- numbers: utils.rb to_number and apply_operation --------------------------------------------
+@pytest.mark.parametrize(("template", "expected"), [
+    # round: `Utils.to_number(input).round(n)`, a BigDecimal rounding half up (away from zero); `.to_i` when n == 0
+    ("{{ 2.5 | round }}", "3"), ("{{ -2.5 | round }}", "-3"), ("{{ 0.5 | round }}", "1"), ("{{ 3.5 | round }}", "4"),
+    ("{{ 1.005 | round: 2 }}", "1.01"), ("{{ 2.675 | round: 2 }}", "2.68"), ("{{ -2.675 | round: 2 }}", "-2.68"),
+    ("{{ 3.0 | round: 2 }}", "3.0"), ("{{ 5 | round: 2 }}", "5"), ("{{ '2.5' | round }}", "3"),
+    # Integer#round with negative digits rounds to tens, hundreds, half up
+    ("{{ 1234 | round: -2 }}", "1200"), ("{{ 15 | round: -1 }}", "20"), ("{{ -15 | round: -1 }}", "-20"),
+    # divided_by: Integer#/ floors; a decimal division is exact before `to_f` (0.3 / 0.1 is 3.0 in BigDecimal)
+    ("{{ 7 | divided_by: 2 }} {{ -7 | divided_by: 2 }} {{ 7 | divided_by: 2.0 }}", "3 -4 3.5"),
+    ("{{ 0.3 | divided_by: 0.1 }}", "3.0"),
+    # modulo: Ruby's % takes the divisor's sign, for BigDecimal as for Integer
+    ("{{ -7 | modulo: 3 }} {{ -7.5 | modulo: 2 }} {{ 7.5 | modulo: -2 }} {{ 7.5 | modulo: 2 }}", "2 0.5 -0.5 1.5"),
+    ("{{ 3 | times: 1.1 }} {{ 3 | times: 2.0 }} {{ 0.1 | plus: 0.2 }} {{ 1 | minus: 0.9 }}", "3.3 6.0 0.3 0.1"),
+    # to_number of text: "3.5" is a decimal, other text its leading integer (String#to_i), "1e3" is 1
+    ("{{ '3.5' | plus: 1 }} {{ '3.5abc' | plus: 1 }} {{ '1e3' | plus: 0 }} {{ '+3' | plus: 0 }} {{ 'abc' | plus: 1 }}",
+     "4.5 4 1 3 1"),
+    ("{{ '1_000' | plus: 0 }} {{ ' 12 ' | times: 2 }} {{ '.5' | plus: 0 }}", "1000 24 0"),
+    # true, nil and a missing value are not Numeric: to_number gives 0
+    ("{{ true | plus: 1 }} {{ nil | plus: 1 }} {{ missing | times: 5 }}", "1 1 0"),
+    ("{{ '-3' | abs }} {{ -2.5 | abs }} {{ '3.5abc' | ceil }} {{ 'abc' | floor }} {{ '-1.5' | ceil }}", "3 2.5 3 0 -1"),
+    ("{{ 5 | at_least: 6.0 }} {{ 5.5 | at_most: 6 }} {{ '7' | at_most: 3 }}", "6.0 5.5 3"),
+])
+def test_numbers_follow_ruby(template: str, expected: str) -> None:
+    assert r(template) == expected
+
+
+@pytest.mark.parametrize("template", ["{{ 7 | divided_by: 0 }}", "{{ 7.0 | divided_by: 0 }}", "{{ 7 | modulo: 0.0 }}"])
+def test_division_by_zero_is_a_liquid_error(template: str) -> None:
+    """standardfilters.rb: `rescue ::ZeroDivisionError => e; raise Liquid::ZeroDivisionError, e.message`."""
+    with pytest.raises(BrazeLiquidError, match="divided by 0"):
+        r(template)
+
+
+def test_size_of_an_integer_is_its_bytes() -> None:
+    """standardfilters.rb `size`: `input.respond_to?(:size) ? input.size : 0`; Ruby's `Integer#size` is 8."""
+    assert r("{{ n | size }} {{ f | size }} {{ s | size }} {{ h | size }}", {"n": 5, "f": 1.5, "s": "abc",
+                                                                            "h": {"a": 1}}) == "8 0 3 1"

@@ -28,6 +28,7 @@ from liquid.exceptions import FilterArgumentError
 from liquid.filter import decimal_arg, flatten, with_context
 from liquid.undefined import Undefined
 
+from mocks.braze.liquid.math_filters import MATH_FILTERS
 from mocks.braze.liquid.strftime import strftime
 
 # python-liquid filters Braze lacks: `lstrip`/`rstrip` are marked unsupported in Braze's filter table,
@@ -289,4 +290,5 @@ def install(filters: dict[str, Callable[..., Any]]) -> None:
         del filters[name]
     for name in _RUBY_STRING_FILTERS:
         filters[name] = _ruby_strings(filters[name])
+    filters.update(MATH_FILTERS)
     filters.update(BRAZE_FILTERS)
