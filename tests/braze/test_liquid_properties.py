@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import string
 import urllib.parse
 from datetime import UTC, datetime, timedelta, timezone
@@ -216,3 +217,22 @@ def test_decimal_modulo_takes_the_divisors_sign(left, right):
     remainder = Decimal(render("{{ a | modulo: b }}", {"a": float(left), "b": float(right)}))
     assert abs(remainder) < abs(right)
     assert remainder == 0 or (remainder < 0) == (right < 0)
+
+
+# -- Ruby's String#split (mocks.braze.liquid.string_filters) -------------------------------------
+@SETTINGS
+@given(text=st.text(alphabet="ab,; \t\n\u00a0", max_size=30), separator=st.sampled_from([",", ";", "ab", ", "]))
+def test_split_then_join_gives_back_the_text_without_trailing_separators(text, separator):
+    parts = json.loads(render("{{ t | split: s | as_json_string }}", {"t": text, "s": separator}))
+    assert parts[-1:] != [""]
+    rebuilt = separator.join(parts)
+    assert text.startswith(rebuilt)
+    assert set(text[len(rebuilt):].split(separator)) <= {""}
+
+
+@SETTINGS
+@given(text=st.text(alphabet="ab \t\n\r\v\f\u00a0\u2003", max_size=30))
+def test_split_on_a_space_splits_on_ascii_whitespace_runs(text):
+    parts = json.loads(render("{{ t | split: ' ' | as_json_string }}", {"t": text}))
+    assert parts == [part for part in re.split(r"[ \t\n\r\v\f]+", text) if part]
+    assert all(part for part in parts)

@@ -121,3 +121,84 @@ def test_size_of_an_integer_is_its_bytes() -> None:
     """standardfilters.rb `size`: `input.respond_to?(:size) ? input.size : 0`; Ruby's `Integer#size` is 8."""
     assert r("{{ n | size }} {{ f | size }} {{ s | size }} {{ h | size }}", {"n": 5, "f": 1.5, "s": "abc",
                                                                             "h": {"a": 1}}) == "8 0 3 1"
+
+
+# -- text: standardfilters.rb on Ruby's String ----------------------------------------------------
+@pytest.mark.parametrize(("template", "expected"), [
+    # split: `input.to_s.split(pattern.to_s)`; String#split drops trailing empty strings, keeps leading ones
+    ("{{ 'a,b,,c,,' | split: ',' | size }}", "4"), ("{{ ',a' | split: ',' | size }}", "2"),
+    ("{{ ',,' | split: ',' | size }}", "0"), ("{{ '' | split: ',' | size }}", "0"),
+    # String#split(" "): awk-style, on runs of ASCII whitespace, leading whitespace ignored; "" gives characters
+    ("{{ s | split: ' ' | join: '|' }}", "a|b|c"), ("{{ nbsp | split: ' ' | size }}", "1"),
+    ("{{ 'abc' | split: '' | join: '|' }}", "a|b|c"),
+    # truncate: `input_str[0...l].concat(truncate_string_str)` with l = length - ellipsis length, at least 0
+    ("{{ 'a b' | truncate: 2 }}", "..."), ("{{ 'hello world' | truncate: 8 }}", "hello..."),
+    ("{{ 'hello' | truncate: 5 }}", "hello"), ("{{ 'hello' | truncate: 3, '' }}", "hel"),
+    # truncatewords: `return input if wordlist.length <= words` (spacing kept); at least one word
+    ("{{ 'one two' | truncatewords: 2 }}", "one two"), ("{{ s | truncatewords: 5 }}", "  a  b\tc "),
+    ("{{ 'one two three' | truncatewords: 0 }}", "one..."), ("{{ 'a  b c' | truncatewords: 2, '!' }}", "a b!"),
+    # slice: String#slice(start, length), nil (so '') outside the text or for a negative length
+    ("{{ 'hello' | slice: -3, 2 }}", "ll"), ("{{ 'hello' | slice: 5 }}|{{ 'hello' | slice: 1, -1 }}", "|"),
+    ("{{ list | slice: 1, 5 | join: ',' }}|{{ list | slice: -1 | join: ',' }}", "b,c|c"),
+    # strip: Ruby's whitespace is ASCII (and NUL): a no-break space is text
+    ("{{ nbsp | strip | size }} {{ ' x ' | strip }}", "3 x"),
+    # escape: CGI.escapeHTML writes ' as &#39;; escape_once leaves named and decimal entities alone
+    ("{{ q | escape }}", "&quot;it&#39;s&quot; &lt;b&gt; &amp;"),
+    ("{{ '&eacute; &#x41; &amp; < &#39;' | escape_once }}", "&eacute; &amp;#x41; &amp; &lt; &#39;"),
+    # strip_html: STRIP_HTML_BLOCKS, then STRIP_HTML_TAGS = /<.*?>/m
+    ("{{ '<script>x</script>a<!-- c -->b<style>p{}</style><p class=\"y\">c</p>' | strip_html }}", "abc"),
+    ("{{ 'a < b and c > d' | strip_html }}", "a  d"),
+    # replace_last: `input.rindex(string)`, so a match at the start is replaced; remove_last likewise
+    ("{{ 'ab' | remove_last: 'a' }} {{ 'ab' | replace_last: 'a', 'x' }} {{ 'abc' | replace_last: '', 'x' }}",
+     "b xb abcx"),
+    # replace is gsub, replace_first sub: Ruby expands \0 (the match), \` (before it) and \\ in the replacement
+    ("{{ 'abc' | replace: 'b', '[\\0]' }} {{ 'abc' | replace_first: 'b', '\\`' }}", "a[b]c aac"),
+    # to_s of an array is its inspect form
+    ("{{ list | append: '!' }} {{ mixed | upcase }}", '["a", "b", "c"]! [1, "A", NIL]'),
+])
+def test_text_filters_follow_ruby(template: str, expected: str) -> None:
+    variables = {"s": "  a  b\tc ", "nbsp": "\u00a0x\u00a0", "list": ["a", "b", "c"], "mixed": [1, "a", None],
+                 "q": "\"it's\" <b> &"}
+    assert r(template, variables) == expected
+
+
+def test_gsub_turns_two_backslashes_into_one() -> None:
+    """Ruby's gsub replacement `\\\\` is one backslash: escaping a backslash needs four (Ruby's String#gsub docs)."""
+    assert r("{{ t | replace: '\\', '\\\\' }}|{{ t | replace: '\\', '\\\\\\\\' }}", {"t": "a\\b"}) == "a\\b|a\\\\b"
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("{{ 'a%ffb' | url_decode }}", "invalid byte sequence in UTF-8"),
+    ("{{ 'aGk=\n' | base64_decode }}", "invalid base64 provided to base64_decode"),
+    ("{{ 'hello' | truncate: 'a' }}", "invalid integer"),
+    ("{{ 'hello' | truncatewords: 2.5 }}", "invalid integer"),  # Utils.to_integer: Integer("2.5") raises
+])
+def test_text_filter_errors_are_rubys(template: str, message: str) -> None:
+    with pytest.raises(BrazeLiquidError, match=message):
+        r(template)
+
+
+# -- arrays: Ruby's == and <=> -------------------------------------------------------------------
+ITEMS = {"mixed": [1, True, 1.0, "1", 1], "vals": [{"v": 0}, {"v": ""}, {"v": None}, {"v": False}, {"v": 1}],
+         "flags": [{"v": 1}, {"v": True}, {"v": 1.0}], "names": ["b", "A", "É", "é", None, "c"],
+         "nums": [None, 10, 9], "nested": [[3, [1]], 2]}
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{{ mixed | uniq | size }}", "4"),  # uniq is by eql?: 1, true, 1.0 and "1" differ
+    ("{{ vals | where: 'v' | size }}", "3"),  # truthy: everything but nil and false, so 0 and "" too
+    ("{{ flags | where: 'v', true | size }} {{ flags | where: 'v', 1 | size }}", "1 2"),  # true != 1, 1 == 1.0
+    ("{{ nums | sort | join: ',' }}", "9,10,"),  # nil_safe_compare: nil sorts last
+    ("{{ nums | sort_natural | join: ',' }}", "10,9,"),  # casecmp of to_s: "10" before "9"
+    ("{{ names | sort_natural | join: ',' }}", "A,b,c,É,é,"),  # casecmp folds ASCII letters only
+    ("{{ nested | sort | join: ',' }}", "1,2,3"),  # InputIterator flattens the array first
+    ("{{ vals | compact: 'v' | size }}", "4"),
+])
+def test_array_filters_compare_as_ruby(template: str, expected: str) -> None:
+    assert r(template, ITEMS) == expected
+
+
+def test_sorting_incomparable_values_is_an_error() -> None:
+    """standardfilters.rb nil_safe_compare raises Liquid::ArgumentError "cannot sort values of incompatible types"."""
+    with pytest.raises(BrazeLiquidError, match="cannot sort values of incompatible types"):
+        r("{{ mixed | sort }}", ITEMS)

@@ -20,6 +20,9 @@ DEFAULT_ABORT_REASON = "{% abort_message %} called"
 # A reason goes into the Message Activity Log, the journal and Currents for every user: a template's own text
 # (an abort reason, a name in an error) is cut to this many characters there.
 MAX_REASON = 1000
+# Characters one field (URL, a header, the body) renders to, captures included: a resource limit of the render
+# (mocks.braze.liquid.render) that the filters building long text check too.
+OUTPUT_STREAM_LIMIT = 1024 * 1024
 
 
 def clipped(text: str) -> str:

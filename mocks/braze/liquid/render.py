@@ -36,15 +36,16 @@ from liquid.exceptions import (
     LoopIterationLimitError,
     OutputStreamLimitError,
 )
-from liquid.filter import string_filter
 from liquid.output import LimitedStringIO
 from liquid.tag import Tag
 from liquid.token import TOKEN_DOC, TOKEN_EXPRESSION, TOKEN_TAG
 from liquid.utils import ReadOnlyChainMap
 
 from mocks.braze.liquid import filters as liquid_filters
+from mocks.braze.liquid.array_filters import ARRAY_FILTERS
 from mocks.braze.liquid.base import (
     DEFAULT_ABORT_REASON,
+    OUTPUT_STREAM_LIMIT,
     AbortMessage,
     BrazeLiquidError,
     BrazeLiquidSyntaxError,
@@ -52,6 +53,7 @@ from mocks.braze.liquid.base import (
 )
 from mocks.braze.liquid.connected import DEFAULT_VARIABLE, ConnectedContentCache, fetch, parse_json, parse_markup
 from mocks.braze.liquid.filters import to_output
+from mocks.braze.liquid.string_filters import STRING_FILTERS
 
 if TYPE_CHECKING:
     import requests
@@ -72,7 +74,6 @@ _CACHE_SIZE = 2048
 # or grows without end fails in well under a second instead of holding a request or a campaign.
 LOOP_ITERATION_LIMIT = 100_000  # loop iterations in all, nested ones included, and the longest range literal
 RENDER_STEP_LIMIT = 250_000  # tags and outputs rendered in all: a loop's body counts once per iteration
-OUTPUT_STREAM_LIMIT = 1024 * 1024  # characters one field (URL, a header, the body) renders to, captures included
 LOCAL_NAMESPACE_LIMIT = 2 * 1024 * 1024  # bytes (by sys.getsizeof) held by assign, capture and :save variables
 CONTEXT_DEPTH_LIMIT = 30  # nested scopes (python-liquid's default)
 
@@ -278,17 +279,6 @@ class _BoundedRange(RangeLiteral):
         return made
 
 
-@string_filter
-def _replace(value: str, sequence: object, substitute: object = "") -> str:
-    """`replace`, refusing a result over the output limit before building it: `replace: "", x` multiplies
-    a text's length, and a few in a row would exhaust memory before anything reached the output."""
-    old, new = str(to_output(sequence)), str(to_output(substitute))
-    count = len(value) + 1 if not old else value.count(old)
-    if len(value) + count * (len(new) - len(old)) > OUTPUT_STREAM_LIMIT:
-        raise OutputStreamLimitError("output stream limit reached", token=None)
-    return value.replace(old, new)
-
-
 class _OutputNode(OutputNode):
     __slots__ = ()
 
@@ -408,7 +398,8 @@ class _BrazeEnvironment(Environment):
         for tag in (_Illegal, _Output, _Echo, _AbortTag, _ConnectedTag):
             self.add_tag(tag)
         liquid_filters.install(self.filters)
-        self.filters["replace"] = _replace
+        self.filters.update(STRING_FILTERS)
+        self.filters.update(ARRAY_FILTERS)
 
     def check(self, template: BoundTemplate) -> None:
         """Refuse filters Braze lacks, and give `== blank` Braze's meaning, before the first render."""
