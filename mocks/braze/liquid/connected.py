@@ -38,7 +38,9 @@ from mocks.braze.liquid.filters import to_output
 OPTIONS = frozenset({"method", "headers", "body", "content_type", "save", "cache", "cache_max_age", "no_cache",
                      "retry", "basic_auth"})
 FLAGS = frozenset({"no_cache", "retry"})
-METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+# "Connected Content requests support GET and POST requests only" (making_an_api_call.md, braze-docs); any other
+# method fails the render, as the other bad markup does, so the message is not sent.
+METHODS = frozenset({"GET", "POST"})
 DEFAULT_CACHE_SECONDS = 300  # Braze's default, and its minimum
 MAX_CACHE_SECONDS = 4 * 3600
 MAX_CACHED_BODY = 1024 * 1024
@@ -150,7 +152,8 @@ def parse_markup(text: str) -> Request:
 def _method(options: dict[str, Any]) -> str:
     method = options.get("method", "GET").upper()
     if method not in METHODS:
-        raise BrazeLiquidError(f"connected_content: unsupported :method {options['method']!r}")
+        raise BrazeLiquidError(f"connected_content: unsupported :method {options['method']!r}: Connected Content "
+                               "supports GET and POST requests only")
     return method
 
 

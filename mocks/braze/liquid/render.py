@@ -356,7 +356,9 @@ class _ConnectedNode(Node):
             return 0
         parsed = parse_json(response.text)
         if parsed is not None:
-            if isinstance(parsed, dict):
+            # "only automatically added ... if the endpoint returns a valid JSON object and a 2XX response"
+            # (local_connected_content_variables.md): a JSON error answer is saved without it.
+            if isinstance(parsed, dict) and 200 <= response.status < 300:
                 parsed["__http_status_code__"] = response.status
             context.assign(request.save or DEFAULT_VARIABLE, parsed)
             return 0
