@@ -681,3 +681,10 @@ def test_rendering_is_fast_enough_for_a_campaign():
     for _ in range(5000):
         template.render(USER)
     assert time.perf_counter() - start < 2.5  # ~20x headroom over the measured rate
+
+
+def test_loops_one_after_another_add_up_to_the_iteration_limit():
+    """docs/braze-fake.md "Liquid limits": loop iterations count over the whole render, not per loop."""
+    assert render("{% for i in (1..50000) %}{% endfor %}{% for i in (1..50000) %}{% endfor %}ok", {}) == "ok"
+    with pytest.raises(BrazeLiquidError, match="more than 100000 loop iterations"):
+        render("{% for i in (1..60000) %}{% endfor %}{% for i in (1..60000) %}{% endfor %}", {})

@@ -249,10 +249,6 @@ class _BrazeContext(RenderContext):
         carry = buf.size if isinstance(buf, LimitedStringIO) else 0
         return _output_buffer(OUTPUT_STREAM_LIMIT - carry)
 
-
-def _output_buffer(limit: int) -> LimitedStringIO:
-    return LimitedStringIO(limit=limit, newline="\n")
-
     def loop(self, namespace: Mapping[str, object], forloop: Any) -> Any:
         """python-liquid limits the product of the loops open at once; Braze's limit is on the whole render,
         so a thousand loops one after another count too."""
@@ -260,6 +256,10 @@ def _output_buffer(limit: int) -> LimitedStringIO:
         if self.iterations > LOOP_ITERATION_LIMIT:
             raise LoopIterationLimitError("loop iteration limit reached", token=None)
         return super().loop(namespace, forloop)
+
+
+def _output_buffer(limit: int) -> LimitedStringIO:
+    return LimitedStringIO(limit=limit, newline="\n")
 
 
 class _BoundedRange(RangeLiteral):
