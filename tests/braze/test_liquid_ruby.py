@@ -202,3 +202,16 @@ def test_sorting_incomparable_values_is_an_error() -> None:
     """standardfilters.rb nil_safe_compare raises Liquid::ArgumentError "cannot sort values of incompatible types"."""
     with pytest.raises(BrazeLiquidError, match="cannot sort values of incompatible types"):
         r("{{ mixed | sort }}", ITEMS)
+
+
+def test_map_gives_nil_for_items_without_the_property() -> None:
+    """standardfilters.rb `map`: `elsif e.respond_to?(:[])` - a text answers `[]` (nil here), nil does not (nil)."""
+    assert r("{{ people | map: 'n' | join: ',' }}", {"people": [{"n": "a"}, "x", None, {"n": "b"}]}) == "a,,,b"
+    assert r("{{ h | map: 'n' | join: ',' }}", {"h": {"n": "only"}}) == "only"  # a hash is one item
+
+
+def test_date_leaves_a_float_alone() -> None:
+    """utils.rb `to_date`: `when /\\A\\d+\\z/, Integer` reads epoch seconds; a Float matches nothing, so
+    `date` returns its input."""
+    assert r("{{ f | date: '%Y' }} {{ i | date: '%Y' }} {{ s | date: '%Y' }}",
+             {"f": 1622740421.5, "i": 1622740421, "s": "1622740421"}) == "1622740421.5 2021 2021"

@@ -155,7 +155,16 @@ def compact(value: Any, name: Any = None) -> Any:
     return kept
 
 
+def map_filter(value: Any, name: Any) -> list[Any]:
+    """Each item's property; an item Ruby cannot index (nil, a number, true) gives nil instead of failing."""
+    mapped = []
+    for item in items_of(value):
+        found = item if name == "to_liquid" else _property(item, name)
+        mapped.append(None if found is _NO_INDEX else found)
+    return mapped
+
+
 ARRAY_FILTERS: dict[str, Callable[..., Any]] = {
     "sort": _sorter(_nil_safe_compare), "sort_natural": _sorter(_nil_safe_casecmp), "where": where, "uniq": uniq,
-    "compact": compact,
+    "compact": compact, "map": map_filter,
 }

@@ -248,6 +248,8 @@ def date_filter(value: Any, fmt: Any = None, *, context: Any) -> Any:
     """Liquid's `date`, on the render's clock, formatted by Ruby's `Time#strftime` (`%L`, `%-d`, `%:z`...)."""
     if fmt is None or isinstance(fmt, Undefined) or to_output(fmt) == "" or to_output(value) == "":
         return value
+    if isinstance(value, float):  # utils.rb to_date reads an Integer or digits as epoch seconds, never a Float
+        return value
     when = to_datetime(value, context.braze.now())
     if when is None:
         return value
