@@ -236,3 +236,21 @@ def test_split_on_a_space_splits_on_ascii_whitespace_runs(text):
     parts = json.loads(render("{{ t | split: ' ' | as_json_string }}", {"t": text}))
     assert parts == [part for part in re.split(r"[ \t\n\r\v\f]+", text) if part]
     assert all(part for part in parts)
+
+
+NUMBER_FILTERS = ("plus", "minus", "times", "divided_by", "modulo", "round", "at_least", "at_most")
+numbers_or_text = st.floats() | st.integers() | st.text(max_size=12) | st.none() | st.booleans() | decimals.map(str)
+
+
+@SETTINGS
+@given(left=numbers_or_text, right=numbers_or_text, name=st.sampled_from(NUMBER_FILTERS))
+def test_number_filters_answer_any_input_with_a_number_or_a_liquid_error(left, right, name):
+    """NaN, Infinity, text and nil go through Ruby's to_number: the answer prints as a Ruby number, or the render
+    fails as a Liquid error (division by zero), never as a Python exception."""
+    try:
+        out = render(f"{{{{ a | {name}: b }}}}|{{{{ a | abs }}}}|{{{{ a | ceil }}}}", {"a": left, "b": right})
+    except BrazeLiquidError as exc:
+        assert "divided by 0" in str(exc) or "integer value" in str(exc) or "cannot be rounded" in str(exc)
+        return
+    for part in out.split("|"):
+        assert part in ("NaN", "Infinity", "-Infinity") or re.fullmatch(r"-?\d+(\.\d+(e[+-]\d+)?)?", part), out

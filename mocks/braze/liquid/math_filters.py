@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation, localcontext
+from decimal import ROUND_HALF_UP, Decimal, DivisionByZero, Overflow, localcontext
 from typing import Any
 
 from liquid.exceptions import FilterArgumentError
@@ -25,6 +25,7 @@ _LEADING_INTEGER = re.compile(r"[ \t\n\v\f\r]*([+-]?\d+(?:_\d+)*)")  # Ruby's St
 _RUBY_INTEGER = re.compile(r"[ \t\n\v\f\r]*[+-]?(?:0[xX][0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[bB][01]+(?:_[01]+)*"
                            r"|0[oO]?[0-7]+(?:_[0-7]+)*|\d+(?:_\d+)*)[ \t\n\v\f\r]*")  # Ruby's Kernel#Integer
 _RUBY_WHITESPACE = " \t\n\v\f\r"
+_MAX_MODULO_DIGITS = 10_000  # beyond this a remainder is NaN (harness contract; far past any float's 309 digits)
 
 
 def to_number(value: Any) -> Number:
@@ -70,8 +71,13 @@ def _floor_modulo(left: Number, right: Number) -> Number:
     """Ruby's `%` (Integer and BigDecimal alike) takes the divisor's sign: `-7.5 % 2` is 0.5."""
     if isinstance(left, int) and isinstance(right, int):
         return left % right
-    remainder = Decimal(left) % Decimal(right)
-    if remainder and (remainder < 0) != (right < 0):
+    left, right = Decimal(left), Decimal(right)
+    digits = left.adjusted() - right.adjusted() + 30 if left.is_finite() and right.is_finite() else 28
+    with localcontext(prec=min(max(28, digits), _MAX_MODULO_DIGITS)):  # exact: 1e308 % 2 is 0, not NaN
+        remainder = left % right
+    if not remainder:
+        return abs(remainder)  # no remainder is 0.0, never -0.0
+    if (remainder < 0) != (right < 0):
         remainder += right
     return remainder
 
@@ -93,10 +99,11 @@ def _operation(name: str) -> Callable[[Any, Any], int | float]:
     operate = _OPERATIONS[name]
 
     def apply(value: Any, operand: Any = None) -> int | float:
-        try:
-            return _to_result(operate(to_number(value), to_number(operand)))
-        except (ZeroDivisionError, DivisionByZero, InvalidOperation) as exc:
-            raise FilterArgumentError(f"{name}: divided by 0", token=None) from exc
+        left, right = to_number(value), to_number(operand)
+        if name in ("divided_by", "modulo") and right == 0:
+            raise FilterArgumentError(f"{name}: divided by 0", token=None)
+        with localcontext(traps=[DivisionByZero, Overflow]):  # Infinity - Infinity is NaN in BigDecimal, no error
+            return _to_result(operate(left, right))
 
     apply.__name__ = name
     return apply
@@ -143,7 +150,8 @@ def _half_up(number: Decimal, places: int) -> Decimal:
 def _bound(name: str, keep: Callable[[Number, Number], bool]) -> Callable[[Any, Any], int | float]:
     def bound(value: Any, limit: Any = None) -> int | float:
         number, other = to_number(value), to_number(limit)
-        return _to_result(other if keep(other, number) else number)
+        with localcontext(traps=[]):  # a comparison with NaN is false, as in Ruby, not an error
+            return _to_result(other if keep(other, number) else number)
 
     bound.__name__ = name
     return bound
