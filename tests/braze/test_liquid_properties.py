@@ -54,6 +54,12 @@ TEMPLATES = [
     "{{ custom_attribute.${items} | map: 'name' }}",
     "{{ custom_attribute.${items} | where: 'name', 'x' | compact | uniq | reverse | last }}",
     "{{ custom_attribute.${name} | json_parse | as_json_string }}",
+    "{{ custom_attribute.${score} | round: 2 }} {{ custom_attribute.${score} | modulo: 3 }}"
+    " {{ event_properties.${when} | date: '%L %:z %v %-d %10A %s' }}",
+    "{{ custom_attribute.${items} | sort_natural | uniq | join: ',' }} {{ custom_attribute.${items} | sort | size }}"
+    " {{ custom_attribute.${items} | where: 'name' | map: 'name' | compact: 'name' | size }}",
+    "{{ custom_attribute.${name} | escape_once | strip_html | truncatewords: 3 | replace: 'a', '\\0\\\\'"
+    " | slice: -2, 5 }} {{ custom_attribute.${name} | split: ' ' | size }}",
 ]
 
 

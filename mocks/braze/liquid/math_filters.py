@@ -143,6 +143,8 @@ def _half_up(number: Decimal, places: int) -> Decimal:
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and -exponent <= places:
         return number  # no digit to drop
+    if -places > number.adjusted() + 1:
+        return Decimal(0)  # under half of the rounding unit (and a unit past Decimal's exponent range)
     with localcontext(prec=max(28, number.adjusted() + places + 2)):
         return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
