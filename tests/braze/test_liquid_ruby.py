@@ -215,3 +215,21 @@ def test_date_leaves_a_float_alone() -> None:
     `date` returns its input."""
     assert r("{{ f | date: '%Y' }} {{ i | date: '%Y' }} {{ s | date: '%Y' }}",
              {"f": 1622740421.5, "i": 1622740421, "s": "1622740421"}) == "1622740421.5 2021 2021"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("03/06/2021", "2021-06-03"), ("03.06.2021", "2021-06-03"), ("03-06-2021", "2021-06-03"),
+    ("2021-06-03", "2021-06-03"), ("2021/06/03", "2021-06-03"), ("June 3, 2021", "2021-06-03"),
+    ("12/25/2020", "12/25/2020"),  # month 25: Ruby's "invalid date", so `date` returns its input
+])
+def test_date_reads_text_day_first_as_ruby_does(text: str, expected: str) -> None:
+    """utils.rb to_date: `Time.parse(obj)`; Ruby's Date._parse reads `31/01/2001` as 31 January and raises
+    "invalid date" for `01/31/2001` (then to_date is nil and `date` returns the input)."""
+    assert r("{{ s | date: '%Y-%m-%d' }}", {"s": text}) == expected
+
+
+def test_join_and_concat_take_ruby_arrays() -> None:
+    """InputIterator: a range joins as its numbers; `concat` "requires an array argument"."""
+    assert r("{{ (1..3) | join: ',' }} {{ 'a' | concat: list | join: ',' }}", {"list": [1, None]}) == "1,2,3 a,1,"
+    with pytest.raises(BrazeLiquidError, match="concat filter requires an array argument"):
+        r("{{ list | concat: 'x' }}", {"list": [1]})

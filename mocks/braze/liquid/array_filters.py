@@ -17,7 +17,7 @@ from typing import Any
 from liquid.exceptions import FilterArgumentError
 from liquid.undefined import Undefined
 
-from mocks.braze.liquid.filters import ruby_inspect, to_s
+from mocks.braze.liquid.filters import ruby_inspect, to_output, to_s
 
 _NO_INDEX = object()  # an item Ruby cannot index (`respond_to?(:[])` is false): nil, true, a float
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -164,7 +164,18 @@ def map_filter(value: Any, name: Any) -> list[Any]:
     return mapped
 
 
+def join(value: Any, separator: Any = " ") -> str:
+    """`Array#join` of the items: a range is its numbers, each item its `to_s` (nil nothing, a hash `{"a"=>1}`)."""
+    return to_s(separator).join(to_output(item) for item in items_of(value))
+
+
+def concat(value: Any, other: Any) -> list[Any]:
+    if not isinstance(other, list | tuple):
+        raise FilterArgumentError("concat filter requires an array argument", token=None)
+    return items_of(value) + list(other)
+
+
 ARRAY_FILTERS: dict[str, Callable[..., Any]] = {
     "sort": _sorter(_nil_safe_compare), "sort_natural": _sorter(_nil_safe_casecmp), "where": where, "uniq": uniq,
-    "compact": compact, "map": map_filter,
+    "compact": compact, "map": map_filter, "join": join, "concat": concat,
 }

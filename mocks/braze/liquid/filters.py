@@ -25,7 +25,7 @@ from typing import Any
 
 from dateutil import parser as date_parser
 from liquid.exceptions import FilterArgumentError
-from liquid.filter import decimal_arg, flatten, with_context
+from liquid.filter import decimal_arg, with_context
 from liquid.undefined import Undefined
 
 from mocks.braze.liquid.math_filters import MATH_FILTERS
@@ -50,6 +50,8 @@ _RUBY_ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t
                                "\v": "\\v", "\b": "\\b", "\a": "\\a", "\x1b": "\\e", "\x7f": "\\x7F",
                                **{chr(c): f"\\u{c:04X}" for c in range(32) if chr(c) not in "\n\t\r\f\v\b\a\x1b"}})
 _RUBY_INTERPOLATION = re.compile(r"#(?=[{$@])")
+# Ruby's Date._parse reads `03/06/2021`, `03.06.2021` and `03-06-2021` day first (dateutil reads them month first).
+_DAY_MONTH_YEAR = re.compile(r"(?P<day>\d{1,2})[/.-](?P<month>\d{1,2})[/.-]\d{2,4}(?!\d)")
 
 
 def to_output(value: Any) -> str:
@@ -231,8 +233,12 @@ def to_datetime(value: Any, now: datetime) -> datetime | None:
         if text.lower() in ("now", "today"):
             return now
         if not (text.isascii() and text.isdigit()):
+            day_first = _DAY_MONTH_YEAR.match(text)
+            if day_first is not None and not (1 <= int(day_first["month"]) <= 12 and 1 <= int(day_first["day"]) <= 31):
+                return None  # Ruby reads 12/25/2020 as day 12 of month 25: an invalid date, so no time
             try:
-                parsed = date_parser.parse(text, default=now.replace(hour=0, minute=0, second=0, microsecond=0))
+                parsed = date_parser.parse(text, default=now.replace(hour=0, minute=0, second=0, microsecond=0),
+                                           dayfirst=day_first is not None)
             except (ValueError, OverflowError):
                 return None
             return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
@@ -271,13 +277,6 @@ def time_zone(value: Any, zone: Any, *, context: Any) -> Any:
         return when.astimezone(UTC)
 
 
-def join(value: Any, separator: Any = " ") -> str:
-    if isinstance(value, Undefined) or value is None:
-        return ""
-    items = flatten(value) if isinstance(value, list | tuple) else [value]
-    return to_output(separator).join(to_output(item) for item in items)
-
-
 BRAZE_FILTERS: dict[str, Callable[..., Any]] = {
     "md5": md5, "sha1": sha1, "sha2": sha2, "base64": base64_filter,
     "hmac_sha1": _hmac("sha1", "hex"), "hmac_sha1_hex": _hmac("sha1", "hex"),
@@ -286,7 +285,7 @@ BRAZE_FILTERS: dict[str, Callable[..., Any]] = {
     "hmac_sha512": _hmac("sha512", "hex"),
     "url_escape": url_escape, "url_param_escape": url_param_escape, "property_accessor": property_accessor,
     "number_with_delimiter": number_with_delimiter, "json_escape": json_escape, "json_parse": json_parse,
-    "as_json_string": as_json_string, "money": money, "date": date_filter, "time_zone": time_zone, "join": join,
+    "as_json_string": as_json_string, "money": money, "date": date_filter, "time_zone": time_zone,
 }
 
 
