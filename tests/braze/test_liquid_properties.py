@@ -260,3 +260,24 @@ def test_number_filters_answer_any_input_with_a_number_or_a_liquid_error(left, r
         return
     for part in out.split("|"):
         assert part in ("NaN", "Infinity", "-Infinity") or re.fullmatch(r"-?\d+(\.\d+(e[+-]\d+)?)?", part), out
+
+
+@SETTINGS
+@given(text=st.text(max_size=30), length=st.integers(min_value=0, max_value=40), ellipsis=st.text(max_size=5))
+def test_truncate_fits_the_length_with_the_ellipsis(text, length, ellipsis):
+    """standardfilters.rb truncate: the text when it fits, else `input[0...l] + ellipsis` with l = length - ellipsis."""
+    out = render("{{ t | truncate: n, e }}", {"t": text, "n": length, "e": ellipsis})
+    if len(text) <= length:
+        assert out == text
+    else:
+        assert out.endswith(ellipsis) and text.startswith(out[:len(out) - len(ellipsis)])
+        assert len(out) == max(length, len(ellipsis))
+
+
+@SETTINGS
+@given(words=st.lists(st.text(alphabet="ab", min_size=1, max_size=4), max_size=8), count=st.integers(1, 10),
+       gaps=st.sampled_from([" ", "  ", "\t", " \n "]))
+def test_truncatewords_keeps_the_input_when_it_fits(words, count, gaps):
+    text = gaps + gaps.join(words)
+    out = render("{{ t | truncatewords: n }}", {"t": text, "n": count})
+    assert out == (text if len(words) <= count else " ".join(words[:count]) + "...")
