@@ -193,6 +193,8 @@ ITEMS = {"mixed": [1, True, 1.0, "1", 1], "vals": [{"v": 0}, {"v": ""}, {"v": No
     ("{{ names | sort_natural | join: ',' }}", "A,b,c,É,é,"),  # casecmp folds ASCII letters only
     ("{{ nested | sort | join: ',' }}", "1,2,3"),  # InputIterator flattens the array first
     ("{{ vals | compact: 'v' | size }}", "4"),
+    ("{{ nil | reverse | size }} {{ (1..3) | reverse | join: ',' }} {{ nested | reverse | join: ',' }}",
+     "0 3,2,1 2,1,3"),
 ])
 def test_array_filters_compare_as_ruby(template: str, expected: str) -> None:
     assert r(template, ITEMS) == expected

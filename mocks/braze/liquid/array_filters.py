@@ -178,4 +178,5 @@ def concat(value: Any, other: Any) -> list[Any]:
 ARRAY_FILTERS: dict[str, Callable[..., Any]] = {
     "sort": _sorter(_nil_safe_compare), "sort_natural": _sorter(_nil_safe_casecmp), "where": where, "uniq": uniq,
     "compact": compact, "map": map_filter, "join": join, "concat": concat,
+    "reverse": lambda value: items_of(value)[::-1],
 }
