@@ -135,7 +135,10 @@ def test_email_identifier_with_update_existing_only_does_not_create(braze):
     {"external_id": "u1", "braze_id": "abc", "first_name": "two"},
     {"external_id": "u1", "user_alias": ALIAS},
     {"external_id": "", "first_name": "empty"},
-    {"external_id": 42, "first_name": "number"},
+    # an integer is read as its string (tests/braze/test_track_values.py); a float, a boolean or an object is not
+    {"external_id": 4.2, "first_name": "float"},
+    {"external_id": True, "first_name": "boolean"},
+    {"external_id": {"id": "u1"}, "first_name": "object"},
 ])
 def test_objects_need_exactly_one_valid_identifier(braze, obj):
     response = braze.track({"attributes": [obj]})

@@ -24,6 +24,7 @@ from mocks.braze.users.values import (
     custom_value,
     default_attribute,
     event_properties,
+    id_string,
     number,
     parse_time,
 )
@@ -77,7 +78,7 @@ class UserTracker:
         if not given:
             raise Skip("Exactly one of 'external_id', 'user_alias', 'braze_id', 'email' or 'phone' is required")
         kind = given[0]
-        value = obj[kind]
+        value = id_string(obj[kind]) if kind == "external_id" else obj[kind]
         update_only = obj.get("_update_existing_only")
         if update_only is not None and not isinstance(update_only, bool):
             raise Skip("'_update_existing_only' must be a boolean")
@@ -207,7 +208,7 @@ class UserTracker:
         return CustomEvent(profile, name, when, properties, trace)
 
     def _purchase(self, obj: dict[str, Any], _trace: str | None) -> None:
-        product_id = obj.get("product_id")
+        product_id = id_string(obj.get("product_id"))
         if not isinstance(product_id, str) or not product_id or len(product_id) > 255:
             raise Skip("Purchase 'product_id' is required: a string of 1-255 characters")
         currency = obj.get("currency")

@@ -10,7 +10,7 @@ import json
 import math
 import re
 import zoneinfo
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
@@ -19,6 +19,9 @@ import pycountry
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,32}$")
 ISO_TIME_HINT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+# Ruby's Time#to_s, what Ruby clients send for a time (braze_ruby's recorded 201s: "2019-02-15 00:00:00 -0500");
+# a UTC time prints its zone as "UTC"
+RUBY_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) (?:([+-])([01]\d|2[0-3])([0-5]\d)|UTC)$")
 SUBSCRIPTION_STATES = ("opted_in", "subscribed", "unsubscribed")
 GENDERS = ("M", "F", "O", "N", "P")
 MAX_STRING = 255
@@ -52,15 +55,39 @@ def time_zones() -> frozenset[str]:
 
 
 def parse_time(value: Any, field: str = "time") -> datetime:
-    """An ISO-8601 string as an aware UTC datetime (naive means UTC, as Braze reads it)."""
+    """An ISO-8601 string, or Ruby's `2019-02-15 00:00:00 -0500`, as an aware UTC datetime (naive means UTC,
+    as Braze reads it)."""
     if not isinstance(value, str):
         raise InvalidValue(f"'{field}' must be an ISO-8601 string")
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    text = value.strip()
     try:
-        parsed = datetime.fromisoformat(text)
+        if " " in text.partition(" ")[2]:  # date, time and zone apart: Ruby's form, or nothing (not ISO's)
+            ruby = RUBY_TIME.match(text)
+            if ruby is None:
+                raise ValueError(text)
+            return _ruby_time(ruby).astimezone(UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: an offset pushing year 1 or 9999 off the calendar
         raise InvalidValue(f"'{field}' is not a valid ISO-8601 time: {value!r}") from None
+
+
+def _ruby_time(match: re.Match[str]) -> datetime:
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    sign, hours, minutes = match.group(7), match.group(8), match.group(9)
+    offset = timedelta(hours=int(hours), minutes=int(minutes)) if sign else timedelta(0)
+    zone = timezone(-offset if sign == "-" else offset)
+    return datetime(year, month, day, hour, minute, second, tzinfo=zone)
+
+
+def id_string(value: Any) -> Any:
+    """A JSON integer where Braze expects an id string (`external_id`, `product_id`) is read as its decimal form,
+    as braze_ruby's recorded 201 for `"external_id": 1, "product_id": 1` shows. Anything else is returned as
+    it came, for the caller to refuse: the docs type these fields as strings, and a float, a boolean or an
+    object has no one string form Braze documents (1.5 or 1.50, true or "true")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def _string(name: str, value: Any) -> str:
