@@ -4,6 +4,7 @@ attributes. Each test names its source: a braze-inc/braze-docs page or a jonallu
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mocks.braze.users.rails_time_zones import RAILS_TIME_ZONES
 from mocks.braze.users.values import InvalidValue, parse_time
 
 from .braze_fixtures import BrazeEnv
@@ -143,3 +145,113 @@ def test_every_ruby_time_string_is_read_as_its_instant(when):
     assert parse_time(_ruby(utc).rsplit(" ", 1)[0] + " UTC") == utc
 
 
+# -- profile fields Braze maps or leaves ------------------------------------------------------------------------
+@pytest.mark.parametrize(("given_value", "code"), [("Australia", "AU"), ("australia", "AU"), ("AUS", "AU"),
+                                                   ("036", "AU"), ("no", "NO"), ("NOR", "NO"),
+                                                   ("United States", "US"), ("South Korea", "KR")])
+def test_country_in_other_formats_is_mapped_to_its_code(braze, given_value, code):
+    """ATTRIBUTES_OBJECT, `country`: "Our API makes a best effort to map countries received in different formats.
+    For example, "Australia" may map to "AU"" (pycountry's names and codes)."""
+    body = ok(braze.track({"attributes": [{"external_id": "u1", "country": given_value}]}))
+    assert "errors" not in body
+    assert braze.profile("u1")["country"] == code
+
+
+@pytest.mark.parametrize("value", ["Atlantis", "XX", "", 47, ["NO"]])
+def test_a_country_braze_cannot_map_is_set_to_null_and_the_rest_is_processed(braze, value):
+    """ATTRIBUTES_OBJECT, `country`: "if the input doesn't match ... the country value is set to NULL"."""
+    braze.users("u1", country="NO")
+    body = ok(braze.track({"attributes": [{"external_id": "u1", "country": value, "first_name": "Ann"}]}))
+    assert "errors" not in body
+    profile = braze.profile("u1")
+    assert "country" not in profile
+    assert profile["first_name"] == "Ann"
+
+
+@pytest.mark.parametrize(("name", "zone"), [("Eastern Time (US & Canada)", "America/New_York"),
+                                            ("Pacific Time (US & Canada)", "America/Los_Angeles"),
+                                            ("Kyiv", "Europe/Kiev"), ("Tokyo", "Asia/Tokyo"), ("UTC", "UTC"),
+                                            ("America/New_York", "America/New_York")])
+def test_time_zone_takes_rails_names_as_well_as_iana_names(braze, name, zone):
+    """ATTRIBUTES_OBJECT, `time_zone`: "(for example, "America/New_York" or "Eastern Time (US & Canada)")"; the
+    second is ActiveSupport::TimeZone's name, stored as its IANA zone."""
+    body = ok(braze.track({"attributes": [{"external_id": "u1", "time_zone": name}]}))
+    assert "errors" not in body
+    assert braze.profile("u1")["time_zone"] == zone
+
+
+@pytest.mark.parametrize("value", ["Mars/Olympus", "+02:00", "eastern time (us & canada)", 2, ["UTC"]])
+def test_a_time_zone_braze_cannot_use_is_not_set_and_the_rest_is_processed(braze, value):
+    """ATTRIBUTES_OBJECT, `time_zone`: "Only valid time zone values are set"; the previous one stays. (`null`
+    still removes it: "To remove a profile attribute, set it to null", same page.)"""
+    braze.users("u1", time_zone="Europe/Oslo")
+    body = ok(braze.track({"attributes": [{"external_id": "u1", "time_zone": value, "first_name": "Ann"}]}))
+    assert "errors" not in body
+    assert (braze.profile("u1")["time_zone"], braze.profile("u1")["first_name"]) == ("Europe/Oslo", "Ann")
+
+
+def test_every_rails_zone_name_maps_to_a_zone_python_knows():
+    """The committed table (rails/rails `activesupport/lib/active_support/values/time_zone.rb`) names only
+    zones of the tz database, or a time zone set from it could not be used."""
+    assert len(RAILS_TIME_ZONES) > 140
+    assert set(RAILS_TIME_ZONES.values()) <= zoneinfo.available_timezones()
+
+
+def test_the_csv_import_maps_country_names_too(braze):
+    """The mapping is the value rule of `country`, which the CSV import shares; a value it cannot map still drops
+    the row there (tests/braze/test_csv_import.py)."""
+    response = braze.client.post("/_admin/users/import", data=b"external_id,country,time_zone\n"
+                                 b"c1,Australia,Eastern Time (US & Canada)\n", content_type="text/csv")
+    assert response.status_code == 201, response.get_json()
+    profile = braze.profile("c1")
+    assert (profile["country"], profile["time_zone"]) == ("AU", "America/New_York")
+
+
+# -- profile fields that are not custom attributes ------------------------------------------------------------
+PROFILE_FIELDS = {
+    "current_location": {"longitude": -73.991443, "latitude": 40.753824},
+    "facebook": {"id": "fb-1", "likes": ["music", "films"], "num_friends": 120},
+    "twitter": {"id": 123, "screen_name": "ann", "followers_count": 4, "friends_count": 5, "statuses_count": 6},
+    "email_open_tracking_disabled": True,
+    "email_click_tracking_disabled": False,
+}
+
+
+def test_documented_profile_fields_are_not_custom_attributes(braze):
+    """ATTRIBUTES_OBJECT, "Braze user profile fields": `current_location`, `facebook`, `twitter`,
+    `email_open_tracking_disabled`, `email_click_tracking_disabled`, of the shapes it gives."""
+    body = ok(braze.track({"attributes": [{"external_id": "u1", **PROFILE_FIELDS, "tier": "gold"}]}))
+    assert "errors" not in body
+    assert custom(braze) == {"tier": "gold"}
+    stored = braze.stored("u1").attributes
+    assert {k: stored[k] for k in PROFILE_FIELDS} == {
+        **PROFILE_FIELDS, "current_location": {"latitude": 40.753824, "longitude": -73.991443}}
+
+
+def test_null_clears_a_profile_field(braze):
+    ok(braze.track({"attributes": [{"external_id": "u1", **PROFILE_FIELDS}]}))
+    ok(braze.track({"attributes": [{"external_id": "u1", **dict.fromkeys(PROFILE_FIELDS)}]}))
+    assert not set(PROFILE_FIELDS) & set(braze.stored("u1").attributes)
+    assert "custom_attributes" not in braze.profile("u1")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("current_location", {"latitude": 91, "longitude": 0}), ("current_location", {"latitude": 0, "longitude": -181}),
+    ("current_location", {"latitude": 1}), ("current_location", {"latitude": 1, "longitude": 2, "altitude": 3}),
+    ("current_location", {"latitude": "40.7", "longitude": "-73.9"}), ("current_location", {"latitude": True,
+                                                                                            "longitude": 0}),
+    ("current_location", [40.7, -73.9]), ("current_location", "40.7,-73.9"),
+    ("facebook", {"id": 1}), ("facebook", {"likes": "music"}), ("facebook", {"num_friends": 1.5}),
+    ("facebook", {"friends": 3}), ("facebook", "fb-1"),
+    ("twitter", {"id": "123"}), ("twitter", {"screen_name": 5}), ("twitter", {"followers_count": True}),
+    ("twitter", {"handle": "ann"}), ("twitter", []),
+    ("email_open_tracking_disabled", "true"), ("email_click_tracking_disabled", 1),
+])
+def test_a_profile_field_of_the_wrong_shape_rejects_the_object(braze, field, value):
+    """ATTRIBUTES_OBJECT gives each field's shape: latitude and longitude numbers, the hashes' keys and types,
+    `true` or `false`; a field of another shape is a per-object error naming it, as the other fields are."""
+    response = braze.track({"attributes": [{"external_id": "u1", field: value}, {"external_id": "u2", "x": 1}]})
+    body = ok(response)
+    assert [(e["input_array"], e["index"]) for e in body["errors"]] == [("attributes", 0)]
+    assert field in body["errors"][0]["type"]
+    assert braze.profile("u1") is None

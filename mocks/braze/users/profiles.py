@@ -20,6 +20,11 @@ DEFAULT_ATTRIBUTES = (
     "time_zone", "email_subscribe", "push_subscribe", "bio", "image_url", "date_of_first_session",
     "date_of_last_session",
 )
+# profile fields `/users/track` sets that are not in the CSV import's header list here (`user_attributes_object.md`);
+# `subscription_groups` is one too, and is still read as a custom attribute until subscription groups are kept
+TRACK_PROFILE_FIELDS = (
+    "current_location", "facebook", "twitter", "email_open_tracking_disabled", "email_click_tracking_disabled",
+)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.runtime import Runtime
 from mocks.braze.rest.errors import MAX_INPUT_LENGTH, NO_VALID_DATA, BrazeError
-from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, Profile, UserStore
+from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, TRACK_PROFILE_FIELDS, Profile, UserStore
 from mocks.braze.users.subscriptions import Subscriptions
 from mocks.braze.users.values import (
     MAX_INT,
@@ -161,8 +161,10 @@ class UserTracker:
             if key in RESERVED_KEYS or key == identifier:
                 continue
             try:
-                if key in DEFAULT_ATTRIBUTES:
-                    changes.append((key, ("default", default_attribute(key, value))))
+                if key in DEFAULT_ATTRIBUTES or key in TRACK_PROFILE_FIELDS:
+                    change = _profile_field(key, value)
+                    if change is not None:
+                        changes.append((key, change))
                 elif key == "subscription_groups":
                     changes.append((key, ("subscriptions", self.subscriptions.track_value(value))))
                 elif value is None:
@@ -233,6 +235,20 @@ class UserTracker:
         profile.purchases.append({"product_id": product_id, "currency": currency.upper(), "price": price,
                                   "quantity": quantity, "time": when, "properties": properties})
         profile.updated_at = self.runtime.clock.now()
+
+
+def _profile_field(key: str, value: Any) -> tuple[str, Any] | None:
+    """A profile field's change, or None to leave the field as it is. Two fields take a value Braze cannot use
+    without refusing the object (`user_attributes_object.md`): an unknown `country` "is set to NULL", and
+    "only valid time zone values are set". Any other invalid field value rejects the object."""
+    try:
+        return "default", default_attribute(key, value)
+    except InvalidValue:
+        if key == "country":
+            return "default", None
+        if key == "time_zone":
+            return None
+        raise
 
 
 def _operation(key: str, value: dict[str, Any]) -> tuple[str, Any]:

@@ -11,10 +11,12 @@ import math
 import re
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta, timezone
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
+
+from mocks.braze.users.rails_time_zones import RAILS_TIME_ZONES
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ()\-.]{3,32}$")
@@ -25,6 +27,11 @@ RUBY_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) (?:([+
 SUBSCRIPTION_STATES = ("opted_in", "subscribed", "unsubscribed")
 GENDERS = ("M", "F", "O", "N", "P")
 MAX_STRING = 255
+SOCIAL_FIELDS = {  # `user_attributes_object.md`: the keys of each hash and their types
+    "facebook": {"id": "string", "likes": "strings", "num_friends": "integer"},
+    "twitter": {"id": "integer", "screen_name": "string", "followers_count": "integer", "friends_count": "integer",
+                "statuses_count": "integer"},
+}
 MAX_INT = 2**63
 MAX_ARRAY = 500
 MAX_EVENT_PROPERTIES_BYTES = 100 * 1024
@@ -90,6 +97,24 @@ def id_string(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
+def country_code(value: str) -> str | None:
+    """Braze's "best effort to map countries received in different formats" (`user_attributes_object.md`):
+    an ISO-3166-1 alpha-2 or alpha-3 code, the numeric code or the English name (any case) gives the alpha-2
+    code; pycountry's exact lookup, no guessing, so a value it does not know is None."""
+    try:
+        return pycountry.countries.lookup(value.strip()).alpha_2
+    except LookupError:
+        return None
+
+
+def time_zone(value: str) -> str | None:
+    """An IANA name as given, or the IANA name of a Rails zone name (`Eastern Time (US & Canada)`); else None."""
+    if value in time_zones():
+        return value
+    return RAILS_TIME_ZONES.get(value)
+
+
 def _string(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidValue(f"'{name}' must be a string")
@@ -125,24 +150,66 @@ def default_attribute(name: str, value: Any) -> Any:
             raise InvalidValue(f"'gender' must be one of {', '.join(GENDERS)}")
         return value
     if name == "country":
-        if not isinstance(value, str) or value.upper() not in countries():
-            raise InvalidValue(f"'country' must be an ISO-3166-1 alpha-2 code: {value!r}")
-        return value.upper()
+        code = country_code(value) if isinstance(value, str) else None
+        if code is None:
+            raise InvalidValue(f"'country' must be an ISO-3166-1 alpha-2 code or a country's name: {value!r}")
+        return code
     if name == "language":
         if not isinstance(value, str) or value.lower() not in languages():
             raise InvalidValue(f"'language' must be an ISO-639-1 code: {value!r}")
         return value.lower()
     if name == "time_zone":
-        if not isinstance(value, str) or value not in time_zones():
-            raise InvalidValue(f"'time_zone' must be an IANA time zone name: {value!r}")
-        return value
+        zone = time_zone(value) if isinstance(value, str) else None
+        if zone is None:
+            raise InvalidValue(f"'time_zone' must be an IANA or Rails time zone name: {value!r}")
+        return zone
     if name in ("email_subscribe", "push_subscribe"):
         if value not in SUBSCRIPTION_STATES:
             raise InvalidValue(f"'{name}' must be one of {', '.join(SUBSCRIPTION_STATES)}")
         return value
     if name in ("date_of_first_session", "date_of_last_session"):
         return parse_time(value, name)
+    if name in ("email_open_tracking_disabled", "email_click_tracking_disabled"):
+        if not isinstance(value, bool):
+            raise InvalidValue(f"'{name}' must be true or false")
+        return value
+    if name == "current_location":
+        return _location(value)
+    if name in SOCIAL_FIELDS:
+        return _social(name, value)
     raise InvalidValue(f"'{name}' is not a default attribute")
+
+
+def _location(value: Any) -> dict[str, float]:
+    """`{"longitude": -73.991443, "latitude": 40.753824}` (`user_attributes_object.md`), both on the globe."""
+    if not isinstance(value, dict) or set(value) != {"latitude", "longitude"}:
+        raise InvalidValue("'current_location' must be an object with exactly 'latitude' and 'longitude'")
+    for key, bound in (("latitude", 90), ("longitude", 180)):
+        coordinate = value[key]
+        if isinstance(coordinate, bool) or not isinstance(coordinate, int | float) \
+                or not math.isfinite(coordinate) or abs(coordinate) > bound:
+            raise InvalidValue(f"'current_location.{key}' must be a number from -{bound} to {bound}")
+    return {"latitude": value["latitude"], "longitude": value["longitude"]}
+
+
+def _social(name: str, value: Any) -> dict[str, Any]:
+    """`facebook`, `twitter`: a "hash containing any of" the keys `user_attributes_object.md` lists, as typed there."""
+    fields = SOCIAL_FIELDS[name]
+    if not isinstance(value, dict):
+        raise InvalidValue(f"'{name}' must be an object")
+    for key, item in value.items():
+        kind = fields.get(key)
+        if kind is None:
+            raise InvalidValue(f"'{name}' takes only {', '.join(fields)}; not {key!r}")
+        if kind == "strings":
+            valid = isinstance(item, list) and all(isinstance(v, str) and len(v) <= MAX_STRING for v in item)
+        elif kind == "string":
+            valid = isinstance(item, str) and len(item) <= MAX_STRING
+        else:
+            valid = isinstance(item, int) and not isinstance(item, bool) and abs(item) < MAX_INT
+        if not valid:
+            raise InvalidValue(f"'{name}.{key}' must be {'an array of strings' if kind == 'strings' else 'a ' + kind}")
+    return dict(value)
 
 
 def number(name: str, value: int | float) -> int | float:
