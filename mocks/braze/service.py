@@ -31,6 +31,7 @@ from mocks.braze.users.analytics import EventAnalytics
 from mocks.braze.users.external_ids import ExternalIdMigration
 from mocks.braze.users.identity import Identity
 from mocks.braze.users.profiles import UserStore
+from mocks.braze.users.settings import UserDataSettings
 from mocks.braze.users.subscriptions import Subscriptions
 from mocks.braze.users.track import CustomEvent, UserTracker
 
@@ -53,7 +54,8 @@ class BrazeService:
         self.keys = KeyRing(api_key)
         self.users = UserStore()
         self.subscriptions = Subscriptions(self.users, runtime.ids.uuid, runtime.clock.now)
-        self.tracker = UserTracker(runtime, self.users, self.subscriptions)
+        self.user_settings = UserDataSettings()
+        self.tracker = UserTracker(runtime, self.users, self.subscriptions, self.user_settings)
         self.identity = Identity(self.users, self.tracker.new_profile, runtime.clock.now)
         self.external_ids = ExternalIdMigration(self.users, runtime.clock.now)
         self.segments = SegmentStore(runtime.ids.uuid)
@@ -114,6 +116,7 @@ class BrazeService:
         self.analytics.reset()
         self.users.clear()
         self.subscriptions.reset()
+        self.user_settings.reset()
         for segment in self.segments.list():
             self.segments.delete(segment.segment_id)
         self.templates.reset()

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from mocks.braze.users.rails_time_zones import RAILS_TIME_ZONES
 from mocks.braze.users.values import InvalidValue, parse_time
@@ -143,6 +144,207 @@ def test_every_ruby_time_string_is_read_as_its_instant(when):
     assert parse_time(_ruby(when)).tzinfo == UTC
     utc = when.astimezone(UTC)
     assert parse_time(_ruby(utc).rsplit(" ", 1)[0] + " UTC") == utc
+
+
+# -- array custom attributes ---------------------------------------------------------------------------------
+def test_an_array_holds_unique_values(braze):
+    """ATTRIBUTES_OBJECT: `['hotdog','hotdog','hotdog','pizza']` shows as `['hotdog', 'pizza']`."""
+    ok(braze.track({"attributes": [{"external_id": "u1", "food": ["hotdog", "hotdog", "hotdog", "pizza"]}]}))
+    assert custom(braze) == {"food": ["hotdog", "pizza"]}
+
+
+def test_adding_a_present_value_moves_it_to_the_end(braze):
+    """ATTRIBUTES_OBJECT: "appends the element to the end of the array, unless it's already present, in which
+    case it gets moved from its current position to the end of the array"."""
+    braze.users("u1", tags=["a", "b"])
+    ok(braze.track({"attributes": [{"external_id": "u1", "tags": {"add": ["a"]}}]}))
+    assert custom(braze) == {"tags": ["b", "a"]}
+    ok(braze.track({"attributes": [{"external_id": "u1", "tags": {"add": ["c", "b", "c"]}}]}))
+    assert custom(braze) == {"tags": ["a", "b", "c"]}
+
+
+def test_values_are_compared_as_json_values(braze):
+    """One value each: `1`, `1.0`, `true` and `"1"` are different JSON values (and Ruby's `uniq` keeps them apart)."""
+    ok(braze.track({"attributes": [{"external_id": "u1", "mixed": [1, 1.0, True, "1", 1]}]}))
+    assert custom(braze)["mixed"] == [1, 1.0, True, "1"]
+    ok(braze.track({"attributes": [{"external_id": "u1", "mixed": {"remove": [True]}}]}))
+    assert custom(braze)["mixed"] == [1, 1.0, "1"]
+
+
+def test_the_sdk_example_with_a_maximum_of_four(braze):
+    """ARRAYS_SDK_EXAMPLE, with the array's maximum set to 4: a full array discards its first element."""
+    assert put_settings(braze, array_attribute_max_length=4).status_code == 200
+    steps = [(["pizza", "wings", "pasta"], ["pizza", "wings", "pasta"]),
+             ({"add": ["fries"]}, ["pizza", "wings", "pasta", "fries"]),
+             ({"add": ["pizza"]}, ["wings", "pasta", "fries", "pizza"]),
+             ({"add": ["ice cream"]}, ["pasta", "fries", "pizza", "ice cream"])]
+    for value, expected in steps:
+        ok(braze.track({"attributes": [{"external_id": "u1", "favorite_foods": value}]}))
+        assert custom(braze)["favorite_foods"] == expected
+
+
+def test_at_most_25_elements_by_default_the_oldest_go(braze):
+    """ARRAYS_PAGE: "By default, the maximum length of an array for an attribute is set to 25"; past it "the
+    first movie will be removed from the array and the most recent movie will be added"."""
+    braze.users("u1", movies=[f"m{i}" for i in range(25)])
+    ok(braze.track({"attributes": [{"external_id": "u1", "movies": {"add": ["m25", "m26"]}}]}))
+    assert custom(braze)["movies"] == [f"m{i}" for i in range(2, 27)]
+
+
+def test_a_longer_array_set_whole_is_truncated_to_the_maximum(braze):
+    """ARRAYS_SDK_EXAMPLE: "Arrays exceeding the maximum number of elements will be truncated to contain the
+    maximum number of elements": the first 25 stay. (An array of 600 was refused whole before.)"""
+    ok(braze.track({"attributes": [{"external_id": "u1", "big": [f"v{i}" for i in range(600)]}]}))
+    assert custom(braze)["big"] == [f"v{i}" for i in range(25)]
+
+
+def test_an_array_of_objects_is_neither_capped_nor_deduplicated(braze):
+    """`_docs/_user_guide/data/custom_data/custom_attributes/array_of_objects.md`: "Arrays of objects have no
+    limit on the number of items" (their size is capped, 100 KB, as before)."""
+    stays = [{"n": i % 30} for i in range(40)]
+    ok(braze.track({"attributes": [{"external_id": "u1", "stays": stays}]}))
+    assert custom(braze)["stays"] == stays
+
+
+def test_add_and_remove_in_one_object_as_the_docs_example(braze):
+    """ATTRIBUTES_OBJECT's example request: `{"add": ["calvinharris-summer"], "remove": ["nickiminaj-anaconda"]}`."""
+    braze.users("u1", music_videos_favorited=["nickiminaj-anaconda", "other"])
+    body = ok(braze.track({"attributes": [{"external_id": "u1", "music_videos_favorited": {
+        "add": ["calvinharris-summer"], "remove": ["nickiminaj-anaconda"]}}]}))
+    assert "errors" not in body
+    assert custom(braze)["music_videos_favorited"] == ["other", "calvinharris-summer"]
+
+
+@pytest.mark.parametrize("operation", [{"add": ["x", "y"], "remove": ["x"]}, {"remove": ["x"], "add": ["x", "y"]}])
+def test_add_then_remove_whatever_the_key_order(braze, operation):
+    """The docs do not order the two (ATTRIBUTES_OBJECT); harness contract: the add, then the remove."""
+    braze.users("u1", tags=["a"])
+    ok(braze.track({"attributes": [{"external_id": "u1", "tags": operation}]}))
+    assert custom(braze)["tags"] == ["a", "y"]
+
+
+@pytest.mark.parametrize("value", [{"inc": 1, "remove": [1]}, {"add": [1], "remove": "x"}, {"add": 1, "remove": [1]}])
+def test_inc_with_an_array_operation_or_a_non_array_argument_rejects_the_object(braze, value):
+    braze.users("u1", n=[1])
+    response = braze.track({"attributes": [{"external_id": "u1", "n": value}]})
+    assert response.status_code == 400
+    assert custom(braze) == {"n": [1]}
+
+
+# -- the array maximum, a workspace setting --------------------------------------------------------------------
+def test_settings_answer_the_default_maximum_and_take_a_new_one(braze):
+    """ARRAYS_PAGE: the maximum "can be increased to 100 for an individual array" and beyond by Braze."""
+    assert braze.client.get("/_admin/settings").get_json() == {"array_attribute_max_length": 25}
+    response = put_settings(braze, array_attribute_max_length=100)
+    assert (response.status_code, response.get_json()) == (200, {"array_attribute_max_length": 100})
+    ok(braze.track({"attributes": [{"external_id": "u1", "big": [f"v{i}" for i in range(150)]}]}))
+    assert len(custom(braze)["big"]) == 100
+
+
+def test_put_restores_what_it_leaves_out_patch_keeps_it_reset_restores_all(braze):
+    assert put_settings(braze, array_attribute_max_length=7).status_code == 200
+    assert braze.client.patch("/_admin/settings", json={}).get_json() == {"array_attribute_max_length": 7}
+    assert put_settings(braze).get_json() == {"array_attribute_max_length": 25}
+    braze.client.patch("/_admin/settings", json={"array_attribute_max_length": 3})
+    assert braze.client.post("/_admin/reset").status_code < 300
+    assert braze.client.get("/_admin/settings").get_json() == {"array_attribute_max_length": 25}
+
+
+@pytest.mark.parametrize("body", [{"array_attribute_max_length": 0}, {"array_attribute_max_length": 501},
+                                  {"array_attribute_max_length": "30"}, {"array_attribute_max_length": True},
+                                  {"array_attribute_max_length": 2.5}, {"array_attribute_max_length": None},
+                                  {"array_max": 30}, [30], "30"])
+def test_bad_settings_are_a_400_and_change_nothing(braze, body):
+    braze.client.put("/_admin/settings", json={"array_attribute_max_length": 9})
+    for method in (braze.client.put, braze.client.patch):
+        response = method("/_admin/settings", json=body)
+        assert response.status_code == 400
+        assert isinstance(response.get_json()["message"], str)
+    assert braze.client.get("/_admin/settings").get_json() == {"array_attribute_max_length": 9}
+
+
+def test_settings_body_must_be_json(braze):
+    response = braze.client.put("/_admin/settings", data=b"{nope", content_type="application/json")
+    assert (response.status_code, response.get_json()["message"]) == (400, "Invalid JSON in request body")
+
+
+VALUES = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+LISTS = st.lists(VALUES, max_size=8)
+
+
+class ArrayAttributeMachine(RuleBasedStateMachine):
+    """The array rules through `/users/track`, against a model written from the docs' sentences one element at
+    a time (ATTRIBUTES_OBJECT, ARRAYS_PAGE, ARRAYS_SDK_EXAMPLE): unique values, add moves to the end, a full
+    array drops its first element, a longer array set whole keeps its first elements, add before remove."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.env = BrazeEnv()
+        self.model: list[str] | None = None
+        self.max_length = 25
+
+    def teardown(self) -> None:
+        self.env.close()
+
+    @initialize(max_length=st.integers(min_value=1, max_value=6))
+    def configure(self, max_length):
+        self.max_length = max_length
+        assert put_settings(self.env, array_attribute_max_length=max_length).status_code == 200
+
+    def _track(self, value) -> None:
+        ok(self.env.track({"attributes": [{"external_id": "u1", "tags": value}]}))
+
+    def _add(self, model: list[str], values: list[str]) -> list[str]:
+        for v in values:
+            if v in model:
+                model.remove(v)
+            model.append(v)
+            if len(model) > self.max_length:
+                model.pop(0)
+        return model
+
+    @rule(values=LISTS)
+    def set_whole(self, values):
+        self._track(values)
+        model: list[str] = []
+        for v in values:
+            if v not in model:
+                model.append(v)
+        self.model = model[:self.max_length]
+
+    @rule(values=LISTS)
+    def add(self, values):
+        self._track({"add": values})
+        self.model = self._add(list(self.model or []), values)
+
+    @rule(values=LISTS)
+    def remove(self, values):
+        self._track({"remove": values})
+        if self.model is not None:
+            self.model = [v for v in self.model if v not in values]
+
+    @rule(added=LISTS, removed=LISTS)
+    def add_and_remove(self, added, removed):
+        self._track({"remove": removed, "add": added})
+        self.model = [v for v in self._add(list(self.model or []), added) if v not in removed]
+
+    @rule()
+    def clear(self):
+        self._track(None)
+        self.model = None
+
+    @invariant()
+    def stored_as_the_model(self):
+        profile = self.env.profile("u1")
+        stored = (profile or {}).get("custom_attributes", {}).get("tags")
+        assert stored == self.model
+        if stored is not None:
+            assert len(stored) == len(set(stored)) <= self.max_length
+
+
+ArrayAttributeMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=12, deadline=None,
+                                                   database=None, suppress_health_check=[HealthCheck.too_slow])
+test_array_attributes_follow_the_model = ArrayAttributeMachine.TestCase
 
 
 # -- profile fields Braze maps or leaves ------------------------------------------------------------------------

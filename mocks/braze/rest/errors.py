@@ -50,6 +50,10 @@ SERIES_BAD_FLAG = "'{name}' must be true or false"
 SEND_ID_REQUIRED = "'send_id' is required"
 INVALID_SEND_ID = "Invalid Send ID"
 END_TIME_REQUIRED = "'end_time' is required and must be an ISO 8601 datetime"
+# workspace settings (/_admin/settings; harness wording, the dashboard has no API)
+SETTINGS_NOT_AN_OBJECT = "Settings must be a JSON object"
+UNKNOWN_SETTING = "Unknown setting {name!r}; the settings are: {known}"
+ARRAY_MAX_LENGTH_RANGE = "'array_attribute_max_length' must be an integer from 1 to {highest}"
 
 
 class BrazeError(Exception):

@@ -21,7 +21,7 @@ DEFAULT_ATTRIBUTES = (
     "date_of_last_session",
 )
 # profile fields `/users/track` sets that are not in the CSV import's header list here (`user_attributes_object.md`);
-# `subscription_groups` is one too, and is still read as a custom attribute until subscription groups are kept
+# `subscription_groups` is one too, kept apart as subscription state (`mocks.braze.users.subscriptions`)
 TRACK_PROFILE_FIELDS = (
     "current_location", "facebook", "twitter", "email_open_tracking_disabled", "email_click_tracking_disabled",
 )

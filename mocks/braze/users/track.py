@@ -15,7 +15,9 @@ from typing import Any
 
 from harness.runtime import Runtime
 from mocks.braze.rest.errors import MAX_INPUT_LENGTH, NO_VALID_DATA, BrazeError
+from mocks.braze.users.arrays import add_to_array, remove_from_array, set_array
 from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, TRACK_PROFILE_FIELDS, Profile, UserStore
+from mocks.braze.users.settings import UserDataSettings
 from mocks.braze.users.subscriptions import Subscriptions
 from mocks.braze.users.values import (
     MAX_INT,
@@ -54,10 +56,12 @@ class Skip(Exception):
 
 
 class UserTracker:
-    def __init__(self, runtime: Runtime, users: UserStore, subscriptions: Subscriptions) -> None:
+    def __init__(self, runtime: Runtime, users: UserStore, subscriptions: Subscriptions,
+                 settings: UserDataSettings | None = None) -> None:
         self.runtime = runtime
         self.users = users
         self.subscriptions = subscriptions  # the workspace's groups, for the attribute `subscription_groups`
+        self.settings = settings or UserDataSettings()
         self.listeners: list[EventListener] = []
 
     def new_profile(self, **fields: Any) -> Profile:
@@ -170,7 +174,7 @@ class UserTracker:
                 elif value is None:
                     changes.append((key, ("remove", None)))
                 elif isinstance(value, dict) and set(value) <= {"inc", "add", "remove"} and value:
-                    changes.append((key, _operation(key, value)))
+                    changes.extend((key, op) for op in _operations(key, value))
                 else:
                     changes.append((key, ("set", custom_value(key, value))))
             except InvalidValue as exc:
@@ -179,7 +183,7 @@ class UserTracker:
         if profile is None:
             raise Skip(NO_MATCHING_USER)
         for key, (op, value) in changes:
-            _apply(self.users, profile, key, op, value)
+            _apply(self.users, profile, key, op, value, self.settings.array_attribute_max_length)
         profile.updated_at = self.runtime.clock.now()
 
     @staticmethod
@@ -251,20 +255,29 @@ def _profile_field(key: str, value: Any) -> tuple[str, Any] | None:
         raise
 
 
-def _operation(key: str, value: dict[str, Any]) -> tuple[str, Any]:
-    if len(value) != 1:
-        raise InvalidValue(f"custom attribute '{key}' takes one of 'inc', 'add' or 'remove' at a time")
-    op, arg = next(iter(value.items()))
-    if op == "inc":
+def _operations(key: str, value: dict[str, Any]) -> list[tuple[str, Any]]:
+    """`{"inc": n}` alone, or `{"add": [...]}` and `{"remove": [...]}`, one of them or both: the docs' example
+    request edits `music_videos_favorited` with both in one object (`user_attributes_object.md`). Both: the add,
+    then the remove, whatever the order of the keys (harness contract: the docs do not say, and JSON encoders
+    may reorder keys), so a value in both ends up absent."""
+    if "inc" in value:
+        if len(value) != 1:
+            raise InvalidValue(f"custom attribute '{key}' takes 'inc' alone, not with 'add' or 'remove'")
+        arg = value["inc"]
         if isinstance(arg, bool) or not isinstance(arg, int | float):
             raise InvalidValue(f"'inc' on '{key}' needs a number")
         number(key, arg)
-    elif not isinstance(arg, list):
-        raise InvalidValue(f"'{op}' on '{key}' needs an array")
-    return op, arg
+        return [("inc", arg)]
+    operations = []
+    for op in ("add", "remove"):
+        if op in value:
+            if not isinstance(value[op], list):
+                raise InvalidValue(f"'{op}' on '{key}' needs an array")
+            operations.append((op, value[op]))
+    return operations
 
 
-def _apply(users: UserStore, profile: Profile, key: str, op: str, value: Any) -> None:
+def _apply(users: UserStore, profile: Profile, key: str, op: str, value: Any, array_max_length: int) -> None:
     if op == "default":
         if key in ("email", "phone"):
             users.set_contact(profile, key, value)
@@ -277,7 +290,7 @@ def _apply(users: UserStore, profile: Profile, key: str, op: str, value: Any) ->
     elif op == "remove" and value is None:
         profile.custom.pop(key, None)
     elif op == "set":
-        profile.custom[key] = value
+        profile.custom[key] = set_array(value, array_max_length) if isinstance(value, list) else value
     elif op == "inc":
         current = profile.custom.get(key, 0)
         if isinstance(current, bool) or not isinstance(current, int | float):
@@ -287,10 +300,8 @@ def _apply(users: UserStore, profile: Profile, key: str, op: str, value: Any) ->
             profile.custom[key] = total
     elif op == "add":
         current = profile.custom.get(key)
-        items = list(current) if isinstance(current, list) else []
-        items.extend(value)
-        profile.custom[key] = items[-500:]
+        profile.custom[key] = add_to_array(current if isinstance(current, list) else [], value, array_max_length)
     elif op == "remove":
         current = profile.custom.get(key)
         if isinstance(current, list):
-            profile.custom[key] = [v for v in current if v not in value]
+            profile.custom[key] = remove_from_array(current, value)

@@ -33,7 +33,6 @@ SOCIAL_FIELDS = {  # `user_attributes_object.md`: the keys of each hash and thei
                 "statuses_count": "integer"},
 }
 MAX_INT = 2**63
-MAX_ARRAY = 500
 MAX_EVENT_PROPERTIES_BYTES = 100 * 1024
 
 
@@ -240,9 +239,7 @@ def custom_value(name: str, value: Any, detect_time: bool = True) -> Any:
             except InvalidValue:
                 pass
         return _string(name, value)
-    if isinstance(value, list):
-        if len(value) > MAX_ARRAY:
-            raise InvalidValue(f"custom attribute '{name}' has more than {MAX_ARRAY} items")
+    if isinstance(value, list):  # its length is the workspace's array rule (users/arrays.py), applied when stored
         return _nested(name, list(value))
     if isinstance(value, dict):
         return _nested(name, value)
