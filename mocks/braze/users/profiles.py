@@ -20,8 +20,9 @@ DEFAULT_ATTRIBUTES = (
     "time_zone", "email_subscribe", "push_subscribe", "bio", "image_url", "date_of_first_session",
     "date_of_last_session",
 )
-# profile fields `/users/track` sets that are not in the CSV import's header list here (`user_attributes_object.md`);
-# `subscription_groups` is one too, kept apart as subscription state (`mocks.braze.users.subscriptions`)
+# profile fields only `/users/track` sets (`user_attributes_object.md`): JSON objects and booleans, which the CSV
+# import here, typing cells by DEFAULT_ATTRIBUTES' rules, does not read. `subscription_groups` is one too, kept
+# apart as subscription state (`mocks.braze.users.subscriptions`).
 TRACK_PROFILE_FIELDS = (
     "current_location", "facebook", "twitter", "email_open_tracking_disabled", "email_click_tracking_disabled",
 )
