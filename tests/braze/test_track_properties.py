@@ -22,7 +22,8 @@ SETTINGS = settings(max_examples=80, deadline=None, database=None,
 IDENTIFIERS = ["external_id", "user_alias", "braze_id", "email", "phone"]
 DEFAULT_FIELDS = ["first_name", "last_name", "email", "phone", "dob", "gender", "country", "language", "home_city",
                   "time_zone", "email_subscribe", "push_subscribe", "bio", "image_url", "date_of_first_session",
-                  "date_of_last_session"]
+                  "date_of_last_session", "current_location", "facebook", "twitter", "email_open_tracking_disabled",
+                  "email_click_tracking_disabled", "subscription_groups"]
 EVENT_FIELDS = ["name", "time", "properties", "app_id", "_update_existing_only"]
 PURCHASE_FIELDS = ["product_id", "currency", "price", "quantity", "time", "properties", "app_id"]
 CUSTOM_NAMES = ["tier", "points", "tags", "sendbird_id", "$bad", "", "x" * 256, "renewal"]
@@ -35,7 +36,8 @@ iso_times = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100
 interesting_strings = st.sampled_from([
     "", "u1", "u2", "a@b.co", "not-an-email", "+15551234567", "M", "X", "NO", "XX", "en", "zz", "Europe/Oslo",
     "Mars/Base", "opted_in", "maybe", "USD", "XYZ", "1990-02-28", "1990-02-30", "READ", "2026-01-01", "x" * 256,
-    "$x", "time", "event_name", "2024-13-45T99:99:99Z",
+    "$x", "time", "event_name", "2024-13-45T99:99:99Z", "Australia", "Eastern Time (US & Canada)",
+    "2019-02-15 00:00:00 -0500", "2019-02-15 00:00:00 +2400",
 ])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2 ** 53), max_value=2 ** 53),
                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30), interesting_strings,
@@ -46,7 +48,9 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_
 field_values = st.one_of(
     json_values,
     st.fixed_dictionaries({"alias_name": st.sampled_from(["a", "b"]), "alias_label": st.sampled_from(["l", 1])}),
-    st.sampled_from([{"inc": 1}, {"inc": "x"}, {"add": ["a"]}, {"remove": ["a"]}, {"add": "a"}, {"inc": 1, "add": []}]),
+    st.sampled_from([{"inc": 1}, {"inc": "x"}, {"add": ["a"]}, {"remove": ["a"]}, {"add": "a"}, {"inc": 1, "add": []},
+                     {"add": ["a", "a"], "remove": ["b"]}, {"latitude": 91, "longitude": 0}]),
+    st.fixed_dictionaries({"latitude": st.floats(allow_nan=False), "longitude": st.integers(-200, 200)}),
     st.dictionaries(st.sampled_from(["status", "$x", "time", "", "n"]), scalars, max_size=3),
 )
 structured_objects = st.one_of(

@@ -8,13 +8,14 @@ import zoneinfo
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
+import pycountry
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from mocks.braze.users.rails_time_zones import RAILS_TIME_ZONES
-from mocks.braze.users.values import InvalidValue, parse_time
+from mocks.braze.users.values import InvalidValue, countries, default_attribute, parse_time
 
 from .braze_fixtures import BrazeEnv
 
@@ -390,6 +391,45 @@ def test_a_time_zone_braze_cannot_use_is_not_set_and_the_rest_is_processed(braze
     body = ok(braze.track({"attributes": [{"external_id": "u1", "time_zone": value, "first_name": "Ann"}]}))
     assert "errors" not in body
     assert (braze.profile("u1")["time_zone"], braze.profile("u1")["first_name"]) == ("Europe/Oslo", "Ann")
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.one_of(st.text(max_size=40), st.sampled_from([c.name for c in pycountry.countries]),
+                 st.sampled_from([c.alpha_3.lower() for c in pycountry.countries])))
+def test_country_is_an_alpha_2_code_or_refused(text):
+    """The `country` rule (ATTRIBUTES_OBJECT) on any string: a known alpha-2 code, or InvalidValue (then null)."""
+    try:
+        code = default_attribute("country", text)
+    except InvalidValue:
+        return
+    assert code in countries()
+    assert code == pycountry.countries.lookup(text.strip()).alpha_2
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.one_of(st.text(max_size=40), st.sampled_from(sorted(RAILS_TIME_ZONES)),
+                 st.sampled_from(sorted(zoneinfo.available_timezones()))))
+def test_time_zone_is_an_iana_zone_or_refused(text):
+    """The `time_zone` rule (ATTRIBUTES_OBJECT) on any string: an IANA zone, or InvalidValue (then left as it was)."""
+    try:
+        zone = default_attribute("time_zone", text)
+    except InvalidValue:
+        return
+    assert zone in zoneinfo.available_timezones()
+    assert zone == RAILS_TIME_ZONES.get(text, text)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True))
+def test_current_location_is_accepted_exactly_on_the_globe(latitude, longitude):
+    """ATTRIBUTES_OBJECT's `current_location` shape, with latitude and longitude where they can be."""
+    on_globe = abs(latitude) <= 90 and abs(longitude) <= 180  # False for NaN
+    try:
+        location = default_attribute("current_location", {"latitude": latitude, "longitude": longitude})
+    except InvalidValue:
+        assert not on_globe
+        return
+    assert on_globe and location == {"latitude": latitude, "longitude": longitude}
 
 
 def test_every_rails_zone_name_maps_to_a_zone_python_knows():
