@@ -83,12 +83,17 @@ class Verdict:
 
 
 class RateLimiter:
-    """Counts requests per key in fixed windows; keys without a limit are always allowed."""
+    """Counts requests per key in fixed windows; keys without a limit are always allowed.
+
+    A `scope` counts apart under one key's limit: Braze's "10 broadcasts per minute per unique audience"
+    is one configured limit with a count for each audience."""
+
+    MAX_COUNTERS = 4096  # past this, counters of ended windows are dropped (scopes are open-ended)
 
     def __init__(self, clock: Clock, limits: dict[str, Limit] | None = None) -> None:
         self.clock = clock
         self._limits: dict[str, Limit] = dict(limits or {})
-        self._counts: dict[str, tuple[int, int]] = {}  # key -> (window index, count)
+        self._counts: dict[tuple[str, str], tuple[int, int]] = {}  # (key, scope) -> (window index, count)
         self._lock = threading.Lock()
 
     @property
@@ -100,24 +105,34 @@ class RateLimiter:
             self._limits = dict(limits)
             self._counts.clear()
 
-    def hit(self, key: str, cost: int = 1) -> Verdict | None:
-        """Count one request; None when `key` has no limit."""
+    def hit(self, key: str, cost: int = 1, scope: str = "") -> Verdict | None:
+        """Count one request against `key`'s limit (in `scope`'s own count); None when `key` has no limit."""
         limit = self._limits.get(key)
         if limit is None:
             return None
         elapsed = (self.clock.now() - EPOCH).total_seconds()
         window = math.floor(elapsed / limit.window_seconds)
         reset = math.ceil((window + 1) * limit.window_seconds)
+        counter = (key, scope)
         with self._lock:
-            current, count = self._counts.get(key, (window, 0))
+            if counter not in self._counts and len(self._counts) >= self.MAX_COUNTERS:
+                self._drop_ended(elapsed)
+            current, count = self._counts.get(counter, (window, 0))
             if current != window:
                 count = 0
             if count + cost > limit.limit:
-                self._counts[key] = (window, count)
+                self._counts[counter] = (window, count)
                 return Verdict(False, limit.limit, max(0, limit.limit - count), reset)
             count += cost
-            self._counts[key] = (window, count)
+            self._counts[counter] = (window, count)
             return Verdict(True, limit.limit, limit.limit - count, reset)
+
+    def _drop_ended(self, elapsed: float) -> None:
+        """Forget the counters whose window has ended: they would restart at 0 anyway."""
+        for (key, scope), (window, _) in list(self._counts.items()):
+            limit = self._limits.get(key)
+            if limit is None or window != math.floor(elapsed / limit.window_seconds):
+                del self._counts[(key, scope)]
 
 
 def limit_table_routes(bp: Any, limiter: RateLimiter, known: Collection[str], read_body: Callable[[], Any],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from harness.ratelimit import Limit, RateLimiter
+from harness.ratelimit import RateLimiter
 from harness.runtime import Runtime
 from mocks.braze.audience.audiences import AudienceResolver
 from mocks.braze.audience.segments import SegmentStore
@@ -27,6 +27,7 @@ from mocks.braze.engagement.series import DataSeries
 from mocks.braze.rest import errors
 from mocks.braze.rest.auth import DEFAULT_API_KEY, KeyRing
 from mocks.braze.rest.errors import BrazeError
+from mocks.braze.rest.limits import BROADCAST, BROADCAST_PER_AUDIENCE, DEFAULT_LIMITS, broadcast_audience, bucket_of
 from mocks.braze.users.analytics import EventAnalytics
 from mocks.braze.users.external_ids import ExternalIdMigration
 from mocks.braze.users.identity import Identity
@@ -35,14 +36,9 @@ from mocks.braze.users.settings import UserDataSettings
 from mocks.braze.users.subscriptions import Subscriptions
 from mocks.braze.users.track import CustomEvent, UserTracker
 
-HOUR = 3600.0
-DEFAULT_LIMITS = {
-    "users.track": Limit(3000, 3),
-    "messaging": Limit(250_000, HOUR),  # /messages/send, /campaigns/trigger/send, /canvas/trigger/send together
-    "broadcast": Limit(250, 60),
-    "sends.id.create": Limit(100, 24 * HOUR),
-    "rest": Limit(250_000, HOUR),
-}
+# A 401 carries the rate-limit headers with empty values: recorded
+# (braze_ruby `spec/fixtures/responses/track_users/unauthorized/responds_with_unauthorized.yml`).
+UNAUTHENTICATED_HEADERS = {"X-RateLimit-Limit": "", "X-RateLimit-Remaining": "", "X-RateLimit-Reset": ""}
 
 
 T = TypeVar("T")
@@ -124,21 +120,42 @@ class BrazeService:
         self.limiter.configure(DEFAULT_LIMITS)
         self.sender.connected_cache.clear()
 
-    def within_limit(self, limit_key: str, permission: str, authorization: str | None,
+    def within_limit(self, path: str, permission: str, authorization: str | None,
                      call: Callable[[], T]) -> tuple[T, dict[str, str]]:
-        """A REST call's checks in Braze's order (rate limit, then key and permission), then `call()`;
-        (its result, the limit's headers). A BrazeError on the way carries the limit's headers too,
-        its own first (a narrower limit that was hit, as for broadcasts)."""
-        verdict = self.limiter.hit(limit_key)
+        """A REST call's checks in Braze's order, then `call()`; (its result, the limit's headers).
+
+        Authentication comes first: a 401 uses no quota and its `X-RateLimit-*` headers are empty (recorded).
+        Then the request counts against its path's bucket (`rest/limits.py`) whatever its answer: a 429, or a
+        403 for a key without the permission. The recordings count every request of a known workspace (the
+        400s of `canvas/details/returns_error_when_no_canvas.yml` and `subscription/.../returns_an_error_status.yml`
+        take their place in the falling `X-RateLimit-Remaining`), and a 403's key names the workspace as a 400's
+        does; no recorded 403 says otherwise. A BrazeError on the way carries the headers too, its own first."""
+        try:
+            key = self.keys.authenticate(authorization)
+        except BrazeError as exc:
+            exc.headers = {**UNAUTHENTICATED_HEADERS, **exc.headers}
+            raise
+        verdict = self.limiter.hit(bucket_of(path))
         headers = verdict.headers() if verdict is not None else {}
         try:
             if verdict is not None and not verdict.allowed:
                 raise BrazeError(429, errors.RATE_LIMITED)
-            self.keys.check(authorization, permission)
+            self.keys.authorize(key, permission)
             return call(), headers
         except BrazeError as exc:
             exc.headers = {**headers, **exc.headers}
             raise
+
+    def broadcast_limit(self, path: str, body: object) -> None:
+        """A broadcast call's own limits, "250 requests per minute across all audiences and 10 per minute per
+        unique audience, whichever is hit first" (`_docs/_api/api_limits.md`, the current braze.com page); a
+        429 reports the limit that was hit. Harness simplification: the call counts in its path's bucket too."""
+        audience = broadcast_audience(path, body)
+        if audience is None:
+            return
+        for verdict in (self.limiter.hit(BROADCAST), self.limiter.hit(BROADCAST_PER_AUDIENCE, scope=audience)):
+            if verdict is not None and not verdict.allowed:
+                raise BrazeError(429, errors.RATE_LIMITED, headers=verdict.headers())
 
     def counts(self) -> dict[str, int]:
         return {"users": len(self.users), "segments": len(self.segments), "campaigns": len(self.campaigns.campaigns),

@@ -145,16 +145,19 @@ def test_send_to_existing_only_false_with_attributes_creates_the_user(braze):
     assert sent_users(hook) == ["new/Nia/gold"]
 
 
-def test_send_to_existing_only_false_creates_an_alias_user(braze):
+def test_send_to_existing_only_false_is_refused_with_a_user_alias(braze):
+    """`send_to_existing_only`: "defaults to true; cannot be used with user aliases"
+    (`_docs/_api/objects_filters/recipient_object.md`). This test used to assert that it created an alias user."""
     hook = braze.receiver()
     cid = braze.campaign(webhook=webhook("{{${first_name}}}"))
     alias = {"alias_name": "lead-9", "alias_label": "crm"}
-    braze.trigger_campaign(cid, recipients=[{"user_alias": alias, "send_to_existing_only": False,
-                                             "attributes": {"first_name": "Lea"}}])
+    response = braze.trigger_campaign(cid, recipients=[{"user_alias": alias, "send_to_existing_only": False,
+                                                        "attributes": {"first_name": "Lea"}}])
+    assert (response.status_code, response.get_json()) == (400, {
+        "message": "recipients[0]: 'send_to_existing_only': false cannot be used with 'user_alias'"})
     braze.run()
-    assert sent_users(hook) == ["Lea"]
-    users = braze.client.get("/_admin/users").get_json()["users"]
-    assert users[0]["user_aliases"] == [alias]
+    assert sent_users(hook) == []
+    assert braze.client.get("/_admin/users").get_json()["users"] == []
 
 
 def test_attributes_are_applied_before_the_send_to_an_existing_user(braze):
@@ -185,7 +188,8 @@ def test_recipients_by_alias_braze_id_and_email(braze):
     assert braze.track({"attributes": [{"email": "e@example.com", "first_name": "E"}]}).status_code == 201
     cid = braze.campaign(webhook=webhook("{{${user_id}}}|{{${first_name}}}"))
     braze_id = braze.profile("u2")["braze_id"]
-    braze.trigger_campaign(cid, recipients=[{"braze_id": braze_id}, {"email": "e@example.com"},
+    braze.trigger_campaign(cid, recipients=[{"braze_id": braze_id},
+                                            {"email": "e@example.com", "prioritization": ["most_recently_updated"]},
                                             {"user_alias": {"alias_name": "a", "alias_label": "l"}}])
     braze.run()
     assert sorted(sent_users(hook)) == ["u2|", "|", "|E"]
@@ -268,7 +272,7 @@ def test_no_recipients_is_400(braze, extra):
     cid = braze.campaign()
     response = braze.trigger_campaign(cid, **extra)
     assert response.status_code == 400
-    assert response.get_json()["message"].startswith("No recipients")
+    assert response.get_json() == {"message": "No Recipients"}  # `_docs/_api/errors.md`: "400 No Recipients"
 
 
 @pytest.mark.parametrize(("count", "status"), [(50, 201), (51, 400)])
@@ -277,7 +281,8 @@ def test_at_most_50_recipients(braze, count, status):
     response = braze.trigger_campaign(cid, recipients=recipients(*(f"u{i}" for i in range(count))))
     assert response.status_code == status
     if status == 400:
-        assert response.get_json() == {"message": "Too many recipients: at most 50 per request"}
+        # `_docs/_api/errors.md`: "The max number of ids per request was exceeded" (more than 50 ids)
+        assert response.get_json() == {"message": "The max number of ids per request was exceeded"}
 
 
 @pytest.mark.parametrize("where", ["top", "recipient"])

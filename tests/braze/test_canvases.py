@@ -602,7 +602,9 @@ def test_canvas_list_and_details(braze):
     assert body["stats"]["entered"] == 1
     assert braze.get("/canvas/details", canvas_id=second).get_json()["schedule_type"] == "action_based"
     missing = braze.get("/canvas/details", canvas_id="nope")
-    assert (missing.status_code, missing.get_json()) == (400, {"message": "Invalid Canvas ID"})
+    # recorded: braze_ruby spec/fixtures/responses/canvas/details/returns_error_when_no_canvas.yml
+    assert (missing.status_code, missing.get_json()) == (
+        400, {"message": "canvas_id must be a string of the Canvas api identifier"})
 
 
 # -- found bug: naive times in definitions ---------------------------------------------------------------

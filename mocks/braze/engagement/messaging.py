@@ -31,6 +31,7 @@ MAX_RECIPIENTS = 50
 MAX_PROPERTIES_BYTES = 50 * 1024
 SEND_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RECIPIENT_IDS = ("external_user_id", "user_alias", "braze_id", "email")
+REQUEST_METHODS = ("POST", "PUT", "DELETE", "GET")
 
 
 @dataclass
@@ -46,7 +47,7 @@ def _object(body: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise bad_request(f"'{where}{key}' must be an object")
+        raise bad_request(errors.MUST_BE_OBJECT.format(name=where + key))
     if len(json.dumps(value, default=str)) > MAX_PROPERTIES_BYTES:
         raise bad_request(errors.PROPERTIES_TOO_LARGE)
     return value
@@ -55,24 +56,40 @@ def _object(body: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
 def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
     value = body.get(key, default)
     if not isinstance(value, bool):
-        raise bad_request(f"'{key}' must be a boolean")
+        raise bad_request(errors.MUST_BE_BOOLEAN.format(name=key))
     return value
 
 
 def _identifier(recipient: dict[str, Any], index: int) -> tuple[str, Any]:
     given = [k for k in RECIPIENT_IDS if recipient.get(k) is not None]
     if len(given) != 1:
-        raise bad_request(f"recipients[{index}] needs exactly one of {', '.join(RECIPIENT_IDS)}")
+        raise bad_request(errors.RECIPIENT_ONE_ID.format(index=index, ids=", ".join(RECIPIENT_IDS)))
     kind = given[0]
     value = recipient[kind]
     if kind == "user_alias":
         if not isinstance(value, dict) or not isinstance(value.get("alias_name"), str) \
                 or not isinstance(value.get("alias_label"), str):
-            raise bad_request(f"recipients[{index}].user_alias needs string 'alias_name' and 'alias_label'")
+            raise bad_request(errors.ALIAS_NEEDS_NAME_AND_LABEL.format(where=f"recipients[{index}].user_alias"))
         return kind, (value["alias_name"], value["alias_label"])
+    if kind == "external_user_id":
+        value = external_id_text(value)
     if not isinstance(value, str) or not value:
-        raise bad_request(f"recipients[{index}].{kind} must be a non-empty string")
+        raise bad_request(errors.RECIPIENT_BAD_ID.format(index=index, kind=kind))
+    if kind == "email" and not _prioritization(recipient.get("prioritization")):
+        raise bad_request(errors.EMAIL_NEEDS_PRIORITIZATION.format(index=index))
     return kind, value
+
+
+def external_id_text(value: Any) -> Any:
+    """An external id sent as a JSON number is processed as its string form (recorded 201s:
+    braze_ruby `send_messages/with_success/responds_with_created.yml` sends `"external_user_ids": [12345]`)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _prioritization(value: Any) -> bool:
+    """`prioritization` is "required when using email" (`_docs/_api/objects_filters/recipient_object.md`): a
+    non-empty array of rules such as "identified", "unidentified", "most_recently_updated"."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
 
 
 def parse_recipients(body: dict[str, Any], props_keys: tuple[str, ...]) -> list[Recipient]:
@@ -80,13 +97,13 @@ def parse_recipients(body: dict[str, Any], props_keys: tuple[str, ...]) -> list[
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise bad_request("'recipients' must be an array")
+        raise bad_request(errors.MUST_BE_ARRAY.format(name="recipients"))
     if len(raw) > MAX_RECIPIENTS:
-        raise bad_request(errors.TOO_MANY_RECIPIENTS)
+        raise bad_request(errors.MAX_IDS)
     recipients: dict[tuple[str, Any], Recipient] = {}
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise bad_request(f"recipients[{index}] must be an object")
+            raise bad_request(errors.RECIPIENT_NOT_OBJECT.format(index=index))
         identifier = _identifier(item, index)
         properties: dict[str, Any] = {}
         for key in props_keys:
@@ -94,14 +111,14 @@ def parse_recipients(body: dict[str, Any], props_keys: tuple[str, ...]) -> list[
         existing_only = _bool(item, "send_to_existing_only", True)
         attributes = item.get("attributes")
         if attributes is not None and not isinstance(attributes, dict):
-            raise bad_request(f"recipients[{index}].attributes must be an object")
-        if not existing_only:
+            raise bad_request(errors.MUST_BE_OBJECT.format(name=f"recipients[{index}].attributes"))
+        if not existing_only:  # `_docs/_api/objects_filters/recipient_object.md`
+            if identifier[0] == "user_alias":
+                raise bad_request(errors.EXISTING_ONLY_WITH_ALIAS.format(index=index))
+            if identifier[0] != "external_user_id":
+                raise bad_request(errors.EXISTING_ONLY_NEEDS_EXTERNAL_ID.format(index=index))
             if attributes is None:
-                raise bad_request(f"recipients[{index}]: 'attributes' are required when "
-                                  "'send_to_existing_only' is false")
-            if identifier[0] not in ("external_user_id", "user_alias"):
-                raise bad_request(f"recipients[{index}]: 'send_to_existing_only': false needs an "
-                                  "external_user_id or a user_alias")
+                raise bad_request(errors.ATTRIBUTES_REQUIRED.format(index=index))
         recipients.setdefault(identifier, Recipient(identifier, properties, existing_only, attributes))
     return list(recipients.values())  # duplicate recipients get one message
 
@@ -111,6 +128,17 @@ def both(first: Predicate | None, second: Predicate | None) -> Predicate | None:
     if first is None or second is None:
         return first or second
     return lambda profile, now: first(profile, now) and second(profile, now)
+
+
+def _request_method(webhook: Any) -> None:
+    """`request_method` is "required, one of POST, PUT, DELETE, or GET" on the API's webhook object
+    (`_docs/_api/objects_filters/messaging/webhook_object.md`); a campaign definition may leave it out."""
+    if not isinstance(webhook, dict):
+        return  # parse_content words that
+    if webhook.get("request_method") is None:
+        raise bad_request(errors.REQUEST_METHOD_REQUIRED)
+    if webhook["request_method"] not in REQUEST_METHODS:
+        raise bad_request(errors.BAD_REQUEST_METHOD)
 
 
 class MessagingEndpoints:
@@ -131,11 +159,11 @@ class MessagingEndpoints:
         try:
             return self.audiences.compile_request(body["audience"])
         except SegmentError as exc:
-            raise bad_request(f"Invalid 'audience': {exc}") from None
+            raise bad_request(errors.INVALID_AUDIENCE.format(reason=exc)) from None
 
     def _targets(self, body: dict[str, Any], props_keys: tuple[str, ...]) -> tuple[bool, list[Recipient]]:
         if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object")
+            raise bad_request(errors.NOT_AN_OBJECT)
         broadcast = _bool(body, "broadcast", False)
         recipients = parse_recipients(body, props_keys)
         if broadcast and recipients:
@@ -180,7 +208,7 @@ class MessagingEndpoints:
         if send_id is None:
             return
         if not isinstance(send_id, str) or campaign is None or send_id not in campaign.send_ids:
-            raise bad_request("Invalid 'send_id': create it with /sends/id/create for this campaign")
+            raise bad_request(errors.INVALID_SEND_ID)
 
     def _track_send(self, body: dict[str, Any], campaign: Campaign | None, dispatch_id: str) -> None:
         """Tell the send analytics which dispatch a (validated) `send_id` names, before anything is sent."""
@@ -192,7 +220,7 @@ class MessagingEndpoints:
                          only: Predicate | None = None) -> dict[str, Any]:
         """`dispatch_id`, `dry_run` (validate only) and `only` (a further audience) serve scheduled sends."""
         if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object")
+            raise bad_request(errors.NOT_AN_OBJECT)
         campaign = self._api_campaign(body.get("campaign_id"))
         broadcast, recipients = self._targets(body, ("trigger_properties",))
         top = _object(body, "trigger_properties")
@@ -204,7 +232,7 @@ class MessagingEndpoints:
             return response
         self._track_send(body, campaign, dispatch_id)
         if not campaign.active:
-            response["notice"] = "The Campaign is paused. Resume the Campaign to ensure trigger requests take effect."
+            response["notice"] = errors.CAMPAIGN_PAUSED
             return response
         if broadcast:
             self.campaigns.send_audience(campaign, dispatch_id, {"api_trigger_properties": top}, extra)
@@ -219,7 +247,7 @@ class MessagingEndpoints:
 
     def _api_campaign(self, campaign_id: Any) -> Campaign:
         if campaign_id is None:
-            raise bad_request("'campaign_id' is required")
+            raise bad_request(errors.REQUIRED.format(name="campaign_id"))
         campaign = self.campaigns.get(campaign_id) if isinstance(campaign_id, str) else None
         if campaign is None or not isinstance(campaign.spec.trigger, ApiTrigger):
             raise bad_request(errors.INVALID_CAMPAIGN_ID)
@@ -228,10 +256,10 @@ class MessagingEndpoints:
     def trigger_canvas(self, body: Any, *, dispatch_id: str | None = None, dry_run: bool = False,
                        only: Predicate | None = None) -> dict[str, Any]:
         if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object")
+            raise bad_request(errors.NOT_AN_OBJECT)
         canvas_id = body.get("canvas_id")
         if canvas_id is None:
-            raise bad_request("'canvas_id' is required")
+            raise bad_request(errors.REQUIRED.format(name="canvas_id"))
         canvas = self.canvases.get(canvas_id) if isinstance(canvas_id, str) else None
         if canvas is None or not isinstance(canvas.spec.entry, ApiTrigger):
             raise bad_request(errors.INVALID_CANVAS_ID)
@@ -243,7 +271,7 @@ class MessagingEndpoints:
         if dry_run:
             return response
         if not canvas.active:
-            response["notice"] = "The Canvas is paused. Resume the Canvas to ensure trigger requests will take effect."
+            response["notice"] = errors.CANVAS_PAUSED
             return response
         if broadcast:
             self.canvases.enter_audience(canvas, dispatch_id, top, extra)
@@ -258,25 +286,28 @@ class MessagingEndpoints:
     def messages_send(self, body: Any, segments_lookup, *, dispatch_id: str | None = None, dry_run: bool = False,
                       only: Predicate | None = None) -> dict[str, Any]:
         if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object")
+            raise bad_request(errors.NOT_AN_OBJECT)
         messages = body.get("messages")
         if not isinstance(messages, dict) or not messages:
-            raise bad_request("'messages' is required and must be an object")
+            raise bad_request(errors.NO_MESSAGE)
         unsupported = sorted(set(messages) - {"webhook"})
         if unsupported:
-            raise bad_request(f"Unsupported message types: {', '.join(unsupported)} (this fake sends webhooks)")
+            raise bad_request(errors.UNSUPPORTED_MESSAGE_TYPES.format(types=", ".join(unsupported)))
+        _request_method(messages["webhook"])
         try:
             content = parse_content(messages["webhook"], "messages.webhook")
         except TemplateError as exc:
             raise bad_request(str(exc)) from None
         external_ids = body.get("external_user_ids", [])
+        if isinstance(external_ids, list):
+            external_ids = [external_id_text(e) for e in external_ids]
         aliases = body.get("user_aliases", [])
         if not isinstance(external_ids, list) or not all(isinstance(e, str) for e in external_ids):
-            raise bad_request("'external_user_ids' must be an array of strings")
+            raise bad_request(errors.EXTERNAL_USER_IDS_NOT_STRINGS)
         if not isinstance(aliases, list):
-            raise bad_request("'user_aliases' must be an array")
+            raise bad_request(errors.MUST_BE_ARRAY.format(name="user_aliases"))
         if len(external_ids) > MAX_RECIPIENTS or len(aliases) > MAX_RECIPIENTS:
-            raise bad_request(errors.TOO_MANY_RECIPIENTS)
+            raise bad_request(errors.MAX_EXTERNAL_IDS_AND_ALIASES)  # `_docs/_api/errors.md`
         broadcast = _bool(body, "broadcast", False)
         segment_id = body.get("segment_id")
         extra = self._audience(body)
@@ -286,9 +317,9 @@ class MessagingEndpoints:
             if segment is None:
                 raise bad_request(errors.INVALID_SEGMENT_ID)
         if not (external_ids or aliases or segment is not None or extra is not None):
-            raise bad_request("Provide 'external_user_ids', 'user_aliases', 'segment_id' or 'audience'")
+            raise bad_request(errors.NO_RECIPIENTS)
         if (segment is not None or extra is not None) and not (external_ids or aliases) and not broadcast:
-            raise bad_request("'broadcast' must be true to send to a segment or audience")
+            raise bad_request(errors.BROADCAST_REQUIRED)
         campaign = None
         if body.get("campaign_id") is not None:
             campaign = self.campaigns.get(body["campaign_id"]) if isinstance(body["campaign_id"], str) else None
@@ -304,7 +335,7 @@ class MessagingEndpoints:
         for index, alias in enumerate(aliases):
             if not isinstance(alias, dict) or not isinstance(alias.get("alias_name"), str) \
                     or not isinstance(alias.get("alias_label"), str):
-                raise bad_request(f"user_aliases[{index}] needs string 'alias_name' and 'alias_label'")
+                raise bad_request(errors.ALIAS_NEEDS_NAME_AND_LABEL.format(where=f"user_aliases[{index}]"))
             profile = users.by_alias(alias["alias_name"], alias["alias_label"])
             if profile is not None:
                 targets.setdefault(profile.braze_id, profile)
@@ -332,12 +363,12 @@ class MessagingEndpoints:
 
     def create_send_id(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object")
+            raise bad_request(errors.NOT_AN_OBJECT)
         campaign = self._api_campaign(body.get("campaign_id"))
         send_id = body.get("send_id")
         if send_id is None:
             send_id = self.runtime.ids.hex(16)
         elif not isinstance(send_id, str) or not SEND_ID.match(send_id):
-            raise bad_request("'send_id' must be 1-64 letters, digits, '-' or '_'")
+            raise bad_request(errors.BAD_SEND_ID)
         campaign.send_ids.add(send_id)
         return {"message": "success", "send_id": send_id}

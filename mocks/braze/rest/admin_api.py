@@ -45,7 +45,7 @@ def _json() -> Any:
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request(errors.INVALID_JSON) from None
     if _deeper_than(body, MAX_DEPTH):
-        raise bad_request(f"{errors.INVALID_JSON}: nested deeper than {MAX_DEPTH} levels")
+        raise bad_request(errors.INVALID_JSON_TOO_DEEP.format(depth=MAX_DEPTH))
     return body
 
 
@@ -66,7 +66,7 @@ def _deeper_than(value: Any, limit: int) -> bool:
 def _validation_error(exc: ValidationError) -> BrazeError:
     details = [{"loc": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors(include_url=False)]
     first = details[0]
-    return bad_request(f"Invalid definition at {first['loc'] or 'body'}: {first['message']}", details)
+    return bad_request(errors.INVALID_DEFINITION.format(loc=first["loc"] or "body", reason=first["message"]), details)
 
 
 def _is_liquid(value: str) -> bool:
@@ -105,7 +105,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
         key, permissions = (body.get("key"), body.get("permissions")) if isinstance(body, dict) else (None, None)
         if not isinstance(key, str) or not isinstance(permissions, list) \
                 or not all(isinstance(p, str) for p in permissions):
-            raise bad_request("Body must be {\"key\": str, \"permissions\": [str, ...]}")
+            raise bad_request(errors.BAD_KEY_BODY)
         try:
             service.keys.add(key, permissions)
         except ValueError as exc:
@@ -129,7 +129,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
             offset = max(0, int(request.args.get("offset", 0)))
             limit = max(1, min(int(request.args.get("limit", 100)), 1000))
         except ValueError:
-            raise bad_request("offset and limit must be integers") from None
+            raise bad_request(errors.BAD_OFFSET_LIMIT) from None
         profiles = list(service.users.profiles.values())[offset:offset + limit]
         fields = frozenset(EXPORT_FIELDS)
         # a page also stops at USERS_PAGE_BUDGET: read on at offset + len(users) (docs/security.md, "Limits")
@@ -141,7 +141,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     def user_get(key: str):
         profile = _profile_by_any(service, key)
         if profile is None:
-            raise BrazeError(404, f"No user {key!r}")
+            raise BrazeError(404, errors.NO_USER.format(key=key))
         return jsonify(export_profile(profile, frozenset(EXPORT_FIELDS)))
 
     # -- segments -------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     def segment_create():
         body = _json()
         if not isinstance(body, dict):
-            raise bad_request("Body must be {\"name\": str, \"filter\": {...}}")
+            raise bad_request(errors.BAD_SEGMENT_BODY)
         try:
             segment = service.segments.create(body.get("name"), body.get("filter"))
         except DEFINITION_ERRORS as exc:
@@ -164,7 +164,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     def segment_get(key: str):
         segment = service.segments.get(key)
         if segment is None:
-            raise BrazeError(404, f"No segment {key!r}")
+            raise BrazeError(404, errors.NO_SEGMENT.format(key=key))
         members = segment.members(service.users, service.runtime.clock.now())
         ids = [p.external_id or p.braze_id for p in members]
         return jsonify({**_segment(segment), "size": len(members),
@@ -173,7 +173,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     @bp.delete("/segments/<key>")
     def segment_delete(key: str):
         if not service.segments.delete(key):
-            raise BrazeError(404, f"No segment {key!r}")
+            raise BrazeError(404, errors.NO_SEGMENT.format(key=key))
         return jsonify({"deleted": key})
 
     # -- webhook templates ------------------------------------------------------------------------
@@ -181,10 +181,10 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     def template_create():
         body = _json()
         if not isinstance(body, dict):
-            raise bad_request("Body must be a webhook template object")
+            raise bad_request(errors.BAD_TEMPLATE_BODY)
         template_id = body.get("template_id") or service.runtime.ids.uuid()
         if not isinstance(template_id, str):
-            raise bad_request("'template_id' must be a string")
+            raise bad_request(errors.MUST_BE_STRING.format(name="template_id"))
         try:
             template = service.templates.create(template_id, body)
         except TemplateError as exc:
@@ -240,7 +240,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     def campaign_get(campaign_id: str):
         campaign = service.campaigns.get(campaign_id)
         if campaign is None:
-            raise BrazeError(404, f"No campaign {campaign_id!r}")
+            raise BrazeError(404, errors.NO_CAMPAIGN.format(key=campaign_id))
         return jsonify(_campaign_view(campaign))
 
     @bp.put("/campaigns/<campaign_id>")
@@ -250,7 +250,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     @bp.delete("/campaigns/<campaign_id>")
     def campaign_delete(campaign_id: str):
         if not service.campaigns.delete(campaign_id):
-            raise BrazeError(404, f"No campaign {campaign_id!r}")
+            raise BrazeError(404, errors.NO_CAMPAIGN.format(key=campaign_id))
         return jsonify({"deleted": campaign_id})
 
     def _canvas_view(canvas) -> dict:
@@ -272,7 +272,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     def canvas_get(canvas_id: str):
         canvas = service.canvases.get(canvas_id)
         if canvas is None:
-            raise BrazeError(404, f"No canvas {canvas_id!r}")
+            raise BrazeError(404, errors.NO_CANVAS.format(key=canvas_id))
         return jsonify(_canvas_view(canvas))
 
     @bp.put("/canvases/<canvas_id>")
@@ -282,7 +282,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
     @bp.delete("/canvases/<canvas_id>")
     def canvas_delete(canvas_id: str):
         if not service.canvases.delete(canvas_id):
-            raise BrazeError(404, f"No canvas {canvas_id!r}")
+            raise BrazeError(404, errors.NO_CANVAS.format(key=canvas_id))
         return jsonify({"deleted": canvas_id})
 
     @bp.get("/canvases/<canvas_id>/users/<key>")
@@ -291,7 +291,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
         profile = _profile_by_any(service, key)
         journey = canvas.journeys.get(profile.braze_id) if canvas and profile else None
         if journey is None:
-            raise BrazeError(404, f"User {key!r} has not entered canvas {canvas_id!r}")
+            raise BrazeError(404, errors.NOT_IN_CANVAS.format(key=key, canvas_id=canvas_id))
         return jsonify(journey.to_dict())
 
     # -- delivery records ---------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
         try:
             limit = int(request.args.get("limit", 1000))
         except ValueError:
-            raise bad_request("limit must be an integer") from None
+            raise bad_request(errors.BAD_LIMIT) from None
         return jsonify({"total": len(entries), "entries": entries[-limit:] if limit > 0 else []})
 
     @bp.get("/currents")

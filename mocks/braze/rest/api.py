@@ -24,7 +24,6 @@ from mocks.braze.users.export import delete_users, export_ids
 from mocks.braze.users.values import InvalidValue, parse_time
 
 log = logging.getLogger(__name__)
-MESSAGING = "messaging"
 
 
 def parse_body(raw: bytes) -> Any:
@@ -67,7 +66,7 @@ def track_users(service: BrazeService, authorization: str | None, many_traces: s
                 raw: bytes, content_type: str | None) -> tuple[int, dict[str, str], Any]:
     """`POST /users/track`; (status, headers, body). Raises BrazeError carrying the rate-limit
     headers. Called by the Flask view and, ahead of Flask, by `track_fast_path`."""
-    result, headers = service.within_limit("users.track", "users.track", authorization, lambda: service.tracker.track(
+    result, headers = service.within_limit("/users/track", "users.track", authorization, lambda: service.tracker.track(
         load_body(raw, content_type), trace_ids(many_traces, one_trace)))
     return 201, headers, result
 
@@ -78,7 +77,7 @@ def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
     if isinstance(exc, BodyTooLarge):
         return 413, {}, {"message": exc.message}
     log.exception("unexpected error in the fake Braze", exc_info=exc)
-    return 500, {}, {"message": "Internal Server Error"}
+    return 500, {}, {"message": errors.INTERNAL_ERROR}
 
 
 def track_fast_path(app: WSGIApp, service: BrazeService) -> FastRoutes:
@@ -91,7 +90,7 @@ def track_fast_path(app: WSGIApp, service: BrazeService) -> FastRoutes:
     return FastRoutes(app, {"/users/track": track}, error_answer)
 
 
-def rest_endpoint(service: BrazeService, permission: str, limit_key: str = "rest") -> Callable:
+def rest_endpoint(service: BrazeService, permission: str, limit_key: str) -> Callable:
     """A REST view's decorator: Braze's checks before the view (`BrazeService.within_limit`) and the limit's
     `X-RateLimit-*` headers on its answer. Every REST blueprint's views go through it."""
     def wrap(view: Callable) -> Callable:
@@ -109,7 +108,7 @@ def rest_endpoint(service: BrazeService, permission: str, limit_key: str = "rest
 def rest_blueprint(service: BrazeService) -> Blueprint:
     bp = Blueprint("braze_rest", __name__)
 
-    def endpoint(permission: str, limit_key: str = "rest") -> Callable:
+    def endpoint(permission: str, limit_key: str) -> Callable:
         return rest_endpoint(service, permission, limit_key)
 
     @bp.post("/users/track")  # usually answered ahead of Flask by track_fast_path, with the same track_users
@@ -120,50 +119,47 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
         return jsonify(body), status, headers
 
     @bp.post("/users/export/ids")
-    @endpoint("users.export.ids")
+    @endpoint("users.export.ids", "/users/export/ids")
     def users_export():
         return jsonify(export_ids(service.users, rest_json())), 201
 
     @bp.post("/users/delete")
-    @endpoint("users.delete")
+    @endpoint("users.delete", "/users/delete")
     def users_delete():
         deleted = delete_users(service.users, rest_json())
         return jsonify({"deleted": deleted, "message": "success"}), 201
 
     def _broadcast_limit(body: Any) -> None:
-        if isinstance(body, dict) and body.get("broadcast") is True:
-            verdict = service.limiter.hit("broadcast")
-            if verdict is not None and not verdict.allowed:  # the headers report the limit that was hit
-                raise BrazeError(429, errors.RATE_LIMITED, headers=verdict.headers())
+        service.broadcast_limit(request.path, body)
 
     @bp.post("/campaigns/trigger/send")
-    @endpoint("campaigns.trigger.send", MESSAGING)
+    @endpoint("campaigns.trigger.send", "/campaigns/trigger/send")
     def campaigns_trigger():
         body = rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.trigger_campaign(body)), 201
 
     @bp.post("/canvas/trigger/send")
-    @endpoint("canvas.trigger.send", MESSAGING)
+    @endpoint("canvas.trigger.send", "/canvas/trigger/send")
     def canvas_trigger():
         body = rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.trigger_canvas(body)), 201
 
     @bp.post("/messages/send")
-    @endpoint("messages.send", MESSAGING)
+    @endpoint("messages.send", "/messages/send")
     def messages_send():
         body = rest_json()
         _broadcast_limit(body)
         return jsonify(service.messaging.messages_send(body, service.segments.get)), 201
 
     @bp.post("/sends/id/create")
-    @endpoint("sends.id.create", "sends.id.create")
+    @endpoint("sends.id.create", "/sends/id/create")
     def sends_id_create():
         return jsonify(service.messaging.create_send_id(rest_json())), 201
 
     @bp.get("/campaigns/list")
-    @endpoint("campaigns.list")
+    @endpoint("campaigns.list", "/campaigns/list")
     def campaigns_list():
         page = page_arg()
         items = sorted(service.campaigns.campaigns.values(), key=lambda c: c.created_at,
@@ -173,7 +169,7 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
                                       for c in items], "message": "success"})
 
     @bp.get("/campaigns/details")
-    @endpoint("campaigns.details")
+    @endpoint("campaigns.details", "/campaigns/details")
     def campaigns_details():
         campaign = service.campaigns.get(request.args.get("campaign_id", ""))
         if campaign is None:
@@ -192,7 +188,7 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
             "stats": service.campaigns.stats(campaign), "message": "success"})
 
     @bp.get("/canvas/list")
-    @endpoint("canvas.list")
+    @endpoint("canvas.list", "/canvas/list")
     def canvas_list():
         page = page_arg()
         items = sorted(service.canvases.canvases.values(), key=lambda c: c.created_at,
@@ -201,11 +197,11 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
                                       "tags": c.spec.tags} for c in items], "message": "success"})
 
     @bp.get("/canvas/details")
-    @endpoint("canvas.details")
+    @endpoint("canvas.details", "/canvas/details")
     def canvas_details():
         canvas = service.canvases.get(request.args.get("canvas_id", ""))
         if canvas is None:
-            raise bad_request(errors.INVALID_CANVAS_ID)
+            raise bad_request(errors.CANVAS_DETAILS_ID)  # recorded: canvas/details/returns_error_when_no_canvas.yml
         steps = [{"name": s.name, "id": sid, "type": s.spec.type, "next_step_ids": successors(s.spec),
                   "channels": ["webhook"] if s.spec.type == "message" else []} for sid, s in canvas.steps.items()]
         return jsonify({
@@ -219,26 +215,26 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
             "message": "success"})
 
     @bp.get("/events/list")
-    @endpoint("events.list")
+    @endpoint("events.list", "/events/list")
     def events_list():
         page = page_arg()
         return jsonify({"events": service.analytics.names()[page * 250:(page + 1) * 250], "message": "success"})
 
     @bp.get("/events/data_series")
-    @endpoint("events.data_series")
+    @endpoint("events.data_series", "/events/data_series")
     def events_data_series():
         event = request.args.get("event")
         if not event:
-            raise bad_request("'event' is required")
+            raise bad_request(errors.REQUIRED.format(name="event"))
         try:
             length = int(request.args.get("length", ""))
         except ValueError:
-            raise bad_request("'length' must be an integer from 1 to 100") from None
+            raise bad_request(errors.BAD_LENGTH) from None
         if not 1 <= length <= 100:
-            raise bad_request("'length' must be an integer from 1 to 100")
+            raise bad_request(errors.BAD_LENGTH)
         unit = request.args.get("unit", "day")
         if unit not in ("day", "hour"):
-            raise bad_request("'unit' must be 'day' or 'hour'")
+            raise bad_request(errors.BAD_UNIT)
         ending = request.args.get("ending_at")
         try:
             ending_at = parse_time(ending, "ending_at") if ending else service.runtime.clock.now()
@@ -251,7 +247,7 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
         return jsonify({"message": "success", "data": series})
 
     @bp.get("/segments/list")
-    @endpoint("segments.list")
+    @endpoint("segments.list", "/segments/list")
     def segments_list():
         return jsonify({"segments": [{"id": s.segment_id, "name": s.name, "analytics_tracking_enabled": False,
                                       "tags": []} for s in service.segments.list()], "message": "success"})
@@ -263,9 +259,9 @@ def page_arg() -> int:
     try:
         page = int(request.args.get("page", 0))
     except ValueError:
-        raise bad_request("'page' must be a non-negative integer") from None
+        raise bad_request(errors.BAD_PAGE) from None
     if page < 0:
-        raise bad_request("'page' must be a non-negative integer")
+        raise bad_request(errors.BAD_PAGE)
     return page
 
 

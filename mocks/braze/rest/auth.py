@@ -45,14 +45,16 @@ class KeyRing:
         with self._lock:
             return [{"key": k, "permissions": sorted(p)} for k, p in self._keys.items()]
 
-    def check(self, authorization: str | None, permission: str) -> str:
-        """The key, when `Authorization: Bearer KEY` names a known key holding `permission`."""
-        if not authorization or not authorization.startswith("Bearer "):
-            raise BrazeError(401, INVALID_API_KEY)
-        key = authorization[len("Bearer "):].strip()
-        permissions = self._keys.get(key)  # a quoted key is not the key: Braze rejects it too
-        if permissions is None:
-            raise BrazeError(401, INVALID_API_KEY)
-        if permission not in permissions:
-            raise BrazeError(403, ACCESS_DENIED)
+    def authenticate(self, authorization: str | None) -> str:
+        """The key `Authorization: Bearer KEY` names, when it is known; else a 401 naming what was sent
+        (recorded: `{"message": "Invalid API key: non-existent"}` for `Bearer non-existent`)."""
+        sent = authorization or ""
+        key = sent[len("Bearer "):].strip() if sent.startswith("Bearer ") else None
+        if key is None or key not in self._keys:  # a quoted key is not the key: Braze rejects it too
+            raise BrazeError(401, INVALID_API_KEY.format(key=sent[len("Bearer "):] if key is not None else sent))
         return key
+
+    def authorize(self, key: str, permission: str) -> None:
+        """A known key without the endpoint's permission is a 403."""
+        if permission not in self._keys.get(key, frozenset()):
+            raise BrazeError(403, ACCESS_DENIED)

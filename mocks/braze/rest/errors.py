@@ -10,21 +10,93 @@ from typing import Any
 
 from harness.admin_guard import Refusal
 
-INVALID_API_KEY = "Invalid API Key"
-ACCESS_DENIED = "Access Denied"
-MAX_INPUT_LENGTH = "Max Input Length Exceeded"
-NO_VALID_DATA = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields."
-RATE_LIMITED = "API Rate Limit Exceeded"
-NOT_FOUND = "Not Found"
-INVALID_JSON = "Invalid JSON in request body"
+# Every message the fake Braze answers with, in one table: views and domain code name a constant
+# (tests/braze/test_rest_errors.py checks that every BrazeError does, and that every constant is used).
+# Wording as Braze writes it where its docs (`_docs/_api/errors.md`) or recorded answers
+# (jonallured/braze_ruby `spec/fixtures/responses/`) give it; the rest is marked harness wording.
+# Templates take `.format(...)` arguments named in braces.
+
+# -- auth and limits ---------------------------------------------------------------------------------
+INVALID_API_KEY = "Invalid API key: {key}"  # recorded: track_users/unauthorized/responds_with_unauthorized.yml
+ACCESS_DENIED = "Access Denied"  # 403, the reference's wording (no recorded 403)
+RATE_LIMITED = "API Rate Limit Exceeded"  # errors.md names the status only ("429 Rate Limited"); harness wording
+
+# -- any endpoint --------------------------------------------------------------------------------------
+NOT_FOUND = "Not Found"  # errors.md: 404 Not Found
+INVALID_JSON = "Invalid JSON in request body"  # errors.md: 400 Bad Request, "Bad syntax"; harness wording
+INVALID_JSON_TOO_DEEP = "Invalid JSON in request body: nested deeper than {depth} levels"
 NOT_JSON_CONTENT_TYPE = "Content-Type must be application/json"
-INVALID_CAMPAIGN_ID = "Invalid Campaign ID"
-INVALID_CANVAS_ID = "Invalid Canvas ID"
+NOT_AN_OBJECT = "The request body must be a JSON object"
+MUST_BE_ARRAY = "'{name}' must be an array"
+MUST_BE_OBJECT = "'{name}' must be an object"
+MUST_BE_BOOLEAN = "'{name}' must be a boolean"
+MUST_BE_STRING = "'{name}' must be a string"
+REQUIRED = "'{name}' is required"
+BAD_PAGE = "'page' must be a non-negative integer"
+INTERNAL_ERROR = "Internal Server Error"  # errors.md: 5XX Internal Server Error
+
+# -- /users/track, /users/export/ids, /users/delete -----------------------------------------------------
+MAX_INPUT_LENGTH = "Max Input Length Exceeded"  # errors.md: over 75 objects on /users/track
+NO_VALID_DATA = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields."
+MAX_EXTERNAL_IDS_AND_ALIASES = "The max number of external_ids and aliases per request was exceeded"  # errors.md
+MAX_IDS = "The max number of ids per request was exceeded"  # errors.md
+ALIAS_NEEDS_NAME_AND_LABEL = "{where} needs string 'alias_name' and 'alias_label'"
+BAD_FIELDS_TO_EXPORT = "'fields_to_export' must be an array of field names"
+UNKNOWN_FIELDS_TO_EXPORT = "Invalid 'fields_to_export': {fields}"
+NO_EXPORT_IDENTIFIER = "Provide 'external_ids', 'user_aliases', 'braze_id', 'email_address' or 'phone'"
+NO_DELETE_IDENTIFIER = "Provide 'external_ids', 'user_aliases' or 'braze_ids'"
+
+# -- CSV import (dashboard) ------------------------------------------------------------------------------
+CSV_NOT_UTF8 = "The CSV must be UTF-8"
+CSV_EMPTY = "The CSV is empty: a header row is required"
+CSV_DUPLICATE_COLUMNS = "The header row has duplicate column names"
+CSV_NO_IDENTIFIER = ("The header row needs an identifier column: external_id, braze_id, "
+                     "user_alias_name + user_alias_label, email or phone")
+CSV_ALIAS_NEEDS_LABEL = "'user_alias_name' needs a 'user_alias_label' column"
+
+# -- messaging: /campaigns/trigger/send, /canvas/trigger/send, /messages/send, /sends/id/create -------------
+INVALID_CAMPAIGN_ID = "Invalid Campaign ID"  # errors.md
+INVALID_CANVAS_ID = "Invalid Canvas ID"  # /canvas/trigger/send; harness wording after errors.md's campaign one
+CANVAS_DETAILS_ID = "canvas_id must be a string of the Canvas api identifier"  # recorded: canvas/details/...
 INVALID_SEGMENT_ID = "Invalid Segment ID"
-NO_RECIPIENTS = "No recipients: provide 'recipients', 'audience', or set 'broadcast' to true"
-TOO_MANY_RECIPIENTS = "Too many recipients: at most 50 per request"
+INVALID_AUDIENCE = "Invalid 'audience': {reason}"
+NO_RECIPIENTS = "No Recipients"  # errors.md: "400 No Recipients"
+NO_MESSAGE = "No message to send"  # errors.md
 BROADCAST_WITH_RECIPIENTS = "'broadcast' cannot be true when 'recipients' are given"
+BROADCAST_REQUIRED = "'broadcast' must be true to send to a segment or audience"
 PROPERTIES_TOO_LARGE = "Properties exceed the 50 KB limit"
+RECIPIENT_ONE_ID = "recipients[{index}] needs exactly one of {ids}"
+RECIPIENT_BAD_ID = "recipients[{index}].{kind} must be a non-empty string"
+RECIPIENT_NOT_OBJECT = "recipients[{index}] must be an object"
+EMAIL_NEEDS_PRIORITIZATION = "recipients[{index}]: an 'email' recipient requires 'prioritization'"
+ATTRIBUTES_REQUIRED = "recipients[{index}]: 'attributes' are required when 'send_to_existing_only' is false"
+EXISTING_ONLY_WITH_ALIAS = "recipients[{index}]: 'send_to_existing_only': false cannot be used with 'user_alias'"
+EXISTING_ONLY_NEEDS_EXTERNAL_ID = "recipients[{index}]: 'send_to_existing_only': false needs an 'external_user_id'"
+UNSUPPORTED_MESSAGE_TYPES = "Unsupported message types: {types} (this fake sends webhooks)"
+REQUEST_METHOD_REQUIRED = "'messages.webhook.request_method' is required"
+BAD_REQUEST_METHOD = "'messages.webhook.request_method' must be one of POST, PUT, DELETE, GET"
+EXTERNAL_USER_IDS_NOT_STRINGS = "'external_user_ids' must be an array of strings"
+INVALID_SEND_ID = "Invalid 'send_id': create it with /sends/id/create for this campaign"
+BAD_SEND_ID = "'send_id' must be 1-64 letters, digits, '-' or '_'"
+CAMPAIGN_PAUSED = "The Campaign is paused. Resume the Campaign to ensure trigger requests take effect."
+CANVAS_PAUSED = "The Canvas is paused. Resume the Canvas to ensure trigger requests will take effect."
+
+# -- /events/data_series ---------------------------------------------------------------------------------
+BAD_LENGTH = "'length' must be an integer from 1 to 100"
+BAD_UNIT = "'unit' must be 'day' or 'hour'"
+
+# -- the dashboard as an admin API (/_admin, harness wording) ---------------------------------------------
+INVALID_DEFINITION = "Invalid definition at {loc}: {reason}"
+BAD_KEY_BODY = 'Body must be {"key": str, "permissions": [str, ...]}'
+BAD_OFFSET_LIMIT = "offset and limit must be integers"
+BAD_LIMIT = "limit must be an integer"
+BAD_SEGMENT_BODY = 'Body must be {"name": str, "filter": {...}}'
+BAD_TEMPLATE_BODY = "Body must be a webhook template object"
+NO_USER = "No user {key!r}"
+NO_SEGMENT = "No segment {key!r}"
+NO_CAMPAIGN = "No campaign {key!r}"
+NO_CANVAS = "No canvas {key!r}"
+NOT_IN_CANVAS = "User {key!r} has not entered canvas {canvas_id!r}"
 
 # Schedules (issue 13). errors.md lists "400 Bad Request: Cannot parse send_at datetime" and "in_local_time is
 # true but time has passed"; schedule_object.md says the error comes when the time "has passed in all time zones"

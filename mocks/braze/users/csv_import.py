@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mocks.braze.rest import errors
 from mocks.braze.rest.errors import bad_request
 from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, Profile
 from mocks.braze.users.track import UserTracker
@@ -111,19 +112,18 @@ def import_csv(tracker: UserTracker, content: bytes) -> ImportReport:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise bad_request("The CSV must be UTF-8") from None
+        raise bad_request(errors.CSV_NOT_UTF8) from None
     rows = read_rows(text)
     first = next(rows, None)
     if first is None:
-        raise bad_request("The CSV is empty: a header row is required")
+        raise bad_request(errors.CSV_EMPTY)
     header = [c.text.strip() for c in first[1]]
     if len(set(header)) != len(header):
-        raise bad_request("The header row has duplicate column names")
+        raise bad_request(errors.CSV_DUPLICATE_COLUMNS)
     if not any(h in IDENTIFIER_COLUMNS for h in header):
-        raise bad_request("The header row needs an identifier column: external_id, braze_id, "
-                          "user_alias_name + user_alias_label, email or phone")
+        raise bad_request(errors.CSV_NO_IDENTIFIER)
     if "user_alias_name" in header and "user_alias_label" not in header:
-        raise bad_request("'user_alias_name' needs a 'user_alias_label' column")
+        raise bad_request(errors.CSV_ALIAS_NEEDS_LABEL)
     report = ImportReport()
     for line, cells in rows:
         report.rows += 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mocks.braze.rest.errors import BrazeError, bad_request
+from mocks.braze.rest import errors
+from mocks.braze.rest.errors import bad_request
 from mocks.braze.users.profiles import Profile, UserStore
 
 MAX_IDS = 50
@@ -63,33 +64,33 @@ def _purchase_summary(profile: Profile) -> list[dict[str, Any]]:
 def _id_list(body: dict[str, Any], name: str) -> list:
     value = body.get(name, [])
     if not isinstance(value, list):
-        raise bad_request(f"'{name}' must be an array")
+        raise bad_request(errors.MUST_BE_ARRAY.format(name=name))
     return value
 
 
 def _alias_key(alias: Any) -> tuple[str, str]:
     if not isinstance(alias, dict) or not isinstance(alias.get("alias_name"), str) \
             or not isinstance(alias.get("alias_label"), str):
-        raise bad_request("each user alias needs string 'alias_name' and 'alias_label'")
+        raise bad_request(errors.ALIAS_NEEDS_NAME_AND_LABEL.format(where="each user alias"))
     return alias["alias_name"], alias["alias_label"]
 
 
 def export_ids(users: UserStore, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object")
+        raise bad_request(errors.NOT_AN_OBJECT)
     external_ids = _id_list(body, "external_ids")
     aliases = _id_list(body, "user_aliases")
     if len(external_ids) > MAX_IDS or len(aliases) > MAX_IDS:
-        raise bad_request(f"At most {MAX_IDS} external_ids and {MAX_IDS} user_aliases per request")
+        raise bad_request(errors.MAX_EXTERNAL_IDS_AND_ALIASES)  # `_docs/_api/errors.md`
     fields = body.get("fields_to_export")
     if fields is None:
         chosen = frozenset(EXPORT_FIELDS)
     else:
         if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-            raise bad_request("'fields_to_export' must be an array of field names")
+            raise bad_request(errors.BAD_FIELDS_TO_EXPORT)
         unknown = [f for f in fields if f not in EXPORT_FIELDS]
         if unknown:
-            raise bad_request(f"Invalid 'fields_to_export': {', '.join(unknown)}")
+            raise bad_request(errors.UNKNOWN_FIELDS_TO_EXPORT.format(fields=", ".join(unknown)))
         chosen = frozenset(fields)
     found: list[Profile] = []
     invalid: list[Any] = []
@@ -110,10 +111,10 @@ def export_ids(users: UserStore, body: Any) -> dict[str, Any]:
     for key, lookup in (("email_address", users.by_email), ("phone", users.by_phone)):
         if body.get(key) is not None:
             if not isinstance(body[key], str):
-                raise bad_request(f"'{key}' must be a string")
+                raise bad_request(errors.MUST_BE_STRING.format(name=key))
             found.extend(lookup(body[key]))
     if not (external_ids or aliases or any(body.get(k) is not None for k in ("braze_id", "email_address", "phone"))):
-        raise bad_request("Provide 'external_ids', 'user_aliases', 'braze_id', 'email_address' or 'phone'")
+        raise bad_request(errors.NO_EXPORT_IDENTIFIER)
     unique = list({p.braze_id: p for p in found}.values())
     response: dict[str, Any] = {"users": [export_profile(p, chosen) for p in unique], "message": "success"}
     if invalid:
@@ -123,15 +124,15 @@ def export_ids(users: UserStore, body: Any) -> dict[str, Any]:
 
 def delete_users(users: UserStore, body: Any) -> int:
     if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object")
+        raise bad_request(errors.NOT_AN_OBJECT)
     external_ids = _id_list(body, "external_ids")
     aliases = _id_list(body, "user_aliases")
     braze_ids = _id_list(body, "braze_ids")
     total = len(external_ids) + len(aliases) + len(braze_ids)
     if total == 0:
-        raise bad_request("Provide 'external_ids', 'user_aliases' or 'braze_ids'")
+        raise bad_request(errors.NO_DELETE_IDENTIFIER)
     if total > MAX_IDS:
-        raise BrazeError(400, f"At most {MAX_IDS} users per request")
+        raise bad_request(errors.MAX_IDS)  # `_docs/_api/errors.md`
     targets = [users.by_external_id(e) for e in external_ids if isinstance(e, str)]
     targets += [users.by_alias(*_alias_key(a)) for a in aliases]
     targets += [users.by_braze_id(b) for b in braze_ids if isinstance(b, str)]

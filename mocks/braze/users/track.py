@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from harness.runtime import Runtime
-from mocks.braze.rest.errors import MAX_INPUT_LENGTH, NO_VALID_DATA, BrazeError
+from mocks.braze.rest.errors import MAX_INPUT_LENGTH, MUST_BE_ARRAY, NO_VALID_DATA, BrazeError
 from mocks.braze.users.arrays import add_to_array, remove_from_array, set_array
 from mocks.braze.users.profiles import DEFAULT_ATTRIBUTES, TRACK_PROFILE_FIELDS, Profile, UserStore
 from mocks.braze.users.settings import UserDataSettings
@@ -123,7 +123,7 @@ class UserTracker:
         arrays = {name: body.get(name) for name in ("attributes", "events", "purchases") if name in body}
         for name, value in arrays.items():
             if not isinstance(value, list):
-                raise BrazeError(400, f"'{name}' must be an array")
+                raise BrazeError(400, MUST_BE_ARRAY.format(name=name))
         if sum(len(v) for v in arrays.values()) > MAX_OBJECTS:
             raise BrazeError(400, MAX_INPUT_LENGTH)
         errors: list[dict[str, Any]] = []
