@@ -3,6 +3,13 @@
 Every path ends in `send_to()`: audience, re-eligibility, Liquid, then the dispatcher. Stats follow
 the dispatcher's outcomes (sent, failed, aborted) and the conversion tracker, so they count what
 happened to the webhook, not what was attempted.
+
+Re-eligibility "is based on message receipt and not campaign entry" (braze-docs
+`_docs/_user_guide/engagement_tools/campaigns/building_campaigns/delivery_types/reeligibility.md`): a user
+counts as having received the campaign when its webhook was sent, so an abort (`abort_message`, a Liquid
+error, a Connected Content failure) or a failed webhook leaves them eligible for the next trigger. While
+their send is under way (rendered, waiting for its throttle slot or for the dispatcher's attempts) a
+further trigger is not a second send, unless re-eligibility is zero ("we'll always attempt to schedule it").
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ class Campaign(FromSpec):
     throttle: Throttle | None
     stats: CampaignStats = field(default_factory=CampaignStats)
     last_received: dict[str, datetime] = field(default_factory=dict)
+    in_flight: dict[str, str] = field(default_factory=dict)  # braze_id -> trace id of the send under way
     first_sent: datetime | None = None
     last_sent: datetime | None = None
     send_ids: set[str] = field(default_factory=set)
@@ -90,6 +98,7 @@ class CampaignEngine(Engine):
                     self.runtime.scheduler.cancel(old.schedule)
                 campaign.created_at, campaign.stats = old.created_at, old.stats
                 campaign.last_received, campaign.send_ids = old.last_received, old.send_ids
+                campaign.in_flight = old.in_flight
             self.campaigns[campaign_id] = campaign
         if isinstance(trigger, ScheduledTrigger) and campaign.active:
             self._schedule(campaign, trigger.at or now)
@@ -114,14 +123,16 @@ class CampaignEngine(Engine):
         now = self.runtime.clock.now()
         if not self.in_audience(profile, now, campaign.audience, extra_audience):
             return "not_in_audience"
+        window = campaign.spec.re_eligible_after_seconds
         with self._lock:
-            if not self.eligible(campaign.last_received.get(profile.braze_id),
-                                 campaign.spec.re_eligible_after_seconds, now):
+            sending = window != 0 and profile.braze_id in campaign.in_flight
+            if sending or not self.eligible(campaign.last_received.get(profile.braze_id), window, now):
                 campaign.stats.ineligible += 1
                 return "ineligible"
-            campaign.last_received[profile.braze_id] = now
+            trace_id = self.runtime.ids.hex(16)
+            campaign.in_flight[profile.braze_id] = trace_id
             campaign.stats.targeted += 1
-        ctx = DeliveryContext(trace_id=self.runtime.ids.hex(16), dispatch_id=dispatch_id, braze_id=profile.braze_id,
+        ctx = DeliveryContext(trace_id=trace_id, dispatch_id=dispatch_id, braze_id=profile.braze_id,
                               external_id=profile.external_id, campaign_id=campaign.campaign_id,
                               campaign_name=campaign.name)
         self.runtime.journal.record("braze", "campaign.send", ctx.trace_id, campaign_id=campaign.campaign_id,
@@ -130,7 +141,11 @@ class CampaignEngine(Engine):
         liquid = {"campaign": {"api_id": campaign.campaign_id, "dispatch_id": dispatch_id, "name": campaign.name,
                                "message_name": campaign.name, "message_api_id": campaign.campaign_id},
                   "canvas": {}, **namespaces}
-        return self.sender.deliver(campaign.content, profile, liquid, ctx, campaign.throttle)
+        try:
+            return self.sender.deliver(campaign.content, profile, liquid, ctx, campaign.throttle)
+        except BaseException:
+            self._settle(campaign, ctx, "failed")  # nothing will report an outcome for it
+            raise
 
     def send_audience(self, campaign: Campaign, dispatch_id: str, namespaces: dict[str, Any],
                       extra_audience: Predicate | None = None) -> int:
@@ -190,6 +205,7 @@ class CampaignEngine(Engine):
         campaign = self.campaigns.get(ctx.campaign_id or "")
         if campaign is None:
             return
+        self._settle(campaign, ctx, outcome)
         with self._lock:
             if outcome == "sent":
                 campaign.stats.sent += 1
@@ -204,6 +220,16 @@ class CampaignEngine(Engine):
         if outcome == "sent" and campaign.conversions:
             self.conversions.open(campaign.campaign_id, ctx.braze_id, campaign.conversions,
                                   [c.deadline_seconds for c in campaign.spec.conversion_events])
+
+    def _settle(self, campaign: Campaign, ctx: DeliveryContext, outcome: str) -> None:
+        """The end of a send `send_to` started: a sent webhook is the receipt re-eligibility counts from
+        ("a day counts as 24 hours ... from when a user receives the message"); anything else is no receipt."""
+        with self._lock:
+            if campaign.in_flight.get(ctx.braze_id) != ctx.trace_id:
+                return  # not a send of send_to (a /messages/send naming the campaign), or overtaken (re-eligibility 0)
+            del campaign.in_flight[ctx.braze_id]
+            if outcome == "sent":
+                campaign.last_received[ctx.braze_id] = self.runtime.clock.now()
 
     def stats(self, campaign: Campaign) -> dict[str, Any]:
         counts = [self.conversions.count(campaign.campaign_id, i) for i in range(len(campaign.conversions))]
