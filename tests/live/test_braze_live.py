@@ -37,7 +37,8 @@ def test_key_from_flag_and_a_campaign_webhook_to_a_live_receiver(receiver):
     service = start_service("braze", "mocks.braze", free_port(), ("--api-key", "k-42"))
     try:
         base = service.url
-        assert requests.post(base + "/users/track", json={}, timeout=5).json() == {"message": "Invalid API Key"}
+        refused = requests.post(base + "/users/track", json={}, timeout=5, headers={"Authorization": "Bearer k-41"})
+        assert refused.json() == {"message": "Invalid API key: k-41"}  # recorded wording (docs/braze-fake.md)
         auth = {"Authorization": "Bearer k-42"}
         tracked = requests.post(base + "/users/track", headers=auth, timeout=5, json={
             "attributes": [{"external_id": "ada", "first_name": "Ada", "sendbird_id": "sb-ada"}]})
