@@ -41,7 +41,7 @@ DOCUMENTED = [
     ("/users/delete", 20_000, MINUTE), ("/users/alias/new", 20_000, MINUTE), ("/users/alias/update", 20_000, MINUTE),
     ("/users/identify", 20_000, MINUTE), ("/users/merge", 20_000, MINUTE),
     ("/users/external_ids/rename", 1000, MINUTE), ("/users/external_ids/remove", 1000, MINUTE),
-    ("/events/list", 1000, HOUR),
+    ("/events/list", 1000, HOUR), ("/purchases/product_list", 1000, HOUR),
     ("/campaigns/data_series", 50_000, MINUTE),
     ("/sends/id/create", 100, 24 * HOUR),
     ("/subscription/status/set", 5000, MINUTE),
