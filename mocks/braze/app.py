@@ -18,6 +18,7 @@ from mocks.braze.rest.schedule_api import schedule_blueprint
 from mocks.braze.rest.series_api import series_blueprint
 from mocks.braze.rest.settings_api import settings_blueprint
 from mocks.braze.rest.users_api import users_blueprint
+from mocks.braze.rest.export_api import export_blueprint
 from mocks.braze.service import BrazeService
 
 # "All API endpoints have a data payload limit of 4 MB" (Braze's user data endpoints page)
@@ -44,6 +45,7 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     app.register_blueprint(series_blueprint(service))
     app.register_blueprint(users_blueprint(service))
     app.register_blueprint(settings_blueprint(service))
+    app.register_blueprint(export_blueprint(service))
     app.register_blueprint(admin_blueprint("braze", runtime, service.reset, health=service.counts,
                                            bad_request=bad_request,
                                            secrets=lambda: {"api_keys": service.keys.listing()}))

@@ -32,6 +32,8 @@ from mocks.braze.users.analytics import EventAnalytics
 from mocks.braze.users.external_ids import ExternalIdMigration
 from mocks.braze.users.identity import Identity
 from mocks.braze.users.profiles import UserStore
+from mocks.braze.users.received import MessageHistory, journey_times
+from mocks.braze.users.segment_export import SegmentExports
 from mocks.braze.users.settings import UserDataSettings
 from mocks.braze.users.subscriptions import Subscriptions
 from mocks.braze.users.track import CustomEvent, UserTracker
@@ -54,7 +56,7 @@ class BrazeService:
         self.tracker = UserTracker(runtime, self.users, self.subscriptions, self.user_settings)
         self.identity = Identity(self.users, self.tracker.new_profile, runtime.clock.now)
         self.external_ids = ExternalIdMigration(self.users, runtime.clock.now)
-        self.segments = SegmentStore(runtime.ids.uuid)
+        self.segments = SegmentStore(runtime.ids.uuid, runtime.clock.now)
         self.audiences = AudienceResolver(self.segments)
         self.templates = WebhookTemplateStore(runtime.transport.check_url)
         self.dispatcher = WebhookDispatcher(runtime, timeout=webhook_timeout, on_outcome=self._on_outcome)
@@ -74,6 +76,8 @@ class BrazeService:
             campaign_id, send_id, dispatch_id, runtime.clock.now())
         runtime.journal.subscribe(self.series.on_entry)  # canvas entries, which are no webhook outcome
         self.analytics = EventAnalytics()
+        self.received = MessageHistory(journey_times(self.canvases))
+        self.segment_exports = SegmentExports(runtime, self.users, self.segments, self.received)
         self.limiter = RateLimiter(runtime.clock, DEFAULT_LIMITS)
         self.tracker.listeners.append(self._on_event)
 
@@ -90,6 +94,7 @@ class BrazeService:
         self.canvases.on_event(event)
 
     def _on_outcome(self, ctx: DeliveryContext, outcome: str, status: int | None) -> None:
+        self.received.on_outcome(ctx, outcome, self.runtime.clock.now())
         if ctx.canvas_id is not None:
             self.canvases.on_outcome(ctx, outcome)
         elif ctx.campaign_id is not None:
@@ -101,6 +106,7 @@ class BrazeService:
                                     event=event.name, external_id=event.profile.external_id,
                                     braze_id=event.profile.braze_id)
         self.series.on_conversion(owner, index, event.profile.braze_id, event.time)
+        self.received.on_convert(owner, event.profile.braze_id)
 
     def reset(self) -> None:
         self.schedules.reset()
@@ -110,6 +116,8 @@ class BrazeService:
         self.dispatcher.reset()
         self.conversions.reset()
         self.analytics.reset()
+        self.received.reset()
+        self.segment_exports.reset()
         self.users.clear()
         self.subscriptions.reset()
         self.user_settings.reset()

@@ -447,6 +447,7 @@ class Segment:
     name: str
     filter: dict[str, Any]
     predicate: Predicate = field(repr=False, compare=False)
+    created_at: datetime | None = field(default=None, compare=False)  # `/segments/list` sorts by it
 
     def members(self, profiles: Iterable[Profile], now: datetime) -> list[Profile]:
         return evaluate(self.predicate, profiles, now)
@@ -455,8 +456,9 @@ class Segment:
 class SegmentStore:
     """Named segments, found by id or name; names are unique like in the dashboard."""
 
-    def __init__(self, new_id: Callable[[], str]) -> None:
+    def __init__(self, new_id: Callable[[], str], now: Callable[[], datetime] | None = None) -> None:
         self._new_id = new_id
+        self._now = now
         self._by_id: dict[str, Segment] = {}
         self._lock = threading.RLock()
 
@@ -471,7 +473,7 @@ class SegmentStore:
         with self._lock:
             if any(segment.name == name for segment in self._by_id.values()):
                 raise DuplicateSegmentError(f"a segment named {name!r} already exists")
-            segment = Segment(self._new_id(), name, spec, predicate)
+            segment = Segment(self._new_id(), name, spec, predicate, self._now() if self._now else None)
             self._by_id[segment.segment_id] = segment
             return segment
 

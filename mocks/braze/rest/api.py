@@ -20,7 +20,6 @@ from mocks.braze.engagement.definitions import successors
 from mocks.braze.rest import errors
 from mocks.braze.rest.errors import BrazeError, bad_request
 from mocks.braze.service import BrazeService
-from mocks.braze.users.export import delete_users, export_ids
 from mocks.braze.users.values import InvalidValue, parse_time
 
 log = logging.getLogger(__name__)
@@ -117,17 +116,6 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
                                             request.headers.get("X-Trace-Ids"), request.headers.get("X-Trace-Id"),
                                             request.get_data(cache=False), request.headers.get("Content-Type"))
         return jsonify(body), status, headers
-
-    @bp.post("/users/export/ids")
-    @endpoint("users.export.ids", "/users/export/ids")
-    def users_export():
-        return jsonify(export_ids(service.users, rest_json())), 201
-
-    @bp.post("/users/delete")
-    @endpoint("users.delete", "/users/delete")
-    def users_delete():
-        deleted = delete_users(service.users, rest_json())
-        return jsonify({"deleted": deleted, "message": "success"}), 201
 
     def _broadcast_limit(body: Any) -> None:
         service.broadcast_limit(request.path, body)
@@ -245,12 +233,6 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
         except ValueError as exc:
             raise bad_request(str(exc)) from None
         return jsonify({"message": "success", "data": series})
-
-    @bp.get("/segments/list")
-    @endpoint("segments.list", "/segments/list")
-    def segments_list():
-        return jsonify({"segments": [{"id": s.segment_id, "name": s.name, "analytics_tracking_enabled": False,
-                                      "tags": []} for s in service.segments.list()], "message": "success"})
 
     return bp
 

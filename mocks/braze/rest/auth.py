@@ -17,6 +17,7 @@ PERMISSIONS = (
     "users.identify", "users.alias.new", "users.alias.update", "users.merge", "users.external_ids.rename",
     "users.external_ids.remove", "users.track.sync", "subscription.status.set", "subscription.groups.get",
     "subscription.status.get",
+    "segments.details", "users.export.segment",  # issue 13: export and segments
 )
 DEFAULT_API_KEY = "local-braze-key"
 

@@ -43,8 +43,6 @@ MAX_IDS = "The max number of ids per request was exceeded"  # errors.md
 ALIAS_NEEDS_NAME_AND_LABEL = "{where} needs string 'alias_name' and 'alias_label'"
 BAD_FIELDS_TO_EXPORT = "'fields_to_export' must be an array of field names"
 UNKNOWN_FIELDS_TO_EXPORT = "Invalid 'fields_to_export': {fields}"
-NO_EXPORT_IDENTIFIER = "Provide 'external_ids', 'user_aliases', 'braze_id', 'email_address' or 'phone'"
-NO_DELETE_IDENTIFIER = "Provide 'external_ids', 'user_aliases' or 'braze_ids'"
 
 # -- CSV import (dashboard) ------------------------------------------------------------------------------
 CSV_NOT_UTF8 = "The CSV must be UTF-8"
@@ -120,12 +118,43 @@ SERIES_BAD_TIME = "'{name}' must be an ISO 8601 datetime"
 SERIES_START_AFTER_END = "'starting_at' must not be after 'ending_at'"
 SERIES_BAD_FLAG = "'{name}' must be true or false"
 SEND_ID_REQUIRED = "'send_id' is required"
-INVALID_SEND_ID = "Invalid Send ID"
+UNKNOWN_SEND_ID = "Invalid Send ID"
 END_TIME_REQUIRED = "'end_time' is required and must be an ISO 8601 datetime"
 # workspace settings (/_admin/settings; harness wording, the dashboard has no API)
 SETTINGS_NOT_AN_OBJECT = "Settings must be a JSON object"
 UNKNOWN_SETTING = "Unknown setting {name!r}; the settings are: {known}"
 ARRAY_MAX_LENGTH_RANGE = "'array_attribute_max_length' must be an integer from 1 to {highest}"
+
+# -- export, delete and segments (issue 13) -------------------------------------------------------------------
+# post_users_identifier.md: "Should you want to specify device_id, email_address, or phone, only one of these
+# identifiers can be included per request."
+ONE_SINGLE_EXPORT_ID = "Only one of device_id, email_address, or phone can be included per request"
+NO_EXPORT_IDS = "Provide 'external_ids', 'user_aliases', 'device_id', 'braze_id', 'email_address' or 'phone'"
+FIELDS_TO_EXPORT_REQUIRED = "'fields_to_export' is required"  # post_users_segment.md: "required"
+FIELDS_TO_EXPORT_NOT_ARRAY = "'fields_to_export' must be a non-empty array of field names"
+FIELDS_TO_EXPORT_UNKNOWN = "Invalid 'fields_to_export'"
+# post_user_delete.md: "Only one of external_ids, user_aliases, braze_ids, email_addresses, or phone_numbers can
+# be included in a single request."
+ONE_DELETE_ID_TYPE = ("Only one of external_ids, user_aliases, braze_ids, email_addresses, or phone_numbers can be "
+                      "included in a single request")
+NO_DELETE_IDS = "Provide one of 'external_ids', 'user_aliases', 'braze_ids', 'email_addresses' or 'phone_numbers'"
+CONTACT_ENTRY_INVALID = "Each entry needs a non-empty string '{key}' and a 'prioritization'"
+# post_user_delete.md: "an additional prioritization value is required in the identifier"
+DELETE_PRIORITIZATION_REQUIRED = "'prioritization' is required and must be an ordered array"
+PRIORITIZATION_INVALID = ("'prioritization' values are 'identified', 'unidentified', 'most_recently_updated', "
+                          "each at most once, and only one of 'identified' and 'unidentified'")
+# The docs give no wording for an unknown segment; worded like the recorded `/canvas/details` answer
+# ("canvas_id must be a string of the Canvas api identifier", braze_ruby fixtures).
+SEGMENT_ID_UNKNOWN = "segment_id must be a string of the Segment api identifier"
+SORT_DIRECTION = "'sort_direction' must be 'asc' or 'desc'"
+OUTPUT_FORMAT = "'output_format' must be 'zip' or 'gzip'"
+CALLBACK_ENDPOINT = "Invalid 'callback_endpoint'"
+CUSTOM_ATTRIBUTES_TO_EXPORT = "'custom_attributes_to_export' must be an array of at most 500 attribute names"
+# post_users_segment.md: "Attempting to export a segment a second time while the first export job is still
+# running will result in a 429 error"; "the number of concurrent segment exports ... is capped at 100".
+SEGMENT_EXPORT_RUNNING = "An export of this segment is still running"
+TOO_MANY_SEGMENT_EXPORTS = "At most 100 segment exports can run at a time"
+EXPORT_NOT_READY = "No such export, or it is not ready yet"
 
 
 class BrazeError(Exception):

@@ -65,7 +65,7 @@ def series_blueprint(service: BrazeService) -> Blueprint:
         if not send_id:
             raise bad_request(errors.SEND_ID_REQUIRED)
         if send_id not in campaign.send_ids:
-            raise bad_request(errors.INVALID_SEND_ID)
+            raise bad_request(errors.UNKNOWN_SEND_ID)
         first, last = day_range(service, MAX_LENGTH)
         data = []
         for when, bucket in series.send_days(campaign.campaign_id, send_id, first, last):

@@ -1,0 +1,155 @@
+"""`POST /users/export/segment`: an asynchronous export of a segment's members, served by the fake itself.
+
+Braze (`_docs/_api/endpoints/export/user_data/post_users_segment.md`) answers at once with an
+`object_prefix` and, without cloud storage credentials, a `url` that "will only become a valid location
+after the export is ready": a ZIP of files of user JSON objects, one per line, about one file per 5,000
+users. The fake has no cloud storage, so it always answers with a `url` on itself, prepares the archive as
+a scheduler task (members computed by the segment's filter when the task runs) and optionally POSTs
+`{"success": true, "url": ...}` to `callback_endpoint` when it is ready. "A company may run at most one
+export per segment at a given time" and at most 100 at once: more is a 429.
+
+Harness contract: the archive is ready `PREPARE_SECONDS` after the request and downloadable for
+`KEEP_SECONDS` (Braze: "only valid for a few hours"); its files are named `<object_prefix>-<n>.json`;
+an empty segment gives an empty ZIP; `output_format` `zip` or `gzip` is accepted, and the download is
+a ZIP either way (`gzip` only applies to one's own bucket).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from harness.runtime import Runtime
+from harness.scheduler import TaskGroup
+from mocks.braze.audience.segments import Segment, SegmentStore
+from mocks.braze.rest import errors
+from mocks.braze.rest.errors import BrazeError, bad_request
+from mocks.braze.users.export import export_profile, parse_fields
+from mocks.braze.users.profiles import UserStore
+from mocks.braze.users.received import MessageHistory
+
+log = logging.getLogger(__name__)
+
+PREPARE_SECONDS = 1.0
+KEEP_SECONDS = 4 * 3600.0
+USERS_PER_FILE = 5000
+MAX_RUNNING = 100
+MAX_CUSTOM_ATTRIBUTES = 500
+DOWNLOAD_PATH = "/_exports"
+OUTPUT_FORMATS = ("zip", "gzip")
+CALLBACK_TIMEOUT = 30.0
+
+
+@dataclass
+class _Job:
+    object_prefix: str
+    segment: Segment
+    fields: frozenset[str]
+    custom_attributes: frozenset[str]
+    callback: str | None
+    url: str
+    archive: bytes | None = None
+
+
+def _string_list(value: Any, message: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise bad_request(message)
+    return value
+
+
+class SegmentExports:
+    def __init__(self, runtime: Runtime, users: UserStore, segments: SegmentStore, history: MessageHistory) -> None:
+        self.runtime = runtime
+        self.users = users
+        self.segments = segments
+        self.history = history
+        self.tasks = TaskGroup(runtime.scheduler)
+        self._http = runtime.transport.client(timeout=CALLBACK_TIMEOUT)
+        self._jobs: dict[str, _Job] = {}
+        self._lock = threading.Lock()
+
+    def start(self, body: Any, base_url: str) -> dict[str, Any]:
+        """Validate the request and schedule the export; the answer Braze gives at once. `base_url` is
+        this fake's own address as the client reached it, so the `url` works in live and simulated mode."""
+        if not isinstance(body, dict):
+            raise bad_request(errors.NOT_AN_OBJECT)
+        segment_id = body.get("segment_id")
+        segment = self.segments.get(segment_id) if isinstance(segment_id, str) and segment_id else None
+        if segment is None:
+            raise bad_request(errors.SEGMENT_ID_UNKNOWN)
+        fields = parse_fields(body.get("fields_to_export"), required=True)
+        custom = _string_list(body.get("custom_attributes_to_export", []), errors.CUSTOM_ATTRIBUTES_TO_EXPORT)
+        if len(custom) > MAX_CUSTOM_ATTRIBUTES:
+            raise bad_request(errors.CUSTOM_ATTRIBUTES_TO_EXPORT)
+        if body.get("output_format", "zip") not in OUTPUT_FORMATS:
+            raise bad_request(errors.OUTPUT_FORMAT)
+        callback = body.get("callback_endpoint")
+        if callback is not None:
+            try:
+                callback = self.runtime.transport.check_url(callback)
+            except ValueError as exc:
+                raise bad_request(f"{errors.CALLBACK_ENDPOINT}: {exc}") from None
+        now = self.runtime.clock.now()
+        prefix = f"{self.runtime.ids.uuid()}-{int(now.timestamp())}"  # as recorded: uuid, then epoch seconds
+        url = f"{base_url.rstrip('/')}{DOWNLOAD_PATH}/{prefix}.zip"
+        with self._lock:
+            running = [j for j in self._jobs.values() if j.archive is None]
+            if any(j.segment.segment_id == segment.segment_id for j in running):
+                raise BrazeError(429, errors.SEGMENT_EXPORT_RUNNING)
+            if len(running) >= MAX_RUNNING:
+                raise BrazeError(429, errors.TOO_MANY_SEGMENT_EXPORTS)
+            self._jobs[prefix] = _Job(prefix, segment, fields, frozenset(custom), callback, url)
+        self.tasks.after(PREPARE_SECONDS, self._prepare, prefix, name="braze.segment_export")
+        self.runtime.journal.record("braze", "segment_export.requested", None, object_prefix=prefix,
+                                    segment_id=segment.segment_id)
+        return {"object_prefix": prefix, "url": url, "message": "success"}
+
+    def _prepare(self, prefix: str) -> None:
+        job = self._jobs.get(prefix)
+        if job is None:  # reset meanwhile
+            return
+        now = self.runtime.clock.now()
+        members = job.segment.members(self.users, now)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for n, start in enumerate(range(0, len(members), USERS_PER_FILE)):
+                lines = (json.dumps(export_profile(p, job.fields, self.history, now, job.custom_attributes),
+                                    separators=(",", ":"))
+                         for p in members[start:start + USERS_PER_FILE])
+                archive.writestr(f"{prefix}-{n}.json", "\n".join(lines) + "\n")
+        job.archive = buffer.getvalue()
+        self.tasks.after(KEEP_SECONDS, self._expire, prefix, name="braze.segment_export.expire")
+        self.runtime.journal.record("braze", "segment_export.ready", None, object_prefix=prefix,
+                                    segment_id=job.segment.segment_id, users=len(members))
+        if job.callback is not None:
+            self._call_back(job)
+
+    def _call_back(self, job: _Job) -> None:
+        """One POST, not retried (the docs promise no retries); the outcome goes to the journal."""
+        try:
+            status: int | None = self._http.post(job.callback, json={"success": True, "url": job.url}).status_code
+            error = None
+        except Exception as exc:  # an unreachable or refused callback must not lose the export
+            status, error = None, f"{type(exc).__name__}: {exc}"
+            log.info("segment export callback to %s failed: %s", job.callback, error)
+        self.runtime.journal.record("braze", "segment_export.callback", None, object_prefix=job.object_prefix,
+                                    url=job.callback, status=status, error=error)
+
+    def _expire(self, prefix: str) -> None:
+        with self._lock:
+            self._jobs.pop(prefix, None)
+
+    def archive(self, name: str) -> bytes | None:
+        """The ZIP for `<object_prefix>.zip`, once ready and until it expires."""
+        job = self._jobs.get(name.removesuffix(".zip")) if name.endswith(".zip") else None
+        return job.archive if job is not None else None
+
+    def reset(self) -> None:
+        self.tasks.cancel_all()
+        with self._lock:
+            self._jobs.clear()
