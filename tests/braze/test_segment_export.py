@@ -12,12 +12,20 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
+import requests
+from flask import Flask
+from flask import request as flask_request
+from werkzeug.serving import make_server
 
+from harness.runtime import Runtime
+from mocks.braze.app import create_app
 from mocks.braze.rest.auth import PERMISSIONS
 from mocks.braze.users import segment_export
 
@@ -278,3 +286,59 @@ def test_reset_drops_exports(braze):
     ready(braze)
     assert braze.client.post("/_admin/reset").status_code in (200, 204)
     assert download(braze, url).status_code == 404
+
+
+# -- live: real sockets, the live scheduler ------------------------------------------------------------------
+class _Served:
+    """A WSGI app on an ephemeral loopback port, served by werkzeug in a test thread."""
+
+    def __init__(self, app) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_live_export_is_downloaded_from_the_url_and_the_callback_is_called():
+    """The `url` names the address the client used, and the export is prepared on the live scheduler."""
+    calls: list[dict] = []
+    receiver = Flask("callback-receiver")
+
+    @receiver.post("/done")
+    def done():
+        calls.append(flask_request.get_json())
+        return "", 204
+
+    runtime = Runtime.live(seed=3)
+    braze_server = _Served(create_app(runtime))
+    hook_server = _Served(receiver)
+    auth = {"Authorization": "Bearer local-braze-key"}
+    try:
+        base = braze_server.base_url
+        assert requests.post(f"{base}/users/track", json={"attributes": [
+            {"external_id": "g1", "tier": "gold"}, {"external_id": "s1", "tier": "silver"}]},
+            headers=auth, timeout=30).status_code == 201
+        seg = requests.post(f"{base}/_admin/segments", json={"name": "Gold", "filter": attr_filter(
+            "tier", "equals", "gold")}, timeout=30).json()["id"]
+        answer = requests.post(f"{base}/users/export/segment", json={
+            "segment_id": seg, "fields_to_export": ["external_id"],
+            "callback_endpoint": f"{hook_server.base_url}/done"}, headers=auth, timeout=30).json()
+        assert answer["url"].startswith(f"{base}/_exports/")
+        deadline = time.monotonic() + 60  # generous: the machine is shared
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls == [{"success": True, "url": answer["url"]}]
+        download = requests.get(answer["url"], timeout=30)
+        assert download.status_code == 200
+        with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+            lines = [json.loads(line) for name in archive.namelist() for line in archive.read(name).splitlines()]
+        assert lines == [{"external_id": "g1"}]
+    finally:
+        braze_server.close()
+        hook_server.close()
+        runtime.close()
