@@ -9,16 +9,19 @@ the recorded answers in jonallured/braze_ruby `spec/fixtures/responses/export_us
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.rest.errors import BrazeError
-from mocks.braze.users.export import parse_fields
+from mocks.braze.users.export import iso_ms, parse_fields
+from mocks.braze.users.received import MessageHistory
 
-from .braze_fixtures import BrazeEnv, iso, recipients, webhook
+from .braze_fixtures import T0, BrazeEnv, iso, recipients, webhook
 
 # post_users_identifier.md, "Fields to export": every valid value and its documented data type
 DOCUMENTED_FIELDS = {
@@ -470,3 +473,74 @@ def test_bad_delete_requests_are_400(braze, body):
     assert response.status_code == 400
     assert response.get_json()["message"]
     assert total_users(braze) == 3
+
+
+# -- the store behind campaigns_received / canvases_received -------------------------------------------------
+class MessageHistoryMachine(RuleBasedStateMachine):
+    """Stateful: after any run of outcomes, conversions and forgets, each profile's `campaigns_received` is one
+    entry per campaign with a "sent" outcome (newest time, converted once a conversion came after a send) and
+    `canvases_received` one per canvas with the steps that were sent; a forgotten profile has neither."""
+
+    USERS = ("b1", "b2")
+    CAMPAIGNS = ("c1", "c2")
+    CANVASES = ("v1",)
+    STEPS = ("s1", "s2")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history = MessageHistory(lambda canvas_id, braze_id: (None, None))
+        self.now = T0
+        self.campaigns: dict[str, dict[str, dict]] = {}  # braze_id -> campaign -> {"last", "converted"}
+        self.canvases: dict[str, dict[str, dict[str, datetime]]] = {}  # braze_id -> canvas -> step -> last
+
+    def _ctx(self, braze_id: str, **ids: str) -> DeliveryContext:
+        return DeliveryContext(trace_id="t", dispatch_id="d", braze_id=braze_id, external_id=None,
+                               campaign_name=ids.get("campaign_id"), canvas_name=ids.get("canvas_id"),
+                               step_name=ids.get("step_id"), **ids)
+
+    @rule(braze_id=st.sampled_from(USERS), campaign=st.sampled_from(CAMPAIGNS),
+          outcome=st.sampled_from(["sent", "failed", "aborted", "retry"]))
+    def campaign_outcome(self, braze_id, campaign, outcome):
+        self.now += timedelta(seconds=1)
+        self.history.on_outcome(self._ctx(braze_id, campaign_id=campaign), outcome, self.now)
+        if outcome == "sent":
+            entry = self.campaigns.setdefault(braze_id, {}).setdefault(campaign, {"converted": False})
+            entry["last"] = self.now
+
+    @rule(braze_id=st.sampled_from(USERS), canvas=st.sampled_from(CANVASES), step=st.sampled_from(STEPS),
+          outcome=st.sampled_from(["sent", "failed"]))
+    def canvas_outcome(self, braze_id, canvas, step, outcome):
+        self.now += timedelta(seconds=1)
+        self.history.on_outcome(self._ctx(braze_id, canvas_id=canvas, step_id=step), outcome, self.now)
+        if outcome == "sent":
+            self.canvases.setdefault(braze_id, {}).setdefault(canvas, {})[step] = self.now
+
+    @rule(braze_id=st.sampled_from(USERS), owner=st.sampled_from(CAMPAIGNS + CANVASES))
+    def convert(self, braze_id, owner):
+        self.history.on_convert(owner, braze_id)
+        if owner in self.campaigns.get(braze_id, {}):
+            self.campaigns[braze_id][owner]["converted"] = True
+
+    @rule(braze_id=st.sampled_from(USERS))
+    def forget(self, braze_id):
+        self.history.forget(braze_id)
+        self.campaigns.pop(braze_id, None)
+        self.canvases.pop(braze_id, None)
+
+    @invariant()
+    def exports_match_the_model(self):
+        since = T0 - timedelta(days=1)
+        for braze_id in self.USERS:
+            got = {c["api_campaign_id"]: (c["last_received"], c["converted"])
+                   for c in self.history.campaigns_received(braze_id, since, iso_ms)}
+            want = {c: (iso_ms(e["last"]), e["converted"]) for c, e in self.campaigns.get(braze_id, {}).items()}
+            assert got == want
+            got_canvases = {c["api_canvas_id"]: {s["api_canvas_step_id"]: s["last_received"]
+                                                 for s in c["steps_received"]}
+                            for c in self.history.canvases_received(braze_id, since, iso_ms)}
+            want_canvases = {c: {s: iso_ms(t) for s, t in steps.items()}
+                             for c, steps in self.canvases.get(braze_id, {}).items()}
+            assert got_canvases == want_canvases
+
+
+TestMessageHistory = MessageHistoryMachine.TestCase
