@@ -101,6 +101,8 @@ def test_list_pages_hold_100(braze):
     assert names == [f"s{i:03d}" for i in range(100)]
     assert [s["name"] for s in braze.get("/segments/list", page=1).get_json()["segments"]] == ["s100"]
     assert braze.get("/segments/list", page=2).get_json()["segments"] == []
+    newest = [s["name"] for s in braze.get("/segments/list", sort_direction="desc").get_json()["segments"]]
+    assert newest[:2] == ["s100", "s099"]  # created at the same simulated instant: newest is the last created
 
 
 @pytest.mark.parametrize("params", [{"sort_direction": "up"}, {"page": "-1"}, {"page": "x"}])

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mocks.braze.audience.segments import Segment
 
 PAGE_SIZE = 100
 _NAME_KEYS = ("custom_attribute_name", "name")
+_NEVER = datetime.min.replace(tzinfo=UTC)  # a store made without a clock: creation order only
 
 
 def list_page(segments: list[Segment], page: int, newest_first: bool) -> list[dict[str, Any]]:
-    ordered = sorted(segments, key=lambda s: s.created_at or datetime.min, reverse=newest_first)  # stable
+    """`segments` in creation order (the store's); the position breaks ties between equal creation times."""
+    ordered = sorted(enumerate(segments), key=lambda item: (item[1].created_at or _NEVER, item[0]),
+                     reverse=newest_first)
     return [{"id": s.segment_id, "name": s.name, "analytics_tracking_enabled": False, "tags": []}
-            for s in ordered[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]]
+            for _, s in ordered[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]]
 
 
 def details(segment: Segment, iso: Callable[[datetime | None], str | None]) -> dict[str, Any]:
