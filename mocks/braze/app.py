@@ -14,11 +14,11 @@ from mocks.braze.rest.admin_api import admin_api_blueprint
 from mocks.braze.rest.api import error_answer, install_error_handlers, rest_blueprint, track_fast_path
 from mocks.braze.rest.auth import DEFAULT_API_KEY
 from mocks.braze.rest.errors import admin_refusal, bad_request
+from mocks.braze.rest.export_api import export_blueprint
 from mocks.braze.rest.schedule_api import schedule_blueprint
 from mocks.braze.rest.series_api import series_blueprint
 from mocks.braze.rest.settings_api import settings_blueprint
 from mocks.braze.rest.users_api import users_blueprint
-from mocks.braze.rest.export_api import export_blueprint
 from mocks.braze.service import BrazeService
 
 # "All API endpoints have a data payload limit of 4 MB" (Braze's user data endpoints page)

@@ -238,7 +238,7 @@ def test_send_conversions_go_to_the_most_recent_send(braze):
 
 @pytest.mark.parametrize(("params", "message"), [
     ({"campaign_id": "CID", "length": 1}, errors.SEND_ID_REQUIRED),
-    ({"campaign_id": "CID", "send_id": "never", "length": 1}, errors.INVALID_SEND_ID),
+    ({"campaign_id": "CID", "send_id": "never", "length": 1}, errors.UNKNOWN_SEND_ID),
     ({"campaign_id": "nope", "send_id": "spring", "length": 1}, errors.INVALID_CAMPAIGN_ID),
     ({"campaign_id": "CID", "send_id": "spring"}, errors.SERIES_LENGTH.format(limit=100)),
 ])
