@@ -219,7 +219,7 @@ def test_alias_new_without_external_id_creates_an_alias_only_user(braze):
     assert response.get_json() == {"aliases_processed": 1, "message": "success"}
     body = braze.export(user_aliases=[{"alias_name": "abc", "alias_label": "foo"}])
     (user,) = body["users"]
-    assert user["external_id"] is None and user["user_aliases"] == [{"alias_name": "abc", "alias_label": "foo"}]
+    assert user.get("external_id") is None and user["user_aliases"] == [{"alias_name": "abc", "alias_label": "foo"}]
 
 
 def test_alias_new_for_an_unknown_external_id_adds_nothing(braze):

@@ -350,7 +350,7 @@ def test_the_request_is_checked_when_the_schedule_is_made(braze):
     assert bad(schedule_campaign(braze, "nope", HOUR)) == errors.INVALID_CAMPAIGN_ID
     assert bad(schedule_campaign(braze, cid, HOUR, recipients=[])) == errors.NO_RECIPIENTS
     assert bad(schedule_campaign(braze, cid, HOUR, recipients=recipients(*[f"x{i}" for i in range(51)]))) \
-        == errors.TOO_MANY_RECIPIENTS
+        == errors.MAX_IDS
     assert bad(braze.post("/canvas/trigger/schedule/create", {
         "canvas_id": "nope", "recipients": recipients("u1"), "schedule": {"time": iso(after(HOUR))}})) \
         == errors.INVALID_CANVAS_ID

@@ -90,7 +90,7 @@ def parse_when(value: Any) -> When:
     for key in ("in_local_time", "at_optimal_time"):
         flag = value.get(key, False)
         if not isinstance(flag, bool):
-            raise bad_request(f"'schedule.{key}' must be a boolean")
+            raise bad_request(errors.MUST_BE_BOOLEAN.format(name=f"schedule.{key}"))
         flags[key] = flag
     text = value.get("time")
     if not isinstance(text, str):
@@ -140,7 +140,7 @@ class ScheduleStore:
     # -- REST operations ----------------------------------------------------------------------
     def create(self, kind: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object")
+            raise bad_request(errors.NOT_AN_OBJECT)
         request = {k: v for k, v in body.items() if k != "schedule"}
         when = parse_when(body.get("schedule"))
         waves = plan(when, self.runtime.clock.now())
@@ -189,10 +189,10 @@ class ScheduleStore:
 
     def _find(self, kind: str, body: Any) -> Schedule:
         if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object")
+            raise bad_request(errors.NOT_AN_OBJECT)
         owner_key = KINDS[kind]
         if owner_key is not None and body.get(owner_key) is None:
-            raise bad_request(f"'{owner_key}' is required")
+            raise bad_request(errors.REQUIRED.format(name=owner_key))
         schedule_id = body.get("schedule_id")
         if schedule_id is None:
             raise bad_request(errors.SCHEDULE_ID_REQUIRED)

@@ -41,7 +41,6 @@ NO_VALID_DATA = "Valid data must be provided in the 'attributes', 'events', or '
 MAX_EXTERNAL_IDS_AND_ALIASES = "The max number of external_ids and aliases per request was exceeded"  # errors.md
 MAX_IDS = "The max number of ids per request was exceeded"  # errors.md
 ALIAS_NEEDS_NAME_AND_LABEL = "{where} needs string 'alias_name' and 'alias_label'"
-BAD_FIELDS_TO_EXPORT = "'fields_to_export' must be an array of field names"
 UNKNOWN_FIELDS_TO_EXPORT = "Invalid 'fields_to_export': {fields}"
 
 # -- CSV import (dashboard) ------------------------------------------------------------------------------
@@ -132,7 +131,6 @@ ONE_SINGLE_EXPORT_ID = "Only one of device_id, email_address, or phone can be in
 NO_EXPORT_IDS = "Provide 'external_ids', 'user_aliases', 'device_id', 'braze_id', 'email_address' or 'phone'"
 FIELDS_TO_EXPORT_REQUIRED = "'fields_to_export' is required"  # post_users_segment.md: "required"
 FIELDS_TO_EXPORT_NOT_ARRAY = "'fields_to_export' must be a non-empty array of field names"
-FIELDS_TO_EXPORT_UNKNOWN = "Invalid 'fields_to_export'"
 # post_user_delete.md: "Only one of external_ids, user_aliases, braze_ids, email_addresses, or phone_numbers can
 # be included in a single request."
 ONE_DELETE_ID_TYPE = ("Only one of external_ids, user_aliases, braze_ids, email_addresses, or phone_numbers can be "
@@ -148,7 +146,7 @@ PRIORITIZATION_INVALID = ("'prioritization' values are 'identified', 'unidentifi
 SEGMENT_ID_UNKNOWN = "segment_id must be a string of the Segment api identifier"
 SORT_DIRECTION = "'sort_direction' must be 'asc' or 'desc'"
 OUTPUT_FORMAT = "'output_format' must be 'zip' or 'gzip'"
-CALLBACK_ENDPOINT = "Invalid 'callback_endpoint'"
+CALLBACK_ENDPOINT = "Invalid 'callback_endpoint': {reason}"
 CUSTOM_ATTRIBUTES_TO_EXPORT = "'custom_attributes_to_export' must be an array of at most 500 attribute names"
 # post_users_segment.md: "Attempting to export a segment a second time while the first export job is still
 # running will result in a 429 error"; "the number of concurrent segment exports ... is capped at 100".

@@ -169,7 +169,7 @@ def parse_fields(value: Any, required: bool) -> frozenset[str]:
         raise bad_request(errors.FIELDS_TO_EXPORT_NOT_ARRAY)
     unknown = [f for f in value if f not in FIELDS]
     if unknown:
-        raise bad_request(f"{errors.FIELDS_TO_EXPORT_UNKNOWN}: {', '.join(unknown)}")
+        raise bad_request(errors.UNKNOWN_FIELDS_TO_EXPORT.format(fields=", ".join(unknown)))
     return frozenset(value)
 
 

@@ -56,9 +56,9 @@ class _Job:
     archive: bytes | None = None
 
 
-def _string_list(value: Any, message: str) -> list[str]:
+def _attribute_names(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise bad_request(message)
+        raise bad_request(errors.CUSTOM_ATTRIBUTES_TO_EXPORT)
     return value
 
 
@@ -83,7 +83,7 @@ class SegmentExports:
         if segment is None:
             raise bad_request(errors.SEGMENT_ID_UNKNOWN)
         fields = parse_fields(body.get("fields_to_export"), required=True)
-        custom = _string_list(body.get("custom_attributes_to_export", []), errors.CUSTOM_ATTRIBUTES_TO_EXPORT)
+        custom = _attribute_names(body.get("custom_attributes_to_export", []))
         if len(custom) > MAX_CUSTOM_ATTRIBUTES:
             raise bad_request(errors.CUSTOM_ATTRIBUTES_TO_EXPORT)
         if body.get("output_format", "zip") not in OUTPUT_FORMATS:
@@ -93,7 +93,7 @@ class SegmentExports:
             try:
                 callback = self.runtime.transport.check_url(callback)
             except ValueError as exc:
-                raise bad_request(f"{errors.CALLBACK_ENDPOINT}: {exc}") from None
+                raise bad_request(errors.CALLBACK_ENDPOINT.format(reason=exc)) from None
         now = self.runtime.clock.now()
         prefix = f"{self.runtime.ids.uuid()}-{int(now.timestamp())}"  # as recorded: uuid, then epoch seconds
         url = f"{base_url.rstrip('/')}{DOWNLOAD_PATH}/{prefix}.zip"
