@@ -417,7 +417,8 @@ def test_a_reset_forgets_pending_schedules(braze):
 # -- /messages/scheduled_broadcasts ------------------------------------------------------------------------
 def test_scheduled_broadcasts_lists_dashboard_schedules_until_end_time(braze):
     """get_messages_scheduled.md: scheduled campaigns and Canvases between now and `end_time` ("treated as
-    midnight in UTC"), with name, id, type, tags, next_send_time, schedule_type."""
+    midnight in UTC"), with name, id, type, tags, next_send_time, schedule_type; its Response, like the OpenAPI
+    description's, is `{"scheduled_broadcasts": [...]}` alone, without the `message` other answers carry."""
     first = braze.campaign(name="Soon", tags=["t"], trigger={"type": "scheduled", "at": iso(after(DAY))})
     braze.campaign(name="Later", trigger={"type": "scheduled", "at": iso(after(40 * DAY))})
     braze.campaign(name="Api", trigger={"type": "api"})
@@ -425,7 +426,7 @@ def test_scheduled_broadcasts_lists_dashboard_schedules_until_end_time(braze):
                              steps=[{"id": "s", "type": "message", "webhook": webhook()}])
     response = braze.get("/messages/scheduled_broadcasts", end_time="2026-01-03T20:00:00-04:00")
     assert response.status_code == 200
-    assert response.get_json() == {"message": "success", "scheduled_broadcasts": [
+    assert response.get_json() == {"scheduled_broadcasts": [
         {"name": "Soon", "id": first, "type": "Campaign", "tags": ["t"], "next_send_time": "2026-01-02T00:00:00Z",
          "schedule_type": "UTC"},
         {"name": "Flow", "id": canvas_id, "type": "Canvas", "tags": [], "next_send_time": "2026-01-03T00:00:00Z",

@@ -59,6 +59,6 @@ def schedule_blueprint(service: BrazeService) -> Blueprint:
                                   "tags": owner.spec.tags, "next_send_time": iso(handle.when),
                                   "schedule_type": "UTC"})  # the fake's company time zone
         items.sort(key=lambda item: item["next_send_time"])
-        return jsonify({"scheduled_broadcasts": items, "message": "success"})
+        return jsonify({"scheduled_broadcasts": items})  # the page's Response has no `message`
 
     return bp
