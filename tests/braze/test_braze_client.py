@@ -16,6 +16,7 @@ import threading
 import time
 import types
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -194,7 +195,9 @@ def test_campaign_trigger_schedule_create_when_the_fake_serves_it(client, fake):
     if served.status_code == 404:
         pytest.skip("the fake does not serve /campaigns/trigger/schedule/create on this branch")
     client.user_track(attributes=[{"external_id": "ada"}])
-    campaign_id = campaign(fake, 9)  # never reached: the send is scheduled a year ahead
+    campaign_id = campaign(fake, 9)  # never reached: the send is scheduled 30 days ahead
+    # within the create page's "up to 90 days in the future" (post_schedule_triggered_campaigns.md), from now
+    when = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     answer = client.campaign_trigger_schedule_create(
-        campaign_id, {"time": "2027-06-01T00:00:00Z"}, recipients=[{"external_user_id": "ada"}])
+        campaign_id, {"time": when}, recipients=[{"external_user_id": "ada"}])
     assert answer["success"] is True and answer["schedule_id"] and answer["dispatch_id"]
