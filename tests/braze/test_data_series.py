@@ -303,6 +303,17 @@ def test_canvas_summary_rolls_the_days_up(braze):
     assert "variant_stats" not in data
 
 
+def test_canvas_summary_variants_have_the_fields_of_its_page(braze):
+    """get_canvas_analytics_summary.md (Response): a variant's stats are name, revenue, conversions and entries;
+    the summary's variants have no `conversions_by_entry_time` (its total_stats and steps have)."""
+    canvas_id = two_step_canvas(braze)
+    braze.trigger_canvas(canvas_id, recipients=recipients("ok1"))
+    braze.run()
+    data = braze.get("/canvas/data_summary", canvas_id=canvas_id, starting_at="2026-01-01T00:00:00Z",
+                     ending_at=iso(after(at(3))), include_variant_breakdown="true").get_json()["data"]
+    assert data["variant_stats"] == {canvas_id: {"name": "Flow", "revenue": 0.0, "conversions": 0, "entries": 1}}
+
+
 def test_deleted_steps_only_with_include_deleted_step_data(braze):
     canvas_id = two_step_canvas(braze)
     braze.trigger_canvas(canvas_id, recipients=recipients("ok1"))

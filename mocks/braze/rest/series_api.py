@@ -124,7 +124,10 @@ def series_blueprint(service: BrazeService) -> Blueprint:
         canvas, first, last, flags = canvas_query()
         rollup = total(series.canvas_days(canvas.canvas_id, first, last))
         steps = {step_id: total(days) for step_id, days in series.step_days(canvas.canvas_id, first, last).items()}
-        return jsonify({"data": {"name": canvas.name, "total_stats": canvas_totals(rollup),
-                                 **breakdowns(canvas, rollup, steps, flags)}, "message": "success"})
+        parts = breakdowns(canvas, rollup, steps, flags)
+        for variant in parts.get("variant_stats", {}).values():  # get_canvas_analytics_summary.md: a summary's
+            del variant["conversions_by_entry_time"]  # variant has name, revenue, conversions, entries only
+        return jsonify({"data": {"name": canvas.name, "total_stats": canvas_totals(rollup), **parts},
+                        "message": "success"})
 
     return bp
