@@ -796,6 +796,15 @@ def test_campaign_details(braze):
     assert body["messages"][cid]["url"] == HOOK_URL
 
 
+def test_campaign_details_webhook_message_has_the_fields_of_the_webhook_block(braze):
+    """get_campaign_details.md, "Messages by channel" > Webhook: channel, url, body (a string), type (the body
+    content type), headers, method; the envelope adds the variant's name. A key/value body is its JSON text."""
+    cid = braze.campaign(name="Pairs", webhook=webhook(body={"who": "{{${user_id}}}"}, headers={"X-A": "1"}))
+    message = braze.get("/campaigns/details", campaign_id=cid).get_json()["messages"][cid]
+    assert message == {"channel": "webhook", "name": "Pairs", "url": HOOK_URL, "method": "POST",
+                       "headers": {"X-A": "1"}, "type": "json", "body": '{"who": "{{${user_id}}}"}'}
+
+
 @pytest.mark.parametrize(("trigger", "kind"), [({"type": "scheduled", "at": "2027-01-01T00:00:00Z"}, "time_based"),
                                                ({"type": "action", "event": "e"}, "action_based")])
 def test_campaign_details_schedule_types(braze, trigger, kind):

@@ -104,6 +104,14 @@ def rest_endpoint(service: BrazeService, permission: str, limit_key: str) -> Cal
     return wrap
 
 
+def webhook_message(content: Any) -> dict[str, Any]:
+    """A webhook variant as get_campaign_details.md's Webhook block writes it: `type` is the body content type (the
+    harness's values: `json` for key/value pairs, `raw` for text) and `body` a string (the pairs' JSON text)."""
+    fields = content.to_dict()
+    body, body_type = fields.pop("body"), fields.pop("body_type")
+    return {**fields, "type": body_type, "body": body if isinstance(body, str) else json.dumps(body)}
+
+
 def rest_blueprint(service: BrazeService) -> Blueprint:
     bp = Blueprint("braze_rest", __name__)
 
@@ -170,7 +178,7 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
                 spec.trigger.type],
             "channels": ["webhook"], "first_sent": iso(campaign.first_sent), "last_sent": iso(campaign.last_sent),
             "tags": spec.tags, "messages": {campaign.campaign_id: {"channel": "webhook", "name": spec.name,
-                                                                   **campaign.content.to_dict()}},
+                                                                   **webhook_message(campaign.content)}},
             "conversion_behaviors": [{"type": "Performs Custom Event", "custom_event_name": c.event,
                                       "window": int(c.deadline_seconds)} for c in spec.conversion_events],
             "stats": service.campaigns.stats(campaign), "message": "success"})
