@@ -10,7 +10,10 @@ The description is generated from Braze's Postman collection: every 2XX response
 `success_shape` reads the first such block after a heading that names a response into a `Shape` (keys, their
 types, which are required, nested objects and arrays of objects); `departures` lists where an answer differs.
 The pseudo-JSON is read line by line: a line is `"key" : value...` or a bracket; everything after a type
-annotation is prose and ignored.
+annotation is prose and ignored. Keys that stand for ids are read as a map: `"message_variation_id": (string) {`
+(an annotation other than `(optional)` before the brace), `"00000000-...": (API identifier for step) {` and the
+user ids `"1": "Unsubscribed"` of the subscription status example. `... (more channels)` in an object says it has
+more keys like the listed ones: an unlisted key must then have their type and shape.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 _BLOCK = re.compile(r"```[ \t]*\w*\n(.*?)```", re.S)
 _HEADING = re.compile(r"^#+ .*$", re.M)
 _KEY_LINE = re.compile(r'^"([^"]+)"\s*:?\s*(.*)$')  # the colon is optional: `"type" (string) ...` on a page
+_MORE_LINE = re.compile(r"^\.\.\. \(more ")  # `... (more channels)`
+_ID_KEY = re.compile(r"\d+")  # `"1": "Unsubscribed"`: an example's user id as a key
+_KEY_ONLY_ANNOTATION = re.compile(r"\((?:optional|required)\)\s*[{\[]$")  # `"variant_stats": (optional) {`
 # annotation words -> the JSON types they allow, first match wins ("array of object" is an array)
 _TYPE_WORDS = (("array", "array"), ("hash", "object"), ("object", "object"), ("bool", "boolean"),
                ("int", "integer"), ("float", "number"), ("number", "number"), ("string", "string"),
@@ -57,6 +63,8 @@ class Shape:
     required: set[str] = field(default_factory=set)
     nested: dict[str, Shape] = field(default_factory=dict)  # key -> shape of the object, or of each array item
     map_values: Shape | None = None  # an object keyed by ids (`"<id>": (string) {...}`): the shape of each value
+    map_types: set[str] = field(default_factory=set)  # an object keyed by ids with plain values: their types
+    more: bool = False  # `... (more channels)`: unlisted keys like the listed ones
 
 
 def _json_type(value: Any) -> str:
@@ -113,14 +121,22 @@ def parse_shape(block: str) -> Shape | None:
             _add_key(top, key_line.group(1), key_line.group(2).strip(), stack)
         elif (line.startswith("}") and isinstance(top, Shape)) or (line.startswith("]") and isinstance(top, list)):
             stack.pop()
+        elif _MORE_LINE.match(line) and isinstance(top, Shape):
+            top.more = True
         pending = key_line.group(1) if key_line and not key_line.group(2).strip() else None
     return root
 
 
 def _add_key(shape: Shape, key: str, rest: str, stack: list) -> None:
+    if _KEY_ONLY_ANNOTATION.match(rest):  # `"variant_stats": (optional) {`: the key's value opens here
+        rest = rest[rest.find(")") + 1:].strip()
+    elif rest.startswith("(") and rest.endswith("["):  # `"android_push": (name of channel) [`: an array key
+        rest = "["
     if rest.startswith("(") and rest.endswith("{"):  # `"<id>": (string) {`: a map from ids to objects
         shape.map_values = Shape()
         stack.append(shape.map_values)
+    elif _ID_KEY.fullmatch(key) and not rest.startswith(("{", "[")):  # `"1": "Unsubscribed"`: ids to values
+        shape.map_types |= _value_types(rest)[0]
     elif rest.startswith("{"):
         shape.types[key] = {"object"}
         shape.nested[key] = Shape()
@@ -160,6 +176,9 @@ def _merge(into: Shape, other: Shape) -> None:
 
 # An array the envelope types as `(array of object)` whose objects a later block of the page describes.
 ITEM_BLOCKS = {("POST", "/users/export/ids", "users"): "### example user export file output"}
+# A map of messages whose values the envelope leaves to "channel-specific fields ..., see the following messages
+# section": the fields of the fake's one channel, from that section's block, are added (optional) to each value.
+CHANNEL_BLOCKS = {("GET", "/campaigns/details", "messages"): "#### webhook"}
 
 
 def success_shape(method: str, path: str) -> Shape | None:
@@ -180,6 +199,11 @@ def success_shape(method: str, path: str) -> Shape | None:
     for (m, p, key), item_heading in ITEM_BLOCKS.items():
         if shape is not None and (m, p) == (method.upper(), path):
             shape.nested[key] = next(parse_shape(text) for heading, _, text in blocks if heading == item_heading)
+    for (m, p, key), channel_heading in CHANNEL_BLOCKS.items():
+        values = shape.nested[key].map_values if shape is not None and (m, p) == (method.upper(), path) else None
+        if values is not None:
+            channel = next(parse_shape(text) for heading, _, text in blocks if heading == channel_heading)
+            _merge(values, Shape(types=channel.types, nested=channel.nested))  # optional: `required` left out
     return shape
 
 
@@ -191,10 +215,16 @@ def departures(answer: Any, shape: Shape, where: str = "") -> list[str]:
         return [f"{where or 'answer'}: expected an object, got {_json_type(answer)}"]
     if shape.map_values is not None:
         values = shape.map_values
-        return [found for key, value in answer.items() for found in departures(value, values, f"{where}{key}.")]
+        return [found for value in answer.values() for found in departures(value, values, f"{where}<id>.")]
+    if shape.map_types:
+        return [f"{where}<id>: {_json_type(value)}, the example says {'/'.join(sorted(shape.map_types))}"
+                for value in answer.values() if _json_type(value) not in shape.map_types]
     found = [f"{where}{key}: required by the example, missing" for key in sorted(shape.required - set(answer))]
     for key, value in answer.items():
         name = f"{where}{key}"
+        if key not in shape.types and shape.more:
+            found += _like_listed(value, shape, name)
+            continue
         if key not in shape.types:
             found.append(f"{name}: not in the example")
             continue
@@ -206,8 +236,23 @@ def departures(answer: Any, shape: Shape, where: str = "") -> list[str]:
             found.append(f"{name}: {actual}, the example says {'/'.join(sorted(allowed))}")
             continue
         inner = shape.nested.get(key)
-        if inner is not None and inner.types:
+        if inner is not None and (inner.types or inner.map_values is not None or inner.map_types):
             items = value if isinstance(value, list) else [value]
             for index, item in enumerate(items):
                 found += departures(item, inner, f"{name}[{index}]." if isinstance(value, list) else f"{name}.")
     return found
+
+
+def _like_listed(value: Any, shape: Shape, name: str) -> list[str]:
+    """An unlisted key of an object whose example ends `... (more ...)`: of a listed key's type, and of the first
+    listed nested shape when the listed keys have one."""
+    allowed = set().union(*shape.types.values())
+    actual = _json_type(value)
+    if allowed and actual not in allowed:
+        return [f"{name}: {actual}, the example's other keys are {'/'.join(sorted(allowed))}"]
+    inner = next(iter(shape.nested.values()), None)
+    if inner is None or not (inner.types or inner.map_values is not None or inner.map_types):
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [found for index, item in enumerate(items)
+            for found in departures(item, inner, f"{name}[{index}]." if isinstance(value, list) else f"{name}.")]
