@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from .braze_fixtures import HOOK_URL, T0, BrazeEnv, after, attr_filter, iso, recipients, webhook
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 def bad_definition(braze: BrazeEnv, **spec) -> str:

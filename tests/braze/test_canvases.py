@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,13 +9,6 @@ import pytest
 from .braze_fixtures import T0, BrazeEnv, after, attr_filter, iso, recipients, webhook
 
 DAY = 86_400.0
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 def msg(step_id: str, body: str = "{{${user_id}}}", next: str | None = None, **extra: Any) -> dict[str, Any]:

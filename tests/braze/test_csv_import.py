@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from .braze_fixtures import BrazeEnv
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 def upload(braze: BrazeEnv, text: str, status: int = 201) -> dict:

@@ -11,7 +11,6 @@ remove_external_ids}/`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,13 +21,6 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initial
 from .braze_fixtures import BrazeEnv
 
 ALIAS = {"alias_name": "anon-1", "alias_label": "device"}
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 def alias_user(braze: BrazeEnv, alias: dict = ALIAS, **attrs) -> None:

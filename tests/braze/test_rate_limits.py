@@ -6,26 +6,17 @@ jonallured/braze_ruby `spec/fixtures/responses/` (named per test).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from harness.clock import SimClock
 from harness.ratelimit import Limit, RateLimiter
 from mocks.braze.rest.limits import DEFAULT_LIMITS, bucket_of
 
-from .braze_fixtures import API_KEY, BrazeEnv, recipients
+from .braze_fixtures import API_KEY, recipients
 from .test_rest_auth import ENDPOINTS, IDS, add_key, call
 
 HOUR, MINUTE = 3600.0, 60.0
 LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 def remaining(response) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from mocks.braze.rest.auth import PERMISSIONS
@@ -29,13 +27,6 @@ ENDPOINTS = [
     ("GET", "/segments/list", "segments.list", {}),
 ]
 IDS = [e[1] for e in ENDPOINTS]
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 def call(braze: BrazeEnv, method: str, path: str, payload: dict, headers: dict[str, str]):

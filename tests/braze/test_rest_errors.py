@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,6 @@ from .braze_fixtures import HOOK_URL, BrazeEnv, recipients, webhook
 PACKAGE = Path(errors.__file__).resolve().parent.parent  # mocks/braze
 TABLE = {name: value for name, value in vars(errors).items() if name.isupper() and isinstance(value, str)}
 RAISERS = {"BrazeError": 1, "bad_request": 0}  # callable -> index of its message argument
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 # -- the table stays the one place --------------------------------------------------------------------------

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from .braze_fixtures import BrazeEnv, iso
+from .braze_fixtures import iso
 
 NO_VALID = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields."
 PAST = "2025-12-31T12:00:00Z"
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 def ok(response) -> dict:

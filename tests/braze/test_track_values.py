@@ -5,7 +5,6 @@ attributes. Each test names its source: a braze-inc/braze-docs page or a jonallu
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pycountry
@@ -24,13 +23,6 @@ RUBY_FIXTURE = "spec/fixtures/responses/track_users/with_success/responds_with_c
 ATTRIBUTES_OBJECT = "_docs/_api/objects_filters/user_attributes_object.md"
 ARRAYS_PAGE = "_docs/_user_guide/data/custom_data/custom_attributes.md"  # "Arrays"
 ARRAYS_SDK_EXAMPLE = "_docs/_developer_guide/platform_wide/analytics_overview.md"  # "Arrays", the web SDK example
-
-
-@pytest.fixture
-def braze() -> Iterator[BrazeEnv]:
-    env = BrazeEnv()
-    yield env
-    env.close()
 
 
 def ok(response) -> dict:
