@@ -117,6 +117,14 @@ def test_division_by_zero_is_a_liquid_error(template: str) -> None:
         r(template)
 
 
+@pytest.mark.parametrize("digits", [float("nan"), float("inf"), float("-inf")])
+def test_rounding_to_a_digit_count_that_is_no_number_is_a_liquid_error(digits: float) -> None:
+    """standardfilters.rb `round`: `rescue ::FloatDomainError => e; raise Liquid::FloatDomainError, e.message` -
+    `2.5.round(Float::NAN)` cannot make an Integer of its digits (found by the number-filter property test)."""
+    with pytest.raises(BrazeLiquidError, match="integer value"):
+        r("{{ 2.5 | round: d }}", {"d": digits})
+
+
 def test_size_of_an_integer_is_its_bytes() -> None:
     """standardfilters.rb `size`: `input.respond_to?(:size) ? input.size : 0`; Ruby's `Integer#size` is 8."""
     assert r("{{ n | size }} {{ f | size }} {{ s | size }} {{ h | size }}", {"n": 5, "f": 1.5, "s": "abc",

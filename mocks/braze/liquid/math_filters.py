@@ -124,7 +124,10 @@ def round_filter(value: Any, digits: Any = 0) -> int | float:
     """standardfilters.rb `round`: half away from zero on the decimal (`2.5` is 3, `1.005 | round: 2` is
     1.01), an integer when the digits are 0, and a negative digit count rounds to tens, hundreds..."""
     number = to_number(value)
-    places = int(to_number(digits))
+    count = to_number(digits)
+    if isinstance(count, Decimal) and not count.is_finite():  # Ruby: FloatDomainError, a Liquid error
+        raise FilterArgumentError(f"round: {count} digits has no integer value", token=None)
+    places = int(count)
     if isinstance(number, Decimal) and not number.is_finite():
         raise FilterArgumentError(f"round: {number} cannot be rounded", token=None)
     if isinstance(number, int) and places >= 0:  # Integer#round with digits >= 0 is the integer itself

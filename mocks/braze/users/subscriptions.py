@@ -162,7 +162,7 @@ class Subscriptions:
         with self.users.lock:
             for group_id, state, profiles in changes:
                 for profile in profiles:
-                    profile.subscription_groups[group_id] = state
+                    profile.subscription_groups = {**profile.subscription_groups, group_id: state}
                     profile.updated_at = now
 
     # -- GET /subscription/user/status and /subscription/status/get -----------------------------

@@ -286,7 +286,7 @@ def _apply(users: UserStore, profile: Profile, key: str, op: str, value: Any, ar
         else:
             profile.attributes[key] = value
     elif op == "subscriptions":
-        profile.subscription_groups.update(value)
+        profile.subscription_groups = {**profile.subscription_groups, **value}
     elif op == "remove" and value is None:
         profile.custom.pop(key, None)
     elif op == "set":
