@@ -6,6 +6,8 @@ jonallured/braze_ruby `spec/fixtures/responses/` (named per test).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from harness.clock import SimClock
@@ -124,6 +126,19 @@ def test_the_broadcast_limit_across_audiences_still_holds(braze):
     assert response.status_code == 200
     campaigns = [braze.campaign(name=f"C{i}") for i in range(4)]
     assert [braze.trigger_campaign(c, broadcast=True).status_code for c in campaigns] == [201, 201, 201, 429]
+
+
+def test_scheduled_broadcasts_count_against_the_broadcast_limits_too(braze):
+    """api_limits.md's broadcast limit covers the schedule-create calls of a broadcast as well as the sends
+    (`rest.limits.BROADCAST_PATHS`); before the limit moved into `rest_endpoint`, only the three send views
+    called it, so an eleventh scheduled broadcast to one campaign in a minute passed."""
+    campaign = braze.campaign(name="Scheduled")
+    when = (braze.rt.clock.now() + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+
+    def schedule():
+        return braze.post("/campaigns/trigger/schedule/create",
+                          {"campaign_id": campaign, "broadcast": True, "schedule": {"time": when}})
+    assert [schedule().status_code for _ in range(11)] == [201] * 10 + [429]
 
 
 def test_segment_broadcasts_on_messages_send_are_per_segment(braze):

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, make_response, request
+from flask import Blueprint, Flask, g, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from harness import strict_json
@@ -19,6 +19,7 @@ from harness.limits import BodyTooLarge
 from mocks.braze.engagement.definitions import successors
 from mocks.braze.rest import errors
 from mocks.braze.rest.errors import BrazeError, bad_request
+from mocks.braze.rest.limits import BROADCAST_PATHS
 from mocks.braze.service import BrazeService
 from mocks.braze.users.values import InvalidValue, parse_time
 
@@ -45,8 +46,11 @@ def _json() -> Any:
 
 
 def rest_json() -> Any:
-    """The body of the REST request being served."""
-    return load_body(request.get_data(cache=False), request.headers.get("Content-Type"))
+    """The body of the REST request being served, parsed once: `rest_endpoint` reads a broadcast path's body
+    for its limit before the view reads it."""
+    if "rest_body" not in g:
+        g.rest_body = load_body(request.get_data(cache=False), request.headers.get("Content-Type"))
+    return g.rest_body
 
 
 def iso(value: datetime | None) -> str | None:
@@ -90,13 +94,21 @@ def track_fast_path(app: WSGIApp, service: BrazeService) -> FastRoutes:
 
 
 def rest_endpoint(service: BrazeService, permission: str, limit_key: str) -> Callable:
-    """A REST view's decorator: Braze's checks before the view (`BrazeService.within_limit`) and the limit's
-    `X-RateLimit-*` headers on its answer. Every REST blueprint's views go through it."""
+    """A REST view's decorator: Braze's checks before the view (`BrazeService.within_limit`, then a broadcast
+    path's own broadcast limits) and the limit's `X-RateLimit-*` headers on its answer. Every REST blueprint's
+    views go through it, so every path `rest.limits.BROADCAST_PATHS` names is broadcast-limited alike."""
+    broadcasts = limit_key in BROADCAST_PATHS
+
     def wrap(view: Callable) -> Callable:
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if broadcasts:
+                service.broadcast_limit(limit_key, rest_json())
+            return view(*args, **kwargs)
+
         @wraps(view)
         def inner(*args: Any, **kwargs: Any) -> Any:
             result, headers = service.within_limit(limit_key, permission, request.headers.get("Authorization"),
-                                                   lambda: view(*args, **kwargs))
+                                                   lambda: checked(*args, **kwargs))
             response = make_response(result)
             response.headers.update(headers)
             return response
@@ -125,29 +137,20 @@ def rest_blueprint(service: BrazeService) -> Blueprint:
                                             request.get_data(cache=False), request.headers.get("Content-Type"))
         return jsonify(body), status, headers
 
-    def _broadcast_limit(body: Any) -> None:
-        service.broadcast_limit(request.path, body)
-
     @bp.post("/campaigns/trigger/send")
     @endpoint("campaigns.trigger.send", "/campaigns/trigger/send")
     def campaigns_trigger():
-        body = rest_json()
-        _broadcast_limit(body)
-        return jsonify(service.messaging.trigger_campaign(body)), 201
+        return jsonify(service.messaging.trigger_campaign(rest_json())), 201
 
     @bp.post("/canvas/trigger/send")
     @endpoint("canvas.trigger.send", "/canvas/trigger/send")
     def canvas_trigger():
-        body = rest_json()
-        _broadcast_limit(body)
-        return jsonify(service.messaging.trigger_canvas(body)), 201
+        return jsonify(service.messaging.trigger_canvas(rest_json())), 201
 
     @bp.post("/messages/send")
     @endpoint("messages.send", "/messages/send")
     def messages_send():
-        body = rest_json()
-        _broadcast_limit(body)
-        return jsonify(service.messaging.messages_send(body, service.segments.get)), 201
+        return jsonify(service.messaging.messages_send(rest_json(), service.segments.get)), 201
 
     @bp.post("/sends/id/create")
     @endpoint("sends.id.create", "/sends/id/create")
