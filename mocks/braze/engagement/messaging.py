@@ -26,6 +26,7 @@ from mocks.braze.rest import errors
 from mocks.braze.rest.errors import bad_request
 from mocks.braze.users.profiles import Profile
 from mocks.braze.users.track import UserTracker
+from mocks.braze.users.values import id_string
 
 MAX_RECIPIENTS = 50
 MAX_PROPERTIES_BYTES = 50 * 1024
@@ -72,18 +73,12 @@ def _identifier(recipient: dict[str, Any], index: int) -> tuple[str, Any]:
             raise bad_request(errors.ALIAS_NEEDS_NAME_AND_LABEL.format(where=f"recipients[{index}].user_alias"))
         return kind, (value["alias_name"], value["alias_label"])
     if kind == "external_user_id":
-        value = external_id_text(value)
+        value = id_string(value)
     if not isinstance(value, str) or not value:
         raise bad_request(errors.RECIPIENT_BAD_ID.format(index=index, kind=kind))
     if kind == "email" and not _prioritization(recipient.get("prioritization")):
         raise bad_request(errors.EMAIL_NEEDS_PRIORITIZATION.format(index=index))
     return kind, value
-
-
-def external_id_text(value: Any) -> Any:
-    """An external id sent as a JSON number is processed as its string form (recorded 201s:
-    braze_ruby `send_messages/with_success/responds_with_created.yml` sends `"external_user_ids": [12345]`)."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _prioritization(value: Any) -> bool:
@@ -300,7 +295,7 @@ class MessagingEndpoints:
             raise bad_request(str(exc)) from None
         external_ids = body.get("external_user_ids", [])
         if isinstance(external_ids, list):
-            external_ids = [external_id_text(e) for e in external_ids]
+            external_ids = [id_string(e) for e in external_ids]
         aliases = body.get("user_aliases", [])
         if not isinstance(external_ids, list) or not all(isinstance(e, str) for e in external_ids):
             raise bad_request(errors.EXTERNAL_USER_IDS_NOT_STRINGS)

@@ -41,8 +41,9 @@ def add_to_array(current: list[Any], added: list[Any], max_length: int) -> list[
     """Each added value goes to the end (moved there if present); past `max_length` the oldest are dropped."""
     ordered = {_key(item): item for item in current}
     for item in added:
-        ordered.pop(_key(item), None)
-        ordered[_key(item)] = item
+        key = _key(item)
+        ordered.pop(key, None)
+        ordered[key] = item
     items = list(ordered.values())
     if holds_objects(items):
         return items

@@ -21,6 +21,7 @@ from typing import Any
 from mocks.braze.rest import errors
 from mocks.braze.rest.errors import bad_request
 from mocks.braze.users.profiles import EventSeries, Profile, UserStore
+from mocks.braze.users.values import id_string
 
 MAX_PER_REQUEST = 50
 PRIORITIES = ("identified", "unidentified", "most_recently_updated", "least_recently_updated")
@@ -37,11 +38,8 @@ class Skip(Exception):
 
 def _string_id(value: Any) -> str | None:
     """An id as Braze reads it: a non-empty string, or a JSON number as its string form (recorded 201s)."""
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
+    value = id_string(value)
+    return value if isinstance(value, str) and value else None
 
 
 def _alias(value: Any) -> tuple[str, str] | None:

@@ -49,6 +49,7 @@ class CustomEvent:
 
 
 EventListener = Callable[[CustomEvent], None]
+PROFILE_FIELDS = frozenset(DEFAULT_ATTRIBUTES + TRACK_PROFILE_FIELDS)  # looked up for every key of every object
 
 
 class Skip(Exception):
@@ -165,7 +166,7 @@ class UserTracker:
             if key in RESERVED_KEYS or key == identifier:
                 continue
             try:
-                if key in DEFAULT_ATTRIBUTES or key in TRACK_PROFILE_FIELDS:
+                if key in PROFILE_FIELDS:
                     change = _profile_field(key, value)
                     if change is not None:
                         changes.append((key, change))
