@@ -196,7 +196,9 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
             raise BridgeError(NOT_FOUND, f'"{message_id}" not found.')
         return jsonify({"message_id": row.message_id, "mode": row.mode, "state": row.state,
                         "attempts": row.attempts, "notification_id": row.notification_id,
-                        "trace_id": row.trace_id, "body": row.body})
+                        "trace_id": row.trace_id, "body": row.body,
+                        "answer": bridge.outbox.first_answer(message_id),
+                        "callbacks": bridge.outbox.callbacks_of(message_id)})
 
     return bp
 

@@ -346,6 +346,19 @@ class Outbox:
                                    (message_id,)).fetchone()
         return _webhook(row) if row else None
 
+    def callbacks_of(self, message_id: str) -> list[dict[str, Any]]:
+        """The SENT/READ callbacks of one webhook, with the `/users/track` event each posts (the console's trace)."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, state, attempts, event FROM callbacks WHERE message_id = ?"
+                                    " ORDER BY created_at", (message_id,)).fetchall()
+        return [{"status": r[0], "state": r[1], "attempts": r[2], "event": json.loads(r[3])} for r in rows]
+
+    def first_answer(self, message_id: str) -> dict[str, Any] | None:
+        """What the bridge answered Braze for this webhook (a retry of it gets the same)."""
+        with self._lock:
+            row = self._db.execute("SELECT answer FROM webhooks WHERE message_id = ?", (message_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     # -- reads ------------------------------------------------------------------------------------
     def unread_sent(self, receiver: str, read_ts_ms: int) -> list[WebhookRow]:
         """The sent rows of `receiver` created at or before `read_ts_ms` that no read has covered yet."""

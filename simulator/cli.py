@@ -184,7 +184,8 @@ def schema(output: str) -> None:
     console.print(f"wrote {output}")
 
 
-@cli.command(help="Start the fake Braze, the fake Sendbird, the bridge and the devices; Ctrl-C stops them. "
+@cli.command(help="Start the fake Braze, the fake Sendbird, the bridge, the devices and the web console; Ctrl-C "
+                  "stops them. "
                   "Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 could not start (a port already in use, a service "
                   "that did not come up) or a fake exited.")
 @click.option("--no-seed", is_flag=True, help="do not load the demo population")
@@ -194,6 +195,8 @@ def schema(output: str) -> None:
 @click.option("--sendbird-ws-port", type=int, default=7201, show_default=True,
               help="the fake Sendbird's SDK WebSocket (the SDK's customWebSocketHost)")
 @click.option("--bridge-port", type=int, default=7300, show_default=True)
+@click.option("--console-port", type=int, default=7000, show_default=True, help="the web console")
+@click.option("--no-console", is_flag=True, help="do not start the web console")
 @click.option("--braze-key", default="local-braze-key", show_default=True)
 @click.option("--sendbird-token", default="local-sendbird-token", show_default=True)
 @click.option("--integration-token", default="local-integration-token", show_default=True)
@@ -202,8 +205,8 @@ def schema(output: str) -> None:
 @click.option("--admin-token", default=None, envvar=SHARED_TOKEN_ENV, show_envvar=True,
               help=f"require this {TOKEN_HEADER} on every service's /_admin (the stack's own calls send it)")
 def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, sendbird_ws_port: int, bridge_port: int,
-       braze_key: str, sendbird_token: str, integration_token: str, db: str, log_dir: str,
-       admin_token: str | None) -> None:
+       console_port: int, no_console: bool, braze_key: str, sendbird_token: str, integration_token: str, db: str,
+       log_dir: str, admin_token: str | None) -> None:
     from simulator.up import Stack, StackError
 
     def terminate(*_: object) -> None:  # SIGTERM stops the stack like Ctrl-C
@@ -211,7 +214,7 @@ def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, sendbir
 
     signal.signal(signal.SIGTERM, terminate)
     stack = Stack(speed, braze_port, sendbird_port, bridge_port, braze_key, sendbird_token, integration_token, db,
-                  log_dir, admin_token, sendbird_ws_port)
+                  log_dir, admin_token, sendbird_ws_port, None if no_console else console_port)
     code = 0
     try:
         stack.start(seed=not no_seed, console=console)
@@ -227,6 +230,27 @@ def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, sendbir
         if stack.services:
             console.print("stopped.")
     sys.exit(code)
+
+
+@cli.command("console", help="Start the web console alone, against a running stack (bsim up starts it too). "
+             "Ctrl-C stops it.")
+@click.option("--port", type=int, default=7000, show_default=True)
+@click.option("--braze-key", default="local-braze-key", show_default=True)
+@click.option("--sendbird-token", default="local-sendbird-token", show_default=True)
+@click.option("--integration-token", default="local-integration-token", show_default=True)
+@click.option(ALLOW_FLAG, "allow_outbound", default="", envvar="BSIM_ALLOW_OUTBOUND", show_envvar=True,
+              help=ALLOW_HELP)
+@admin_token_option
+@service_options
+def console_command(port: int, braze_key: str, sendbird_token: str, integration_token: str, allow_outbound: str,
+                    admin_token: str | None, braze_url: str, sendbird_url: str, bridge_url: str) -> None:
+    from simulator.console.__main__ import main as serve_console
+
+    console.print(f"console: http://127.0.0.1:{port}", highlight=False, markup=False)
+    serve_console(["--port", str(port), "--braze-url", braze_url, "--sendbird-url", sendbird_url, "--bridge-url",
+                   bridge_url, "--braze-key", braze_key, "--sendbird-token", sendbird_token, "--integration-token",
+                   integration_token, "--allow-outbound", allow_outbound,
+                   *(["--admin-token", admin_token] if admin_token else [])])
 
 
 @cli.command(help="Follow the journals live (SENT and READ events as they arrive).")

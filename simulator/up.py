@@ -45,6 +45,7 @@ DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "onboarding_demo.y
 DEMO_PREFIX = "demo-"
 HOST = "127.0.0.1"
 LABELS = {"braze": "fake Braze", "sendbird": "fake Sendbird", "bridge": "bridge"}
+CONSOLE_LABEL = "console"
 WS_LABEL = "fake Sendbird (SDK WebSocket)"
 ENV_PREFIXES = {"braze": "BRAZE_", "sendbird": "SENDBIRD_", "bridge": "BRIDGE_"}
 GRACE = 3.0  # seconds the processes get to stop before they are killed
@@ -66,10 +67,12 @@ def demo_scenario():
 class Stack:
     def __init__(self, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
                  sendbird_token: str, integration_token: str, db: str, log_dir: str = ".bsim/logs",
-                 admin_token: str | None = None, sendbird_ws_port: int = 7201) -> None:
+                 admin_token: str | None = None, sendbird_ws_port: int = 7201, console_port: int | None = 7000) -> None:
         self.speed = speed
         self.ports = {"braze": braze_port, "sendbird": sendbird_port, "bridge": bridge_port}
         self.sendbird_ws_port = sendbird_ws_port  # the SDK's customWebSocketHost: the fake's socket has a port apart
+        self.console_port = console_port  # None: no console
+        self.console: ServiceProcess | None = None
         self.ends = Endpoints(f"http://{HOST}:{braze_port}", f"http://{HOST}:{sendbird_port}",
                               f"http://{HOST}:{bridge_port}", braze_key, sendbird_token, integration_token,
                               admin_token or None)
@@ -84,6 +87,8 @@ class Stack:
     def start(self, seed: bool, console: Console) -> None:
         ports = [(LABELS[name], port) for name, port in self.ports.items()]
         ports.append((WS_LABEL, self.sendbird_ws_port))
+        if self.console_port is not None:
+            ports.append((CONSOLE_LABEL, self.console_port))
         by_port: dict[int, list[str]] = {}
         for label, port in ports:
             by_port.setdefault(port, []).append(label)
@@ -97,6 +102,9 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in self.ports:
             self._start_service(name)
+        self._start_console()  # before the seeding: it follows the journals from their start
+        if self.console_url:  # first: the one address a person opens
+            console.print(f"console: {self.console_url}", highlight=False, markup=False)
         scenario = demo_scenario()
         if seed:
             console.print(f"seeding the demo world: {scenario.population.size} users, templates, campaign ...")
@@ -143,6 +151,23 @@ class Stack:
         except RuntimeError as exc:
             raise StackError(f"{exc} (log: {self._log(name)})") from None
 
+    def _start_console(self) -> None:
+        """The console follows the journals from their start, so it may come up after the seeding."""
+        if self.console_port is None:
+            return
+        e = self.ends
+        try:
+            self.console = start_service(CONSOLE_LABEL, "simulator.console", self.console_port, (
+                "--braze-url", e.braze, "--sendbird-url", e.sendbird, "--bridge-url", e.bridge, "--braze-key",
+                e.braze_key, "--sendbird-token", e.sendbird_token, "--integration-token", e.integration_token),
+                log=self._log("console"), env=self._admin_env("CONSOLE_"), health_path="/api/health")
+        except RuntimeError as exc:
+            raise StackError(f"{exc} (log: {self._log('console')})") from None
+
+    @property
+    def console_url(self) -> str | None:
+        return None if self.console_port is None else f"http://{HOST}:{self.console_port}"
+
     def _start_devices(self) -> None:
         e = self.ends
         self._devices_started = time.monotonic()
@@ -158,6 +183,8 @@ class Stack:
         table = Table(title="bsim up: local Braze <-> Sendbird stack")
         for column in ("service", "URL", "credentials"):
             table.add_column(column)
+        if self.console_url:
+            table.add_row("console", self.console_url, "open it in a browser (loopback only)")
         table.add_row("fake Braze (REST)", e.braze, f"Authorization: Bearer {e.braze_key}")
         table.add_row("fake Sendbird", e.sendbird, f"Api-Token: {e.sendbird_token} (app id LOCAL)")
         table.add_row(WS_LABEL, f"ws://{HOST}:{self.sendbird_ws_port}", "the SDK's customWebSocketHost")
@@ -185,6 +212,12 @@ class Stack:
                 if not wait_for(lambda: not port_taken(HOST, self.ports["bridge"]), PORT_FREED):
                     raise StackError(f"the bridge's port {self.ports['bridge']} was not released; stopping the stack")
                 self._start_service("bridge")
+            if self.console is not None and self.console.process.poll() is not None:
+                console.print(f"{self.console.exit_summary()}; restarting it (it holds nothing: it follows the "
+                              f"journals again from their start)", highlight=False, markup=False)
+                if not wait_for(lambda: not port_taken(HOST, self.console_port), PORT_FREED):
+                    raise StackError(f"the console's port {self.console_port} was not released; stopping the stack")
+                self._start_console()
             if self.devices is not None and self.devices.poll() is not None:
                 said = last_line(self._log("devices"))
                 line = f"devices exited ({describe_exit(self.devices.returncode)})" + (f": {said}" if said else "")
@@ -195,4 +228,6 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every process at once: SIGTERM, a short grace period together, then SIGKILL."""
-        stop_all([p for p in (self.devices, *(s.process for s in self.services.values())) if p is not None], GRACE)
+        console = [self.console.process] if self.console is not None else []
+        stop_all([p for p in (self.devices, *console, *(s.process for s in self.services.values())) if p is not None],
+                 GRACE)

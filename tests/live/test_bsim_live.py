@@ -51,7 +51,8 @@ def up(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--speed", UP_SPEED,
                              "--braze-port", str(ports["braze"]), "--sendbird-port", str(ports["sendbird"]),
                              "--sendbird-ws-port", str(free_port()),
-                             "--bridge-port", str(ports["bridge"]), "--db", str(tmp_path / "o.sqlite3")],
+                             "--bridge-port", str(ports["bridge"]), "--console-port", str(free_port()),
+                             "--db", str(tmp_path / "o.sqlite3")],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
 

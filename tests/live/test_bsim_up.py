@@ -30,7 +30,8 @@ def up_command(ports: dict[str, int], tmp_path: Path, ws_port: int | None = None
     return [sys.executable, "-m", "simulator.cli", "up", "--speed", "120", "--braze-port", str(ports["braze"]),
             "--sendbird-port", str(ports["sendbird"]),
             "--sendbird-ws-port", str(ws_port or free_port()), "--bridge-port", str(ports["bridge"]),
-            "--db", str(tmp_path / "o.sqlite3"), "--log-dir", str(tmp_path / "logs")]
+            "--console-port", str(free_port()), "--db", str(tmp_path / "o.sqlite3"), "--log-dir",
+            str(tmp_path / "logs")]
 
 
 @pytest.fixture

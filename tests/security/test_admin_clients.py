@@ -40,7 +40,8 @@ def up(tmp_path_factory) -> Iterator[dict[str, str]]:
     proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "up", "--speed", "120", "--admin-token", TOKEN,
                              "--braze-port", str(ports["braze"]), "--sendbird-port", str(ports["sendbird"]),
                              "--sendbird-ws-port", str(free_port()),
-                             "--bridge-port", str(ports["bridge"]), "--db", str(tmp / "o.sqlite3"),
+                             "--bridge-port", str(ports["bridge"]), "--console-port", str(free_port()),
+                             "--db", str(tmp / "o.sqlite3"),
                              "--log-dir", str(tmp / "logs")], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                             env={**CLEAN_ENV, "COLUMNS": "200"})
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
