@@ -28,7 +28,11 @@ RENDER_KINDS = {"campaign.send", "canvas.send", "messages.send"}
 PROBLEMS = {("braze", "webhook.aborted"): "aborted", ("braze", "webhook.failed"): "failed",
             ("bridge", "sendbird.retry"): "retrying", ("bridge", "sendbird.dead"): "dead",
             ("bridge", "callback.retry"): "retrying", ("bridge", "callback.dead"): "dead"}
-SEVERITY = {"ok": 0, "retrying": 1, "failed": 2, "aborted": 3, "dead": 3}
+RETRIED_ATTEMPTS = {"retry", "halted"}  # Braze's webhook.attempt outcomes that Braze tries again after
+# The leg a retry or a dead letter was on got through after all (a retry that worked, a replayed dead letter):
+# the row is `recovered`, its problems still listed.
+RECOVERED_BY = {("braze", "webhook.sent"), ("bridge", "sendbird.sent"), ("bridge", "callback.posted")}
+SEVERITY = {"ok": 0, "recovered": 1, "retrying": 2, "failed": 3, "aborted": 4, "dead": 4}
 STATUSES = tuple(SEVERITY)
 FUNNEL = ("sends", "accepted", "notifications", "sent_events", "read", "read_events", "conversions")
 PROBLEM_COUNTERS = ("retries", "failed", "aborted", "dead")
@@ -112,13 +116,18 @@ class Pipeline:
     def _take(self, rec: dict[str, Any]) -> list[Row]:
         service, kind, trace = rec.get("service"), rec.get("kind"), rec.get("trace_id")
         ts = rec.get("ts") or ""
+        changed: list[Row] = []
+        if (service, kind) in RECOVERED_BY and trace and (row := self._rows.get(trace)) is not None \
+                and row.status in ("retrying", "dead"):
+            row.status = "recovered"
+            changed.append(row)
         if service == "braze":
-            return self._braze(kind, trace, ts, rec)
-        if service == "bridge":
-            return self._bridge(kind, trace, ts, rec)
-        if service == "sendbird" and kind in ("message.delivered", "message.read"):
-            return self._sendbird(kind, trace, ts, rec)
-        return []
+            changed += self._braze(kind, trace, ts, rec)
+        elif service == "bridge":
+            changed += self._bridge(kind, trace, ts, rec)
+        elif service == "sendbird" and kind in ("message.delivered", "message.read"):
+            changed += self._sendbird(kind, trace, ts, rec)
+        return changed
 
     def _braze(self, kind: str, trace: str | None, ts: str, rec: dict[str, Any]) -> list[Row]:
         if kind in RENDER_KINDS and trace:
@@ -151,6 +160,8 @@ class Pipeline:
                 return []
             self._hop(row, "conversion", ts, "conversions")
             return [row]
+        if kind == "webhook.attempt" and rec.get("outcome") in RETRIED_ATTEMPTS and trace:
+            return [self._problem(self._row(trace), "retrying", rec)]
         if (problem := PROBLEMS.get(("braze", kind))) and trace:
             return [self._problem(self._row(trace), problem, rec)]
         return []
@@ -218,7 +229,7 @@ class Pipeline:
     def _problem(self, row: Row, status: str, rec: dict[str, Any]) -> Row:
         what = rec["kind"] + (f": {rec['reason']}" if rec.get("reason") else "")
         if rec.get("status") and rec["kind"].startswith("webhook."):
-            what += f" (HTTP {rec['status']})"
+            what += f" (HTTP {rec['status']}" + (f", {rec['outcome']})" if rec.get("outcome") else ")")
         row.problems.append(what)
         del row.problems[:-10]
         self.counters["retries" if status == "retrying" else status] += 1

@@ -170,3 +170,26 @@ def test_a_user_s_custom_events_keep_their_properties_newest_first():
     statuses = [e["properties"].get("status") for e in events if e["name"] == "sendbird_notification"]
     assert statuses[:2] == ["READ", "SENT"]
     assert events[0]["properties"]["message_id"] == row["message_id"]
+
+
+def _rec(kind: str, service: str = "bridge", **attrs) -> dict:
+    return {"trace_id": "t3", "ts": "2026-01-05T09:00:00.000Z", "service": service, "kind": kind, **attrs}
+
+
+def test_a_leg_that_gets_through_after_a_retry_or_a_replay_is_recovered_with_its_problems_kept():
+    pipeline = Pipeline()
+    pipeline.feed([_rec("campaign.send", "braze", campaign_id="c", external_id="u3"),
+                   _rec("webhook.attempt", "braze", outcome="retry", status=503, attempt=1)])
+    assert pipeline.row("t3")["status"] == "retrying"
+    assert pipeline.row("t3")["problems"] == ["webhook.attempt (HTTP 503, retry)"]
+    changed = pipeline.feed([_rec("webhook.sent", "braze", status=200)])
+    assert [r["status"] for r in changed] == ["recovered"]
+    pipeline.feed([_rec("webhook.accepted", mode="realtime", message_id="m3", receiver="u3"),
+                   _rec("sendbird.dead", reason="HTTP 400")])
+    assert pipeline.row("t3")["status"] == "dead"
+    pipeline.feed([_rec("sendbird.sent", notification_id="n3", receiver="u3")])  # the dead letter replayed
+    row = pipeline.row("t3")
+    assert row["status"] == "recovered" and len(row["problems"]) == 2
+    pipeline.feed([_rec("callback.retry", reason="HTTP 429", status="SENT")])
+    assert pipeline.row("t3")["status"] == "retrying"
+    assert [r["status"] for r in pipeline.feed([_rec("callback.posted", status="SENT")])] == ["recovered"]
