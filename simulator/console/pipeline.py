@@ -35,6 +35,12 @@ RECOVERED_BY = {("braze", "webhook.sent"), ("bridge", "sendbird.sent"), ("bridge
 SEVERITY = {"ok": 0, "recovered": 1, "retrying": 2, "failed": 3, "aborted": 4, "dead": 4}
 STATUSES = tuple(SEVERITY)
 FUNNEL = ("sends", "accepted", "notifications", "sent_events", "read", "read_events", "conversions")
+# The funnel counts records as the run report does (simulator.analysis.Trail), rows or not: a notification
+# older than the window of rows still counts.
+FUNNEL_KINDS = {**{("braze", k): "sends" for k in RENDER_KINDS}, ("bridge", "webhook.accepted"): "accepted",
+                ("sendbird", "message.delivered"): "notifications", ("sendbird", "message.read"): "read",
+                ("braze", "conversion"): "conversions"}
+EVENT_COUNTERS = {"SENT": "sent_events", "READ": "read_events"}
 PROBLEM_COUNTERS = ("retries", "failed", "aborted", "dead")
 UNMATCHED_CAPACITY = 50_000
 EVENTS_PER_USER = 50
@@ -116,6 +122,11 @@ class Pipeline:
     def _take(self, rec: dict[str, Any]) -> list[Row]:
         service, kind, trace = rec.get("service"), rec.get("kind"), rec.get("trace_id")
         ts = rec.get("ts") or ""
+        counter = FUNNEL_KINDS.get((service, kind))
+        if kind == "event.recorded":
+            counter = EVENT_COUNTERS.get((rec.get("properties") or {}).get("status"))
+        if counter:
+            self.counters[counter] += 1
         changed: list[Row] = []
         if (service, kind) in RECOVERED_BY and trace and (row := self._rows.get(trace)) is not None \
                 and row.status in ("retrying", "dead"):
@@ -136,7 +147,7 @@ class Pipeline:
             row.campaign_id = rec.get("campaign_id") or row.campaign_id
             row.canvas_id = rec.get("canvas_id") or row.canvas_id
             row.step_id = rec.get("step_id") or row.step_id
-            self._hop(row, "send", ts, "sends")
+            self._hop(row, "send", ts)
             if row.user:
                 owner = row.canvas_id or row.campaign_id
                 if owner:
@@ -147,8 +158,7 @@ class Pipeline:
             status = (rec.get("properties") or {}).get("status")
             if status in ("SENT", "READ") and trace and trace in self._rows:
                 row = self._rows[trace]
-                self._hop(row, "sent" if status == "SENT" else "read_event", ts,
-                          "sent_events" if status == "SENT" else "read_events")
+                self._hop(row, "sent" if status == "SENT" else "read_event", ts)
                 return [row]
             return []
         if kind == "conversion":
@@ -156,14 +166,13 @@ class Pipeline:
             found = self._latest.get((owner, user)) if owner and user else None
             row = self._rows.get(found) if found else None
             if row is None:
-                self.counters["conversions"] += 1
                 return []
-            self._hop(row, "conversion", ts, "conversions")
+            self._hop(row, "conversion", ts)
             return [row]
         if kind == "webhook.attempt" and rec.get("outcome") in RETRIED_ATTEMPTS and trace:
-            return [self._problem(self._row(trace), "retrying", rec)]
+            return self._problem(self._rows.get(trace), "retrying", rec)
         if (problem := PROBLEMS.get(("braze", kind))) and trace:
-            return [self._problem(self._row(trace), problem, rec)]
+            return self._problem(self._rows.get(trace), problem, rec)
         return []
 
     def _bridge(self, kind: str, trace: str | None, ts: str, rec: dict[str, Any]) -> list[Row]:
@@ -175,10 +184,12 @@ class Pipeline:
             row.receiver = rec.get("receiver") or row.receiver
             row.user = row.user or rec.get("user_id")
             row.template_key = rec.get("template_key") or row.template_key
-            self._hop(row, "accepted", ts, "accepted")
+            self._hop(row, "accepted", ts)
             return [row]
         if kind == "sendbird.sent":
-            row = self._row(trace)
+            row = self._rows.get(trace)
+            if row is None:  # a notification older than the window
+                return []
             row.notification_id, row.batch_size = rec.get("notification_id"), rec.get("batch_size")
             receiver = rec.get("receiver") or row.receiver
             changed = [row]
@@ -190,7 +201,7 @@ class Pipeline:
                                               waiting)
             return changed
         if problem := PROBLEMS.get(("bridge", kind)):
-            return [self._problem(self._row(trace), problem, rec)]
+            return self._problem(self._rows.get(trace), problem, rec)
         return []
 
     def _sendbird(self, kind: str, trace: str | None, ts: str, rec: dict[str, Any]) -> list[Row]:
@@ -208,34 +219,44 @@ class Pipeline:
         if kind == "message.delivered":
             row.template_key = rec.get("template_key") or row.template_key
             row.notification_id = row.notification_id or rec.get("notification_id")
-            self._hop(row, "notification", ts, "notifications")
+            self._hop(row, "notification", ts)
         else:
-            self._hop(row, "read", ts, "read")
+            self._hop(row, "read", ts)
         return [row]
 
     def _row(self, trace: str) -> Row:
+        """The trace's row, made by the first record of a notification (Braze's send, or the bridge's accept
+        of a webhook that did not come from the fake Braze); later records only fill rows in."""
         row = self._rows.get(trace)
         if row is None:
             row = self._rows[trace] = Row(trace)
             while len(self._rows) > self.capacity:
-                self._rows.popitem(last=False)
+                self._forget(self._rows.popitem(last=False)[1])
         return row
 
-    def _hop(self, row: Row, hop: str, ts: str, counter: str) -> None:
-        if hop not in row.hops:
-            row.hops[hop] = ts
-            self.counters[counter] += 1
+    def _forget(self, row: Row) -> None:
+        """Drop what points at a row that left the window, so the indexes stay as bounded as the rows."""
+        if row.notification_id and row.receiver:
+            self._by_delivery.pop((row.notification_id, row.receiver), None)
+        owner = row.canvas_id or row.campaign_id
+        if owner and row.user and self._latest.get((owner, row.user)) == row.trace_id:
+            del self._latest[(owner, row.user)]
 
-    def _problem(self, row: Row, status: str, rec: dict[str, Any]) -> Row:
+    def _hop(self, row: Row, hop: str, ts: str) -> None:
+        row.hops.setdefault(hop, ts)
+
+    def _problem(self, row: Row | None, status: str, rec: dict[str, Any]) -> list[Row]:
+        self.counters["retries" if status == "retrying" else status] += 1
+        if row is None:  # a notification older than the window: counted, not drawn
+            return []
         what = rec["kind"] + (f": {rec['reason']}" if rec.get("reason") else "")
         if rec.get("status") and rec["kind"].startswith("webhook."):
             what += f" (HTTP {rec['status']}" + (f", {rec['outcome']})" if rec.get("outcome") else ")")
         row.problems.append(what)
         del row.problems[:-10]
-        self.counters["retries" if status == "retrying" else status] += 1
         if SEVERITY[status] > SEVERITY[row.status]:
             row.status = status
-        return row
+        return [row]
 
     def _note_event(self, rec: dict[str, Any]) -> None:
         user = rec.get("external_id")

@@ -193,3 +193,12 @@ def test_a_leg_that_gets_through_after_a_retry_or_a_replay_is_recovered_with_its
     pipeline.feed([_rec("callback.retry", reason="HTTP 429", status="SENT")])
     assert pipeline.row("t3")["status"] == "retrying"
     assert [r["status"] for r in pipeline.feed([_rec("callback.posted", status="SENT")])] == ["recovered"]
+
+
+def test_the_indexes_shrink_with_the_rows_so_a_long_run_holds_a_bounded_pipeline():
+    pipeline = Pipeline(capacity=20)
+    records = demo_records()
+    pipeline.feed(records)
+    assert len(pipeline.rows(limit=1000)) == 20
+    assert len(pipeline._by_delivery) <= 20 and len(pipeline._latest) <= 20
+    assert pipeline.funnel() == fed(records).funnel()  # the funnel still counts every notification
