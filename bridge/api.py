@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,7 @@ from harness.limits import BodyTooLarge
 from harness.masking import mask
 
 log = logging.getLogger(__name__)
+IN_FLIGHT_SHOWN = 100  # the oldest sends in flight GET /_admin/outbox/batches lists (the depth counts them all)
 SETTINGS_FIELDS = {"event_callback": bool, "braze_rest_endpoint": str, "braze_rest_api_key": str}
 
 
@@ -188,6 +190,24 @@ def admin_extras_blueprint(bridge: Bridge) -> Blueprint:
     @bp.get("/outbox")
     def outbox():
         return jsonify(bridge.outbox.depth())
+
+    @bp.get("/outbox/batches")
+    def batches():
+        """The batch groups waiting and when each leaves (the console's Bridge page): a group leaves when its
+        oldest webhook has lingered `batch_linger_ms` or it holds `batch_max`. While sending is paused a group
+        past its linger waits: `flush_in_seconds` 0 then means "as soon as sending resumes"."""
+        now, linger = bridge.now(), bridge.linger.total_seconds()
+        groups = []
+        for group_key, waiting, oldest in sorted(bridge.outbox.batch_groups(), key=lambda g: g[2]):
+            template_key, event_name, label, tags = json.loads(group_key)
+            groups.append({"template_key": template_key, "event_name": event_name, "label": label, "tags": tags,
+                           "waiting": waiting, "oldest_received_at": oldest,
+                           "oldest_age_seconds": round(max(0.0, now - oldest), 3),
+                           "flush_in_seconds": 0.0 if waiting >= bridge.batch_max
+                           else round(max(0.0, oldest + linger - now), 3)})
+        return jsonify({"now": now, "batch_linger_ms": int(linger * 1000), "batch_max": bridge.batch_max,
+                        "paused": bridge.paused, "groups": groups,
+                        "in_flight": bridge.outbox.in_flight_sends(IN_FLIGHT_SHOWN)})
 
     @bp.get("/webhooks/<message_id>")
     def webhook(message_id: str):

@@ -245,6 +245,15 @@ class Outbox:
         with self._lock:
             return self._db.execute(sql, (now,) if now is not None else ()).fetchall()
 
+    def in_flight_sends(self, limit: int) -> list[dict[str, Any]]:
+        """The oldest `limit` webhooks being sent or checked right now (an operator's view of what is out)."""
+        with self._lock:
+            rows = self._db.execute("SELECT message_id, mode, receiver, state, attempts, sending_since, trace_id"
+                                    " FROM webhooks WHERE state IN ('sending', 'checking')"
+                                    " ORDER BY sending_since, message_id LIMIT ?", (limit,)).fetchall()
+        return [{"message_id": r[0], "mode": r[1], "receiver": r[2], "state": r[3], "attempts": r[4],
+                 "sending_since": r[5], "trace_id": r[6]} for r in rows]
+
     def group_stats(self, group_key: str, now: float) -> tuple[int, float | None]:
         """(due pending batch webhooks, oldest received_at) of one group."""
         with self._lock:
