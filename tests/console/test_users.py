@@ -209,3 +209,14 @@ def test_any_rendered_template_makes_a_card_of_text(rendered):
     assert isinstance(card.title, str) and all(isinstance(line, str) for line in card.body)
     assert all(isinstance(b["label"], str) and b["label"] for b in card.buttons)
     assert card.image is None or card.image.startswith("http")
+
+
+def test_the_device_logs_in_again_when_sendbird_forgot_its_session(simulated_console):
+    sc = simulated_console
+    trigger(sc, "user-3")
+    (message,) = feed(sc, "sb-user-3")
+    assert act(sc, "user-3", message["message_id"], "view").status_code == 200
+    sc.runtime.transport.app_for("sendbird.local").extensions["sendbird"].sessions.clear()  # as a reset does
+    answer = act(sc, "user-3", message["message_id"], "open")
+    assert answer.status_code == 200, answer.get_json()
+    assert feed(sc, "sb-user-3")[0]["read_at"] is not None
