@@ -34,6 +34,7 @@ LIMIT_KEYS = tuple(DEFAULT_LIMITS)
 MAX_DEPTH = 64  # far deeper than any definition needs; a tree near the parser's limit breaks copying and encoding
 DEFINITION_ERRORS = (SegmentError, DuplicateSegmentError, TemplateError, FilterError, ValueError)
 USERS_PAGE_BUDGET = 8 * MIB  # a profile's fields are bounded, their number is not: 1,000 of them could be huge
+MAX_QUERY = 200  # characters of a `?q=` search: longer than any id, email or name a profile can match
 
 
 def _json() -> Any:
@@ -96,6 +97,15 @@ def _profile_by_any(service: BrazeService, key: str) -> Profile | None:
     return service.users.by_external_id(key) or service.users.by_braze_id(key)
 
 
+def matches_query(profile: Profile, needle: str) -> bool:
+    """Whether a profile is what a person searching `needle` (casefolded) means: a part of its external id, email
+    or name in any case, or its whole braze_id (a random hex id: a part of one matches nobody in particular)."""
+    a = profile.attributes
+    return profile.braze_id == needle or any(
+        isinstance(value, str) and needle in value.casefold()
+        for value in (profile.external_id, a.get("email"), a.get("first_name"), a.get("last_name")))
+
+
 def admin_api_blueprint(service: BrazeService) -> Blueprint:
     bp = Blueprint("braze_admin_api", __name__, url_prefix="/_admin")
 
@@ -130,12 +140,20 @@ def admin_api_blueprint(service: BrazeService) -> Blueprint:
             limit = max(1, min(int(request.args.get("limit", 100)), 1000))
         except ValueError:
             raise bad_request(errors.BAD_OFFSET_LIMIT) from None
-        profiles = list(service.users.profiles.values())[offset:offset + limit]
+        query = request.args.get("q", "").strip()
+        if len(query) > MAX_QUERY:
+            raise bad_request(errors.QUERY_TOO_LONG.format(limit=MAX_QUERY))
+        profiles = list(service.users.profiles.values())
+        if query:
+            needle = query.casefold()
+            profiles = [p for p in profiles if matches_query(p, needle)]
+        total = len(profiles)
+        profiles = profiles[offset:offset + limit]
         fields = frozenset(EXPORT_FIELDS)
         # a page also stops at USERS_PAGE_BUDGET: read on at offset + len(users) (docs/security.md, "Limits")
         users, _ = within_budget(profiles, lambda p: current_app.json.dumps(export_profile(p, fields)),
                                  USERS_PAGE_BUDGET)
-        return Response(f'{{"total":{len(service.users)},"users":[{",".join(users)}]}}\n', mimetype="application/json")
+        return Response(f'{{"total":{total},"users":[{",".join(users)}]}}\n', mimetype="application/json")
 
     @bp.get("/users/<key>")
     def user_get(key: str):

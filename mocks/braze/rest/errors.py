@@ -86,6 +86,7 @@ BAD_UNIT = "'unit' must be 'day' or 'hour'"
 INVALID_DEFINITION = "Invalid definition at {loc}: {reason}"
 BAD_KEY_BODY = 'Body must be {"key": str, "permissions": [str, ...]}'
 BAD_OFFSET_LIMIT = "offset and limit must be integers"
+QUERY_TOO_LONG = "q must be at most {limit} characters"
 BAD_LIMIT = "limit must be an integer"
 BAD_SEGMENT_BODY = 'Body must be {"name": str, "filter": {...}}'
 BAD_TEMPLATE_BODY = "Body must be a webhook template object"

@@ -13,7 +13,11 @@ const Console = (() => {
     if (url) streamUrl = url;
     if (source) source.close();
     source = new EventSource(streamUrl);
-    source.addEventListener("hello", (e) => showFollow(JSON.parse(e.data)));
+    source.addEventListener("hello", (e) => {
+      showFollow(JSON.parse(e.data));
+      // what changed between the page's render (or a lost connection) and now came in no update: re-read
+      for (const el of document.querySelectorAll("[data-live]")) refresh(el);
+    });
     source.addEventListener("update", (e) => {
       const update = JSON.parse(e.data);
       showFollow(update);
@@ -48,6 +52,8 @@ const Console = (() => {
   // (a row of that user changed), data-live-any (every update with records). At most once per second each.
   const lastRefresh = new WeakMap();
   const pending = new WeakSet();
+  const fetching = new WeakSet();  // its fetch is out: a later update may not be in the answer
+  const again = new WeakSet();  // an update came while fetching: refresh once more after
 
   function wants(el, update) {
     if (!update.records && !(update.rows || []).length) return false;
@@ -66,10 +72,14 @@ const Console = (() => {
   }
 
   async function refresh(el) {
-    if (pending.has(el)) return;
+    if (pending.has(el)) {
+      if (fetching.has(el)) again.add(el);
+      return;
+    }
     const wait = 1000 - (Date.now() - (lastRefresh.get(el) || 0));
     pending.add(el);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    fetching.add(el);
     try {
       const answer = await fetch(el.dataset.live, { headers: { Accept: "text/html" } });
       if (answer.ok) {
@@ -78,7 +88,12 @@ const Console = (() => {
       }
     } finally {
       lastRefresh.set(el, Date.now());
+      fetching.delete(el);
       pending.delete(el);
+      if (again.has(el)) {
+        again.delete(el);
+        refresh(el);
+      }
     }
   }
 
