@@ -158,7 +158,7 @@ def layout(definition: dict[str, Any], stats: dict[str, Any], path: list[dict[st
             x1, y1, x2, y2 = src.x + BOX_W / 2, src.y + BOX_H, dst.x + BOX_W / 2, dst.y
             bend = (y2 - y1) / 2
             edge.d = f"M {x1:g} {y1:g} C {x1:g} {y1 + bend:g} {x2:g} {y2 - bend:g} {x2:g} {y2 - 4:g}"
-            edge.label_x, edge.label_y = (x1 + x2) / 2, (y1 + y2) / 2
+            edge.label_x, edge.label_y = x2 + 6, y2 - 10  # beside the arrow's end, where it runs straight down
             edges.append(edge)
     height = 2 * MARGIN + (max(rows, default=0) + 1) * BOX_H + max(rows, default=0) * GAP_Y
     first = definition.get("first_step") or (steps[0]["id"] if steps else None)
