@@ -323,3 +323,19 @@ def test_an_unknown_canvas_is_a_404_with_braze_s_message(simulated_console):
     page = simulated_console.get("/canvases/no-such-canvas")
     assert page.status_code == 404
     assert "no-such-canvas" in page.get_data(as_text=True)
+
+
+def test_step_names_and_paths_are_text(simulated_console):
+    sc = simulated_console
+    xss = "<img src=x onerror=alert(1)>"
+    canvas_id = braze_admin(sc, "POST", "/canvases", {"name": xss, "steps": [
+        {"id": "split", "type": "audience_paths", "name": xss, "paths": [
+            {"name": xss, "audience": {"filter": {"custom_attribute": {"custom_attribute_name": "plan",
+                                                                       "comparison": "equals", "value": "pro"}}},
+             "next": "end"}], "everyone_else": "end"},
+        {"id": "end", "type": "exit"}]})["canvas_id"]
+    sc.post(f"/api/canvases/{canvas_id}/trigger", json={"users": ["user-1"]})
+    for path in (f"/canvases/{canvas_id}?user=user-1", "/campaigns"):
+        page = sc.get(path).get_data(as_text=True)
+        assert "<img" not in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
