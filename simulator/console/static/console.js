@@ -13,10 +13,12 @@ const Console = (() => {
     if (url) streamUrl = url;
     if (source) source.close();
     source = new EventSource(streamUrl);
+    // What changed between the page's rendering and this connection came in no update: on (re)connecting,
+    // the live fragments are drawn again and pages' scripts hear "console:connected" to catch up.
     source.addEventListener("hello", (e) => {
       showFollow(JSON.parse(e.data));
-      // what changed between the page's render (or a lost connection) and now came in no update: re-read
       for (const el of document.querySelectorAll("[data-live]")) refresh(el);
+      document.dispatchEvent(new CustomEvent("console:connected"));
     });
     source.addEventListener("update", (e) => {
       const update = JSON.parse(e.data);

@@ -88,12 +88,29 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const row of JSON.parse(document.getElementById("initial-rows").textContent)) upsert(row, true);
   trim();
 
-  Console.onUpdate((update) => {
-    for (const [key, value] of Object.entries(update.funnel || {})) {
+  function showFunnel(funnel) {
+    for (const [key, value] of Object.entries(funnel || {})) {
       const el = document.querySelector(`[data-counter="${key}"]`);
       if (el) el.textContent = value;
     }
+  }
+
+  Console.onUpdate((update) => {
+    showFunnel(update.funnel);
     for (const row of update.rows || []) upsert(row, false);
+    trim();
+  });
+
+  // rows that changed after the page was rendered and before its stream connected: read them once
+  document.addEventListener("console:connected", async () => {
+    const answer = await fetch(`/api/pipeline?${new URLSearchParams(window.location.search)}`);
+    if (!answer.ok) return;
+    const data = await answer.json();
+    showFunnel(data.funnel);
+    for (const row of data.rows.reverse()) {
+      const shown = byTrace.get(row.trace_id);
+      if (!shown || Number(shown.dataset.version) < row.version) upsert(row, false);
+    }
     trim();
   });
 
