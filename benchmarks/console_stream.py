@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -156,11 +157,11 @@ class Stack:
                 server.stop()
 
 
-def start_stack(db: Path, endpoint: str, users: int) -> Stack:
-    braze = start_module("mocks.braze", free_port(), core=CLIENT_CORE)
-    sendbird = start_module("mocks.sendbird", free_port(), ["--ws-port", str(free_port())], core=CLIENT_CORE)
+def start_stack(db: Path, endpoint: str, users: int, cores: str) -> Stack:
+    braze = start_module("mocks.braze", free_port(), core=cores)
+    sendbird = start_module("mocks.sendbird", free_port(), ["--ws-port", str(free_port())], core=cores)
     bridge = start_module("bridge", free_port(), ["--sendbird-url", sendbird.url, "--braze-url", braze.url,
-                                                  "--db", str(db)], core=CLIENT_CORE)
+                                                  "--db", str(db)], core=cores)
     stack = Stack(braze, sendbird, bridge)
     try:
         # the SENT callbacks are /users/track calls: Braze's 3,000 a 3 s would 429 the load, not measure it
@@ -231,8 +232,9 @@ def sent_at_braze(stack: Stack, since: str | None) -> tuple[list[float], str]:
 
 
 # -- the load ----------------------------------------------------------------------------------------------
-def drive(stack: Stack, rate: float, seconds: float, users: int, first: int) -> tuple[int, float, float]:
-    """Trigger the campaign at `rate` recipients a second for `seconds`; (recipients, start, end) in wall time."""
+def drive(stack: Stack, rate: float, seconds: float, first: int) -> tuple[int, float, float]:
+    """Trigger the campaign at `rate` recipients a second for `seconds`, users `first`, `first` + 1, ... (each
+    reached once); (recipients, start, end) in wall time."""
     per_call = max(1, min(MAX_RECIPIENTS, round(rate / CALLS_PER_SECOND)))
     pause = per_call / rate
     http = requests.Session()
@@ -243,7 +245,7 @@ def drive(stack: Stack, rate: float, seconds: float, users: int, first: int) -> 
         due = start + calls * pause
         if (wait := due - time.time()) > 0:
             time.sleep(wait)
-        recipients = [{"external_user_id": f"{PREFIX}{(first + sent + i) % users}"} for i in range(per_call)]
+        recipients = [{"external_user_id": f"{PREFIX}{first + sent + i}"} for i in range(per_call)]
         answer = http.post(url, json={"campaign_id": CAMPAIGN, "recipients": recipients}, headers=BRAZE_AUTH,
                            timeout=30)
         if answer.status_code != 201:
@@ -253,14 +255,37 @@ def drive(stack: Stack, rate: float, seconds: float, users: int, first: int) -> 
     return sent, start, time.time()
 
 
-def wait_drained(reader: StreamReader, expected: int) -> float:
-    """Until the stream's funnel counts `expected` SENT events (or the timeout); when it did."""
+def drive_bridge(stack: Stack, rate: float, seconds: float, endpoint: str, first: int
+                 ) -> tuple[int, float, float]:
+    """Post integration webhooks straight to the bridge at `rate` a second, each with a trace id of its own
+    (as Braze's dispatcher sends them, without Braze's render and dispatch): (webhooks, start, end)."""
+    http = requests.Session()
+    http.trust_env = False
+    url = f"{stack.bridge.url}/braze/notifications/{endpoint}"
+    headers = {"Api-Token": "local-integration-token", "Content-Type": "application/json"}
+    sent, start = 0, time.time()
+    while time.time() - start < seconds:
+        if (wait := start + sent / rate - time.time()) > 0:
+            time.sleep(wait)
+        i = first + sent
+        body = json.dumps({"template_key": "welcome", "receiver": f"sb-{PREFIX}{i}", "user_id": f"{PREFIX}{i}",
+                           "variables": {"first_name": "Ada", "plan": "free"}, "event_name": "sendbird_notification",
+                           "message_id": f"direct-{i}", "campaign_id": CAMPAIGN})
+        answer = http.post(url, data=body, headers={**headers, "X-Trace-Id": f"{i:032x}"}, timeout=30)
+        if answer.status_code != 200:
+            raise RuntimeError(f"the bridge answered {answer.status_code}: {answer.text[:300]}")
+        sent += 1
+    return sent, start, time.time()
+
+
+def wait_drained(reader: StreamReader, expected: int) -> bool:
+    """Until the stream's funnel counts `expected` SENT events; False when the timeout came first."""
     deadline = time.monotonic() + DRAIN_TIMEOUT
     while time.monotonic() < deadline:
         if reader.funnel.get("sent_events", 0) >= expected:
-            return time.time()
+            return True
         time.sleep(0.1)
-    return time.time()
+    return False
 
 
 def pct(values: list[float], p: int) -> float:
@@ -271,13 +296,13 @@ def pct(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
-def step(stack: Stack, reader: StreamReader, rate: float, seconds: float, users: int, first: int,
-         cursor: str | None, expected: int, budget_s: float) -> tuple[dict, str]:
+def step(stack: Stack, reader: StreamReader, load, rate: float, cursor: str | None, expected: int,
+         budget_s: float) -> tuple[dict, str]:
     records_before = journal_seqs(stack)
     n_rows, n_hops, n_updates = len(reader.rows), len(reader.hops), len(reader.updates)
     n_sent_seen = len(reader.sent_seen)
-    triggered, start, end = drive(stack, rate, seconds, users, first)
-    wait_drained(reader, expected + triggered)
+    triggered, start, end = load(rate)
+    drained = wait_drained(reader, expected + triggered)
     time.sleep(0.6)  # the round after the last SENT: its update may still be on the way
     records = journal_seqs(stack) - records_before
     sent, cursor = sent_at_braze(stack, cursor)
@@ -303,79 +328,73 @@ def step(stack: Stack, reader: StreamReader, rate: float, seconds: float, users:
            "sent_share": len(sent_seen) / len(sent) if sent else 0.0,
            "round_p50_ms": pct([u.round_ms for u in updates], 50),
            "round_max_ms": max((u.round_ms for u in updates), default=float("nan")),
-           "behind": behind, "triggered": triggered}
+           "behind": behind, "triggered": triggered, "drained": drained}
     out["within"] = out["p95_ms"] <= budget_s * 1000 and not behind
     return out, cursor
 
 
 # -- the follower's round, taken apart ------------------------------------------------------------------------
-@dataclass
-class RoundProfiler:
-    """The follower's round replayed beside the console, on its core, with each stage timed: the journal
-    pages over HTTP (the services' side and the wire), their JSON decoding, `Pipeline.feed`, the update's JSON."""
-
-    stack: Stack
-    rounds: list[dict] = field(default_factory=list)
-    _stop: bool = False
-
-    def start(self) -> None:
-        self.client = StackClient(self.stack.ends)
-        self.cursors = {name: self.client.admin(name, "GET", "/health")["journal_cursor"] for name in SERVICES}
-        self.pipeline = Pipeline()
-        self.thread = threading.Thread(target=self._run, name="round-profiler", daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self._stop = True
-        self.thread.join(30)
-
-    def _run(self) -> None:
-        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-            os.sched_setaffinity(0, {int(SERVER_CORE)})  # this thread only: the console's core
-        while not self._stop:
-            began = time.perf_counter()
-            self.rounds.append(self._round())
-            time.sleep(max(0.0, follower_knobs.INTERVAL - (time.perf_counter() - began)))
-
-    def _round(self) -> dict:
-        http_s = decode_s = 0.0
-        records: list[dict] = []
-        for name in SERVICES:
-            for _ in range(follower_knobs.MAX_PAGES):  # as Follower._read does, the wire and the decoding apart
-                params = {"limit": follower_knobs.PAGE, "service": name, "since": self.cursors[name]}
-                t0 = time.perf_counter()
-                body = self.client.http.get(self.client.urls[name] + "/_admin/journal", params=params,
-                                            timeout=30).content
-                t1 = time.perf_counter()
-                page = json.loads(body)
-                decode_s += time.perf_counter() - t1
-                http_s += t1 - t0
-                self.cursors[name] = page["cursor"]
-                records += page["records"]
-                if len(page["records"]) < follower_knobs.PAGE:
-                    break
-        t0 = time.perf_counter()
-        records.sort(key=lambda r: r.get("ts") or "")
-        changed = self.pipeline.feed(records)
-        funnel = self.pipeline.funnel()
-        t1 = time.perf_counter()
-        format_event({"rows": changed[-follower_knobs.MAX_ROWS_PER_UPDATE:], "funnel": funnel,
-                      "records": len(records)}, "update")
-        t2 = time.perf_counter()
-        return {"records": len(records), "http_ms": http_s * 1000, "decode_ms": decode_s * 1000,
-                "feed_ms": (t1 - t0) * 1000, "json_ms": (t2 - t1) * 1000}
+def replay_rounds(ends: Endpoints, ready, stop, out) -> None:
+    """The follower's round replayed beside the console, on its core, in a process of its own (so no thread of
+    the benchmark's holds its GIL), each stage timed: the journal pages over HTTP (the services' side and the
+    wire), their JSON decoding, `Pipeline.feed`, the update's JSON. Puts the list of rounds on `out`."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {int(SERVER_CORE)})
+    client = StackClient(ends)
+    cursors = {name: client.admin(name, "GET", "/health")["journal_cursor"] for name in SERVICES}
+    pipeline = Pipeline()
+    rounds = []
+    ready.set()
+    while not stop.is_set():
+        began = time.perf_counter()
+        rounds.append(_round(client, cursors, pipeline))
+        stop.wait(max(0.0, follower_knobs.INTERVAL - (time.perf_counter() - began)))
+    out.put(rounds)
 
 
-def profile_step(stack: Stack, reader: StreamReader, rate: float, seconds: float, users: int, first: int) -> dict:
+def _round(client: StackClient, cursors: dict[str, str], pipeline: Pipeline) -> dict:
+    http_s = decode_s = 0.0
+    records: list[dict] = []
+    for name in SERVICES:
+        for _ in range(follower_knobs.MAX_PAGES):  # as Follower._read does, the wire and the decoding apart
+            params = {"limit": follower_knobs.PAGE, "service": name, "since": cursors[name]}
+            t0 = time.perf_counter()
+            body = client.http.get(client.urls[name] + "/_admin/journal", params=params, timeout=30).content
+            t1 = time.perf_counter()
+            page = json.loads(body)
+            decode_s += time.perf_counter() - t1
+            http_s += t1 - t0
+            cursors[name] = page["cursor"]
+            records += page["records"]
+            if len(page["records"]) < follower_knobs.PAGE:
+                break
+    t0 = time.perf_counter()
+    records.sort(key=lambda r: r.get("ts") or "")
+    changed = pipeline.feed(records)
+    funnel = pipeline.funnel()
+    t1 = time.perf_counter()
+    format_event({"rows": changed[-follower_knobs.MAX_ROWS_PER_UPDATE:], "funnel": funnel,
+                  "records": len(records)}, "update")
+    t2 = time.perf_counter()
+    return {"records": len(records), "http_ms": http_s * 1000, "decode_ms": decode_s * 1000,
+            "feed_ms": (t1 - t0) * 1000, "json_ms": (t2 - t1) * 1000}
+
+
+def profile_step(stack: Stack, reader: StreamReader, load, rate: float) -> dict:
     """The top rate once more with the round profiler running beside the console."""
-    profiler = RoundProfiler(stack)
-    profiler.start()
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop, out = spawn.Event(), spawn.Event(), spawn.Queue()
+    replayer = spawn.Process(target=replay_rounds, args=(stack.ends, ready, stop, out), daemon=True)
+    replayer.start()
+    if not ready.wait(60):
+        raise RuntimeError("the round replayer did not start")
     n_updates = len(reader.updates)
     try:
-        triggered = drive(stack, rate, seconds, users, first)[0]
+        triggered = load(rate)[0]
     finally:
-        profiler.stop()
-    rounds = [r for r in profiler.rounds if r["records"]]
+        stop.set()
+    rounds = [r for r in out.get(timeout=60) if r["records"]]
+    replayer.join(10)
     records = sum(r["records"] for r in rounds) or 1
     out = {"rate": rate, "triggered": triggered, "rounds": len(rounds),
            "records_per_round": records / max(1, len(rounds)),
@@ -387,21 +406,56 @@ def profile_step(stack: Stack, reader: StreamReader, rate: float, seconds: float
     return out
 
 
+def catch_up(stack: Stack) -> dict:
+    """A second console started on the journals the run filled (the stack idle): how fast its follower reads
+    them, i.e. the records/s it can follow at most, and how many of its rounds said `behind` meanwhile."""
+    port = free_port()
+    args = ["--port", str(port), "--braze-url", stack.braze.url, "--sendbird-url", stack.sendbird.url,
+            "--bridge-url", stack.bridge.url]
+    console = start_live(SERVE_MODULE.format(module="simulator.console", args=args), port, health="/api/health",
+                         core=SERVER_CORE)
+    started = time.monotonic()  # it follows from its start: its first round began about now
+    try:
+        samples, still = [], 0
+        while still < 8 and time.monotonic() - started < 120:
+            status = requests.get(console.url + "/api/status", headers=ADMIN, timeout=10).json()
+            behind = any(s["status"] == "behind" for s in status["follow"].values())
+            moved = not samples or status["records"] != samples[-1][1]
+            still = 0 if moved or behind or not status["records"] else still + 1
+            samples.append((time.monotonic(), status["records"], behind))
+            time.sleep(0.1)
+    finally:
+        console.stop()
+    total = samples[-1][1]
+    done = next(t for t, n, _ in samples if n == total)
+    return {"records": total, "seconds": done - started, "records_per_s": total / max(0.25, done - started),
+            "behind_samples": sum(1 for *_, b in samples if b), "samples": len(samples)}
+
+
 # -- the run ---------------------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--rates", default="100,250,500,1000", help="offered notifications/s, comma-separated")
     parser.add_argument("--endpoint", choices=("batch", "realtime"), default="batch")
+    parser.add_argument("--via", choices=("braze", "bridge"), default="braze",
+                        help="braze: trigger the campaign; bridge: post the webhooks to the bridge directly (no "
+                             "Braze send hop, a higher rate on this machine)")
     parser.add_argument("--users", type=int, help="population size (default: one user per notification triggered)")
     parser.add_argument("--budget-ms", type=float, default=1000)
+    parser.add_argument("--stack-cores", default=CLIENT_CORE,
+                        help=f"taskset cores of the three services (default {CLIENT_CORE}, the load's; "
+                             f"'{SERVER_CORE},{CLIENT_CORE}' lets the stack go faster, sharing the console's core)")
     parser.add_argument("--profile", action="store_true", help="also take the follower's round apart")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     # a campaign reaches a user once (Braze's default re-eligibility): every notification needs a user of its own
     runs = sum(rates) + (rates[-1] if args.profile else 0)
-    args.users = args.users or int(runs * args.seconds * 1.1) + 100
+    needed = 0 if args.via == "bridge" else int(runs * args.seconds * 1.1) + 100
+    args.users = args.users or max(100, needed)
+    if args.users < needed:
+        parser.error(f"--users {args.users}: these rates trigger up to {needed:,} users, each once")
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {int(CLIENT_CORE)})  # the load generator and the reader
     console = Console(width=200)
@@ -410,7 +464,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         console.print(f"starting the stack, seeding {args.users:,} users, campaign to the bridge's {args.endpoint} "
                       "endpoint ...")
-        stack = start_stack(Path(tmp) / "outbox.sqlite3", args.endpoint, args.users)
+        stack = start_stack(Path(tmp) / "outbox.sqlite3", args.endpoint, args.users, args.stack_cores)
         try:
             wait_caught_up(stack)
             port = int(stack.console.url.rsplit(":", 1)[1])
@@ -419,17 +473,27 @@ def main() -> None:
             _, cursor = sent_at_braze(stack, None)
             expected = reader.funnel.get("sent_events", 0)
             first = 0
+
+            def load(rate: float) -> tuple[int, float, float]:
+                nonlocal first
+                if args.via == "bridge":
+                    done = drive_bridge(stack, rate, args.seconds, args.endpoint, first)
+                else:
+                    done = drive(stack, rate, args.seconds, first)
+                first += done[0]
+                return done
+
             for rate in rates:
-                out, cursor = step(stack, reader, rate, args.seconds, args.users, first, cursor, expected,
-                                   args.budget_ms / 1000)
-                first += out["triggered"]
+                out, cursor = step(stack, reader, load, rate, cursor, expected, args.budget_ms / 1000)
                 expected += out["triggered"]
                 results["steps"].append(out)
                 console.print(f"  {rate:,.0f}/s offered: {out['produced_per_s']:,.0f} notifications/s produced, "
                               f"{out['rows_per_s']:,.0f} rows/s streamed, p95 {out['p95_ms']:,.0f} ms"
-                              + (f", BEHIND: {', '.join(out['behind'])}" if out["behind"] else ""))
+                              + (f", BEHIND: {', '.join(out['behind'])}" if out["behind"] else "")
+                              + ("" if out["drained"] else f", NOT DRAINED within {DRAIN_TIMEOUT:g} s"))
             if args.profile:
-                results["profile"] = profile_step(stack, reader, rates[-1], args.seconds, args.users, first)
+                results["profile"] = profile_step(stack, reader, load, rates[-1])
+                results["catch_up"] = catch_up(stack)
             reader.stop()
         finally:
             stack.stop()
@@ -440,9 +504,10 @@ def main() -> None:
 
 def report(console: Console, results: dict, args: argparse.Namespace) -> None:
     knobs = results["knobs"]
-    table = Table(title=f"the console's stream (console on core {SERVER_CORE}; stack, load and reader on core "
-                        f"{CLIENT_CORE}; {args.endpoint} endpoint, {args.seconds:g} s a rate; follower: PAGE "
-                        f"{knobs['PAGE']}, MAX_PAGES {knobs['MAX_PAGES']}, INTERVAL {knobs['INTERVAL']} s, "
+    table = Table(title=f"the console's stream (console on core {SERVER_CORE}, stack on {args.stack_cores}, load "
+                        f"and reader on {CLIENT_CORE}; via {args.via}, {args.endpoint} endpoint, {args.seconds:g} s "
+                        f"a rate; follower: PAGE {knobs['PAGE']}, MAX_PAGES {knobs['MAX_PAGES']}, "
+                        f"INTERVAL {knobs['INTERVAL']} s, "
                         f"MAX_ROWS_PER_UPDATE {knobs['MAX_ROWS_PER_UPDATE']})")
     columns = ("offered/s", "triggered/s", "produced notif/s", "journal rec/s", "rows/s", "hops/s", "updates/s",
                "rows left out/s", "row latency p50 / p95 / max ms", "hop first seen p95 / max ms",
@@ -468,6 +533,15 @@ def report(console: Console, results: dict, args: argparse.Namespace) -> None:
                                        for stage, label in (("http", "journal pages over HTTP"),
                                                             ("decode", "their JSON decoded"),
                                                             ("feed", "Pipeline.feed"), ("json", "update JSON"))))
+    if "catch_up" in results:
+        c = results["catch_up"]
+        per_notification = sum(s["records_per_s"] for s in results["steps"]) / max(
+            1.0, sum(s["produced_per_s"] for s in results["steps"]))
+        console.print(f"a second console catching up on the run's journals (stack idle): {c['records']:,} records in "
+                      f"{c['seconds']:.1f} s, {c['records_per_s']:,.0f} records/s (about "
+                      f"{c['records_per_s'] / per_notification:,.0f} notifications/s at the run's "
+                      f"{per_notification:.1f} records a notification); said behind in {c['behind_samples']} of "
+                      f"{c['samples']} status reads")
     best = max((s for s in results["steps"] if s["within"]), key=lambda s: s["produced_per_s"], default=None)
     if best is None:
         console.print(f"highest rate within budget: none (row latency p95 <= {args.budget_ms:g} ms, never behind)")
