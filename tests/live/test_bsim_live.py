@@ -144,7 +144,11 @@ def test_a_live_run_beside_bsim_up_passes_and_leaves_the_demo_world_as_it_was(up
 
     # the demo world is as it was: its campaign sent nothing more, its user, message and outbox row are there
     assert requests.get(f"{up['braze']}/_admin/campaigns/welcome", timeout=5).json()["stats"]["sent"] == 1
-    assert requests.get(f"{up['bridge']}/_admin/webhooks/{demo_message}", timeout=5).json() == row_before
+    row_after = requests.get(f"{up['bridge']}/_admin/webhooks/{demo_message}", timeout=5).json()
+    # its callbacks may have gained the READ its device posts meanwhile (demo devices read on their own)
+    assert {**row_after, "callbacks": None} == {**row_before, "callbacks": None}
+    assert [c["status"] for c in row_after["callbacks"]][:len(row_before["callbacks"])] == \
+        [c["status"] for c in row_before["callbacks"]]
     outbox_after = requests.get(f"{up['bridge']}/_admin/outbox", timeout=5).json()
     assert all(outbox_after.get(state, 0) >= count for state, count in outbox_before.items()), outbox_after
     assert [m["message_id"] for m in feed(up, "sb-demo-5")] == [m["message_id"] for m in feed_before]
