@@ -42,6 +42,7 @@ class Follower:
         self.rounds = 0
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
+        self._round = threading.Lock()  # a reset waits for the round in progress: none feeds old rows back
 
     # -- subscribers -----------------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -68,6 +69,10 @@ class Follower:
     # -- a round -----------------------------------------------------------------------------------------
     def poll(self) -> dict[str, Any]:
         """One round over the three journals (a scheduler task); the update it published."""
+        with self._round:
+            return self._poll()
+
+    def _poll(self) -> dict[str, Any]:
         started = time.monotonic()
         records: list[dict[str, Any]] = []
         kinds: set[str] = set()
@@ -116,7 +121,9 @@ class Follower:
         """Per service: `ok`, `behind` (more to read than a round takes), `down`; records missed, restarts."""
         return {name: dict(state) for name, state in self.state.items()}
 
-    def reset(self) -> None:
-        """Forget what was followed (the stack was reset): read the journals again from their start."""
-        self.cursors = dict.fromkeys(SERVICES)
-        self.pipeline.clear()
+    def reset(self, cursors: dict[str, str | None] | None = None) -> None:
+        """Forget what was followed (the stack was reset) and read on from `cursors` (each journal's start
+        when not given), once the round in progress is over."""
+        with self._round:
+            self.cursors = {name: (cursors or {}).get(name) for name in SERVICES}
+            self.pipeline.clear()

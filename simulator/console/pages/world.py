@@ -28,9 +28,8 @@ def follow_from_now(console: Any) -> None:
     """Start the follower over at each journal's newest record: a service's reset forgets its world but
     its journal keeps the records before it (so that no follower misses any), which are no longer the
     pipeline's."""
-    console.follower.reset()
-    for name in SERVICES:
-        console.follower.cursors[name] = console.stack.admin(name, "GET", "/health")["journal_cursor"]
+    console.follower.reset({name: console.stack.admin(name, "GET", "/health")["journal_cursor"]
+                            for name in SERVICES})
 
 
 def reset_world(console: Any) -> int:
