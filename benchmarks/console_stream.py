@@ -53,6 +53,7 @@ from harness.processes import free_port
 from harness.runtime import Runtime
 from harness.sse import format_event
 from simulator.console import follower as follower_knobs
+from simulator.console.live import MAX_ROWS_PER_UPDATE
 from simulator.console.pipeline import Pipeline
 from simulator.console.stack_client import SERVICES, StackClient
 from simulator.runner import MAX_RECIPIENTS, Endpoints, Run
@@ -373,7 +374,7 @@ def _round(client: StackClient, cursors: dict[str, str], pipeline: Pipeline) -> 
     changed = pipeline.feed(records)
     funnel = pipeline.funnel()
     t1 = time.perf_counter()
-    format_event({"rows": changed[-follower_knobs.MAX_ROWS_PER_UPDATE:], "funnel": funnel,
+    format_event({"rows": changed[-MAX_ROWS_PER_UPDATE:], "funnel": funnel,
                   "records": len(records)}, "update")
     t2 = time.perf_counter()
     return {"records": len(records), "http_ms": http_s * 1000, "decode_ms": decode_s * 1000,
@@ -459,8 +460,8 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {int(CLIENT_CORE)})  # the load generator and the reader
     console = Console(width=200)
-    results: dict = {"steps": [], "knobs": {k: getattr(follower_knobs, k)
-                                            for k in ("PAGE", "MAX_PAGES", "INTERVAL", "MAX_ROWS_PER_UPDATE")}}
+    knobs = {k: getattr(follower_knobs, k) for k in ("PAGE", "MAX_PAGES", "INTERVAL")}
+    results: dict = {"steps": [], "knobs": {**knobs, "MAX_ROWS_PER_UPDATE": MAX_ROWS_PER_UPDATE}}
     with tempfile.TemporaryDirectory() as tmp:
         console.print(f"starting the stack, seeding {args.users:,} users, campaign to the bridge's {args.endpoint} "
                       "endpoint ...")

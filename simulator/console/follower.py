@@ -4,7 +4,7 @@ Every `interval` it reads each service's journal from its cursor (`GET /_admin/j
 `max_pages` pages per service per round, feeds the records to the `Pipeline`, and publishes one update
 to every subscriber (the browsers' event streams): the rows that changed, the funnel, and the follower's
 own state. Updates are batched by the round, so a stack making thousands of records a second costs the
-browser a few messages a second.
+browser a few messages a second; each stream cuts the update to its own filters and size (`simulator.console.live`).
 
 It never falls behind silently: a round that ends with a full page left unread says `behind`, a page the
 journal could no longer answer in full says how many records were missed, and a restarted service (a new
@@ -25,7 +25,6 @@ from simulator.console.stack_client import SERVICES, StackClient, StackError
 PAGE = 5_000
 MAX_PAGES = 4  # per service per round: a round stays short, and what is left is read next round (and said)
 INTERVAL = 0.25  # seconds between rounds
-MAX_ROWS_PER_UPDATE = 500  # the newest changed rows an update carries; the page shows fewer
 
 Subscriber = Callable[[dict[str, Any]], None]
 
@@ -84,8 +83,7 @@ class Follower:
         changed = self.pipeline.feed(records)
         self.records += len(records)
         self.rounds += 1
-        update = {"rows": changed[-MAX_ROWS_PER_UPDATE:], "more_rows": max(0, len(changed) - MAX_ROWS_PER_UPDATE),
-                  "funnel": self.pipeline.funnel(), "follow": self.status(), "kinds": sorted(kinds),
+        update = {"rows": changed, "funnel": self.pipeline.funnel(), "follow": self.status(), "kinds": sorted(kinds),
                   "records": len(records), "round_ms": round((time.monotonic() - started) * 1000, 1)}
         if records or self.rounds % 20 == 1:  # a quiet stack still hears the follower's state every few seconds
             self.publish(update)

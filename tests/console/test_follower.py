@@ -114,3 +114,27 @@ def test_the_event_stream_says_hello_then_sends_each_round_filtered_by_the_page_
     assert streamed["funnel"]["sent_events"] == 60
     response.close()
     assert sc.console.follower.subscribers == 0
+
+
+def test_a_burst_of_other_users_rows_never_pushes_the_followed_user_s_row_out_of_its_stream(simulated_console):
+    """A batch flush changes hundreds of rows in one round: a stream filtered to one user still gets theirs,
+    and an unfiltered one gets the newest rows and says how many it left out."""
+    from simulator.console.live import MAX_ROWS_PER_UPDATE
+
+    sc = simulated_console
+    followed = sc.get("/events?user=user-0")
+    everything = sc.get("/events")
+    streams = [iter(followed.response), iter(everything.response)]
+    for chunks in streams:
+        assert next(_events(chunks))[0] == "hello"
+    records = [send(i, f"burst-{i}") for i in range(1, MAX_ROWS_PER_UPDATE + 100)]
+    records[0]["external_id"] = "user-0"  # the oldest change of the round
+    sc.console.follower.publish({"rows": sc.console.pipeline.feed(records), "funnel": {}, "follow": {},
+                                 "kinds": [], "records": len(records)})
+    _, mine = next(e for e in _events(streams[0]) if e[0] == "update")
+    assert [r["trace_id"] for r in mine["rows"]] == ["burst-1"] and mine["more_rows"] == 0
+    _, all_rows = next(e for e in _events(streams[1]) if e[0] == "update")
+    assert len(all_rows["rows"]) == MAX_ROWS_PER_UPDATE and all_rows["more_rows"] == 99
+    assert all_rows["rows"][-1]["trace_id"] == f"burst-{MAX_ROWS_PER_UPDATE + 99}"
+    followed.close()
+    everything.close()
