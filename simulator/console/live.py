@@ -3,8 +3,7 @@
 Each round is one `update` event. A page that filters the pipeline names its filters in the stream's
 query string, and the server drops the rows that do not pass before sending (so a filtered page
 at a thousand notifications a second gets only its own), then keeps the newest `MAX_ROWS_PER_UPDATE`.
-Served natively by the gateway live
-(`harness.sse`), holding no thread.
+Served natively by the gateway live (`harness.sse`), holding no thread.
 """
 
 from __future__ import annotations
