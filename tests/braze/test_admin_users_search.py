@@ -1,11 +1,12 @@
-"""`GET /_admin/users?q=`: the console's user search, on the profiles' external id, email, names and braze id."""
+"""`GET /_admin/users?q=`: the console's user search, on the profiles' external id, email, names and braze id; and
+`GET /_admin/users/{id}`, the console's profile view, with what the user received."""
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .braze_fixtures import BrazeEnv
+from .braze_fixtures import BrazeEnv, recipients
 
 PEOPLE = [
     {"external_id": "user-1", "first_name": "Åsa", "last_name": "Berg", "email": "asa.berg@example.org"},
@@ -69,3 +70,14 @@ def test_q_answers_exactly_the_profiles_with_a_field_containing_it(braze, names,
     expected = [f"id{i}" for i, name in enumerate(names)
                 if needle.casefold() in name.casefold() or needle.casefold() in f"id{i}"]
     assert found(braze, q=needle) == expected
+
+
+def test_one_profile_lists_what_the_user_received(braze):
+    braze.set_attrs({"external_id": "u1"}, {"external_id": "u2"})
+    braze.receiver()
+    cid = braze.campaign(name="Welcome")
+    assert braze.trigger_campaign(cid, recipients=recipients("u1")).status_code == 201
+    braze.run()
+    (received,) = braze.client.get("/_admin/users/u1").get_json()["campaigns_received"]
+    assert (received["name"], received["api_campaign_id"]) == ("Welcome", cid)
+    assert braze.client.get("/_admin/users/u2").get_json()["campaigns_received"] == []

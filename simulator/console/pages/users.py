@@ -1,9 +1,10 @@
 """The Users page: find a user, then see their Braze profile beside their inbox as their phone shows it, and
 act as their device on it.
 
-The search is the fake Braze's (`/_admin/users?q=`). A profile is Braze's export object (REST
-`/users/export/ids`: the admin view has no campaigns received) beside the custom events the console saw
-with their properties (Braze's export only counts them, and the SENT/READ properties are what a team checks).
+The search is the fake Braze's (`/_admin/users?q=`). A profile is Braze's export object with the campaigns and
+canvases received (`/_admin/users/{id}`: the REST export would spend the rate limit a team's backend is tested
+against) beside the custom events the console saw with their properties (Braze's export only counts them, and
+the SENT/READ properties are what a team checks).
 Both halves are live fragments, re-read when the stream says this user's pipeline row changed or the kind of
 record that changes them happened, so a READ the device's open led to appears without a reload.
 
@@ -36,19 +37,14 @@ class NoSuchUser(LookupError):
     """A user key Braze knows neither as an external id nor as a braze_id: a 404."""
 
 
-def _export(stack: StackClient, key: str) -> dict[str, Any]:
-    """Braze's export object of the user with this external id (or, failing that, braze_id)."""
-    for ids in ("external_ids", "braze_ids"):
-        answer = stack.braze_rest("POST", "/users/export/ids", {ids: [key]})
-        body = answer.body if isinstance(answer.body, dict) else {}
-        if answer.status >= 400:
-            if ids == "braze_ids":  # not the shape of a braze_id
-                break
-            raise StackError(f"braze answered {answer.status} to its user export: {body.get('message', answer.body)}",
-                             answer.status, answer.body)
-        if body.get("users"):
-            return body["users"][0]
-    raise NoSuchUser(f"Braze has no user {key!r}")
+def _profile(stack: StackClient, key: str) -> dict[str, Any]:
+    """Braze's export object of the user with this external id or braze_id, with what they received."""
+    try:
+        return stack.admin("braze", "GET", stack.path("users", key))
+    except StackError as exc:
+        if exc.status == 404:
+            raise NoSuchUser(f"Braze has no user {key!r}") from None
+        raise
 
 
 def sendbird_id_of(profile: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -80,7 +76,7 @@ def blueprint(console: Any) -> Blueprint:
 
     def identify(key: str) -> tuple[dict[str, Any], str, str]:
         """The export object, the key the page names the user by (external id, else braze_id), their Sendbird id."""
-        profile = _export(stack, key)
+        profile = _profile(stack, key)
         user = profile.get("external_id") or profile.get("braze_id") or key
         return profile, user, sendbird_id_of(profile, pipeline.user_rows(user))
 
