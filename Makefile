@@ -22,13 +22,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses=4
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sendbird_send.py
 	$(BIN)/python benchmarks/braze_fanout.py
 	$(BIN)/python benchmarks/bridge_paths.py
 	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/console_stream.py
 
 clean:
 	rm -rf $(VENV) .bsim .pytest_cache .ruff_cache .hypothesis
