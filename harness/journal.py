@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from harness.clock import Clock
+from harness.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class Journal:
         self._records: deque[Record] = deque(maxlen=capacity)
         self._last_seq = 0
         self._lock = threading.Lock()
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: Subscribers[Subscriber] = Subscribers()
 
     def record(self, service: str, kind: str, trace_id: str | None = None, **attrs: Any) -> Record:
         now = self.clock.now()
@@ -152,7 +153,7 @@ class Journal:
             self._last_seq += 1
             rec = Record(self._last_seq, now, service, kind, trace_id, attrs)
             self._records.append(rec)
-            subscribers = tuple(self._subscribers)
+            subscribers = self._subscribers.snapshot()  # with the append: a reader added later starts after it
         for callback in subscribers:
             try:
                 callback(rec)
@@ -230,14 +231,7 @@ class Journal:
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback(record)` for each new record; returns the unsubscribe function."""
         with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+            return self._subscribers.add(callback)
 
     def clear(self) -> None:
         """Forget the records; seq keeps counting so old cursors stay meaningful."""

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.subscribers import Subscribers
 from simulator.console.pipeline import Pipeline
 from simulator.console.stack_client import SERVICES, StackClient, StackError
 
@@ -39,30 +40,19 @@ class Follower:
         self.state: dict[str, dict[str, Any]] = {name: {"status": "starting"} for name in SERVICES}
         self.records = 0  # read since the console started
         self.rounds = 0
-        self._subscribers: list[Subscriber] = []
-        self._lock = threading.Lock()
+        self._subscribers: Subscribers[Subscriber] = Subscribers()
         self._round = threading.Lock()  # a reset waits for the round in progress: none feeds old rows back
 
     # -- subscribers -----------------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     @property
     def subscribers(self) -> int:
-        with self._lock:
-            return len(self._subscribers)
+        return len(self._subscribers)
 
     def publish(self, update: dict[str, Any]) -> None:
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
+        for callback in self._subscribers.snapshot():
             callback(update)
 
     # -- a round -----------------------------------------------------------------------------------------
