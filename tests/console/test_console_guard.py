@@ -20,7 +20,9 @@ def test_a_foreign_host_is_refused_before_any_page_runs(simulated_console, path)
 
 def test_a_page_of_another_site_cannot_act_through_the_console(simulated_console):
     answer = simulated_console.post("/api/pipeline", json={}, headers={"Origin": "http://attacker.example"})
-    assert answer.status_code == 403 and "another site" in answer.get_json()["message"]
+    message = answer.get_json()["message"]
+    assert answer.status_code == 403 and "another site" in message
+    assert "--console-origin" not in message and message.endswith("its own pages, a terminal or a server")
     answer = simulated_console.post("/api/pipeline", json={}, headers={"Sec-Fetch-Site": "cross-site"})
     assert answer.status_code == 403
 
