@@ -259,12 +259,14 @@ class AdminPolicy:
             except ValueError:
                 origin = None
             if origin != own and origin not in self.console_origins:
-                return Refusal(403, "origin", f'Origin "{request.origin}" is another site: admin requests are '
-                                              f"refused from web pages other than this service's own "
-                                              f"({show_origin(own)}) and the console's "
-                                              f"({', '.join(allowed) or 'none'}); call it from a terminal or a "
-                                              f"server (no Origin), or allow the console's origin with "
-                                              f"{self.flag_hint('--console-origin')}")
+                said = f'Origin "{request.origin}" is another site: admin requests are refused from web pages ' \
+                       f"other than this service's own ({show_origin(own)})"
+                if not allowed:  # the console itself: no other page may drive it, and it takes no such flag
+                    return Refusal(403, "origin", f"{said}; this service answers only its own pages, a terminal "
+                                                  f"or a server")
+                return Refusal(403, "origin", f"{said} and the console's ({', '.join(allowed)}); call it from a "
+                                              f"terminal or a server (no Origin), or allow the console's origin "
+                                              f"with {self.flag_hint('--console-origin')}")
         if (request.fetch_site or "").strip().lower() == "cross-site":
             return Refusal(403, "fetch-site", 'Sec-Fetch-Site "cross-site": a web page on another site sent this '
                                               "request, and admin requests are refused from other sites")

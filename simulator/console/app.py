@@ -39,11 +39,6 @@ class Console:
 
 
 def refusal_body(refusal: Refusal) -> dict[str, Any]:
-    """The guard's refusal as `{"message"}`. The console allows no other origin, so an origin refusal says
-    so instead of pointing at `--console-origin`, a flag of the services the console does not take."""
-    if refusal.reason == "origin":
-        return {"message": refusal.message.split("; call it from", 1)[0].replace(
-            " and the console's (none)", "") + "; the console answers only its own pages, a terminal or a server"}
     return {"message": refusal.message}
 
 
