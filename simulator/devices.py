@@ -47,6 +47,20 @@ STATS = ("deliveries", "unknown_users", "reads_scheduled", "clicks_scheduled", "
          "impressions", "reads", "clicks", "conversions", "errors")
 
 
+def sdk_statistic(message: dict[str, Any], device_id: str, ts_ms: int | None, action: str) -> dict[str, Any]:
+    """One statistic about a feed message as the SDK batches it (`logImpression` is `viewed`, `markAsClicked` is
+    `clicked`): what the simulated devices and the console's device post. `ts_ms` None leaves the time out (the
+    fake ignores it)."""
+    data = message.get("notification_data") or {}
+    entry: dict[str, Any] = {"stat_type": "noti:stats", "data": {
+        "action": action, "template_key": data.get("template_key"), "channel_url": message["channel_url"],
+        "message_id": message["notification_id"], "tags": data.get("tags") or [], "source": "notification",
+        "message_ts": message["created_at"]}}
+    if ts_ms is not None:
+        entry["ts"] = ts_ms
+    return {"device_id": device_id, "log_entries": [entry]}
+
+
 def log_normal(delay: LogNormal, z: float) -> float:
     """Seconds: `median * exp(spread * z)` for a standard normal draw `z`."""
     return delay.median * math.exp(delay.spread * z)
@@ -131,24 +145,19 @@ class DeviceFleet:
             return
         channel = f"/v3/group_channels/{quote(message['channel_url'], safe='')}"
         notification_ids = [message["notification_id"]]
-        if self._sendbird("POST", STATS_PATH, self._stat(message, "viewed"), "impression", user, message):
+
+        def stat(action: str) -> dict[str, Any]:
+            return sdk_statistic(message, f"sim-{message['user_id']}", to_ms(self.runtime.clock.now()), action)
+
+        if self._sendbird("POST", STATS_PATH, stat("viewed"), "impression", user, message):
             self._done("impressions", "device.impression", user, message)
         if self._sendbird("PUT", f"{channel}/messages/mark_as_read", {"message_ids": notification_ids}, "read",
                           user, message):
             self._done("reads", "device.read", user, message)
-        if click and self._sendbird("POST", STATS_PATH, self._stat(message, "clicked"), "clicked", user, message):
+        if click and self._sendbird("POST", STATS_PATH, stat("clicked"), "clicked", user, message):
             self._done("clicks", "device.click", user, message)
         if conversion_delay is not None:
             self.runtime.scheduler.after(conversion_delay, self._convert, user, message, name="device.conversion")
-
-    def _stat(self, message: dict[str, Any], action: str) -> dict[str, Any]:
-        """One statistic as the SDK batches it (`logImpression` is `viewed`, `markAsClicked` is `clicked`)."""
-        data = message.get("notification_data") or {}
-        return {"device_id": f"sim-{message['user_id']}", "log_entries": [{
-            "stat_type": "noti:stats", "ts": to_ms(self.runtime.clock.now()),
-            "data": {"action": action, "template_key": data.get("template_key"),
-                     "channel_url": message["channel_url"], "message_id": message["notification_id"],
-                     "tags": data.get("tags") or [], "source": "notification", "message_ts": message["created_at"]}}]}
 
     def _session(self, user: SimUser, message: dict[str, Any]) -> str | None:
         """The user's session key, logging in the first time (as the app's `authenticateFeed` does)."""

@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simulator.console.stack_client import StackClient, StackError
+from simulator.devices import STATS_PATH, sdk_statistic
 
 CHANNEL = "notifications_feed"
 FEED_READ = 1000  # newest messages read per inbox: the badge counts the unread among them
 FEED_SHOWN = 50  # newest messages drawn on the phone
-STATS_PATH = "/v3/sdk/notification_statistics"
 NOT_FOUND = 400201  # Sendbird: no such user or channel (a user nothing was sent to yet)
 SESSION_EXPIRED = 400309
 ACTIONS = ("view", "open", "click")
@@ -180,19 +180,9 @@ class Device:
         if action == "open":
             return self._call(sendbird_id, "PUT", self.stack.path("v3", "group_channels", card.channel_url)
                               + "/messages/mark_as_read", {"message_ids": [card.notification_id]})
-        return self._call(sendbird_id, "POST", STATS_PATH, self._stat(sendbird_id, card,
-                                                                      "viewed" if action == "view" else "clicked"))
-
-    @staticmethod
-    def _stat(sendbird_id: str, card: Card, action: str) -> dict[str, Any]:
-        """One statistic as the SDK batches it (`logImpression` is `viewed`, `markAsClicked` is `clicked`). No
-        `ts`: the fake ignores it, and the console's clock is not a sped-up stack's."""
-        data = card.message.get("notification_data") or {}
-        return {"device_id": f"console-{sendbird_id}", "log_entries": [{
-            "stat_type": "noti:stats",
-            "data": {"action": action, "template_key": data.get("template_key"), "channel_url": card.channel_url,
-                     "message_id": card.notification_id, "tags": data.get("tags") or [], "source": "notification",
-                     "message_ts": card.message.get("created_at")}}]}
+        # no `ts`: the console's clock is not a sped-up stack's
+        stat = sdk_statistic(card.message, f"console-{sendbird_id}", None, "viewed" if action == "view" else "clicked")
+        return self._call(sendbird_id, "POST", STATS_PATH, stat)
 
     def _call(self, sendbird_id: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         def send(key: str) -> dict[str, Any]:
