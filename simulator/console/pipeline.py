@@ -14,7 +14,7 @@ newest ones; the journals are the record of everything.
 from __future__ import annotations
 
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +43,7 @@ FUNNEL_KINDS = {**{("braze", k): "sends" for k in RENDER_KINDS}, ("bridge", "web
 EVENT_COUNTERS = {"SENT": "sent_events", "READ": "read_events"}
 PROBLEM_COUNTERS = ("retries", "failed", "aborted", "dead")
 UNMATCHED_CAPACITY = 50_000
+WEBHOOKS_KEPT = 50_000  # Sendbird's newest webhook attempts, for the Deliveries page
 EVENTS_PER_USER = 50
 
 
@@ -102,6 +103,7 @@ class Pipeline:
         self._latest: dict[tuple[str, str], str] = {}  # (campaign or canvas id, external id) -> newest trace
         self._unmatched: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
         self._events: dict[str, list[dict[str, Any]]] = {}
+        self._webhooks: deque[dict[str, Any]] = deque(maxlen=WEBHOOKS_KEPT)
         self.counters: Counter = Counter()
         self.version = 0
         self._lock = threading.Lock()
@@ -138,6 +140,8 @@ class Pipeline:
             changed += self._bridge(kind, trace, ts, rec)
         elif service == "sendbird" and kind in ("message.delivered", "message.read"):
             changed += self._sendbird(kind, trace, ts, rec)
+        elif service == "sendbird" and kind == "webhook.attempt":
+            self._webhooks.append(rec)
         return changed
 
     def _braze(self, kind: str, trace: str | None, ts: str, rec: dict[str, Any]) -> list[Row]:
@@ -298,6 +302,11 @@ class Pipeline:
         with self._lock:
             return list(reversed(self._events.get(user, [])))
 
+    def sendbird_webhooks(self) -> list[dict[str, Any]]:
+        """Sendbird's webhook attempts the console saw (its newest `WEBHOOKS_KEPT`), newest first."""
+        with self._lock:
+            return list(reversed(self._webhooks))
+
     def funnel(self) -> dict[str, int]:
         with self._lock:
             return {name: self.counters[name] for name in (*FUNNEL, *PROBLEM_COUNTERS)}
@@ -316,4 +325,5 @@ class Pipeline:
             self._latest.clear()
             self._unmatched.clear()
             self._events.clear()
+            self._webhooks.clear()
             self.counters.clear()

@@ -2,9 +2,9 @@
 
 Braze's side is its Message Activity Log (`GET /_admin/activity_log`: every webhook attempt with its
 status, the retries with when the next one is due, 598 halts, aborts). Sendbird's side is its
-webhooks to the bridge, which the fake journals as `webhook.attempt` records. The journal pages oldest
-first, so the page reads the newest `SENDBIRD_SCAN` records of the journal (from the health's cursor
-back) and keeps the attempts among them: a page costs the same on a journal of millions.
+webhooks to the bridge, which the fake journals as `webhook.attempt` records: the console's follower
+already reads every one of them, so the page takes them from its pipeline (the newest 50,000) rather than
+scanning Sendbird's journal again on each refresh.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from simulator.console.stack_client import StackError
 ENDPOINT = "deliveries.index"
 TITLE = "Deliveries"
 PAGE_SIZE = 50
-SENDBIRD_SCAN = 50_000  # the newest journal records searched for Sendbird's webhook attempts
-JOURNAL_PAGE = 10_000
 LIVE_KINDS = "braze:webhook.attempt,braze:webhook.aborted,braze:webhook.host_unhealthy,sendbird:webhook.attempt"
 
 
@@ -41,23 +39,11 @@ def braze_activity(stack: Any, page: int) -> dict[str, Any]:
             "more": log["total"] > (page + 1) * PAGE_SIZE}
 
 
-def sendbird_webhooks(stack: Any, page: int) -> dict[str, Any]:
-    """One page of Sendbird's webhook attempts, newest first, among the journal's newest records."""
-    try:
-        epoch, _, seq = str(stack.admin("sendbird", "GET", "/health")["journal_cursor"]).partition(":")
-        since: str | None = f"{epoch}:{max(0, int(seq or 0) - SENDBIRD_SCAN)}"
-        attempts: list[dict[str, Any]] = []
-        for _ in range(SENDBIRD_SCAN // JOURNAL_PAGE + 1):
-            answer = stack.journal("sendbird", since, JOURNAL_PAGE, kind="webhook.attempt")
-            attempts += answer["records"]
-            if not answer["records"] or answer["cursor"] == since:
-                break
-            since = answer["cursor"]
-    except (StackError, KeyError, ValueError) as exc:
-        return {"error": str(exc), "entries": [], "total": 0, "page": page}
-    newest_first = attempts[::-1]
-    return {"entries": newest_first[page * PAGE_SIZE:(page + 1) * PAGE_SIZE], "total": len(attempts),
-            "page": page, "more": len(attempts) > (page + 1) * PAGE_SIZE}
+def sendbird_webhooks(pipeline: Any, page: int) -> dict[str, Any]:
+    """One page of Sendbird's webhook attempts, newest first, as the console's follower saw them."""
+    attempts = pipeline.sendbird_webhooks()
+    return {"entries": attempts[page * PAGE_SIZE:(page + 1) * PAGE_SIZE], "total": len(attempts), "page": page,
+            "more": len(attempts) > (page + 1) * PAGE_SIZE}
 
 
 def blueprint(console: Any) -> Blueprint:
@@ -66,7 +52,7 @@ def blueprint(console: Any) -> Blueprint:
 
     def view() -> dict[str, Any]:
         return {"braze": braze_activity(stack, _page_arg("braze_page")),
-                "sendbird": sendbird_webhooks(stack, _page_arg("sendbird_page")),
+                "sendbird": sendbird_webhooks(console.pipeline, _page_arg("sendbird_page")),
                 "args": {"braze_page": _page_arg("braze_page"), "sendbird_page": _page_arg("sendbird_page")}}
 
     @bp.get("/deliveries")
