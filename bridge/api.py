@@ -21,11 +21,13 @@ from bridge.errors import (
     NOT_FOUND,
     TOO_LONG,
     BridgeError,
+    injected,
 )
 from bridge.models import parse_webhook, require_json
 from bridge.service import Bridge
 from harness import strict_json
 from harness.fast_routes import FastRoutes, WSGIApp
+from harness.faults.inbound import InjectedFault
 from harness.limits import BodyTooLarge
 from harness.masking import mask
 
@@ -56,6 +58,8 @@ def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
         return exc.status, {}, exc.body()
     if isinstance(exc, BodyTooLarge):  # Sendbird's code for a value over its length
         return 413, {}, BridgeError(TOO_LONG, exc.message).body()
+    if isinstance(exc, InjectedFault):  # a fault rule's status, in Sendbird's codes as the bridge's own errors
+        return exc.status, {}, injected(exc.status).body()
     log.exception("unexpected error in the bridge", exc_info=exc)
     return 500, {}, BridgeError(INTERNAL, "Internal server error.").body()
 

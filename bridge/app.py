@@ -8,12 +8,15 @@ from flask import Flask
 
 from bridge.api import admin_extras_blueprint, api_blueprint, error_answer, install_error_handlers, intake_fast_path
 from bridge.clients import SENDBIRD_READ_TIMEOUT
-from bridge.errors import INVALID_VALUE, BridgeError, admin_refusal
+from bridge.errors import INVALID_VALUE, NOT_FOUND, BridgeError, admin_refusal
 from bridge.outbox import Outbox
 from bridge.outbox_views import outbox_views_blueprint
 from bridge.service import Bridge, IntegrationSettings
 from harness.admin import admin_blueprint
 from harness.admin_guard import AdminPolicy, guard_admin
+from harness.faults.admin import faults_blueprint
+from harness.faults.inbound import FaultLayer
+from harness.faults.rules import FaultRules
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
@@ -41,6 +44,8 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
+    faults = FaultRules("bridge", runtime.journal, runtime.clock, runtime.ids)
+    runtime = runtime.with_faults(faults)
     # a bad URL: ValueError, before the outbox file is locked
     integration = IntegrationSettings(event_callback, runtime.transport.check_url(braze_url), braze_key)
     sendbird_url = runtime.transport.check_url(sendbird_url)
@@ -55,17 +60,25 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     use_compact_json(app)
     app.extensions["bridge"] = bridge
     app.extensions["runtime"] = runtime
+    app.extensions["faults"] = faults
     app.register_blueprint(api_blueprint(bridge))
     def secrets() -> dict[str, str]:
         return {"api_token": bridge.api_token, "sendbird_token": bridge.sendbird_token,
                 "braze_rest_api_key": bridge.integration.braze_rest_api_key}
 
-    app.register_blueprint(admin_blueprint("bridge", runtime, bridge.reset, health=bridge.outbox.depth,
+    def reset() -> None:  # back to nothing: the fault rules go too
+        bridge.reset()
+        faults.clear()
+
+    app.register_blueprint(admin_blueprint("bridge", runtime, reset, health=bridge.outbox.depth,
                                            bad_request=lambda message: BridgeError(INVALID_VALUE, message),
                                            secrets=secrets))
     app.register_blueprint(admin_extras_blueprint(bridge))
     app.register_blueprint(outbox_views_blueprint(outbox))
+    app.register_blueprint(faults_blueprint("bridge", faults, lambda message: BridgeError(INVALID_VALUE, message),
+                                            lambda rule_id: BridgeError(NOT_FOUND, f'"{rule_id}" not found.')))
     install_error_handlers(app)
-    app.wsgi_app = BodyLimit(intake_fast_path(app.wsgi_app, bridge), max_body_bytes, error_answer)
+    app.wsgi_app = FaultLayer(BodyLimit(intake_fast_path(app.wsgi_app, bridge), max_body_bytes, error_answer),
+                              faults, error_answer)
     guard_admin(app, admin, admin_refusal, runtime.transport)
     return app

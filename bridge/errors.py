@@ -30,6 +30,17 @@ class BridgeError(Exception):
         return {"error": True, "code": self.code, "message": self.message}
 
 
+def injected(status: int) -> BridgeError:
+    """The error the bridge answers with a fault rule's status (harness.faults)."""
+    if status == 401:
+        return BridgeError(INVALID_API_TOKEN, "Invalid API Token.", status)
+    if status == 403:
+        return BridgeError(NO_PERMISSION, "No permission.", status)
+    if 400 <= status < 500:
+        return BridgeError(INVALID_VALUE, "Invalid value.", status)
+    return BridgeError(INTERNAL, "Internal server error.", status)
+
+
 # the guard's statuses in Sendbird's codes: a missing or wrong token, a caller that may not, a body that is not JSON
 ADMIN_REFUSAL_CODES = {401: INVALID_API_TOKEN, 403: NO_PERMISSION, 415: INVALID_JSON_BODY}
 

@@ -19,6 +19,12 @@ froze a service, and there was no way to speak WebSocket. The gateway answers on
 Before any of that, a request body over the service's limit (the app's `harness.limits.BodyLimit`) is
 refused with the service's own 413: unread when its Content-Length says so, and a body without a length is
 read only up to the limit.
+Fault rules (the app's `harness.faults.inbound.FaultLayer`) are applied here, ahead of every other route but
+`/_admin`, because only here can a delay or a hang hold no thread (a timer on the loop): latency waits on a timer
+then serves the request; a hang waits until the client gives up; a status is the service's own error answer;
+malformed sends the answer's status and headers and half its body, then closes the connection; drop, which RSGI
+cannot do exactly (granian has no way to close a connection without an answer), sends the status line and
+closes before any byte of the declared body: the client's connection breaks with nothing it can use.
 On shutdown (`shutdown()`, from the server's signal handler) open streams end and websockets close going
 away (1001), so the server stops within its grace period instead of waiting for clients that never leave.
 """
@@ -32,6 +38,8 @@ from typing import Any
 
 from harness.admin_guard import AdminGuard
 from harness.fast_routes import FastRoutes
+from harness.faults.inbound import ADMIN_PREFIX, APPLIED, FaultLayer, fault_answer, truncated
+from harness.faults.rules import FaultRules, Firing, Subject
 from harness.journal import Journal
 from harness.limits import BodyLimit, wsgi_layer
 from harness.live_streams import STREAM_LIMIT, LiveStream
@@ -105,6 +113,9 @@ class Gateway:
         self.threads = threads
         self.fast = fast_routes_of(app)
         self.body_limit: BodyLimit | None = wsgi_layer(app, BodyLimit)
+        fault_layer: FaultLayer | None = wsgi_layer(app, FaultLayer)
+        self.faults: FaultRules | None = fault_layer.rules if fault_layer is not None else None
+        self.fault_errors = fault_layer.on_error if fault_layer is not None else None
         guard: AdminGuard | None = wsgi_layer(app, AdminGuard)
         self.routes = {path: handler for path, handler in (self.fast.routes if self.fast is not None else {}).items()
                        if guard is None or not guard.covers(path)}
@@ -172,6 +183,18 @@ class Gateway:
         if raw is None:
             return
         path = scope.path
+        faults = self.faults
+        if faults is not None and faults.has_inbound and not path.startswith(ADMIN_PREFIX):
+            firing = faults.decide("inbound", Subject(scope.method, path, body=raw, query=scope.query_string),
+                                   headers.get("x-trace-id"))
+            if firing is not None:
+                await self._faulted(firing, scope, proto, raw)
+                return
+        await self._dispatch(scope, proto, raw)
+
+    async def _dispatch(self, scope: Any, proto: Any, raw: bytes, faults_applied: bool = False) -> None:
+        path = scope.path
+        headers = scope.headers
         handler = self.routes.get(path)
         if handler is not None and scope.method == "POST" and headers.get("content-length", "").isdigit():
             environ = HeaderEnviron(headers)
@@ -181,7 +204,45 @@ class Gateway:
                 answer = self.fast.answer(handler, environ, raw)
             proto.response_bytes(*answer)
             return
-        await self._wsgi(scope, proto, raw)
+        await self._wsgi(scope, proto, raw, faults_applied)
+
+    # -- faults -----------------------------------------------------------------------------------
+    async def _faulted(self, firing: Firing, scope: Any, proto: Any, raw: bytes) -> None:
+        if firing.latency_s > 0 and not await self._wait(firing.latency_s, proto):
+            proto.response_empty(499, [])  # the client left during the delay: nobody reads this
+            return
+        if firing.kind == "hang":
+            await self._wait(None, proto)
+            proto.response_empty(499, [])
+        elif firing.kind == "drop":
+            transport = proto.response_stream(200, [("Content-Length", "1"), ("Connection", "close")])
+            del transport  # nothing is sent: the connection closes short of the declared body
+        elif firing.kind == "status":
+            proto.response_bytes(*fault_answer(firing, self.fault_errors))
+        elif firing.kind == "malformed":
+            held = _HeldAnswer(proto)
+            await self._dispatch(scope, held, raw, faults_applied=True)
+            await held.send_cut(firing.status)
+        else:  # latency alone: served as usual once the delay is over
+            await self._dispatch(scope, proto, raw, faults_applied=True)
+
+    async def _wait(self, seconds: float | None, proto: Any) -> bool:
+        """Wait `seconds` (None: until the client leaves) on a timer of the loop; False when the client left
+        (or the server is shutting down) first."""
+        waiters = [asyncio.ensure_future(proto.client_disconnect()), asyncio.ensure_future(self._closed.wait())]
+        timer: asyncio.Future | None = None
+        if seconds is not None:
+            timer = self.loop.create_future()
+            handle = self.loop.call_later(seconds, lambda: timer.done() or timer.set_result(None))
+            waiters.append(timer)
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            if timer is not None:
+                handle.cancel()
+        return timer is not None and timer.done() and not timer.cancelled()
 
     async def _body(self, headers: Any, proto: Any) -> bytes | None:
         """The whole request body, or None once it is refused as over the limit (the answer is sent)."""
@@ -204,8 +265,10 @@ class Gateway:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _wsgi(self, scope: Any, proto: Any, body: bytes) -> None:
+    async def _wsgi(self, scope: Any, proto: Any, body: bytes, faults_applied: bool = False) -> None:
         environ = wsgi_environ(scope, body)
+        if faults_applied:
+            environ[APPLIED] = True
         try:
             answer = await self.pool.run(self.loop, call, self.app, environ)
         except Exception:  # a WSGI app should answer its own errors; a server answers 500 when it does not
@@ -253,3 +316,32 @@ class Gateway:
                 chunk.add_done_callback(lambda _: self.pool.run(self.loop, _close_quietly, answer))
             else:
                 self.pool.run(self.loop, _close_quietly, answer)
+
+
+class _HeldAnswer:
+    """A proto that keeps a whole answer instead of sending it, so a malformed fault can send it cut; a streamed
+    answer is passed through whole (a stream has no end to cut before)."""
+
+    def __init__(self, proto: Any) -> None:
+        self.proto = proto
+        self.answer: tuple[int, list[tuple[str, str]], bytes] | None = None
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.answer = (status, headers, body)
+
+    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Any:
+        return self.proto.response_stream(status, headers)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.proto, name)
+
+    async def send_cut(self, status: int | None) -> None:
+        if self.answer is None:
+            return
+        code, headers, body = self.answer
+        kept = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        transport = self.proto.response_stream(status or code, [*kept, ("Content-Length", str(len(body))),
+                                                                 ("Connection", "close")])
+        cut = truncated(body)
+        if cut:
+            await transport.send_bytes(cut)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from harness.clock import Clock, RealClock, SimClock
+from harness.faults.rules import FaultRules
 from harness.ids import IdFactory
 from harness.journal import Journal
 from harness.outbound import LOOPBACK_ONLY, OutboundPolicy
@@ -57,6 +58,10 @@ class Runtime:
         """The same clock, scheduler, journal and ids, under another outbound policy: what `create_app`
         builds a service on when it is given its own `allow_outbound`."""
         return replace(self, transport=self.transport.with_outbound(policy))
+
+    def with_faults(self, faults: FaultRules) -> Runtime:
+        """The same runtime whose transport applies a service's outbound fault rules to its calls."""
+        return replace(self, transport=self.transport.with_faults(faults))
 
     def close(self) -> None:
         self.scheduler.shutdown(wait=False)

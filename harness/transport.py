@@ -24,6 +24,9 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
+from harness.faults.inbound import READ_TIMEOUT, NoAnswer
+from harness.faults.outbound import FaultingAdapter
+from harness.faults.rules import FaultRules
 from harness.outbound import LOOPBACK_ONLY, OutboundPolicy
 from harness.outbound_http import CheckedHTTPAdapter
 from harness.urls import check_url
@@ -100,6 +103,9 @@ class WSGIAdapter(BaseAdapter):
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
+        read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+        if read_timeout is not None:
+            environ[READ_TIMEOUT] = float(read_timeout)
         for name, value in request.headers.items():
             key = name.upper().replace("-", "_")
             if key == "CONTENT_TYPE":
@@ -114,7 +120,12 @@ class WSGIAdapter(BaseAdapter):
             captured["headers"] = headers
             return lambda data: None
 
-        result = app(environ, start_response)
+        try:
+            result = app(environ, start_response)
+        except NoAnswer as no_answer:  # a fault rule of the called service: what the caller's socket would say
+            if no_answer.kind == "drop":
+                raise requests.ConnectionError(str(no_answer), request=request) from None
+            raise requests.ReadTimeout(str(no_answer), request=request) from None
         response = requests.Response()
         if stream:
             iterator = iter(result)
@@ -193,18 +204,25 @@ class Client:
 
 class Transport:
     def __init__(self, simulated: bool, timeout: Any = DEFAULT_TIMEOUT, pool_size: int = 32,
-                 outbound: OutboundPolicy = LOOPBACK_ONLY) -> None:
+                 outbound: OutboundPolicy = LOOPBACK_ONLY, faults: FaultRules | None = None) -> None:
         self.simulated = simulated
         self.timeout = timeout
         self.pool_size = pool_size
         self.outbound = outbound
+        self.faults = faults  # the calling service's outbound fault rules (`harness.faults.outbound`)
         self._apps: dict[str, WSGIApp] = {}
         self._lock = threading.Lock()
 
     def with_outbound(self, policy: OutboundPolicy) -> Transport:
         """This transport under another policy, sharing its registered apps: in one simulated process each
         service keeps the policy it was given while all of them reach each other."""
-        view = Transport(self.simulated, self.timeout, self.pool_size, policy)
+        view = Transport(self.simulated, self.timeout, self.pool_size, policy, self.faults)
+        view._apps, view._lock = self._apps, self._lock
+        return view
+
+    def with_faults(self, faults: FaultRules) -> Transport:
+        """This transport with a service's outbound fault rules, sharing its registered apps."""
+        view = Transport(self.simulated, self.timeout, self.pool_size, self.outbound, faults)
         view._apps, view._lock = self._apps, self._lock
         return view
 
@@ -242,9 +260,11 @@ class Transport:
 
     def _adapter(self) -> BaseAdapter:
         if self.simulated:
-            return WSGIAdapter(self)
-        return CheckedHTTPAdapter(self.outbound, pool_connections=self.pool_size, pool_maxsize=self.pool_size,
-                                  max_retries=0)
+            adapter: BaseAdapter = WSGIAdapter(self)
+        else:
+            adapter = CheckedHTTPAdapter(self.outbound, pool_connections=self.pool_size,
+                                         pool_maxsize=self.pool_size, max_retries=0)
+        return adapter if self.faults is None else FaultingAdapter(adapter, self.faults)
 
     def session(self, timeout: Any = None) -> requests.Session:
         session = _TimeoutSession(timeout if timeout is not None else self.timeout)

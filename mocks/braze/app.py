@@ -6,6 +6,9 @@ from flask import Flask
 
 from harness.admin import admin_blueprint
 from harness.admin_guard import AdminPolicy, guard_admin
+from harness.faults.admin import faults_blueprint
+from harness.faults.inbound import FaultLayer
+from harness.faults.rules import FaultRules
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
@@ -13,7 +16,7 @@ from harness.runtime import Runtime
 from mocks.braze.rest.admin_api import admin_api_blueprint
 from mocks.braze.rest.api import error_answer, install_error_handlers, rest_blueprint, track_fast_path
 from mocks.braze.rest.auth import DEFAULT_API_KEY
-from mocks.braze.rest.errors import admin_refusal, bad_request
+from mocks.braze.rest.errors import NOT_FOUND, BrazeError, admin_refusal, bad_request
 from mocks.braze.rest.export_api import export_blueprint
 from mocks.braze.rest.schedule_api import schedule_blueprint
 from mocks.braze.rest.series_api import series_blueprint
@@ -35,22 +38,31 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
+    faults = FaultRules("braze", runtime.journal, runtime.clock, runtime.ids)
+    runtime = runtime.with_faults(faults)
     service = BrazeService(runtime, api_key=api_key, webhook_timeout=webhook_timeout)
     app = Flask("mocks.braze")
     use_compact_json(app)
     app.extensions["braze"] = service
     app.extensions["runtime"] = runtime
+    app.extensions["faults"] = faults
     app.register_blueprint(rest_blueprint(service))
     app.register_blueprint(schedule_blueprint(service))
     app.register_blueprint(series_blueprint(service))
     app.register_blueprint(users_blueprint(service))
     app.register_blueprint(settings_blueprint(service))
     app.register_blueprint(export_blueprint(service))
-    app.register_blueprint(admin_blueprint("braze", runtime, service.reset, health=service.counts,
+    def reset() -> None:  # back to nothing: the fault rules go too
+        service.reset()
+        faults.clear()
+
+    app.register_blueprint(admin_blueprint("braze", runtime, reset, health=service.counts,
                                            bad_request=bad_request,
                                            secrets=lambda: {"api_keys": service.keys.listing()}))
     app.register_blueprint(admin_api_blueprint(service))
+    app.register_blueprint(faults_blueprint("braze", faults, bad_request, lambda rule_id: BrazeError(404, NOT_FOUND)))
     install_error_handlers(app)
-    app.wsgi_app = BodyLimit(track_fast_path(app.wsgi_app, service), max_body_bytes, error_answer)
+    app.wsgi_app = FaultLayer(BodyLimit(track_fast_path(app.wsgi_app, service), max_body_bytes, error_answer),
+                              faults, error_answer)
     guard_admin(app, admin, admin_refusal, runtime.transport)
     return app

@@ -6,13 +6,16 @@ from flask import Flask
 
 from harness.admin import admin_blueprint
 from harness.admin_guard import AdminPolicy, guard_admin
+from harness.faults.admin import faults_blueprint
+from harness.faults.inbound import FaultLayer
+from harness.faults.rules import FaultRules
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
 from mocks.sendbird.device_api import device_blueprint
-from mocks.sendbird.errors import admin_refusal, error_answer, invalid
+from mocks.sendbird.errors import admin_refusal, error_answer, invalid, not_found
 from mocks.sendbird.send_route import send_fast_path
 from mocks.sendbird.service import SendbirdService
 from mocks.sendbird.users_api import users_blueprint
@@ -37,21 +40,30 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
     runtime = runtime or Runtime.live()
     if allow_outbound is not None:
         runtime = runtime.with_outbound(coerce(allow_outbound))
+    faults = FaultRules("sendbird", runtime.journal, runtime.clock, runtime.ids)
+    runtime = runtime.with_faults(faults)
     service = SendbirdService(runtime, app_id=app_id, api_token=api_token, webhook_url=webhook_url,
                               create_unknown_users=create_unknown_users, require_access_token=require_access_token)
     app = Flask("mocks.sendbird")
     use_compact_json(app)
     app.extensions["sendbird"] = service
     app.extensions["runtime"] = runtime
+    app.extensions["faults"] = faults
     app.register_blueprint(api_blueprint(service))
     app.register_blueprint(storage_blueprint(service))
     app.register_blueprint(users_blueprint(service))
     app.register_blueprint(device_blueprint(service))
-    app.register_blueprint(admin_blueprint("sendbird", runtime, service.reset,
+    def reset() -> None:  # back to nothing: the fault rules go too
+        service.reset()
+        faults.clear()
+
+    app.register_blueprint(admin_blueprint("sendbird", runtime, reset,
                                            health=lambda: {"app_id": app_id, **service.counts()}, bad_request=invalid,
                                            secrets=lambda: {"app_id": app_id, "api_token": service.api_token}))
     app.register_blueprint(admin_extras_blueprint(service))
+    app.register_blueprint(faults_blueprint("sendbird", faults, invalid, not_found))
     install_error_handlers(app)
-    app.wsgi_app = BodyLimit(send_fast_path(app.wsgi_app, service), max_body_bytes, error_answer)
+    app.wsgi_app = FaultLayer(BodyLimit(send_fast_path(app.wsgi_app, service), max_body_bytes, error_answer),
+                              faults, error_answer)
     guard_admin(app, admin, admin_refusal, runtime.transport)
     return app

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.admin_guard import Refusal
+from harness.faults.inbound import InjectedFault
 from harness.limits import BodyTooLarge
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,24 @@ def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
         return exc.status, exc.headers, exc.body()
     if isinstance(exc, BodyTooLarge):  # Sendbird names no code for it: the one for a value over its length
         return 413, {}, SendbirdError(TOO_LONG, exc.message).body()
+    if isinstance(exc, InjectedFault):
+        return exc.status, {}, injected(exc.status).body()
     log.exception("unexpected error in the fake Sendbird", exc_info=exc)
     return 500, {}, SendbirdError(INTERNAL, "Internal server error.").body()
+
+
+# a fault rule's status in Sendbird's codes (harness.faults); 5XX and what is not listed: the internal error's
+FAULT_CODES = {401: (INVALID_API_TOKEN, "Invalid API Token."), 403: (NO_PERMISSION, "No permission."),
+               404: (INVALID_URL, "The resource identified with the URL can't be found."),
+               429: (RATE_LIMITED, "Too many requests: rate limit exceeded.")}
+
+
+def injected(status: int) -> SendbirdError:
+    """The error Sendbird answers with a fault rule's status."""
+    code, message = FAULT_CODES.get(status, (INTERNAL, "Internal server error."))
+    if 400 <= status < 500 and status not in FAULT_CODES:
+        code, message = INVALID_VALUE, "Invalid value."
+    return SendbirdError(code, message, status)
 
 
 # the guard's statuses in Sendbird's codes: a missing or wrong token, a caller that may not, a body that is not JSON

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from harness import strict_json
 from harness.fast_routes import FastRoutes, WSGIApp
+from harness.faults.inbound import InjectedFault
 from harness.limits import BodyTooLarge
 from mocks.braze.engagement.definitions import successors
 from mocks.braze.rest import errors
@@ -79,6 +80,8 @@ def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
         return exc.status, exc.headers, exc.body()
     if isinstance(exc, BodyTooLarge):
         return 413, {}, {"message": exc.message}
+    if isinstance(exc, InjectedFault):
+        return exc.status, {}, {"message": errors.fault_message(exc.status)}
     log.exception("unexpected error in the fake Braze", exc_info=exc)
     return 500, {}, {"message": errors.INTERNAL_ERROR}
 
