@@ -1,7 +1,10 @@
 """The bridge's two outbound calls, and how their answers are read.
 
 Sendbird: 429, 5XX, timeouts and connection errors are worth retrying (honouring `Retry-After` and
-`X-RateLimit-Reset`); any other 4XX will fail the same way again, so it goes to the dead letters.
+`X-RateLimit-Reset`); any other 4XX will fail the same way again, so it goes to the dead letters. A failure
+after the request left (no answer in time, a connection broken once made, an answer cut short) is `unknown`:
+Sendbird takes no idempotency key, so the send may have taken effect, and the caller checks before it sends
+again (`bridge.recovery`).
 Braze `/users/track`: the same split, and `X-RateLimit-Remaining`/`Reset` tell when to slow down.
 Every `requests` exception is a failed call with a reason, never an exception out of a background task:
 one that says the call could not be made (a bad URL or header, or a target the outbound policy refuses)
@@ -17,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 
 from harness.outbound import OutboundRefused
 from harness.transport import Client
@@ -38,6 +42,7 @@ class CallResult:
     wait_seconds: float | None = None  # what the server asked for, if anything
     body: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    unknown: bool = False  # the request left and its answer was lost: it may have taken effect
 
 
 def _retry_after(value: str | None, now: datetime) -> float | None:
@@ -84,13 +89,17 @@ def call(client: Client, method: str, url: str, now: datetime, timeout: Any, ok_
         response = client.request(method, url, timeout=timeout, **kwargs)
     except OutboundRefused as exc:  # refused before any connection, and refused again next time
         return CallResult(False, False, None, str(exc))
-    except requests.Timeout:
-        return CallResult(False, True, None, "timeout")
+    except requests.ConnectTimeout:  # never connected: nothing was sent
+        return CallResult(False, True, None, "connect timeout")
+    except requests.Timeout:  # sent, and no answer in time
+        return CallResult(False, True, None, "timeout: no answer in time", unknown=True)
     except requests.ConnectionError as exc:
-        return CallResult(False, True, None, f"connection error: {exc}")
+        return CallResult(False, True, None, f"connection error: {exc}", unknown=not _never_connected(exc))
     except UNCALLABLE as exc:
         return CallResult(False, False, None, f"invalid request: {type(exc).__name__}: {exc}")
-    except requests.RequestException as exc:  # e.g. a body cut short: worth another try
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        return CallResult(False, True, None, f"answer broken off: {exc}", unknown=True)
+    except requests.RequestException as exc:
         return CallResult(False, True, None, f"request failed: {type(exc).__name__}: {exc}")
     body = _read(response)
     headers = dict(response.headers)
@@ -100,6 +109,20 @@ def call(client: Client, method: str, url: str, now: datetime, timeout: Any, ok_
     reason = f"HTTP {response.status_code}: {body.get('message') or body.get('raw') or response.reason}"
     return CallResult(False, retriable, response.status_code, reason, _server_wait(response.headers, now), body,
                       headers)
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """A connection that could not be made (refused, unresolvable): the request never left. A connection that
+    broke once made (reset, closed with no answer) may have carried it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, NewConnectionError | NameResolutionError):
+            return True
+        cause = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else cause.__cause__ \
+            if cause.__cause__ is not cause else None
+        if isinstance(cause, MaxRetryError):
+            cause = cause.reason
+    return False
 
 
 def named_receivers(message: str, receivers: list[str]) -> list[str]:

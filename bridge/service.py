@@ -258,6 +258,8 @@ class Bridge:
                 self._sent(rows, mode, result.body["notification_id"], result.body.get("created_at"))
             elif result.ok:
                 self._failed(rows, mode, CallResult(False, False, result.status, "Sendbird answered without an id"))
+            elif result.unknown:
+                self._send_unanswered(rows, result)
             else:
                 self._failed(rows, mode, result)
         except Exception as exc:
@@ -587,6 +589,18 @@ class Bridge:
         else:
             self._task_error("send", exc, message_ids=ids, action="dead letter")
             self.bury(rows, mode, reason)
+
+    def _send_unanswered(self, rows: list[WebhookRow], result: CallResult) -> None:
+        """The request left and its answer was lost (a timeout, a connection broken, an answer cut short): the
+        send may have reached Sendbird, which takes no idempotency key, so the feed is asked before any resend."""
+        ids = [r.message_id for r in rows]
+        self.metrics.retries.labels(target="sendbird").inc(len(rows))
+        for row in rows:
+            self.journal("sendbird.unknown", row.trace_id, message_id=row.message_id, attempt=row.attempts,
+                         reason=result.reason)
+        self.outbox.to_checking(ids, self.now())
+        for message_id in ids:
+            self.plan_next_step(message_id)
 
     def _send_outcome_lost(self, rows: list[WebhookRow], exc: Exception) -> None:
         """The send broke after its request left: it may have reached Sendbird, so sending it again on a

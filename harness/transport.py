@@ -138,6 +138,7 @@ class WSGIAdapter(BaseAdapter):
             finally:
                 if hasattr(result, "close"):
                     result.close()
+            _check_length(captured["headers"], response._content, request)
         status = captured["status"]
         code, _, reason = status.partition(" ")
         response.status_code = int(code)
@@ -154,6 +155,16 @@ class WSGIAdapter(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+def _check_length(headers: list[tuple[str, str]], body: bytes, request: requests.PreparedRequest) -> None:
+    """A body shorter than its declared length is what a socket gives when the connection breaks mid-answer;
+    requests raises then, and so does this transport (a fault rule's `malformed` sends such answers)."""
+    declared = next((value for name, value in headers if name.lower() == "content-length"), None)
+    if declared is not None and declared.isdigit() and len(body) < int(declared):
+        raise requests.exceptions.ChunkedEncodingError(
+            f"Connection broken: IncompleteRead({len(body)} bytes read, {int(declared) - len(body)} more expected)",
+            request=request)
 
 
 def _chain(first: bytes, rest: Iterator[bytes], original: Iterable[bytes]):

@@ -9,7 +9,8 @@ request through. In-process (simulated runs, tests) there is no connection and n
   `requests.ReadTimeout` or `requests.ConnectionError`;
 - latency is recorded, not waited: a simulated call takes no time. A latency at or past the caller's read
   timeout is that timeout, after the request was processed (the late answer a client gave up on);
-- malformed runs the request and cuts the answer's body in half.
+- malformed runs the request and sends half the answer's body under its full Content-Length, which the
+  simulated transport reads as a socket would: a connection broken mid-answer (`ChunkedEncodingError`).
 `/_admin` is never faulted: the rules must stay removable.
 """
 
@@ -114,10 +115,10 @@ class FaultLayer:
                 result.close()
         if late:
             raise NoAnswer("hang", firing.rule.id, processed=True)
-        cut = truncated(payload)
+        cut = truncated(payload)  # under the full length: the caller reads a connection broken mid-answer
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         status = f"{firing.status} {_phrase(firing.status)}" if firing.status else captured["status"]
-        start_response(status, [*headers, ("Content-Length", str(len(cut)))])
+        start_response(status, [*headers, ("Content-Length", str(len(payload))), ("Connection", "close")])
         return [cut]
 
 

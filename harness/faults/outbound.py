@@ -7,7 +7,8 @@ its adapter (in-process or real HTTP alike):
 - `hang`: `requests.ReadTimeout` at once. The wait is not spent: a synchronous caller could only spend it
   holding its thread, so a rule that must cost time goes on the service that answers (an inbound rule);
 - another status: an answer with that status and the rule's headers, synthesised; the call is not made;
-- `malformed`: the call is made and its body cut in half.
+- `malformed`: the call is made and its answer breaks off (`requests.exceptions.ChunkedEncodingError`, as a
+  connection broken mid-answer reads), so the caller cannot know whether it took effect.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from harness.faults.inbound import NoAnswer, truncated
+from harness.faults.inbound import NoAnswer
 from harness.faults.rules import FaultRules, Subject
 
 CONNECTION_ERROR = 599  # what Braze's activity log calls a connection error; no server answers it
@@ -50,11 +51,9 @@ class FaultingAdapter(BaseAdapter):
             return _answer(request, firing.status or 500, firing.headers,
                            f"fault rule {firing.rule.id}: {firing.status}".encode())
         response = self.inner.send(request, *args, **kwargs)  # malformed: the call is made, its answer cut
-        response._content = truncated(response.content)
-        response.headers["Content-Length"] = str(len(response._content))
-        if firing.status is not None:
-            response.status_code = firing.status
-        return response
+        response.close()
+        raise requests.exceptions.ChunkedEncodingError(
+            f"Connection broken: IncompleteRead (fault rule {firing.rule.id})", request=request)
 
     def close(self) -> None:
         self.inner.close()

@@ -290,20 +290,43 @@ def test_after_20_attempts_the_webhook_is_a_dead_letter_and_backoff_is_capped(ou
     assert len(out.sendbird.calls) == MAX_ATTEMPTS == 20
 
 
-@pytest.mark.parametrize("error", [requests.ConnectionError("connection refused"),
-                                   requests.exceptions.ReadTimeout("read timed out"),
-                                   requests.exceptions.ConnectTimeout("connect timed out")],
-                         ids=["connection-error", "read-timeout", "connect-timeout"])
-def test_connection_errors_and_timeouts_are_retried(out: Outbound, error: Exception):
+def _refused() -> requests.ConnectionError:
+    """What requests raises when nothing listens: the request never left."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    return requests.ConnectionError(MaxRetryError(None, SEND_URL, NewConnectionError(None, "Connection refused")))
+
+
+NEVER_CONNECTED = [(_refused(), "connection error"),
+                   (requests.exceptions.ConnectTimeout("connect timed out"), "connect timeout")]
+UNANSWERED = [(requests.ConnectionError("connection reset by peer"), "connection error"),
+              (requests.exceptions.ReadTimeout("read timed out"), "no answer in time")]
+
+
+@pytest.mark.parametrize(("error", "expected"), NEVER_CONNECTED, ids=["connection-refused", "connect-timeout"])
+def test_a_call_that_never_connected_is_simply_retried(out: Outbound, error: Exception, expected: str):
     out.sendbird.then(error, error)
     out.accept("realtime", webhook_body("m1"))
     out.run()
     assert len(out.sendbird.calls) == 3
     assert out.state("m1") == "sent"
     reasons = [r["reason"] for r in out.journal("sendbird.retry")]
-    assert len(reasons) == 2
-    expected = "timeout" if isinstance(error, requests.Timeout) else "connection error"
-    assert all(expected in reason for reason in reasons)
+    assert len(reasons) == 2 and all(expected in reason for reason in reasons)
+    assert out.journal("sendbird.unknown") == []
+
+
+@pytest.mark.parametrize(("error", "expected"), UNANSWERED, ids=["connection-reset", "read-timeout"])
+def test_a_call_that_left_without_an_answer_is_checked_in_the_feed_before_it_is_sent_again(
+        out: Outbound, error: Exception, expected: str):
+    """Sendbird takes no idempotency key: after a timeout or a broken connection the send may have arrived."""
+    out.sendbird.then(error, error)
+    out.accept("realtime", webhook_body("m1"))
+    out.run()
+    assert len(out.sendbird.calls) == 3  # each time the feed said absent, so it was sent again
+    assert out.state("m1") == "sent"
+    reasons = [r["reason"] for r in out.journal("sendbird.unknown")]
+    assert len(reasons) == 2 and all(expected in reason for reason in reasons)
+    assert len(out.journal("recovery.absent")) == 2 and out.journal("sendbird.retry") == []
 
 
 @pytest.mark.parametrize(("seconds", "expected"), [(None, (3.05, 30.0)), (1.5, (1.5, 1.5)), (60.0, (3.05, 60.0))])

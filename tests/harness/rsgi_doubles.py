@@ -95,6 +95,9 @@ class Proto:
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.status, self.headers, self.payload = status, list(headers), bytes(body)
 
+    def response_empty(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.status, self.headers, self.payload = status, list(headers), b""
+
     def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Transport:
         self.status, self.headers = status, list(headers)
         self.transport = self.transport or Transport()

@@ -18,7 +18,8 @@ Braze documents the rules but not the numbers; the harness's choices:
   429 (UTC epoch seconds, Braze's own meaning; a value below 10^9 is read as seconds to wait),
   can lengthen a wait, never shorten it. A retry that would land after its window is not made:
   the delivery fails.
-- A connection failure, a connect timeout included, is 599; a response that does not arrive
+- A connection failure, a connect timeout included, is 599, and so is a connection that breaks mid-answer (a
+  body cut short); a response that does not arrive
   within `timeout` is recorded as 408 (it counts toward the unhealthy-host detector, as a 408 does).
 - Redirects are not followed: the 3xx itself is the (failed) outcome.
 - Targets obey the service's outbound policy (`harness.outbound`, `--allow-outbound`; loopback only by
@@ -315,6 +316,10 @@ class WebhookDispatcher:
             return _Result(None, str(exc), source=SOURCE_BRAZE)
         except requests.ConnectionError as exc:  # ConnectTimeout is one too: the host was never reached
             return _Result(CONNECTION_ERROR_STATUS, f"connection error: {exc}", retriable=True,
+                           source=SOURCE_UNREACHABLE)
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            # the connection broke mid-answer: no usable answer, as a connection that never opened
+            return _Result(CONNECTION_ERROR_STATUS, f"connection broken mid-answer: {exc}", retriable=True,
                            source=SOURCE_UNREACHABLE)
         except requests.Timeout as exc:
             self._count_failure(delivery, TIMEOUT_STATUS)
