@@ -23,8 +23,8 @@ Fault rules (the app's `harness.faults.inbound.FaultLayer`) are applied here, ah
 `/_admin`, because only here can a delay or a hang hold no thread (a timer on the loop): latency waits on a timer
 then serves the request; a hang waits until the client gives up; a status is the service's own error answer;
 malformed sends the answer's status and headers and half its body, then closes the connection; drop, which RSGI
-cannot do exactly (granian has no way to close a connection without an answer), sends the status line and
-closes before any byte of the declared body: the client's connection breaks with nothing it can use.
+cannot do exactly (granian has no way to close a connection without an answer), sends the status line and one
+byte of the two it declares, then closes: the client's connection breaks with nothing it can use.
 On shutdown (`shutdown()`, from the server's signal handler) open streams end and websockets close going
 away (1001), so the server stops within its grace period instead of waiting for clients that never leave.
 """
@@ -215,8 +215,9 @@ class Gateway:
             await self._wait(None, proto)
             proto.response_empty(499, [])
         elif firing.kind == "drop":
-            transport = proto.response_stream(200, [("Content-Length", "1"), ("Connection", "close")])
-            del transport  # nothing is sent: the connection closes short of the declared body
+            # one byte of two, sent: with nothing sent, the server may end the answer as an empty body instead
+            transport = proto.response_stream(200, [("Content-Length", "2"), ("Connection", "close")])
+            await transport.send_bytes(b" ")
         elif firing.kind == "status":
             proto.response_bytes(*fault_answer(firing, self.fault_errors))
         elif firing.kind == "malformed":
