@@ -92,6 +92,12 @@ class Namespace:
                 recipients["segment"] = self(recipients["segment"])
             if recipients["users"] is not None:
                 recipients["users"] = [self(user) for user in recipients["users"]]
+        for fault in data["faults"]:  # a rule about one of the scenario's users or templates: about the run's
+            match = fault["match"]
+            if match.get("user") is not None:
+                match["user"] = self(match["user"])
+            if match.get("template") in keys:
+                match["template"] = self(match["template"])
         for expectation in data["expectations"]:  # checked against the original scenario; kept valid here
             if expectation.get("content") is not None:
                 expectation["content"]["template"] = self(expectation["content"]["template"])
@@ -159,6 +165,7 @@ class OwnRecords:
 
     prefix: str
     traces: set[str] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)  # the fault rules the run added: their records are its own
 
     def take(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         kept = []
@@ -168,6 +175,6 @@ class OwnRecords:
                 if trace is not None:
                     self.traces.add(trace)
                 kept.append(rec)
-            elif trace is not None and trace in self.traces:
+            elif (trace is not None and trace in self.traces) or rec.get("rule") in self.rules:
                 kept.append(rec)
         return kept
