@@ -149,8 +149,15 @@ class Namespace:
         as in the scenario."""
         if not self.prefix:
             return records
-        return [{**rec, **{key: self.strip(rec[key]) for key in OWNED_FIELDS if isinstance(rec.get(key), str)}}
-                for rec in records]
+        return [self._plain(rec) for rec in records]
+
+    def _plain(self, rec: dict[str, Any]) -> dict[str, Any]:
+        plain = {**rec, **{key: self.strip(rec[key]) for key in OWNED_FIELDS if isinstance(rec.get(key), str)}}
+        match = rec.get("match")  # a fault rule's (`fault.added`): the user or template it was renamed to match
+        if isinstance(match, dict):
+            plain["match"] = {**match, **{key: self.strip(match[key]) for key in ("user", "template")
+                                          if isinstance(match.get(key), str)}}
+        return plain
 
 
 NO_NAMESPACE = Namespace()
