@@ -80,8 +80,9 @@ def faults_section(records: Iterable[dict[str, Any]], hops: Hops) -> dict[str, A
         if what is None:
             continue
         trace = rec.get("trace_id")
-        named = next((m for m in RULE_ID.findall(f"{rec.get('reason') or ''} {rec.get('error') or ''}")
-                      if m in rules), None)
+        # a rule named before its own records is still that rule: live, each service's clock (and so the
+        # order of the merged records) may run a little apart from the others'
+        named = next(iter(RULE_ID.findall(f"{rec.get('reason') or ''} {rec.get('error') or ''}")), None)
         pending = unclaimed.get(trace) if trace is not None else None
         if named is not None and pending and named in pending:
             pending.remove(named)
@@ -89,7 +90,7 @@ def faults_section(records: Iterable[dict[str, Any]], hops: Hops) -> dict[str, A
             named = pending.popleft()
         if named is None:
             continue
-        rule = rules[named]
+        rule = rules.setdefault(named, _Rule(named))
         rule.caused[what] += 1
         if trace is not None:
             rule.traces.setdefault(trace)

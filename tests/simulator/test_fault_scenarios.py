@@ -183,3 +183,14 @@ def test_a_consequence_goes_to_the_rule_it_names_else_to_the_oldest_unclaimed_fi
     assert (rule_b["retries"], rule_b["dead_letters"], rule_b["traces"], rule_b["lost"]) == (1, 1, 1, 1)
     assert section["added_latency_ms"] == {"bridge": {"firings": 1, "sum": 40.0, "mean": 40.0}}
     assert faults_section([record("webhook.attempt", "braze", "t1", outcome="retry")], {}) is None
+
+
+def test_a_retry_that_names_its_rule_counts_even_when_it_sorts_before_the_firing():
+    """Live, the services' clocks may run a little apart: the bridge's retry can carry an earlier time."""
+    c = "fault-cccccccccccc"
+    records = [record("sendbird.retry", "bridge", "t1", reason=f"HTTP 503: Internal server error. (fault rule {c})"),
+               record("fault.fired", "sendbird", None, rule=c, name="late", effect="status", status=503)]
+    section = faults_section(records, {"t1": {"accept": 1, "delivered": 2}})
+    assert list(section["rules"]) == ["late"]
+    assert section["rules"]["late"]["service"] == "sendbird"
+    assert (section["rules"]["late"]["retries"], section["rules"]["late"]["delivered"]) == (1, 1)
