@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import click
 import requests
@@ -133,7 +134,8 @@ def rule_body(*, path: str | None = None, method: str | None = None, user: str |
 def _session(ctx: click.Context, admin_token: str | None) -> requests.Session:
     """The root context's `obj["session"]` when a caller gives one (tests route it in-process), else a
     plain session; either sends the admin token on admin paths."""
-    given = (ctx.find_root().obj or {}).get("session") if isinstance(ctx.find_root().obj, dict) else None
+    obj = ctx.find_root().obj
+    given = obj.get("session") if isinstance(obj, dict) else None
     session = given or requests.Session()
     if given is None:
         session.trust_env = False  # loopback services: proxy variables would only misroute the call
@@ -267,10 +269,11 @@ def _clock(at: str | None, default: str) -> str:
 
 
 def window_text(rule: Mapping[str, Any]) -> str:
+    """`09:00:05-09:00:35` on the service's clock (from its creation when it gave no start); `always`."""
     start, end = rule.get("start"), rule.get("end")
     if start is None and end is None:
         return "always"
-    return f"{_clock(start, 'now')}-{_clock(end, 'removed')}"
+    return f"{_clock(start or rule.get('created_at'), 'now')}-{_clock(end, 'removed')}"
 
 
 def limits_text(rule: Mapping[str, Any]) -> str:
@@ -333,7 +336,7 @@ def clear(ctx: click.Context, service: str | None, rule_id: str | None, admin_to
     session = _session(ctx, admin_token)
     urls = _urls(braze_url, sendbird_url, bridge_url)
     for name in (service,) if service else SERVICES:
-        path = "/_admin/faults" + (f"/{requests.utils.quote(rule_id, safe='')}" if rule_id else "")
+        path = "/_admin/faults" + (f"/{quote(rule_id, safe='')}" if rule_id else "")
         response = _call(session, name, urls[name], "DELETE", path)
         if rule_id and response.status_code == 404:
             continue
