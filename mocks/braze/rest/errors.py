@@ -236,9 +236,3 @@ SUBSCRIPTION_BOTH_QUERY = "Submitting both an email address and phone number wit
 SUBSCRIPTION_LIMIT = "'limit' must be an integer from 1 to 100 and 'offset' a non-negative integer"
 SUBSCRIPTION_TRACK_VALUE = ("'subscription_groups' must be an array of {\"subscription_group_id\", "
                             "\"subscription_state\": \"subscribed\"|\"unsubscribed\"}")
-
-
-def fault_message(status: int) -> str:
-    """What Braze answers with a fault rule's status (harness.faults), from this table."""
-    return {401: INVALID_API_KEY.format(key="(fault rule)"), 403: ACCESS_DENIED, 404: NOT_FOUND,
-            429: RATE_LIMITED}.get(status, INTERNAL_ERROR if status >= 500 else BAD_REQUEST)
