@@ -78,6 +78,8 @@ class LogNormalLatency(_Strict):
     sigma: Annotated[float, Field(ge=0, le=5)]
 
 
+Fixed, Uniform, LogNormal = FixedLatency, UniformLatency, LogNormalLatency  # their first names, for importers
+
 Latency = Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)] | Annotated[
     FixedLatency | UniformLatency | LogNormalLatency, Field(discriminator="distribution")]
 
