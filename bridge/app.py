@@ -76,7 +76,7 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     app.register_blueprint(admin_extras_blueprint(bridge))
     app.register_blueprint(outbox_views_blueprint(outbox))
     app.register_blueprint(faults_blueprint("bridge", faults, lambda message: BridgeError(INVALID_VALUE, message),
-                                            lambda rule_id: BridgeError(NOT_FOUND, f'"{rule_id}" not found.')))
+                                            lambda rule_id: BridgeError(NOT_FOUND, f'"{rule_id}" not found.', 404)))
     install_error_handlers(app)
     app.wsgi_app = FaultLayer(BodyLimit(intake_fast_path(app.wsgi_app, bridge), max_body_bytes, error_answer),
                               faults, error_answer)

@@ -22,12 +22,14 @@ from typing import Any
 import requests
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 
+from harness.faults.inbound import FAULT_HEADER
 from harness.outbound import OutboundRefused
 from harness.transport import Client
 
 CONNECT_TIMEOUT = 3.05
 SENDBIRD_READ_TIMEOUT = 30.0
 BRAZE_TIMEOUT = (CONNECT_TIMEOUT, 30.0)
+FAULT_NOTE = re.compile(r"fault rule fault-[0-9a-f]+")  # how the harness names a rule in the errors it raises
 # requests could not even make these calls: the same call fails the same way again
 UNCALLABLE = (requests.exceptions.URLRequired, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
               requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader, requests.exceptions.InvalidJSONError)
@@ -91,8 +93,8 @@ def call(client: Client, method: str, url: str, now: datetime, timeout: Any, ok_
         return CallResult(False, False, None, str(exc))
     except requests.ConnectTimeout:  # never connected: nothing was sent
         return CallResult(False, True, None, "connect timeout")
-    except requests.Timeout:  # sent, and no answer in time
-        return CallResult(False, True, None, "timeout: no answer in time", unknown=True)
+    except requests.Timeout as exc:  # sent, and no answer in time
+        return CallResult(False, True, None, "timeout: no answer in time" + _fault_note(str(exc)), unknown=True)
     except requests.ConnectionError as exc:
         return CallResult(False, True, None, f"connection error: {exc}", unknown=not _never_connected(exc))
     except UNCALLABLE as exc:
@@ -107,6 +109,8 @@ def call(client: Client, method: str, url: str, now: datetime, timeout: Any, ok_
         return CallResult(True, False, response.status_code, "ok", _server_wait(response.headers, now), body, headers)
     retriable = response.status_code == 429 or response.status_code >= 500
     reason = f"HTTP {response.status_code}: {body.get('message') or body.get('raw') or response.reason}"
+    if response.headers.get(FAULT_HEADER):  # a harness fault rule answered: the journal's reason says which
+        reason += f" (fault rule {response.headers[FAULT_HEADER]})"
     return CallResult(False, retriable, response.status_code, reason, _server_wait(response.headers, now), body,
                       headers)
 
@@ -123,6 +127,12 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
         if isinstance(cause, MaxRetryError):
             cause = cause.reason
     return False
+
+
+def _fault_note(error: str) -> str:
+    """` (fault rule fault-...)` when a harness fault rule caused `error` (it names itself), else ''."""
+    found = FAULT_NOTE.search(error)
+    return f" ({found.group(0)})" if found else ""
 
 
 def named_receivers(message: str, receivers: list[str]) -> list[str]:

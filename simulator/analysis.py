@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simulator.content import TEMPLATE_KINDS, Content
+from simulator.fault_report import faults_section
 from simulator.scenario import Expectation
 
 FUNNEL = ("audience", "webhooks", "accepted", "notifications", "sent_events", "read", "read_events", "conversions")
@@ -244,6 +245,9 @@ def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mod
         "reads_over_time": reads_over_time(trail, start, end),
         "journal_records": len(records),
     }
+    faults = faults_section(records, trail.times)
+    if faults is not None:  # a run without fault rules keeps the report it always had
+        report["faults"] = faults
     content_results = iter(content.expectation_results())
     report["expectations"] = [next(content_results) if e.content is not None else check(e, report)
                               for e in scenario.expectations]

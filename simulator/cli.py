@@ -20,6 +20,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from harness.admin_client import admin_headers
 from harness.admin_guard import SHARED_TOKEN_ENV, TOKEN_HEADER
 from harness.outbound import ALLOW_FLAG, ALLOW_HELP, OutboundPolicy
+from simulator.cli_options import UNREACHABLE, admin_token_option, service_options
+from simulator.fault_cli import fault
 from simulator.runner import LIVE_DEFAULTS, Endpoints, RunError
 
 console = Console()
@@ -44,18 +46,6 @@ def _live_endpoints(allow_outbound: str, braze_url: str, sendbird_url: str, brid
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=flag) from None
     return policy, _endpoints(braze_url, sendbird_url, bridge_url, admin_token)
-
-
-def admin_token_option(fn):
-    """`--admin-token`: what the services' /_admin requires in X-Admin-Token when they were started with one."""
-    return click.option("--admin-token", default=None, envvar=SHARED_TOKEN_ENV, show_envvar=True,
-                        help=f"the services' admin token, sent as {TOKEN_HEADER} on admin calls")(fn)
-
-
-def service_options(fn):
-    fn = click.option("--bridge-url", default=LIVE_DEFAULTS.bridge, show_default=True)(fn)
-    fn = click.option("--sendbird-url", default=LIVE_DEFAULTS.sendbird, show_default=True)(fn)
-    return click.option("--braze-url", default=LIVE_DEFAULTS.braze, show_default=True)(fn)
 
 
 @click.group(help="Local harness for Braze <-> Sendbird Notifications.")
@@ -271,9 +261,6 @@ def users() -> None:
     pass
 
 
-UNREACHABLE = 3  # exit code of a command whose service does not answer
-
-
 def _call_braze(braze_url: str, method: str, path: str, **kwargs) -> requests.Response:
     """One request to the fake Braze; one line and exit code 3 when it cannot be reached."""
     try:
@@ -338,6 +325,9 @@ def quickstart() -> None:
     from simulator.quickstart import run as run_quickstart
 
     sys.exit(run_quickstart())
+
+
+cli.add_command(fault)
 
 
 def main() -> None:

@@ -162,6 +162,7 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
             runtime.scheduler.wait_until(run.start + (end - run.start) * i / STEPS)
             progress(i / STEPS, f"clock {runtime.clock.now():%H:%M:%S}")
         stop.set()
+        owner.rules.update(rule for _, rule in run.fault_rules)  # their records are the run's, trace or none
         progress(1.0, "waiting for the run's notifications in flight")
 
         def devices_done() -> bool:  # read pending first: the stream may end in between, never the reverse
@@ -186,4 +187,5 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
         report["run_id"] = namespace.run_id
         return report
     finally:
+        run.remove_faults()
         runtime.close()

@@ -17,6 +17,8 @@ from mocks.braze.engagement.campaigns import CampaignStats
 from mocks.braze.engagement.canvases import EVERYONE_ELSE
 from simulator.analysis import FUNNEL, HOPS, RATIOS, Trail, percentiles
 from simulator.content import TEMPLATE_STATS, VARIABLE_STATS
+from simulator.fault_report import LATENCY_STATS as FAULT_LATENCY_STATS
+from simulator.fault_report import RULE_STATS, TOTALS
 from simulator.references import Finding, Parts, entries, get, names, placeholders, text
 
 
@@ -55,6 +57,13 @@ def metric_paths(data: Any) -> set[str]:
         known |= {f"canvases.{cid}.{stat}" for stat in CANVAS_STATS}
         known |= {f"canvases.{cid}.steps.{sid}.{stat}" for _, step in entries(get(canvas, "steps"))
                   if (sid := text(get(step, "id"))) for stat in step_stats(step)}
+    faults = entries(get(data, "faults"))
+    if faults:  # the section is there when a rule acted; rules by name, the latency they added by service
+        known |= {f"faults.{stat}" for stat in TOTALS}
+        known |= {f"faults.rules.{name}.{stat}" for _, f in faults if (name := text(get(f, "name")))
+                  for stat in RULE_STATS}
+        known |= {f"faults.added_latency_ms.{service}.{stat}" for _, f in faults
+                  if (service := text(get(f, "service"))) for stat in FAULT_LATENCY_STATS}
     for key, template in parts.templates.items():
         variables = placeholders(get(template, "ui_template")) | {
             name for _, spec in entries(get(template, "variable_schema")) if (name := text(get(spec, "key")))}

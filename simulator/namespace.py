@@ -92,6 +92,12 @@ class Namespace:
                 recipients["segment"] = self(recipients["segment"])
             if recipients["users"] is not None:
                 recipients["users"] = [self(user) for user in recipients["users"]]
+        for fault in data["faults"]:  # a rule about one of the scenario's users or templates: about the run's
+            match = fault["match"]
+            if match.get("user") is not None:
+                match["user"] = self(match["user"])
+            if match.get("template") in keys:
+                match["template"] = self(match["template"])
         for expectation in data["expectations"]:  # checked against the original scenario; kept valid here
             if expectation.get("content") is not None:
                 expectation["content"]["template"] = self(expectation["content"]["template"])
@@ -143,8 +149,15 @@ class Namespace:
         as in the scenario."""
         if not self.prefix:
             return records
-        return [{**rec, **{key: self.strip(rec[key]) for key in OWNED_FIELDS if isinstance(rec.get(key), str)}}
-                for rec in records]
+        return [self._plain(rec) for rec in records]
+
+    def _plain(self, rec: dict[str, Any]) -> dict[str, Any]:
+        plain = {**rec, **{key: self.strip(rec[key]) for key in OWNED_FIELDS if isinstance(rec.get(key), str)}}
+        match = rec.get("match")  # a fault rule's (`fault.added`): the user or template it was renamed to match
+        if isinstance(match, dict):
+            plain["match"] = {**match, **{key: self.strip(match[key]) for key in ("user", "template")
+                                          if isinstance(match.get(key), str)}}
+        return plain
 
 
 NO_NAMESPACE = Namespace()
@@ -159,6 +172,7 @@ class OwnRecords:
 
     prefix: str
     traces: set[str] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)  # the fault rules the run added: their records are its own
 
     def take(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         kept = []
@@ -168,6 +182,6 @@ class OwnRecords:
                 if trace is not None:
                     self.traces.add(trace)
                 kept.append(rec)
-            elif trace is not None and trace in self.traces:
+            elif (trace is not None and trace in self.traces) or rec.get("rule") in self.rules:
                 kept.append(rec)
         return kept

@@ -132,7 +132,8 @@ def check(data: Any, run_for_default: float) -> list[Finding]:
     """Every cross-reference problem of a scenario (`run_for_default`: the run length when it says none)."""
     parts = Parts.read(data)
     return [*_duplicates(data), *_messages(parts), *_segments_in_audiences(data, parts),
-            *_timeline(data, parts, run_for_default), *_content_expectations(data, parts)]
+            *_timeline(data, parts, run_for_default), *_faults(data, parts, run_for_default),
+            *_content_expectations(data, parts)]
 
 
 def _duplicates(data: Any) -> Iterator[Finding]:
@@ -232,6 +233,28 @@ def _timeline(data: Any, parts: Parts, run_for_default: float) -> Iterator[Findi
             yield Finding(("timeline", i, "at"), f"at {_shown(get(item, 'at'), at)} is not before the end of the run, "
                           f"run_for {_shown(get(data, 'run_for'), run_for)}: it would never happen",
                           "move it earlier or make `run_for` longer")
+
+
+def _faults(data: Any, parts: Parts, run_for_default: float) -> Iterator[Finding]:
+    """A fault after the end of the run never acts; two faults of one name would be one line of the report."""
+    run_for = run_for_default if get(data, "run_for") is None else _duration(get(data, "run_for"))
+    seen: set[str] = set()
+    for i, item in entries(get(data, "faults")):
+        name = text(get(item, "name"))
+        if name in seen:
+            yield Finding(("faults", i, "name"), f"a second fault named {name!r}", "give each fault its own `name`")
+        if name is not None:
+            seen.add(name)
+        at = _duration(get(item, "at")) if get(item, "at") is not None else 0.0
+        if at is not None and run_for is not None and at >= run_for:
+            yield Finding(("faults", i, "at"), f"at {_shown(get(item, 'at'), at)} is not before the end of the run, "
+                          f"run_for {_shown(get(data, 'run_for'), run_for)}: it would never act",
+                          "move it earlier or make `run_for` longer")
+        template = text(get(item, "match", "template"))
+        if template is not None and template not in parts.templates:
+            yield Finding(("faults", i, "match", "template"), f"matches unknown Sendbird template {template!r}",
+                          suggest(template, set(parts.templates), "templates") + " (a run creates only these)",
+                          "warning")
 
 
 def _content_expectations(data: Any, parts: Parts) -> Iterator[Finding]:

@@ -24,6 +24,9 @@ from simulator.reports import (
     expectation_message,
     expectation_subject,
     expectation_title,
+    fault_latency_text,
+    fault_rows,
+    faults_summary,
     format_ms,
     format_number,
     format_ratio,
@@ -59,7 +62,7 @@ svg{width:100%;height:auto;font-size:11px}svg text{fill:#374151}svg text.muted{f
 def render_html(report: Mapping[str, Any]) -> str:
     scenario = str(report.get("scenario", ""))
     body = "".join((_header(report), _expectations(report), _funnel(report), _content(report), _latency(report),
-                    _reads(report), _campaigns(report), _canvases(report), _checks(report)))
+                    _reads(report), _campaigns(report), _canvases(report), _faults(report), _checks(report)))
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>bsim: {escape(scenario)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n")
@@ -335,6 +338,29 @@ def _canvases(report: Mapping[str, Any]) -> str:
         table = _table(["step", "name", "type", *columns], rows, numeric_from=3) if rows else _empty("No steps.")
         parts.append(f"<h3>{escape(cid)}</h3>\n<p class=\"muted\">{escape(summary)}</p>\n{table}")
     return _section("Canvases", "".join(parts))
+
+
+FAULT_TILES = (("fired", "firings"), ("retries", "retries"), ("dead_letters", "dead letters"),
+               ("delivered", "touched and delivered"), ("lost", "touched and lost"))
+
+
+def _faults(report: Mapping[str, Any]) -> str:
+    """Each fault rule, how often it fired and what it caused; no section at all for a run without faults."""
+    faults = report.get("faults")
+    if not faults:
+        return ""
+    tiles = "".join(f'<div class="tile{" bad" if key in ("dead_letters", "lost") and faults.get(key) else ""}">'
+                    f"<b>{escape(format_number(faults.get(key, 0)))}</b>{escape(label)}</div>"
+                    for key, label in FAULT_TILES)
+    rows = [f"<tr><td>{escape(service)}</td><td>{escape(key)}</td><td>{escape(effect)}</td><td>{escape(window)}</td>"
+            + "".join(_cell(rule.get(c)) for c in ("fired", "traces", "retries", "dead_letters", "delivered", "lost"))
+            + f'<td class="n">{escape(format_ms(rule.get("added_latency_ms")))}</td></tr>\n'
+            for service, key, effect, window, rule in fault_rows(report)]
+    table = _table(["service", "rule", "effect", "window", "fired", "touched", "retries", "dead letters",
+                    "delivered", "lost", "added latency"], rows, numeric_from=4)
+    latency = fault_latency_text(report)
+    return _section("Faults", f"{tiles}\n<p>{escape(faults_summary(report))}.</p>\n{table}"
+                    + (f'<p class="muted">Added latency: {escape(latency)}.</p>\n' if latency else ""))
 
 
 def _checks(report: Mapping[str, Any]) -> str:

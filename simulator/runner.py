@@ -10,6 +10,7 @@ namespace (`simulator.namespace`) and its report names them as the scenario does
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -103,6 +104,7 @@ class Run:
         self.sendbird_auth = {"Api-Token": ends.sendbird_token}
         self.users: list[SimUser] = []
         self.start = runtime.clock.now()
+        self.fault_rules: list[tuple[str, str]] = []  # (service, rule id) of the faults the run added
 
     # -- HTTP -------------------------------------------------------------------------------------
     def _call(self, method: str, url: str, what: str, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
@@ -203,9 +205,31 @@ class Run:
 
     # -- the timeline -----------------------------------------------------------------------------
     def schedule_timeline(self) -> None:
+        """The faults first, so a rule and an action at one time act in that order."""
+        for index, fault in enumerate(self.world.faults):
+            self.runtime.scheduler.at(self.start + timedelta(seconds=fault.at), self._add_fault, index,
+                                      name="simulator.fault")
         for index, item in enumerate(self.world.timeline):
             self.runtime.scheduler.at(self.start + timedelta(seconds=item.at), self._act, index,
                                       name="simulator.timeline")
+
+    def _add_fault(self, index: int) -> None:
+        """The rule goes to its service's `/_admin/faults`, as `bsim fault add` sends it: the service journals
+        it (`fault.added`) and every firing (`fault.fired`), which is what the report reads."""
+        fault = self.world.faults[index]
+        url = self.ends.services()[fault.service]
+        try:
+            rule = self._call("POST", f"{url}/_admin/faults", f"add fault {fault.name or index}", json=fault.rule())
+        except (RunError, requests.RequestException) as exc:
+            self.runtime.journal.record("simulator", "timeline.error", None, fault=index, error=str(exc))
+            return
+        self.fault_rules.append((fault.service, rule["id"]))
+
+    def remove_faults(self) -> None:
+        """Take the run's rules off a stack that outlives it (live); a rule already gone is no matter."""
+        for service, rule_id in self.fault_rules:
+            with contextlib.suppress(requests.RequestException):
+                self.http.delete(f"{self.ends.services()[service]}/_admin/faults/{rule_id}", timeout=10)
 
     def _recipient_ids(self, recipients: Recipients) -> list[str] | None:
         """External ids, or None for 'everyone the campaign or canvas targets'."""

@@ -21,10 +21,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    ValidationError,
     ValidationInfo,
     model_validator,
 )
 
+from harness.faults.rules import Effect, Match, RuleInput
 from mocks.braze.engagement.definitions import (
     ActionPathsStep,
     Audience,
@@ -249,6 +251,60 @@ class TimelineItem(Model):
         return self
 
 
+# -- faults -------------------------------------------------------------------------------------
+class FaultMatch(Match):
+    """Which requests the rule takes (every field optional, all must hold): `method`, `path` (a glob such as
+    `/v1/notifications*`), `host` (outbound rules: the called host, a glob), `user`, `template` (named in the
+    request's path, query or JSON body)."""
+
+
+class FaultEffect(Effect):
+    """What the rule does: one of `status` (with optional `headers`), `hang`, `drop`, `malformed`; `latency_ms`
+    (a number or a fixed, uniform or lognormal distribution) alone or with any of them."""
+
+
+class Fault(Model):
+    """A fault rule (docs/faults.md) put on one service `at` a time of the timeline, for `for` (else to the
+    end of the run). The rule is the services' own: `match` and `effect` are what `POST /_admin/faults` takes."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    service: Literal["braze", "sendbird", "bridge"] = Field(description="the service whose rule it is")
+    at: Duration = Field(0.0, description="virtual time after the start when the rule is added")
+    for_: Duration | None = Field(None, alias="for", description="how long it lasts (default: to the end of the run)")
+    name: str | None = Field(None, min_length=1, max_length=100, description="how the report names it")
+    match: FaultMatch = FaultMatch()
+    effect: FaultEffect
+    probability: float = Field(1.0, gt=0, le=1, description="chance a matching request is faulted (seeded)")
+    count: int | None = Field(None, ge=1, description="fault only the first N matching requests")
+    direction: Literal["inbound", "outbound"] = Field(
+        "inbound", description="inbound: the service's answers; outbound: its own calls to others")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="the rule's own seed (default: from the run's)")
+
+    @model_validator(mode="after")
+    def a_rule_the_service_takes(self) -> Fault:
+        """Refused here as the service would refuse it, so a file never fails half-way through a run."""
+        if self.for_ is not None and self.for_ <= 0:
+            raise ValueError("'for' must be longer than 0 s")
+        try:
+            RuleInput.model_validate(self.rule())
+        except ValidationError as exc:
+            raise ValueError(exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")) from None
+        return self
+
+    def rule(self) -> dict[str, Any]:
+        """The `POST /_admin/faults` body: its window ends `for` after it is added."""
+        body: dict[str, Any] = {"match": self.match.model_dump(exclude_none=True),
+                                "effect": self.effect.model_dump(exclude_none=True),
+                                "direction": self.direction, "probability": self.probability}
+        for key in ("count", "name", "seed"):
+            if getattr(self, key) is not None:
+                body[key] = getattr(self, key)
+        if self.for_ is not None:
+            body["end"] = "+" + f"{self.for_:.3f}".rstrip("0").rstrip(".") + "s"
+        return body
+
+
 # -- expectations ---------------------------------------------------------------------------------
 class ContentExpectation(Model):
     """What every delivered notification of one template must show, read from the journal as a device renders it:
@@ -342,6 +398,7 @@ class Scenario(Model):
     braze: BrazeSetup = BrazeSetup()
     conversion_events: list[ConversionEvent] = Field([], description="applied to every campaign without its own")
     timeline: list[TimelineItem] = []
+    faults: list[Fault] = Field([], description="fault rules put on the services at times of the timeline")
     expectations: list[Expectation] = []
     allow_empty_variables: bool | list[str] = Field(
         False, description="a run fails when a notification has an empty variable or an unfilled placeholder; "

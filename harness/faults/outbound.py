@@ -20,7 +20,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from harness.faults.inbound import NoAnswer
+from harness.faults.inbound import FAULT_HEADER, NoAnswer
 from harness.faults.rules import FaultRules, Subject
 
 CONNECTION_ERROR = 599  # what Braze's activity log calls a connection error; no server answers it
@@ -49,7 +49,7 @@ class FaultingAdapter(BaseAdapter):
             raise requests.ReadTimeout(str(NoAnswer("hang", firing.rule.id)), request=request)
         if firing.kind == "status":
             return _answer(request, firing.status or 500, firing.headers,
-                           f"fault rule {firing.rule.id}: {firing.status}".encode())
+                           f"fault rule {firing.rule.id}: {firing.status}".encode(), firing.rule.id)
         response = self.inner.send(request, *args, **kwargs)  # malformed: the call is made, its answer cut
         response.close()
         raise requests.exceptions.ChunkedEncodingError(
@@ -59,12 +59,13 @@ class FaultingAdapter(BaseAdapter):
         self.inner.close()
 
 
-def _answer(request: requests.PreparedRequest, status: int, headers: dict[str, str], body: bytes) -> requests.Response:
+def _answer(request: requests.PreparedRequest, status: int, headers: dict[str, str], body: bytes,
+            rule: str) -> requests.Response:
     response = requests.Response()
     response.status_code = status
     response.reason = "Fault"
     response.headers = CaseInsensitiveDict({"Content-Type": "text/plain", "Content-Length": str(len(body)),
-                                            **headers})
+                                            FAULT_HEADER: rule, **headers})
     response._content = body
     response.url = request.url or ""
     response.request = request

@@ -55,31 +55,33 @@ class Match(_Strict):
     template: Annotated[str, Field(min_length=1, max_length=255)] | None = None
 
 
-class Fixed(_Strict):
+class FixedLatency(_Strict):
     distribution: Literal["fixed"]
     ms: Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)]
 
 
-class Uniform(_Strict):
+class UniformLatency(_Strict):
     distribution: Literal["uniform"]
     min_ms: Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)]
     max_ms: Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)]
 
     @model_validator(mode="after")
-    def ordered(self) -> Uniform:
+    def ordered(self) -> UniformLatency:
         if self.min_ms > self.max_ms:
             raise ValueError("min_ms must not be above max_ms")
         return self
 
 
-class LogNormal(_Strict):
+class LogNormalLatency(_Strict):
     distribution: Literal["lognormal"]
     median_ms: Annotated[float, Field(gt=0, le=MAX_LATENCY_MS)]
     sigma: Annotated[float, Field(ge=0, le=5)]
 
 
+Fixed, Uniform, LogNormal = FixedLatency, UniformLatency, LogNormalLatency  # their first names, for importers
+
 Latency = Annotated[float, Field(ge=0, le=MAX_LATENCY_MS)] | Annotated[
-    Fixed | Uniform | LogNormal, Field(discriminator="distribution")]
+    FixedLatency | UniformLatency | LogNormalLatency, Field(discriminator="distribution")]
 
 
 class Effect(_Strict):
@@ -276,9 +278,9 @@ class Rule:
             return 0.0
         if isinstance(latency, float | int):
             ms = float(latency)
-        elif isinstance(latency, Fixed):
+        elif isinstance(latency, FixedLatency):
             ms = latency.ms
-        elif isinstance(latency, Uniform):
+        elif isinstance(latency, UniformLatency):
             ms = self.rng.uniform(latency.min_ms, latency.max_ms)
         else:
             ms = self.rng.lognormvariate(math.log(latency.median_ms), latency.sigma)
@@ -335,7 +337,9 @@ class FaultRules:
             self._rules[rule_id] = rule
             self._refresh()
         self.journal.record(self.service, "fault.added", None, rule=rule_id, name=spec.name,
-                            direction=spec.direction, effect=rule.kind)
+                            direction=spec.direction, effect=rule.kind, status=spec.effect.status,
+                            match=spec.match.model_dump(exclude_none=True), start=_iso(start), end=_iso(end),
+                            probability=spec.probability, count=spec.count)
         return rule
 
     def listing(self) -> list[dict[str, Any]]:

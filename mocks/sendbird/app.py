@@ -15,7 +15,7 @@ from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
 from mocks.sendbird.device_api import device_blueprint
-from mocks.sendbird.errors import admin_refusal, error_answer, invalid, not_found
+from mocks.sendbird.errors import NOT_FOUND, SendbirdError, admin_refusal, error_answer, invalid
 from mocks.sendbird.send_route import send_fast_path
 from mocks.sendbird.service import SendbirdService
 from mocks.sendbird.users_api import users_blueprint
@@ -61,7 +61,8 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
                                            health=lambda: {"app_id": app_id, **service.counts()}, bad_request=invalid,
                                            secrets=lambda: {"app_id": app_id, "api_token": service.api_token}))
     app.register_blueprint(admin_extras_blueprint(service))
-    app.register_blueprint(faults_blueprint("sendbird", faults, invalid, not_found))
+    app.register_blueprint(faults_blueprint("sendbird", faults, invalid,  # an unknown rule: 404, as the contract says
+                                            lambda rule_id: SendbirdError(NOT_FOUND, f'"{rule_id}" not found.', 404)))
     install_error_handlers(app)
     app.wsgi_app = FaultLayer(BodyLimit(send_fast_path(app.wsgi_app, service), max_body_bytes, error_answer),
                               faults, error_answer)

@@ -169,3 +169,23 @@ def test_a_run_at_another_speed_than_the_stack_refuses_in_one_line(stack, tmp_pa
     assert lines == [f"run failed: clock speed mismatch: this run has --speed 1 but the stack runs braze at {SPEED}x, "
                      f"sendbird at {SPEED}x, bridge at {SPEED}x: run with --speed {SPEED}"], result.output
     assert requests.get(stack["braze"] + "/_admin/users", timeout=5).json()["total"] == 0  # nothing was created
+
+
+def test_a_live_runs_faults_act_on_the_stack_are_reported_and_are_removed_at_the_end(stack, tmp_path):
+    path = short_demo(tmp_path, 20, [
+        {"metric": "funnel.notifications", "equals": 20}, {"metric": "checks.lost", "equals": 0},
+        {"metric": "checks.duplicates", "equals": 0}, {"metric": "faults.rules.sendbird-503.retries", "min": 20},
+        {"metric": "faults.rules.webhook-599.fired", "equals": 2}, {"metric": "faults.lost", "equals": 0}])
+    scenario = yaml.safe_load(path.read_text())
+    scenario["faults"] = [
+        {"name": "sendbird-503", "service": "sendbird", "at": "1m", "for": "2m",
+         "match": {"method": "POST", "path": "/v1/notifications"}, "effect": {"status": 503}},
+        {"name": "webhook-599", "service": "braze", "direction": "outbound", "at": "1m", "count": 2,
+         "match": {"path": "/braze/notifications/*"}, "effect": {"status": 599}}]
+    path.write_text(yaml.safe_dump(scenario))
+    result = bsim_live(path, stack, SPEED, "--json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 0, ([e for e in report["expectations"] if not e["passed"]], report.get("faults"))
+    rule = report["faults"]["rules"]["sendbird-503"]
+    assert rule["fired"] > 0 and rule["delivered"] == 20 and rule["added_at"] is not None
+    assert all(requests.get(f"{url}/_admin/faults", timeout=5).json()["faults"] == [] for url in stack.values())

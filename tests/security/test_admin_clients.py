@@ -1,7 +1,7 @@
 """Every harness client of `/_admin` sends the admin token when one is configured (docs/security.md, "The admin
 surface"): `bsim up` started with one comes up seeded, its devices on Sendbird's delivery stream (its seeding, its
-health checks and the device service all made admin calls), and `bsim users import`, `bsim tail`, `bsim run
---live` and Locust work against it, while a request without the token is refused."""
+health checks and the device service all made admin calls), and `bsim users import`, `bsim tail`, `bsim fault`,
+`bsim run --live` and Locust work against it, while a request without the token is refused."""
 
 from __future__ import annotations
 
@@ -94,6 +94,18 @@ def test_bsim_tail_sends_the_token(up):
     assert tracked.status_code == 201, tracked.text
     tail.poll()
     assert "event.recorded" in out.getvalue() and "demo-1" in out.getvalue()
+
+
+def test_bsim_fault_sends_the_token_and_says_in_one_line_when_it_is_missing(up):
+    args = ["fault", "add", "bridge", "--path", "/nowhere", "--status", "503", "--bridge-url", up["bridge"]]
+    refused = CliRunner(env={"BSIM_ADMIN_TOKEN": None}).invoke(cli, args)
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1
+    assert refused.output.startswith("bridge answered HTTP 401: ")
+    added = CliRunner(env={"BSIM_ADMIN_TOKEN": TOKEN}).invoke(cli, args)
+    assert added.exit_code == 0 and added.output.startswith("fault-")
+    cleared = CliRunner().invoke(cli, ["fault", "clear", "bridge", "--id", added.output.strip(), "--admin-token",
+                                       TOKEN, "--bridge-url", up["bridge"]])
+    assert cleared.exit_code == 0, cleared.output
 
 
 def test_bsim_run_live_sends_the_token(up, tmp_path):

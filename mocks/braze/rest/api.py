@@ -75,6 +75,13 @@ def track_users(service: BrazeService, authorization: str | None, many_traces: s
     return 201, headers, result
 
 
+def fault_message(status: int) -> str:
+    """What Braze answers with a fault rule's status (harness.faults), from the table of its messages."""
+    return {401: errors.INVALID_API_KEY.format(key="(fault rule)"), 403: errors.ACCESS_DENIED,
+            404: errors.NOT_FOUND, 429: errors.RATE_LIMITED}.get(
+        status, errors.INTERNAL_ERROR if status >= 500 else errors.BAD_REQUEST)
+
+
 def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
     if isinstance(exc, BrazeError):
         return exc.status, exc.headers, exc.body()

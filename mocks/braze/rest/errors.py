@@ -236,4 +236,3 @@ SUBSCRIPTION_BOTH_QUERY = "Submitting both an email address and phone number wit
 SUBSCRIPTION_LIMIT = "'limit' must be an integer from 1 to 100 and 'offset' a non-negative integer"
 SUBSCRIPTION_TRACK_VALUE = ("'subscription_groups' must be an array of {\"subscription_group_id\", "
                             "\"subscription_state\": \"subscribed\"|\"unsubscribed\"}")
-
