@@ -8,9 +8,10 @@ outcomes from the dispatcher go back to the campaign or canvas that sent them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
-from harness.ratelimit import RateLimiter
+from harness.ratelimit import RateLimiter, parse_limit_table
 from harness.runtime import Runtime
 from mocks.braze.audience.audiences import AudienceResolver
 from mocks.braze.audience.segments import SegmentStore
@@ -28,6 +29,8 @@ from mocks.braze.rest import errors
 from mocks.braze.rest.auth import DEFAULT_API_KEY, KeyRing
 from mocks.braze.rest.errors import BrazeError
 from mocks.braze.rest.limits import BROADCAST, BROADCAST_PER_AUDIENCE, DEFAULT_LIMITS, broadcast_audience, bucket_of
+from mocks.braze.service_ids import ServiceIds
+from mocks.braze.state import StateError, expect, staged
 from mocks.braze.users.analytics import EventAnalytics
 from mocks.braze.users.external_ids import ExternalIdMigration
 from mocks.braze.users.identity import Identity
@@ -44,10 +47,18 @@ UNAUTHENTICATED_HEADERS = {"X-RateLimit-Limit": "", "X-RateLimit-Remaining": "",
 
 
 T = TypeVar("T")
+STATE_FORMAT = "fake-braze-state"
+STATE_VERSION = 1
+# what a snapshot holds, in the order `restore_state` swaps the stores in (docs/braze-fake.md, "Snapshots")
+STATE_PARTS = ("ids", "api_keys", "rate_limits", "user_settings", "subscription_groups", "users", "segments",
+               "webhook_templates", "conversions", "campaigns", "canvases", "schedules", "series", "analytics",
+               "received", "segment_exports", "dispatcher")
 
 
 class BrazeService:
     def __init__(self, runtime: Runtime, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0) -> None:
+        self.ids = ServiceIds(runtime.ids)  # the runtime's ids until a restore (mocks/braze/service_ids.py)
+        runtime = replace(runtime, ids=self.ids)
         self.runtime = runtime
         self.keys = KeyRing(api_key)
         self.users = UserStore()
@@ -127,6 +138,79 @@ class BrazeService:
         self.keys.reset()
         self.limiter.configure(DEFAULT_LIMITS)
         self.sender.connected_cache.clear()
+
+    # -- snapshots ------------------------------------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        """The whole world as plain data (dicts, lists, tuples, sets, datetimes, bytes), sharing nothing with
+        the live stores: `pickle.dumps` it as it is. Each store is copied under its own lock."""
+        return {"format": STATE_FORMAT, "version": STATE_VERSION, "taken_at": self.runtime.clock.now(),
+                "ids": self.ids.snapshot_state(), "api_keys": self.keys.snapshot_state(),
+                "rate_limits": {key: limit.to_dict() for key, limit in self.limiter.limits.items()},
+                "user_settings": self.user_settings.snapshot_state(),
+                "subscription_groups": self.subscriptions.snapshot_state(), "users": self.users.snapshot_state(),
+                "segments": self.segments.snapshot_state(), "webhook_templates": self.templates.snapshot_state(),
+                "conversions": self.conversions.snapshot_state(), "campaigns": self.campaigns.snapshot_state(),
+                "canvases": self.canvases.snapshot_state(), "schedules": self.schedules.snapshot_state(),
+                "series": self.series.snapshot_state(), "analytics": self.analytics.snapshot_state(),
+                "received": self.received.snapshot_state(), "segment_exports": self.segment_exports.snapshot_state(),
+                "dispatcher": self.dispatcher.snapshot_state()}
+
+    def restore_state(self, state: Any) -> None:
+        """Replace the whole world with `state` (from `snapshot_state`, maybe of another process).
+
+        Every store is built from the state first; a state of the wrong shape raises ValueError (a `StateError`
+        naming the part) before anything changes. Then the pending work of the old world is cancelled, every
+        store swapped in, and the new world's pending work (scheduled sends, campaign and canvas schedules,
+        canvas waits, delayed action sends, webhook deliveries and retries, segment exports) scheduled again at
+        its own times; a time already past runs at once. From then on the service draws ids from its own stream
+        (`service_ids.py`), so no id of the restored world is made again."""
+        expect(state, dict, "state")
+        if state.get("format") != STATE_FORMAT:
+            raise StateError("format", f"expected {STATE_FORMAT!r}, got {state.get('format')!r}")
+        if state.get("version") != STATE_VERSION:
+            raise StateError("version", f"this fake Braze reads version {STATE_VERSION}, got {state.get('version')!r}")
+        missing = [part for part in STATE_PARTS if part not in state]
+        extra = sorted(set(state) - {*STATE_PARTS, "format", "version", "taken_at"})
+        if missing or extra:
+            words = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unexpected {', '.join(extra)}"]
+                                                                              if extra else [])
+            raise StateError("state", "; ".join(words))
+        ids = self.ids.stage_state(state["ids"])
+        limits = staged("rate_limits", lambda: parse_limit_table(state["rate_limits"], tuple(DEFAULT_LIMITS)))
+        swaps = [
+            self.keys.stage_state(state["api_keys"]),
+            self.user_settings.stage_state(state["user_settings"]),
+            self.subscriptions.stage_state(state["subscription_groups"]),
+            staged("users", lambda: self.users.stage_state(state["users"])),
+            staged("segments", lambda: self.segments.stage_state(state["segments"])),
+            staged("webhook_templates", lambda: self.templates.stage_state(state["webhook_templates"])),
+            staged("conversions", lambda: self.conversions.stage_state(state["conversions"])),
+            staged("series", lambda: self.series.stage_state(state["series"])),
+            staged("analytics", lambda: self.analytics.stage_state(state["analytics"])),
+            staged("received", lambda: self.received.stage_state(state["received"])),
+        ]
+        starts = []
+        for name, store in (("campaigns", self.campaigns), ("canvases", self.canvases), ("schedules", self.schedules),
+                            ("segment_exports", self.segment_exports), ("dispatcher", self.dispatcher)):
+            swap, start = staged(name, lambda store=store, name=name: store.stage_state(state[name]))
+            swaps.append(swap)
+            starts.append(start)
+        # nothing above changed the service; from here nothing can fail on the state's account
+        self.schedules.tasks.cancel_all()
+        self.campaigns.pending.clear()  # the engines' task groups: schedules, waits, delayed action sends
+        self.canvases.pending.clear()
+        self.segment_exports.tasks.cancel_all()
+        self.dispatcher.stop()
+        self.sender.connected_cache.clear()
+        self.ids.swap(ids)
+        self.limiter.configure(limits)
+        for swap in swaps:
+            swap()
+        for start in starts:
+            start()
+        self.runtime.journal.record("braze", "state.restored", None, taken_at=state["taken_at"].isoformat()
+                                    if hasattr(state["taken_at"], "isoformat") else None, users=len(self.users),
+                                    campaigns=len(self.campaigns.campaigns), canvases=len(self.canvases.canvases))
 
     def within_limit(self, path: str, permission: str, authorization: str | None,
                      call: Callable[[], T]) -> tuple[T, dict[str, str]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from mocks.braze.rest.errors import ACCESS_DENIED, INVALID_API_KEY, BrazeError
 
@@ -41,6 +43,30 @@ class KeyRing:
             raise ValueError("a key must be a non-empty string without quotes")
         with self._lock:
             self._keys[key] = frozenset(permissions)
+
+    def snapshot_state(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {key: sorted(permissions) for key, permissions in self._keys.items()}
+
+    def stage_state(self, state: Any) -> Callable[[], None]:
+        """The keys a snapshot holds, checked as `add` checks them; this process's own key (`--api-key`) is kept
+        beside them with every permission, so the key it was started with still works."""
+        if not isinstance(state, dict):
+            raise ValueError("not a fake Braze state: api_keys: expected an object of key -> permissions")
+        staged = KeyRing(self.default_key)
+        for key, permissions in state.items():
+            if not isinstance(key, str) or not isinstance(permissions, list):
+                raise ValueError(f"not a fake Braze state: api_keys[{key!r}]: expected a list of permissions")
+            try:
+                staged.add(key, permissions)
+            except ValueError as exc:
+                raise ValueError(f"not a fake Braze state: api_keys[{key!r}]: {exc}") from None
+        keys = staged._keys
+
+        def swap() -> None:
+            with self._lock:
+                self._keys = keys
+        return swap
 
     def listing(self) -> list[dict]:
         with self._lock:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -44,3 +45,15 @@ class UserDataSettings:
 
     def reset(self) -> None:
         self.array_attribute_max_length = DEFAULT_ARRAY_MAX_LENGTH
+
+    def snapshot_state(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def stage_state(self, state: Any) -> Callable[[], None]:
+        """The settings a snapshot holds, checked as the admin API checks them (a ValueError when wrong)."""
+        staged = UserDataSettings()
+        try:
+            staged.update(state, replace=True)
+        except SettingsError as exc:
+            raise ValueError(f"not a fake Braze state: user_settings: {exc}") from None
+        return lambda: setattr(self, "array_attribute_max_length", staged.array_attribute_max_length)
