@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 from harness.ratelimit import RateLimiter, parse_limit_table
@@ -30,7 +31,7 @@ from mocks.braze.rest.auth import DEFAULT_API_KEY, KeyRing
 from mocks.braze.rest.errors import BrazeError
 from mocks.braze.rest.limits import BROADCAST, BROADCAST_PER_AUDIENCE, DEFAULT_LIMITS, broadcast_audience, bucket_of
 from mocks.braze.service_ids import ServiceIds
-from mocks.braze.state import StateError, expect, staged
+from mocks.braze.state import StateError, detached, expect, staged
 from mocks.braze.users.analytics import EventAnalytics
 from mocks.braze.users.external_ids import ExternalIdMigration
 from mocks.braze.users.identity import Identity
@@ -165,6 +166,9 @@ class BrazeService:
         its own times; a time already past runs at once. From then on the service draws ids from its own stream
         (`service_ids.py`), so no id of the restored world is made again."""
         expect(state, dict, "state")
+        # the stores will own and change what they are built from; the caller's state (a seed world kept for
+        # `/_admin/reset {"to": "seed"}`) must stay as it was, to be restored again
+        state = detached(state)
         if state.get("format") != STATE_FORMAT:
             raise StateError("format", f"expected {STATE_FORMAT!r}, got {state.get('format')!r}")
         if state.get("version") != STATE_VERSION:
@@ -175,6 +179,7 @@ class BrazeService:
             words = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unexpected {', '.join(extra)}"]
                                                                               if extra else [])
             raise StateError("state", "; ".join(words))
+        expect(state.get("taken_at"), datetime, "taken_at")
         ids = self.ids.stage_state(state["ids"])
         limits = staged("rate_limits", lambda: parse_limit_table(state["rate_limits"], tuple(DEFAULT_LIMITS)))
         swaps = [
@@ -208,9 +213,9 @@ class BrazeService:
             swap()
         for start in starts:
             start()
-        self.runtime.journal.record("braze", "state.restored", None, taken_at=state["taken_at"].isoformat()
-                                    if hasattr(state["taken_at"], "isoformat") else None, users=len(self.users),
-                                    campaigns=len(self.campaigns.campaigns), canvases=len(self.canvases.canvases))
+        self.runtime.journal.record("braze", "state.restored", None, taken_at=state["taken_at"].isoformat(),
+                                    users=len(self.users), campaigns=len(self.campaigns.campaigns),
+                                    canvases=len(self.canvases.canvases))
 
     def within_limit(self, path: str, permission: str, authorization: str | None,
                      call: Callable[[], T]) -> tuple[T, dict[str, str]]:

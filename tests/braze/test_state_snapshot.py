@@ -428,10 +428,17 @@ def test_a_state_of_the_wrong_shape_is_refused_before_anything_changes(world, ho
         target.close()
 
 
-def test_a_service_can_be_restored_onto_itself(world):
+def test_a_service_can_be_restored_onto_itself_again_and_again(world):
+    """As `/_admin/reset {"to": "seed"}` will: the state kept does not change with the world restored from it."""
     env = world.env
     before = reads(env, world.ids)
-    env.service.restore_state(roundtrip(env))
+    state = roundtrip(env)
+    env.service.restore_state(state)
+    assert _diff(before, reads(env, world.ids)) == []
+    env.set_attrs({"external_id": "u1", "tier": "bronze", "tags": {"add": ["c"]}, "profile": None})
+    env.event("u1", "READ")
+    assert _diff(before, reads(env, world.ids)) != []
+    env.service.restore_state(state)
     assert _diff(before, reads(env, world.ids)) == []
     hook = world.hook
     count = len(hook.requests)
