@@ -47,7 +47,10 @@ def restored(env: BrazeEnv, state: Any | None = None) -> BrazeEnv:
     """A fresh fake Braze on a fresh simulated runtime (the same seed, so the same id stream: the case where a
     restore must not make the restored world's ids again), its clock where the snapshot's was."""
     fresh = BrazeEnv(start=env.now())
-    fresh.service.restore_state(roundtrip(env) if state is None else state)
+    if state is None:  # just unpickled, as the harness loads a file: handed over
+        fresh.service.restore_state(roundtrip(env), owned=True)
+    else:
+        fresh.service.restore_state(state)
     return fresh
 
 
