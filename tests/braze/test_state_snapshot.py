@@ -119,6 +119,8 @@ def build(env: BrazeEnv) -> World:
         msg("c1", next="paths"),
         {"id": "paths", "type": "action_paths", "window_seconds": 2 * HOUR, "everyone_else": "late",
          "paths": [{"name": "read", "event": "READ", "next": "thanks"}]}, msg("thanks"), msg("late")])
+    ids["entry_canvas"] = env.canvas(name="entries", steps=[msg("e1")],
+                                     entry={"type": "action", "event": "clicked", "delay_seconds": 300})
     ok(env.trigger_canvas(ids["delay_canvas"], recipients=recipients("u1", "u2"), context={"k": "v"}))
     ok(env.trigger_canvas(ids["action_canvas"], recipients=recipients("u2", "u3")))
     ids["ready_export"] = ok(env.post("/users/export/segment", {"segment_id": ids["gold"],
@@ -275,6 +277,7 @@ def test_after_a_restore_everything_pending_happens_as_it_would_have(world):
         assert f"u2|{world.ids['action']}|" in bodies  # the delayed action send
         assert f"m2:u1|m2|{world.ids['delay_canvas']}" in bodies  # after the canvas delay
         assert f"late:u3|late|{world.ids['action_canvas']}" in bodies  # the action window's end
+        assert f"e1:u2|e1|{world.ids['entry_canvas']}" in bodies  # the delayed action-triggered canvas entry
         # the scheduled campaign's first run, to the gold segment (once each: not re-eligible)
         assert sorted(b for b in bodies if world.ids["scheduled"] in b) == [
             f"u1|{world.ids['scheduled']}|", f"u2|{world.ids['scheduled']}|"]
@@ -371,6 +374,25 @@ def test_ids_made_after_a_restore_never_repeat_the_restored_worlds(world):
     finally:
         copy.close()
         fresh.close()
+
+
+def test_the_key_a_process_was_started_with_works_beside_the_restored_ones(world):
+    from mocks.braze.app import create_app
+
+    copy = BrazeEnv(start=world.env.now())
+    try:
+        app = create_app(copy.rt, api_key="another-key")
+        app.extensions["braze"].restore_state(roundtrip(world.env))
+        client = app.test_client()
+        for key in ("another-key", "local-braze-key"):
+            answer = client.post("/users/export/ids", json={"external_ids": ["u1"]},
+                                 headers={"Authorization": f"Bearer {key}"})
+            assert answer.status_code == 201 and answer.get_json()["users"][0]["external_id"] == "u1"
+        limited = client.post("/users/track", json={"attributes": [{"external_id": "u9"}]},
+                              headers={"Authorization": "Bearer reader-key"})
+        assert limited.status_code == 403  # the restored key keeps its permissions, no more
+    finally:
+        copy.close()
 
 
 # -- bad states ------------------------------------------------------------------------------------------
