@@ -9,6 +9,7 @@ only assigns, so `BrazeService.restore_state` can build every store first and sw
 from __future__ import annotations
 
 import gc
+import inspect
 import pickle
 import threading
 from collections.abc import Callable, Iterable
@@ -47,6 +48,15 @@ def expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(value, kind):
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
         raise StateError(where, f"expected {names}, got {type(value).__name__}")
+    return value
+
+
+def moment(value: Any, where: str, optional: bool = False) -> datetime | None:
+    """A timezone-aware time (the scheduler takes no other), or None when `optional`."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise StateError(where, f"expected a timezone-aware time, got {value!r}")
     return value
 
 
@@ -130,10 +140,15 @@ class PendingTasks:
             if not (isinstance(item, tuple | list) and len(item) == 3):
                 raise StateError(here, "expected (when, kind, args)")
             when, kind, args = item
-            expect(when, datetime, f"{here}.when")
+            moment(when, f"{here}.when")
             if kind not in self.handlers:
                 raise StateError(f"{here}.kind", f"unknown task {kind!r} (known: {', '.join(self.handlers)})")
-            out.append((when, kind, tuple(expect(args, tuple | list, f"{here}.args"))))
+            args = tuple(expect(args, tuple | list, f"{here}.args"))
+            try:
+                inspect.signature(self.handlers[kind][0]).bind(*args)
+            except TypeError as exc:
+                raise StateError(f"{here}.args", f"not the arguments of a {kind!r} task: {exc}") from None
+            out.append((when, kind, args))
         return out
 
     def clear(self) -> None:

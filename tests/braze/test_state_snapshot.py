@@ -338,6 +338,29 @@ def test_a_delivery_in_its_retries_is_kept_with_its_attempt_count():
         env.close()
 
 
+def test_a_send_under_way_without_its_delivery_does_not_block_its_user_after_a_restore():
+    """Under live load a send can start between the copy of the dispatcher and the copy of the campaigns: the
+    restored campaign then says "sending" to a user no delivery will ever settle; the restore clears it."""
+    env = BrazeEnv()
+    env.receiver()
+    env.users("u1", "u2")
+    cid = env.campaign(trigger={"type": "api"}, re_eligible_after_seconds=60)
+    ok(env.trigger_campaign(cid, recipients=recipients("u2")))  # u2's delivery is pending at the snapshot
+    state = roundtrip(env)
+    campaign = next(c for c in state["campaigns"]["campaigns"] if c["campaign_id"] == cid)
+    campaign["in_flight"][env.stored("u1").braze_id] = "a-trace-with-no-delivery"
+    copy = restored(env, state)
+    try:
+        assert set(copy.service.campaigns.get(cid).in_flight) == {env.stored("u2").braze_id}
+        copy.receiver()
+        ok(copy.trigger_campaign(cid, recipients=recipients("u1")))
+        copy.run()
+        assert copy.campaign_stats(cid)["sent"] == 2
+    finally:
+        copy.close()
+        env.close()
+
+
 def test_a_ready_segment_export_stays_downloadable_until_it_expires(world):
     copy = restored(world.env)
     try:
@@ -419,6 +442,14 @@ def _break(state: dict[str, Any], how: str) -> dict[str, Any]:
         state["schedules"][0]["waves"] = []
     elif how == "segment_filter":
         state["segments"][0]["filter"] = {"no_such_filter": {}}
+    elif how == "naive_time":
+        when = state["dispatcher"]["pending"][0]["when"]
+        state["dispatcher"]["pending"][0]["when"] = when.replace(tzinfo=None)
+    elif how == "task_args":
+        when, kind, args = state["campaigns"]["pending"][0]
+        state["campaigns"]["pending"][0] = (when, kind, args[:2])
+    elif how == "ids":
+        state["ids"] = ("not", "a", "generator")
     elif how == "not_a_dict":
         return ["a", "list"]  # type: ignore[return-value]
     return state
@@ -428,7 +459,8 @@ def _break(state: dict[str, Any], how: str) -> dict[str, Any]:
     ("format", "format"), ("version", "version"), ("missing", "missing campaigns"), ("extra", "unexpected mystery"),
     ("profile", "users.profiles"), ("index", "users.by_external"), ("campaign", "campaigns.campaigns[3]"),
     ("canvas_spec", "canvases.canvases[0]"), ("delivery", "dispatcher.pending[0]"), ("schedule", "schedules[0]"),
-    ("segment_filter", "segments[0].filter"), ("not_a_dict", "state"),
+    ("segment_filter", "segments[0].filter"), ("naive_time", "dispatcher.pending[0].when"),
+    ("task_args", "campaigns.pending[0].args"), ("ids", "ids"), ("not_a_dict", "state"),
 ])
 def test_a_state_of_the_wrong_shape_is_refused_before_anything_changes(world, how, words):
     target = BrazeEnv(start=world.env.now())

@@ -57,7 +57,7 @@ from mocks.braze.delivery.activity import (
 )
 from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.webhook_templates import METHODS
-from mocks.braze.state import StateError, Swap, as_fields, build, detached, expect, record
+from mocks.braze.state import StateError, Swap, as_fields, build, detached, expect, moment, record
 
 RETRY_BACKOFF = (30.0, 60.0, 120.0, 240.0, 480.0)
 UNREACHABLE_BACKOFF = (60.0, 300.0, 1500.0, 7500.0, 37500.0)
@@ -318,6 +318,11 @@ class WebhookDispatcher:
         with self._pending_lock:
             self._pending.clear()
 
+    def pending_trace_ids(self) -> set[str]:
+        """The trace ids of the deliveries still to be attempted."""
+        with self._pending_lock:
+            return {delivery.ctx.trace_id for _, _, delivery in self._pending.values()}
+
     # -- snapshots --------------------------------------------------------------------------------
     def snapshot_state(self) -> dict[str, Any]:
         """The logs, the export, host health, and each delivery still to be attempted (with when)."""
@@ -348,7 +353,8 @@ class WebhookDispatcher:
             delivery = build(_Delivery, data, f"{where}.delivery", request=request, ctx=ctx, generation=0)
             if request.method not in METHODS:
                 raise StateError(f"{where}.delivery.request.method", f"{request.method!r} is no webhook method")
-            pending.append((expect(item["when"], datetime, f"{where}.when"), delivery))
+            moment(delivery.first_attempt_at, f"{where}.delivery.first_attempt_at", optional=not delivery.attempt)
+            pending.append((moment(item["when"], f"{where}.when"), delivery))
 
         def swap() -> None:
             for each in swaps:

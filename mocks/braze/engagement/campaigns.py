@@ -26,7 +26,18 @@ from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.sending import Engine, Throttle
 from mocks.braze.delivery.webhook_templates import WebhookContent, content_from_state, content_state
 from mocks.braze.engagement.definitions import ActionTrigger, CampaignSpec, FromSpec, ScheduledTrigger
-from mocks.braze.state import PendingTasks, StateError, Swap, as_fields, build, detached, expect, record, staged
+from mocks.braze.state import (
+    PendingTasks,
+    StateError,
+    Swap,
+    as_fields,
+    build,
+    detached,
+    expect,
+    moment,
+    record,
+    staged,
+)
 from mocks.braze.users.profiles import Profile
 from mocks.braze.users.track import CustomEvent
 
@@ -243,6 +254,14 @@ class CampaignEngine(Engine):
         with self._lock:
             self.campaigns.clear()
 
+    def keep_sends_of(self, trace_ids: set[str]) -> None:
+        """Forget the sends under way whose delivery is not among `trace_ids` (after a restore)."""
+        with self._lock:
+            for campaign in self.campaigns.values():
+                stale = [b for b, trace in campaign.in_flight.items() if trace not in trace_ids]
+                for braze_id in stale:
+                    del campaign.in_flight[braze_id]
+
     # -- snapshots ------------------------------------------------------------------------------
     def snapshot_state(self) -> dict[str, Any]:
         """Each campaign's definition, its webhook as composed when saved, its counts and re-eligibility records,
@@ -308,7 +327,7 @@ class CampaignEngine(Engine):
             expect(data["last_sent"], (datetime, type(None)), f"{where}.last_sent"),
             set(expect(data["send_ids"], set, f"{where}.send_ids")), None,
             expect(data["next_run"], (datetime, type(None)), f"{where}.next_run"))
-        run = expect(data["scheduled_at"], (datetime, type(None)), f"{where}.scheduled_at")
+        run = moment(data["scheduled_at"], f"{where}.scheduled_at", optional=True)
         if run is not None and not isinstance(trigger, ScheduledTrigger):
             raise StateError(f"{where}.scheduled_at", "only a scheduled campaign has a next run")
         return campaign, run

@@ -34,7 +34,18 @@ from mocks.braze.engagement.definitions import (
     MessageStep,
     ScheduledTrigger,
 )
-from mocks.braze.state import PendingTasks, StateError, Swap, as_fields, build, detached, expect, record, staged
+from mocks.braze.state import (
+    PendingTasks,
+    StateError,
+    Swap,
+    as_fields,
+    build,
+    detached,
+    expect,
+    moment,
+    record,
+    staged,
+)
 from mocks.braze.users.profiles import Profile
 from mocks.braze.users.track import CustomEvent
 
@@ -500,13 +511,13 @@ class CanvasEngine(Engine):
             journey = canvas.journeys[braze_id] = build(Journey, journey_data, here)
             if wait is not None:
                 if not (isinstance(wait, tuple) and len(wait) == 3 and wait[0] in ("delay", "window")
-                        and isinstance(wait[1], datetime)):
+                        and isinstance(wait[1], datetime) and wait[1].tzinfo is not None):
                     raise StateError(f"{here}.wait", "expected (\"delay\" or \"window\", when, step id)")
                 waits.append((canvas, journey, wait))
         canvas.last_entered = dict(expect(data["last_entered"], dict, f"{where}.last_entered"))
         canvas.first_entry = expect(data["first_entry"], (datetime, type(None)), f"{where}.first_entry")
         canvas.last_entry = expect(data["last_entry"], (datetime, type(None)), f"{where}.last_entry")
-        run = expect(data["scheduled_at"], (datetime, type(None)), f"{where}.scheduled_at")
+        run = moment(data["scheduled_at"], f"{where}.scheduled_at", optional=True)
         if run is not None and not isinstance(spec.entry, ScheduledTrigger):
             raise StateError(f"{where}.scheduled_at", "only a scheduled canvas has a next entry")
         return canvas, run, waits

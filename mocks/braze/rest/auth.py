@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mocks.braze.rest.errors import ACCESS_DENIED, INVALID_API_KEY, BrazeError
+from mocks.braze.state import StateError
 
 PERMISSIONS = (
     "users.track", "users.delete", "users.export.ids", "campaigns.trigger.send", "canvas.trigger.send",
@@ -52,15 +53,15 @@ class KeyRing:
         """The keys a snapshot holds, checked as `add` checks them; this process's own key (`--api-key`) is kept
         beside them with every permission, so the key it was started with still works."""
         if not isinstance(state, dict):
-            raise ValueError("not a fake Braze state: api_keys: expected an object of key -> permissions")
+            raise StateError("api_keys", "expected an object of key -> permissions")
         staged = KeyRing(self.default_key)
         for key, permissions in state.items():
             if not isinstance(key, str) or not isinstance(permissions, list):
-                raise ValueError(f"not a fake Braze state: api_keys[{key!r}]: expected a list of permissions")
+                raise StateError(f"api_keys[{key!r}]", "expected a list of permissions")
             try:
                 staged.add(key, permissions)
             except ValueError as exc:
-                raise ValueError(f"not a fake Braze state: api_keys[{key!r}]: {exc}") from None
+                raise StateError(f"api_keys[{key!r}]", str(exc)) from None
         keys = staged._keys
 
         def swap() -> None:

@@ -31,7 +31,7 @@ from harness.scheduler import TaskGroup
 from mocks.braze.audience.segments import Segment, SegmentError, SegmentStore, compile_filter
 from mocks.braze.rest import errors
 from mocks.braze.rest.errors import BrazeError, bad_request
-from mocks.braze.state import StateError, Swap, detached, expect, record
+from mocks.braze.state import StateError, Swap, detached, expect, moment, record
 from mocks.braze.users.export import export_profile, parse_fields
 from mocks.braze.users.profiles import UserStore
 from mocks.braze.users.received import MessageHistory
@@ -187,7 +187,7 @@ class SegmentExports:
             except SegmentError as exc:
                 raise StateError(f"{where}.segment.filter", str(exc)) from None
             archive = expect(data["archive"], (bytes, type(None)), f"{where}.archive")
-            expires_at = expect(data["expires_at"], (datetime, type(None)), f"{where}.expires_at")
+            expires_at = moment(data["expires_at"], f"{where}.expires_at", optional=True)
             if (archive is None) != (expires_at is None):
                 raise StateError(where, "an archive and its expiry go together")
             job = _Job(expect(data["object_prefix"], str, f"{where}.object_prefix"), segment,
@@ -195,7 +195,7 @@ class SegmentExports:
                        frozenset(expect(data["custom_attributes"], frozenset, f"{where}.custom_attributes")),
                        expect(data["callback"], (str, type(None)), f"{where}.callback"),
                        expect(data["url"], str, f"{where}.url"),
-                       expect(data["prepare_at"], datetime, f"{where}.prepare_at"), archive, expires_at)
+                       moment(data["prepare_at"], f"{where}.prepare_at"), archive, expires_at)
             jobs[job.object_prefix] = job
 
         def swap() -> None:

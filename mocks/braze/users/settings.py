@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from mocks.braze.rest import errors
+from mocks.braze.state import StateError
 
 DEFAULT_ARRAY_MAX_LENGTH = 25
 HIGHEST_ARRAY_MAX_LENGTH = 500
@@ -55,5 +56,5 @@ class UserDataSettings:
         try:
             staged.update(state, replace=True)
         except SettingsError as exc:
-            raise ValueError(f"not a fake Braze state: user_settings: {exc}") from None
+            raise StateError("user_settings", str(exc)) from None
         return lambda: setattr(self, "array_attribute_max_length", staged.array_attribute_max_length)
