@@ -509,12 +509,15 @@ EXTERNAL_IDS = st.sampled_from(["a", "b", "c", "d"])
 
 
 class UsersAcrossRestores(RuleBasedStateMachine):
-    """Attributes, events, aliases and deletions, with snapshot and restore in between, against a model: what the
-    export answers is always what the model says, and a profile keeps its braze_id across restores."""
+    """Attributes, events, aliases, subscription states and deletions, with snapshot and restore in between,
+    against a model: what the export and the subscription status answer is always what the model says, a profile
+    keeps its braze_id across restores, and no new profile ever gets an id one had before."""
 
     def __init__(self) -> None:
         super().__init__()
         self.env = BrazeEnv()
+        self.group = ok(self.env.client.post("/_admin/subscription_groups", json={
+            "name": "News", "channel": "email"}))["subscription_group_id"]
         self.model: dict[str, dict[str, Any]] = {}
         self.braze_ids: dict[str, str] = {}
         self.seen_ids: set[str] = set()
@@ -542,6 +545,14 @@ class UsersAcrossRestores(RuleBasedStateMachine):
             {"alias_name": f"{user}-{label}", "alias_label": label, "external_id": user}]}))
         assert "errors" not in answer
         self.model[user]["aliases"].append({"alias_name": f"{user}-{label}", "alias_label": label})
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), state=st.sampled_from(["subscribed", "unsubscribed"]))
+    def subscribe(self, data, state: str) -> None:
+        user = data.draw(st.sampled_from(sorted(self.model)))
+        ok(self.env.post("/subscription/status/set", {"subscription_group_id": self.group,
+                                                      "subscription_state": state, "external_id": user}))
+        self.model[user]["subscription"] = state
 
     @precondition(lambda self: self.model)
     @rule(data=st.data())
@@ -576,6 +587,10 @@ class UsersAcrossRestores(RuleBasedStateMachine):
             assert {e["name"]: e["count"] for e in got.get("custom_events", [])} == dict(expected["events"])
             assert got.get("user_aliases", []) == expected["aliases"]
             assert got["braze_id"] == self.braze_ids[user]
+        status = ok(self.env.get("/subscription/status/get", subscription_group_id=self.group,
+                                 external_id=["a", "b", "c", "d"]), 200)["status"]
+        assert status == {u: self.model[u]["subscription"].capitalize() if "subscription" in self.model.get(u, {})
+                          else "unknown" for u in "abcd"}
 
     def teardown(self) -> None:
         self.env.close()
