@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gc
 import inspect
+import io
 import pickle
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from harness.scheduler import TaskGroup, TaskHandle
@@ -34,14 +35,28 @@ def detached(value: Any) -> Any:
     """A deep copy through pickle (several times faster than `copy.deepcopy` on 100,000 profiles): a snapshot
     must not share a list or dict with a store that keeps changing while the snapshot is written. The collector
     waits meanwhile: the copy makes a million containers that all live, and scanning them as they are made
-    tripled the time (3.5 s against 1.2 s for 100,000 profiles)."""
+    doubled the time (2.2 s against 1.0 s of CPU for 100,000 profiles' users section, best of three)."""
+    buffer = io.BytesIO()
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        _PlainTimes(buffer, pickle.HIGHEST_PROTOCOL).dump(value)
+        return pickle.loads(buffer.getbuffer())
     finally:
         if enabled:
             gc.enable()
+
+
+class _PlainTimes(pickle.Pickler):
+    """Copies a time zone of another library as the standard library's fixed offset: pydantic parses the times of
+    a definition (`"at": "...Z"`) with its own `TzInfo`, which a restricted unpickler (datetime, builtins) refuses."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, tzinfo) and type(obj) is not timezone:
+            offset = obj.utcoffset(None)
+            if offset is not None:
+                return timezone, (offset,)
+        return NotImplemented
 
 
 def expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:

@@ -8,6 +8,7 @@ restored world is made again. A state of the wrong shape is refused before anyth
 
 from __future__ import annotations
 
+import io
 import pickle
 from collections import Counter
 from datetime import timedelta
@@ -244,6 +245,16 @@ def test_the_state_is_plain_data_that_survives_pickle(world):
             assert isinstance(value, allowed) or module in ("datetime", "decimal"), (path, type(value))
 
     walk(state, "state")
+    # what a restricted unpickler (harness/snapshots.py: builtins, datetime, decimal, collections) must allow
+    classes: set[tuple[str, str]] = set()
+
+    class Recording(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            classes.add((module, name))
+            return super().find_class(module, name)
+
+    Recording(io.BytesIO(pickle.dumps(state))).load()
+    assert {module for module, _ in classes} <= {"datetime", "builtins", "collections", "decimal"}, classes
 
 
 # -- the pending work happens at its own time ----------------------------------------------------------------

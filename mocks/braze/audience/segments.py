@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from mocks.braze.state import StateError, Swap, expect, record
+from mocks.braze.state import StateError, Swap, detached, expect, record
 from mocks.braze.users.profiles import Profile
 
 Predicate = Callable[[Profile, datetime], bool]
@@ -502,8 +502,8 @@ class SegmentStore:
     def snapshot_state(self) -> list[dict[str, Any]]:
         """Each segment's id, name, filter and creation time, in creation order (the predicate is compiled again)."""
         with self._lock:
-            return [{"segment_id": s.segment_id, "name": s.name, "filter": copy.deepcopy(s.filter),
-                     "created_at": s.created_at} for s in self._by_id.values()]
+            return detached([{"segment_id": s.segment_id, "name": s.name, "filter": s.filter,
+                              "created_at": s.created_at} for s in self._by_id.values()])
 
     def stage_state(self, state: Any) -> Swap:
         by_id: dict[str, Segment] = {}

@@ -271,8 +271,8 @@ class CampaignEngine(Engine):
             for c in self.campaigns.values():
                 handle = c.schedule
                 campaigns.append({
-                    "campaign_id": c.campaign_id, "spec": c.spec.model_dump(), "content": content_state(c.content),
-                    "created_at": c.created_at, "updated_at": c.updated_at,
+                    "campaign_id": c.campaign_id, "spec": c.spec.model_dump(mode="json"),
+                    "content": content_state(c.content), "created_at": c.created_at, "updated_at": c.updated_at,
                     "throttle": c.throttle.snapshot_state() if c.throttle else None, "stats": as_fields(c.stats),
                     "last_received": c.last_received, "in_flight": c.in_flight, "first_sent": c.first_sent,
                     "last_sent": c.last_sent, "send_ids": c.send_ids, "next_run": c.next_run,

@@ -433,7 +433,7 @@ class CanvasEngine(Engine):
                 data["wait"] = ("delay" if task.fn == self._resume else "window", task.when, task.args[2])
             journeys[braze_id] = data
         handle = c.schedule
-        return {"canvas_id": c.canvas_id, "spec": c.spec.model_dump(), "created_at": c.created_at,
+        return {"canvas_id": c.canvas_id, "spec": c.spec.model_dump(mode="json"), "created_at": c.created_at,
                 "contents": {sid: content_state(s.content) for sid, s in c.steps.items() if s.content is not None},
                 "throttles": {sid: s.throttle.snapshot_state() for sid, s in c.steps.items() if s.throttle},
                 "entered": c.entered, "completed": c.completed,

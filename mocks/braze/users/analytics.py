@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from mocks.braze.state import StateError, Swap, expect
+from mocks.braze.state import StateError, Swap, detached, expect
 from mocks.braze.users.track import CustomEvent
 
 UNITS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
@@ -61,7 +61,7 @@ class EventAnalytics:
     def snapshot_state(self) -> dict[str, dict[datetime, int]]:
         """Custom event counts per name and UTC hour."""
         with self._lock:
-            return {name: dict(hours) for name, hours in self._hourly.items()}
+            return detached({name: dict(hours) for name, hours in self._hourly.items()})
 
     def stage_state(self, state: Any) -> Swap:
         hourly: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
