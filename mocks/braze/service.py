@@ -7,6 +7,7 @@ outcomes from the dispatcher go back to the campaign or canvas that sent them.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -178,7 +179,10 @@ class BrazeService:
         # the stores will own and change what they are built from; the caller's state (a seed world kept for
         # `/_admin/reset {"to": "seed"}`) must stay as it was, to be restored again
         if not owned:
-            state = detached(state)
+            try:
+                state = detached(state)
+            except (pickle.PickleError, TypeError, AttributeError) as exc:  # not plain data: a lambda, a lock...
+                raise StateError("state", f"holds something that is not plain data ({exc})") from None
         if state.get("format") != STATE_FORMAT:
             raise StateError("format", f"expected {STATE_FORMAT!r}, got {state.get('format')!r}")
         if state.get("version") != STATE_VERSION:

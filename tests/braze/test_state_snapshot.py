@@ -461,6 +461,8 @@ def _break(state: dict[str, Any], how: str) -> dict[str, Any]:
         state["campaigns"]["pending"][0] = (when, kind, args[:2])
     elif how == "ids":
         state["ids"] = ("not", "a", "generator")
+    elif how == "not_plain":
+        state["users"]["profiles"][0]["custom"]["callback"] = lambda: None
     elif how == "not_a_dict":
         return ["a", "list"]  # type: ignore[return-value]
     return state
@@ -471,7 +473,8 @@ def _break(state: dict[str, Any], how: str) -> dict[str, Any]:
     ("profile", "users.profiles"), ("index", "users.by_external"), ("campaign", "campaigns.campaigns[3]"),
     ("canvas_spec", "canvases.canvases[0]"), ("delivery", "dispatcher.pending[0]"), ("schedule", "schedules[0]"),
     ("segment_filter", "segments[0].filter"), ("naive_time", "dispatcher.pending[0].when"),
-    ("task_args", "campaigns.pending[0].args"), ("ids", "ids"), ("not_a_dict", "state"),
+    ("task_args", "campaigns.pending[0].args"), ("ids", "ids"), ("not_plain", "not plain data"),
+    ("not_a_dict", "state"),
 ])
 def test_a_state_of_the_wrong_shape_is_refused_before_anything_changes(world, how, words):
     target = BrazeEnv(start=world.env.now())
