@@ -7,10 +7,13 @@ outcomes from the dispatcher go back to the campaign or canvas that sent them.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar
 
-from harness.ratelimit import RateLimiter
+from harness.ratelimit import RateLimiter, parse_limit_table
 from harness.runtime import Runtime
 from mocks.braze.audience.audiences import AudienceResolver
 from mocks.braze.audience.segments import SegmentStore
@@ -28,6 +31,8 @@ from mocks.braze.rest import errors
 from mocks.braze.rest.auth import DEFAULT_API_KEY, KeyRing
 from mocks.braze.rest.errors import BrazeError
 from mocks.braze.rest.limits import BROADCAST, BROADCAST_PER_AUDIENCE, DEFAULT_LIMITS, broadcast_audience, bucket_of
+from mocks.braze.service_ids import ServiceIds
+from mocks.braze.state import StateError, detached, expect, staged
 from mocks.braze.users.analytics import EventAnalytics
 from mocks.braze.users.external_ids import ExternalIdMigration
 from mocks.braze.users.identity import Identity
@@ -44,10 +49,18 @@ UNAUTHENTICATED_HEADERS = {"X-RateLimit-Limit": "", "X-RateLimit-Remaining": "",
 
 
 T = TypeVar("T")
+STATE_FORMAT = "fake-braze-state"
+STATE_VERSION = 1
+# what a snapshot holds, in the order `restore_state` swaps the stores in (docs/braze-fake.md, "Snapshots")
+STATE_PARTS = ("ids", "api_keys", "rate_limits", "user_settings", "subscription_groups", "users", "segments",
+               "webhook_templates", "conversions", "campaigns", "canvases", "schedules", "series", "analytics",
+               "received", "segment_exports", "dispatcher")
 
 
 class BrazeService:
     def __init__(self, runtime: Runtime, api_key: str = DEFAULT_API_KEY, webhook_timeout: float = 90.0) -> None:
+        self.ids = ServiceIds(runtime.ids)  # the runtime's ids until a restore (mocks/braze/service_ids.py)
+        runtime = replace(runtime, ids=self.ids)
         self.runtime = runtime
         self.keys = KeyRing(api_key)
         self.users = UserStore()
@@ -127,6 +140,99 @@ class BrazeService:
         self.keys.reset()
         self.limiter.configure(DEFAULT_LIMITS)
         self.sender.connected_cache.clear()
+
+    # -- snapshots ------------------------------------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        """The whole world as plain data (dicts, lists, tuples, sets, datetimes, bytes), sharing nothing with
+        the live stores: `pickle.dumps` it as it is. Each store is copied under its own lock, so under live load
+        the stores may be a few milliseconds apart. The dispatcher is copied first: a delivery that ends while the
+        others are copied is then still pending in the snapshot and is made again after a restore (at least
+        once), never lost; a send that starts meanwhile leaves a campaign "sending" with no delivery, which
+        `restore_state` clears."""
+        dispatcher = self.dispatcher.snapshot_state()
+        return {"format": STATE_FORMAT, "version": STATE_VERSION, "taken_at": self.runtime.clock.now(),
+                "ids": self.ids.snapshot_state(), "api_keys": self.keys.snapshot_state(),
+                "rate_limits": {key: limit.to_dict() for key, limit in self.limiter.limits.items()},
+                "user_settings": self.user_settings.snapshot_state(),
+                "subscription_groups": self.subscriptions.snapshot_state(), "users": self.users.snapshot_state(),
+                "segments": self.segments.snapshot_state(), "webhook_templates": self.templates.snapshot_state(),
+                "conversions": self.conversions.snapshot_state(), "campaigns": self.campaigns.snapshot_state(),
+                "canvases": self.canvases.snapshot_state(), "schedules": self.schedules.snapshot_state(),
+                "series": self.series.snapshot_state(), "analytics": self.analytics.snapshot_state(),
+                "received": self.received.snapshot_state(), "segment_exports": self.segment_exports.snapshot_state(),
+                "dispatcher": dispatcher}
+
+    def restore_state(self, state: Any, owned: bool = False) -> None:
+        """Replace the whole world with `state` (from `snapshot_state`, maybe of another process).
+
+        Every store is built from the state first; a state of the wrong shape raises ValueError (a `StateError`
+        naming the part) before anything changes. Then the pending work of the old world is cancelled, every
+        store swapped in, and the new world's pending work (scheduled sends, campaign and canvas schedules,
+        canvas waits, delayed action sends, webhook deliveries and retries, segment exports) scheduled again at
+        its own times; a time already past runs at once. From then on the service draws ids from its own stream
+        (`service_ids.py`), so no id of the restored world is made again.
+
+        The stores are built from a copy of `state`, so a state kept for later (a seed world) stays as it was;
+        `owned=True` says the caller hands the state over and never reads it again (it was just unpickled from a
+        file), which saves that copy: a third of the time for 100,000 profiles."""
+        expect(state, dict, "state")
+        # the stores will own and change what they are built from; the caller's state (a seed world kept for
+        # `/_admin/reset {"to": "seed"}`) must stay as it was, to be restored again
+        if not owned:
+            try:
+                state = detached(state)
+            except (pickle.PickleError, TypeError, AttributeError) as exc:  # not plain data: a lambda, a lock...
+                raise StateError("state", f"holds something that is not plain data ({exc})") from None
+        if state.get("format") != STATE_FORMAT:
+            raise StateError("format", f"expected {STATE_FORMAT!r}, got {state.get('format')!r}")
+        if state.get("version") != STATE_VERSION:
+            raise StateError("version", f"this fake Braze reads version {STATE_VERSION}, got {state.get('version')!r}")
+        missing = [part for part in STATE_PARTS if part not in state]
+        extra = sorted(set(state) - {*STATE_PARTS, "format", "version", "taken_at"})
+        if missing or extra:
+            words = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unexpected {', '.join(extra)}"]
+                                                                              if extra else [])
+            raise StateError("state", "; ".join(words))
+        expect(state.get("taken_at"), datetime, "taken_at")
+        ids = self.ids.stage_state(state["ids"])
+        limits = staged("rate_limits", lambda: parse_limit_table(state["rate_limits"], tuple(DEFAULT_LIMITS)))
+        swaps = [
+            self.keys.stage_state(state["api_keys"]),
+            self.user_settings.stage_state(state["user_settings"]),
+            self.subscriptions.stage_state(state["subscription_groups"]),
+            staged("users", lambda: self.users.stage_state(state["users"])),
+            staged("segments", lambda: self.segments.stage_state(state["segments"])),
+            staged("webhook_templates", lambda: self.templates.stage_state(state["webhook_templates"])),
+            staged("conversions", lambda: self.conversions.stage_state(state["conversions"])),
+            staged("series", lambda: self.series.stage_state(state["series"])),
+            staged("analytics", lambda: self.analytics.stage_state(state["analytics"])),
+            staged("received", lambda: self.received.stage_state(state["received"])),
+        ]
+        starts = []
+        for name, store in (("campaigns", self.campaigns), ("canvases", self.canvases), ("schedules", self.schedules),
+                            ("segment_exports", self.segment_exports), ("dispatcher", self.dispatcher)):
+            swap, start = staged(name, lambda store=store, name=name: store.stage_state(state[name]))
+            swaps.append(swap)
+            starts.append(start)
+        # nothing above changed the service; from here nothing can fail on the state's account
+        self.schedules.tasks.cancel_all()
+        self.campaigns.pending.clear()  # the engines' task groups: schedules, waits, delayed action sends
+        self.canvases.pending.clear()
+        self.segment_exports.tasks.cancel_all()
+        self.dispatcher.stop()
+        self.sender.connected_cache.clear()
+        self.ids.swap(ids)
+        self.limiter.configure(limits)
+        for swap in swaps:
+            swap()
+        for start in starts:
+            start()
+        # a send under way with no delivery left (it started while the snapshot was taken) would keep its user
+        # from the campaign for good: nothing would ever settle it
+        self.campaigns.keep_sends_of(self.dispatcher.pending_trace_ids())
+        self.runtime.journal.record("braze", "state.restored", None, taken_at=state["taken_at"].isoformat(),
+                                    users=len(self.users), campaigns=len(self.campaigns.campaigns),
+                                    canvases=len(self.canvases.canvases))
 
     def within_limit(self, path: str, permission: str, authorization: str | None,
                      call: Callable[[], T]) -> tuple[T, dict[str, str]]:

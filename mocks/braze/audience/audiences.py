@@ -17,15 +17,16 @@ class AudienceResolver:
     def __init__(self, segments: SegmentStore) -> None:
         self.segments = segments
 
-    def compile(self, audience: Audience | None, where: str) -> Predicate | None:
+    def compile(self, audience: Audience | None, where: str, check: bool = True) -> Predicate | None:
         """A predicate, or None for everyone. A segment is looked up at send time, so editing it
-        changes who a saved campaign reaches, as in Braze."""
+        changes who a saved campaign reaches, as in Braze. `check` refuses a segment that does not exist (when
+        a definition is saved; a restored one may name a segment deleted since, which then matches nobody)."""
         if audience is None:
             return None
         parts: list[Predicate] = []
         if audience.segment is not None:
             name = audience.segment
-            if self.segments.get(name) is None:
+            if check and self.segments.get(name) is None:
                 raise SegmentError(f"{where}.segment", f"no segment named {name!r}")
             parts.append(lambda p, now: self._segment(name)(p, now))
         if audience.filter is not None:

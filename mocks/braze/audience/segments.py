@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from mocks.braze.state import StateError, Swap, detached, expect, record
 from mocks.braze.users.profiles import Profile
 
 Predicate = Callable[[Profile, datetime], bool]
@@ -496,3 +497,30 @@ class SegmentStore:
                 return False
             del self._by_id[segment.segment_id]
             return True
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot_state(self) -> list[dict[str, Any]]:
+        """Each segment's id, name, filter and creation time, in creation order (the predicate is compiled again)."""
+        with self._lock:
+            return detached([{"segment_id": s.segment_id, "name": s.name, "filter": s.filter,
+                              "created_at": s.created_at} for s in self._by_id.values()])
+
+    def stage_state(self, state: Any) -> Swap:
+        by_id: dict[str, Segment] = {}
+        for i, data in enumerate(expect(state, list, "segments")):
+            where = f"segments[{i}]"
+            record(data, where, ("segment_id", "name", "filter", "created_at"))
+            expect(data["segment_id"], str, f"{where}.segment_id")
+            expect(data["name"], str, f"{where}.name")
+            expect(data["created_at"], (datetime, type(None)), f"{where}.created_at")
+            try:
+                predicate = compile_filter(data["filter"])
+            except SegmentError as exc:
+                raise StateError(f"{where}.filter", str(exc)) from None
+            by_id[data["segment_id"]] = Segment(data["segment_id"], data["name"], copy.deepcopy(data["filter"]),
+                                                predicate, data["created_at"])
+
+        def swap() -> None:
+            with self._lock:
+                self._by_id = by_id
+        return swap

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.ids import IdFactory
 from mocks.braze.delivery.context import DeliveryContext
+from mocks.braze.state import StateError, Swap, detached, expect
 
 ACTIVITY_LOG_CAPACITY = 50_000
 CURRENTS_CAPACITY = 200_000
@@ -70,6 +71,21 @@ class ActivityLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def snapshot_state(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return detached(list(self._entries))
+
+    def stage_state(self, state: Any) -> Swap:
+        entries = expect(state, list, "dispatcher.activity_log")
+        for i, entry in enumerate(entries):
+            expect(entry, dict, f"dispatcher.activity_log[{i}]")
+        staged = deque(entries, maxlen=self._entries.maxlen)
+
+        def swap() -> None:
+            with self._lock:
+                self._entries = staged
+        return swap
 
 
 class CurrentsExport:
@@ -130,3 +146,20 @@ class CurrentsExport:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+
+    def snapshot_state(self) -> list[tuple[datetime, dict[str, Any]]]:
+        with self._lock:
+            return detached(list(self._records))
+
+    def stage_state(self, state: Any) -> Swap:
+        records = expect(state, list, "dispatcher.currents")
+        for i, item in enumerate(records):
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], datetime)
+                    and isinstance(item[1], dict)):
+                raise StateError(f"dispatcher.currents[{i}]", "expected a (time, record) pair")
+        staged = deque(records, maxlen=self._records.maxlen)
+
+        def swap() -> None:
+            with self._lock:
+                self._records = staged
+        return swap

@@ -35,7 +35,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -46,7 +46,7 @@ from requests.structures import CaseInsensitiveDict
 
 from harness.outbound import OutboundRefused
 from harness.runtime import Runtime
-from harness.scheduler import TaskGroup
+from harness.scheduler import TaskGroup, TaskHandle
 from harness.urls import check_url
 from mocks.braze.delivery.activity import (
     WEBHOOK_FAILURE,
@@ -58,6 +58,7 @@ from mocks.braze.delivery.activity import (
 )
 from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.webhook_templates import METHODS
+from mocks.braze.state import StateError, Swap, as_fields, build, detached, expect, moment, record
 
 RETRY_BACKOFF = (30.0, 60.0, 120.0, 240.0, 480.0)
 UNREACHABLE_BACKOFF = (60.0, 300.0, 1500.0, 7500.0, 37500.0)
@@ -167,6 +168,22 @@ class HostHealth:
             self._failures.clear()
             self._halted_until.clear()
 
+    def snapshot_state(self) -> dict[str, Any]:
+        with self._lock:
+            return {"failures": {host: list(times) for host, times in self._failures.items()},
+                    "halted_until": dict(self._halted_until)}
+
+    def stage_state(self, state: Any) -> Swap:
+        record(state, "dispatcher.health", ("failures", "halted_until"))
+        failures = {host: deque(expect(times, list, f"dispatcher.health.failures[{host!r}]"))
+                    for host, times in expect(state["failures"], dict, "dispatcher.health.failures").items()}
+        halted = dict(expect(state["halted_until"], dict, "dispatcher.health.halted_until"))
+
+        def swap() -> None:
+            with self._lock:
+                self._failures, self._halted_until = failures, halted
+        return swap
+
 
 def _seconds(value: float) -> float:
     """A server-requested wait, made safe: negative, NaN or absurd values become usable numbers."""
@@ -218,6 +235,12 @@ class WebhookDispatcher:
         self._http = runtime.transport.client(timeout=timeout)  # never follows redirects
         # bumped by reset(), so an attempt in flight on a live worker thread leaves no trace
         self._generation = 0
+        # token -> (its task, when, the delivery as it was when the attempt was scheduled): what a snapshot keeps.
+        # An attempt stays here until it is over, so one in flight at a snapshot is made again after a restore
+        # (at least once: receivers dedupe, as Braze's do).
+        self._pending: dict[int, tuple[TaskHandle | None, datetime, _Delivery]] = {}
+        self._next_token = 0
+        self._pending_lock = threading.Lock()
 
     # -- what callers read ------------------------------------------------------------------------
     @property
@@ -247,10 +270,25 @@ class WebhookDispatcher:
             delivery.host_key = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         except ValueError as exc:
             delivery.url_error = f"invalid webhook URL: {exc}"
-        if at is None:
-            self._tasks.soon(self._attempt, delivery, name="braze.webhook")
-        else:
-            self._tasks.at(at, self._attempt, delivery, name="braze.webhook")
+        self._schedule(delivery, at if at is not None else self.runtime.clock.now(), "braze.webhook")
+
+    def _schedule(self, delivery: _Delivery, when: datetime, name: str, replacing: int | None = None) -> None:
+        """Schedule the delivery's next attempt at `when`, kept as data for snapshots; `replacing` is the token of
+        the attempt that led to it, forgotten in the same step, so a snapshot never holds both or neither."""
+        with self._pending_lock:
+            if replacing is not None:
+                self._pending.pop(replacing, None)
+            token, self._next_token = self._next_token, self._next_token + 1
+            self._pending[token] = (None, when, replace(delivery))
+        handle = self._tasks.at(when, self._attempt, delivery, token, name=name)
+        with self._pending_lock:
+            entry = self._pending.get(token)
+            if entry is not None:
+                self._pending[token] = (handle, when, entry[2])
+
+    def _forget(self, token: int | None) -> None:
+        with self._pending_lock:
+            self._pending.pop(token, None)
 
     def record_abort(self, ctx: DeliveryContext, reason: str) -> None:
         """A Liquid `abort_message`: logged and exported as an Abort, never sent, not a delivery."""
@@ -269,14 +307,68 @@ class WebhookDispatcher:
 
     def reset(self) -> None:
         """Cancel pending attempts and forget the logs, the export and host health."""
-        self._generation += 1
-        self._tasks.cancel_all()
+        self.stop()
         self.activity.clear()
         self.currents_export.clear()
         self.health.clear()
 
+    def stop(self) -> None:
+        """Cancel pending attempts; one in flight on a live worker records and schedules nothing."""
+        self._generation += 1
+        self._tasks.cancel_all()
+        with self._pending_lock:
+            self._pending.clear()
+
+    def pending_trace_ids(self) -> set[str]:
+        """The trace ids of the deliveries still to be attempted."""
+        with self._pending_lock:
+            return {delivery.ctx.trace_id for _, _, delivery in self._pending.values()}
+
+    # -- snapshots --------------------------------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        """The logs, the export, host health, and each delivery still to be attempted (with when)."""
+        with self._pending_lock:
+            pending = [(when, delivery) for handle, when, delivery in self._pending.values()
+                       if handle is None or not handle.cancelled]
+        deliveries = []
+        for when, delivery in pending:
+            data = as_fields(delivery)
+            del data["generation"]
+            data["request"], data["ctx"] = as_fields(delivery.request), as_fields(delivery.ctx)
+            deliveries.append({"when": when, "delivery": data})
+        return {"activity_log": self.activity.snapshot_state(), "currents": self.currents_export.snapshot_state(),
+                "health": self.health.snapshot_state(), "pending": detached(deliveries)}
+
+    def stage_state(self, state: Any) -> tuple[Swap, Callable[[], None]]:
+        """(swap, start): `start` schedules the pending deliveries again, after every store is swapped in."""
+        record(state, "dispatcher", ("activity_log", "currents", "health", "pending"))
+        swaps = [self.activity.stage_state(state["activity_log"]), self.currents_export.stage_state(state["currents"]),
+                 self.health.stage_state(state["health"])]
+        pending: list[tuple[datetime, _Delivery]] = []
+        for i, item in enumerate(expect(state["pending"], list, "dispatcher.pending")):
+            where = f"dispatcher.pending[{i}]"
+            record(item, where, ("when", "delivery"))
+            data = dict(expect(item["delivery"], dict, f"{where}.delivery"))
+            request = build(WebhookRequest, data.pop("request", None), f"{where}.delivery.request")
+            ctx = build(DeliveryContext, data.pop("ctx", None), f"{where}.delivery.ctx")
+            delivery = build(_Delivery, data, f"{where}.delivery", request=request, ctx=ctx, generation=0)
+            if request.method not in METHODS:
+                raise StateError(f"{where}.delivery.request.method", f"{request.method!r} is no webhook method")
+            moment(delivery.first_attempt_at, f"{where}.delivery.first_attempt_at", optional=not delivery.attempt)
+            pending.append((moment(item["when"], f"{where}.when"), delivery))
+
+        def swap() -> None:
+            for each in swaps:
+                each()
+
+        def start() -> None:
+            for when, delivery in pending:
+                delivery.generation = self._generation
+                self._schedule(delivery, when, "braze.webhook.retry" if delivery.attempt else "braze.webhook")
+        return swap, start
+
     # -- one attempt ------------------------------------------------------------------------------
-    def _attempt(self, delivery: _Delivery) -> None:
+    def _attempt(self, delivery: _Delivery, token: int | None = None) -> None:
         clock = self.runtime.clock
         started = clock.now()
         delivery.attempt += 1
@@ -289,12 +381,14 @@ class WebhookDispatcher:
         result.duration_ms = (now - started) // timedelta(milliseconds=1)
         if result.status is not None and 200 <= result.status < 300:
             self._sent(delivery, result, now)
+            self._forget(token)
             return
         next_at, why = self._next_attempt_at(delivery, result, now) if result.retriable else (None, None)
         if next_at is None:
             self._failed(delivery, result, now, why)
+            self._forget(token)
         else:
-            self._retry(delivery, result, now, next_at)
+            self._retry(delivery, result, now, next_at, token)
 
     def _try(self, delivery: _Delivery, now: datetime) -> _Result:
         if delivery.url_error is not None:
@@ -408,13 +502,14 @@ class WebhookDispatcher:
         if self.on_outcome is not None:
             self.on_outcome(ctx, "sent", result.status)
 
-    def _retry(self, delivery: _Delivery, result: _Result, now: datetime, next_at: datetime) -> None:
+    def _retry(self, delivery: _Delivery, result: _Result, now: datetime, next_at: datetime,
+               token: int | None = None) -> None:
         outcome = "halted" if result.status == HALTED_STATUS else "retry"
         self._log_attempt(delivery, result, now, outcome, result.error, next_at)
         self.currents_export.message_event(WEBHOOK_RETRY, delivery.ctx, now,
                                            **self._failure_fields(delivery, result, result.error),
                                            is_terminal=False, next_attempt_time=int(next_at.timestamp()))
-        self._tasks.at(next_at, self._attempt, delivery, name="braze.webhook.retry")
+        self._schedule(delivery, next_at, "braze.webhook.retry", replacing=token)
 
     def _failed(self, delivery: _Delivery, result: _Result, now: datetime, why: str | None) -> None:
         ctx = delivery.ctx

@@ -42,6 +42,20 @@ class Throttle:
             self._used += 1
             return max(now, self._minute)
 
+    def snapshot_state(self) -> tuple[datetime | None, int]:
+        with self._lock:
+            return self._minute, self._used
+
+    @classmethod
+    def from_state(cls, per_minute: int, state: Any) -> Throttle:
+        throttle = cls(per_minute)
+        if state is not None:
+            minute, used = state
+            if not isinstance(minute, datetime | None) or isinstance(used, bool) or not isinstance(used, int):
+                raise ValueError(f"a throttle is (minute, sends in it), not {state!r}")
+            throttle._minute, throttle._used = minute, used
+        return throttle
+
 
 class Sender:
     def __init__(self, runtime: Runtime, dispatcher: WebhookDispatcher) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.outbound import RefusedURL
+from mocks.braze.state import StateError, Swap, expect, record
 
 METHODS = ("POST", "PUT", "DELETE", "GET", "PATCH")
 SENDBIRD_TEMPLATE_ID = "sendbird-webhook-template"
@@ -84,6 +85,21 @@ class WebhookContent:
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "method": self.method, "headers": dict(self.headers),
                 "body_type": "json" if isinstance(self.body, dict) else "raw", "body": self.body}
+
+
+def content_state(content: WebhookContent) -> dict[str, Any]:
+    """A message's composed webhook as plain data (a snapshot keeps it as saved: the template it came from may
+    be gone since, and the outbound policy is asked again only when it is sent)."""
+    return {"url": content.url, "method": content.method, "headers": dict(content.headers),
+            "body": dict(content.body) if isinstance(content.body, dict) else content.body}
+
+
+def content_from_state(data: Any, where: str) -> WebhookContent:
+    record(data, where, ("url", "method", "headers", "body"))
+    try:
+        return parse_content(data, where)
+    except TemplateError as exc:
+        raise StateError(where, str(exc)) from None
 
 
 def parse_content(spec: Any, where: str = "webhook") -> WebhookContent:
@@ -183,6 +199,31 @@ class WebhookTemplateStore:
         with self._lock:
             if self._templates.pop(template_id, None) is None:
                 raise TemplateError(f"no webhook template {template_id!r}")
+
+    def snapshot_state(self) -> list[dict[str, Any]]:
+        """Every template (the built-in Sendbird one too, which may have been deleted), in creation order."""
+        with self._lock:
+            return [{"template_id": t.template_id, "name": t.name, "description": t.description,
+                     "content": content_state(t.content), "placeholders": dict(t.placeholders),
+                     "defaults": dict(t.defaults)} for t in self._templates.values()]
+
+    def stage_state(self, state: Any) -> Swap:
+        templates: dict[str, WebhookTemplate] = {}
+        for i, data in enumerate(expect(state, list, "webhook_templates")):
+            where = f"webhook_templates[{i}]"
+            record(data, where, ("template_id", "name", "description", "content", "placeholders", "defaults"))
+            for key in ("template_id", "name", "description"):
+                expect(data[key], str, f"{where}.{key}")
+            for key in ("placeholders", "defaults"):
+                expect(data[key], dict, f"{where}.{key}")
+            templates[data["template_id"]] = WebhookTemplate(
+                data["template_id"], data["name"], content_from_state(data["content"], f"{where}.content"),
+                data["description"], dict(data["placeholders"]), dict(data["defaults"]))
+
+        def swap() -> None:
+            with self._lock:
+                self._templates = templates
+        return swap
 
     def resolve(self, spec: Any, where: str) -> WebhookContent:
         """A message's webhook: inline content, or a template with overrides and replacements."""

@@ -14,8 +14,9 @@ further trigger is not a second send, unless re-eligibility is zero ("we'll alwa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from harness.scheduler import TaskHandle
@@ -23,8 +24,20 @@ from mocks.braze.audience.audiences import Predicate
 from mocks.braze.audience.event_filters import EventMatcher, compile_action
 from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.sending import Engine, Throttle
-from mocks.braze.delivery.webhook_templates import WebhookContent
+from mocks.braze.delivery.webhook_templates import WebhookContent, content_from_state, content_state
 from mocks.braze.engagement.definitions import ActionTrigger, CampaignSpec, FromSpec, ScheduledTrigger
+from mocks.braze.state import (
+    PendingTasks,
+    StateError,
+    Swap,
+    as_fields,
+    build,
+    detached,
+    expect,
+    moment,
+    record,
+    staged,
+)
 from mocks.braze.users.profiles import Profile
 from mocks.braze.users.track import CustomEvent
 
@@ -77,6 +90,7 @@ class CampaignEngine(Engine):
     def __init__(self, *parts: Any) -> None:
         super().__init__(*parts)
         self.campaigns: dict[str, Campaign] = {}
+        self.pending = PendingTasks(self.tasks, {"action": (self._send_action, "braze.campaign.action")})
 
     # -- definitions --------------------------------------------------------------------------
     def save(self, spec: CampaignSpec, campaign_id: str | None = None) -> Campaign:
@@ -190,8 +204,8 @@ class CampaignEngine(Engine):
             if event.time < launched or (trigger.end is not None and event.time > trigger.end):
                 continue  # users who acted before launch do not qualify
             dispatch_id = self.runtime.ids.hex(24)
-            self.tasks.after(trigger.delay_seconds, self._send_action, campaign.campaign_id, event.profile.braze_id,
-                             dispatch_id, dict(event.properties), name="braze.campaign.action")
+            self.pending.at(self.runtime.clock.now() + timedelta(seconds=trigger.delay_seconds), "action",
+                            campaign.campaign_id, event.profile.braze_id, dispatch_id, dict(event.properties))
 
     def _send_action(self, campaign_id: str, braze_id: str, dispatch_id: str, properties: dict[str, Any]) -> None:
         campaign = self.campaigns.get(campaign_id)
@@ -236,6 +250,84 @@ class CampaignEngine(Engine):
         return campaign.stats.to_dict(counts)
 
     def reset(self) -> None:
-        self.tasks.cancel_all()
+        self.pending.clear()
         with self._lock:
             self.campaigns.clear()
+
+    def keep_sends_of(self, trace_ids: set[str]) -> None:
+        """Forget the sends under way whose delivery is not among `trace_ids` (after a restore)."""
+        with self._lock:
+            for campaign in self.campaigns.values():
+                stale = [b for b, trace in campaign.in_flight.items() if trace not in trace_ids]
+                for braze_id in stale:
+                    del campaign.in_flight[braze_id]
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        """Each campaign's definition, its webhook as composed when saved, its counts and re-eligibility records,
+        its next scheduled run, and the action-triggered sends still waiting for their delay."""
+        with self._lock:
+            campaigns = []
+            for c in self.campaigns.values():
+                handle = c.schedule
+                campaigns.append({
+                    "campaign_id": c.campaign_id, "spec": c.spec.model_dump(mode="json"),
+                    "content": content_state(c.content), "created_at": c.created_at, "updated_at": c.updated_at,
+                    "throttle": c.throttle.snapshot_state() if c.throttle else None, "stats": as_fields(c.stats),
+                    "last_received": c.last_received, "in_flight": c.in_flight, "first_sent": c.first_sent,
+                    "last_sent": c.last_sent, "send_ids": c.send_ids, "next_run": c.next_run,
+                    "scheduled_at": handle.when if handle is not None and not (handle.cancelled or handle.done)
+                    else None})
+            return detached({"campaigns": campaigns, "pending": self.pending.pending()})
+
+    def stage_state(self, state: Any) -> tuple[Swap, Callable[[], None]]:
+        """(swap, start): `start` schedules the next runs and the waiting action sends again."""
+        record(state, "campaigns", ("campaigns", "pending"))
+        campaigns: dict[str, Campaign] = {}
+        runs: list[tuple[Campaign, datetime]] = []  # the next run of a scheduled campaign
+        for i, data in enumerate(expect(state["campaigns"], list, "campaigns.campaigns")):
+            where = f"campaigns.campaigns[{i}]"
+            campaign, run = staged(where, lambda data=data, where=where: self._campaign_from(data, where))
+            campaigns[campaign.campaign_id] = campaign
+            if run is not None:
+                runs.append((campaign, run))
+        pending = self.pending.stage(state["pending"], "campaigns.pending")
+
+        def swap() -> None:
+            with self._lock:
+                self.campaigns = campaigns
+
+        def start() -> None:
+            for campaign, run in runs:
+                self._schedule(campaign, run)
+            self.pending.arm(pending)
+        return swap, start
+
+    def _campaign_from(self, data: Any, where: str) -> tuple[Campaign, datetime | None]:
+        keys = ("campaign_id", "spec", "content", "created_at", "updated_at", "throttle", "stats", "last_received",
+                "in_flight", "first_sent", "last_sent", "send_ids", "next_run", "scheduled_at")
+        record(data, where, keys)
+        spec = CampaignSpec.model_validate(data["spec"])
+        trigger = spec.trigger
+        matcher = compile_action(trigger.event, trigger.property_filters, "trigger") \
+            if isinstance(trigger, ActionTrigger) else None
+        throttle = Throttle.from_state(spec.rate_limit_per_minute, data["throttle"]) \
+            if spec.rate_limit_per_minute else None
+        campaign = Campaign(
+            expect(data["campaign_id"], str, f"{where}.campaign_id"), spec,
+            content_from_state(data["content"], f"{where}.content"),
+            self.audiences.compile(spec.audience, "audience", check=False), matcher,
+            compile_conversions(spec.conversion_events, "campaign"),
+            expect(data["created_at"], datetime, f"{where}.created_at"),
+            expect(data["updated_at"], datetime, f"{where}.updated_at"), throttle,
+            build(CampaignStats, data["stats"], f"{where}.stats"),
+            dict(expect(data["last_received"], dict, f"{where}.last_received")),
+            dict(expect(data["in_flight"], dict, f"{where}.in_flight")),
+            expect(data["first_sent"], (datetime, type(None)), f"{where}.first_sent"),
+            expect(data["last_sent"], (datetime, type(None)), f"{where}.last_sent"),
+            set(expect(data["send_ids"], set, f"{where}.send_ids")), None,
+            expect(data["next_run"], (datetime, type(None)), f"{where}.next_run"))
+        run = moment(data["scheduled_at"], f"{where}.scheduled_at", optional=True)
+        if run is not None and not isinstance(trigger, ScheduledTrigger):
+            raise StateError(f"{where}.scheduled_at", "only a scheduled campaign has a next run")
+        return campaign, run

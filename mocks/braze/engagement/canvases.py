@@ -9,6 +9,7 @@ delay) or Action Paths (a wait for a custom event, with a task at the end of the
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from mocks.braze.audience.audiences import Predicate
 from mocks.braze.audience.event_filters import EventMatcher, compile_action
 from mocks.braze.delivery.context import DeliveryContext
 from mocks.braze.delivery.sending import Engine, Throttle
-from mocks.braze.delivery.webhook_templates import WebhookContent
+from mocks.braze.delivery.webhook_templates import WebhookContent, content_from_state, content_state
 from mocks.braze.engagement.campaigns import compile_conversions
 from mocks.braze.engagement.definitions import (
     ActionPathsStep,
@@ -32,6 +33,18 @@ from mocks.braze.engagement.definitions import (
     FromSpec,
     MessageStep,
     ScheduledTrigger,
+)
+from mocks.braze.state import (
+    PendingTasks,
+    StateError,
+    Swap,
+    as_fields,
+    build,
+    detached,
+    expect,
+    moment,
+    record,
+    staged,
 )
 from mocks.braze.users.profiles import Profile
 from mocks.braze.users.track import CustomEvent
@@ -98,6 +111,7 @@ class CanvasEngine(Engine):
         super().__init__(*parts)
         self.canvases: dict[str, Canvas] = {}
         self._waiting: dict[str, set[str]] = defaultdict(set)  # braze_id -> canvas ids with an action wait
+        self.pending = PendingTasks(self.tasks, {"entry": (self._enter_action, "braze.canvas.action_entry")})
 
     # -- definitions --------------------------------------------------------------------------
     def save(self, spec: CanvasSpec, canvas_id: str | None = None) -> Canvas:
@@ -133,15 +147,17 @@ class CanvasEngine(Engine):
                     self.runtime.scheduler.cancel(journey.wait_task)
                 self._finish(new, journey, "step_removed")
 
-    def _compile_step(self, step: Any) -> CompiledStep:
+    def _compile_step(self, step: Any, content: WebhookContent | None = None, check: bool = True) -> CompiledStep:
+        """`content` and `check` serve a restore: the step's webhook as composed when it was saved, and segments
+        that may have been deleted since."""
         where = f"steps[{step.id}]"
         if isinstance(step, MessageStep):
-            return CompiledStep(step, content=self.templates.resolve(step.webhook, f"{where}.webhook"),
+            return CompiledStep(step, content=content or self.templates.resolve(step.webhook, f"{where}.webhook"),
                                 throttle=Throttle(step.rate_limit_per_minute) if step.rate_limit_per_minute else None)
         if isinstance(step, DecisionSplitStep):
-            return CompiledStep(step, predicates=[self.audiences.compile(step.audience, f"{where}.audience")])
+            return CompiledStep(step, predicates=[self.audiences.compile(step.audience, f"{where}.audience", check)])
         if isinstance(step, AudiencePathsStep):
-            return CompiledStep(step, predicates=[self.audiences.compile(p.audience, f"{where}.paths[{i}]")
+            return CompiledStep(step, predicates=[self.audiences.compile(p.audience, f"{where}.paths[{i}]", check)
                                                   for i, p in enumerate(step.paths)])
         if isinstance(step, ActionPathsStep):
             return CompiledStep(step, matchers=[compile_action(p.event, p.property_filters, f"{where}.paths[{i}]")
@@ -336,8 +352,8 @@ class CanvasEngine(Engine):
                 assert isinstance(entry, ActionTrigger)
                 if event.time < (entry.start or canvas.created_at) or (entry.end and event.time > entry.end):
                     continue
-                self.tasks.after(entry.delay_seconds, self._enter_action, canvas.canvas_id, braze_id,
-                                 dict(event.properties), name="braze.canvas.action_entry")
+                self.pending.at(self.runtime.clock.now() + timedelta(seconds=entry.delay_seconds), "entry",
+                                canvas.canvas_id, braze_id, dict(event.properties))
 
     def _enter_action(self, canvas_id: str, braze_id: str, properties: dict[str, Any]) -> None:
         canvas = self.canvases.get(canvas_id)
@@ -392,7 +408,116 @@ class CanvasEngine(Engine):
                 "steps": steps}
 
     def reset(self) -> None:
-        self.tasks.cancel_all()
+        self.pending.clear()
         with self._lock:
             self.canvases.clear()
             self._waiting.clear()
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        """Each canvas's definition, its message steps' webhooks as composed when saved, its counts, every
+        journey (with the wait it is in: a delay or an action window, and until when), the next scheduled
+        entry, who waits for an action, and the action-triggered entries still waiting for their delay."""
+        with self._lock:
+            canvases = [self._canvas_state(c) for c in self.canvases.values()]
+            return detached({"canvases": canvases, "waiting": {b: set(ids) for b, ids in self._waiting.items() if ids},
+                             "pending": self.pending.pending()})
+
+    def _canvas_state(self, c: Canvas) -> dict[str, Any]:
+        journeys = {}
+        for braze_id, journey in c.journeys.items():
+            data = as_fields(journey)
+            task = data.pop("wait_task")
+            data["wait"] = None
+            if task is not None and not (task.cancelled or task.done):
+                data["wait"] = ("delay" if task.fn == self._resume else "window", task.when, task.args[2])
+            journeys[braze_id] = data
+        handle = c.schedule
+        return {"canvas_id": c.canvas_id, "spec": c.spec.model_dump(mode="json"), "created_at": c.created_at,
+                "contents": {sid: content_state(s.content) for sid, s in c.steps.items() if s.content is not None},
+                "throttles": {sid: s.throttle.snapshot_state() for sid, s in c.steps.items() if s.throttle},
+                "entered": c.entered, "completed": c.completed,
+                "step_counts": {sid: dict(counts) for sid, counts in c.step_counts.items()},
+                "journeys": journeys, "last_entered": c.last_entered, "first_entry": c.first_entry,
+                "last_entry": c.last_entry,
+                "scheduled_at": handle.when if handle is not None and not (handle.cancelled or handle.done) else None}
+
+    def stage_state(self, state: Any) -> tuple[Swap, Callable[[], None]]:
+        """(swap, start): `start` schedules the next entries, the journeys' waits and the waiting entries again."""
+        record(state, "canvases", ("canvases", "waiting", "pending"))
+        canvases: dict[str, Canvas] = {}
+        runs: list[tuple[Canvas, datetime]] = []
+        waits: list[tuple[Canvas, Journey, tuple[str, datetime, Any]]] = []
+        for i, data in enumerate(expect(state["canvases"], list, "canvases.canvases")):
+            where = f"canvases.canvases[{i}]"
+            canvas, run, canvas_waits = staged(where, lambda data=data, where=where: self._canvas_from(data, where))
+            canvases[canvas.canvas_id] = canvas
+            if run is not None:
+                runs.append((canvas, run))
+            waits += canvas_waits
+        waiting: dict[str, set[str]] = defaultdict(set)
+        for braze_id, ids in expect(state["waiting"], dict, "canvases.waiting").items():
+            waiting[braze_id] = set(expect(ids, set, f"canvases.waiting[{braze_id!r}]"))
+        pending = self.pending.stage(state["pending"], "canvases.pending")
+
+        def swap() -> None:
+            with self._lock:
+                self.canvases, self._waiting = canvases, waiting
+
+        def start() -> None:
+            for canvas, run in runs:
+                self._schedule(canvas, run)
+            for canvas, journey, (kind, when, arg) in waits:
+                if kind == "delay":
+                    journey.wait_task = self.tasks.at(when, self._resume, canvas.canvas_id, journey, arg,
+                                                      name="braze.canvas.delay")
+                else:
+                    journey.wait_task = self.tasks.at(when, self._window_ends, canvas.canvas_id, journey, arg,
+                                                      name="braze.canvas.action_window")
+            self.pending.arm(pending)
+        return swap, start
+
+    def _canvas_from(self, data: Any, where: str) -> tuple[Canvas, datetime | None, list]:
+        record(data, where, ("canvas_id", "spec", "created_at", "contents", "throttles", "entered", "completed",
+                             "step_counts", "journeys", "last_entered", "first_entry", "last_entry", "scheduled_at"))
+        spec = CanvasSpec.model_validate(data["spec"])
+        contents = expect(data["contents"], dict, f"{where}.contents")
+        throttles = expect(data["throttles"], dict, f"{where}.throttles")
+        steps = {}
+        for step in spec.steps:
+            content = None
+            if isinstance(step, MessageStep):
+                if step.id not in contents:
+                    raise StateError(f"{where}.contents", f"no webhook for the message step {step.id!r}")
+                content = content_from_state(contents[step.id], f"{where}.contents[{step.id!r}]")
+            compiled = steps[step.id] = self._compile_step(step, content, check=False)
+            if compiled.throttle is not None and step.id in throttles:
+                compiled.throttle = Throttle.from_state(compiled.throttle.per_minute, throttles[step.id])
+        matcher = compile_action(spec.entry.event, spec.entry.property_filters, "entry") \
+            if isinstance(spec.entry, ActionTrigger) else None
+        canvas = Canvas(expect(data["canvas_id"], str, f"{where}.canvas_id"), spec, steps,
+                        spec.first_step or spec.steps[0].id, self.audiences.compile(spec.audience, "audience", False),
+                        matcher, compile_conversions(spec.conversion_events, "canvas"),
+                        expect(data["created_at"], datetime, f"{where}.created_at"),
+                        expect(data["entered"], int, f"{where}.entered"),
+                        expect(data["completed"], int, f"{where}.completed"))
+        for sid, counts in expect(data["step_counts"], dict, f"{where}.step_counts").items():
+            canvas.step_counts[sid] = Counter(expect(counts, dict, f"{where}.step_counts[{sid!r}]"))
+        waits = []
+        for braze_id, journey_data in expect(data["journeys"], dict, f"{where}.journeys").items():
+            here = f"{where}.journeys[{braze_id!r}]"
+            journey_data = dict(expect(journey_data, dict, here))
+            wait = journey_data.pop("wait", None)
+            journey = canvas.journeys[braze_id] = build(Journey, journey_data, here)
+            if wait is not None:
+                if not (isinstance(wait, tuple) and len(wait) == 3 and wait[0] in ("delay", "window")
+                        and isinstance(wait[1], datetime) and wait[1].tzinfo is not None):
+                    raise StateError(f"{here}.wait", "expected (\"delay\" or \"window\", when, step id)")
+                waits.append((canvas, journey, wait))
+        canvas.last_entered = dict(expect(data["last_entered"], dict, f"{where}.last_entered"))
+        canvas.first_entry = expect(data["first_entry"], (datetime, type(None)), f"{where}.first_entry")
+        canvas.last_entry = expect(data["last_entry"], (datetime, type(None)), f"{where}.last_entry")
+        run = moment(data["scheduled_at"], f"{where}.scheduled_at", optional=True)
+        if run is not None and not isinstance(spec.entry, ScheduledTrigger):
+            raise StateError(f"{where}.scheduled_at", "only a scheduled canvas has a next entry")
+        return canvas, run, waits

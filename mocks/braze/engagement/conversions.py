@@ -11,9 +11,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from harness.runtime import Runtime
-from mocks.braze.audience.event_filters import EventMatcher
+from mocks.braze.audience.event_filters import EventMatcher, FilterError, compile_matcher
+from mocks.braze.state import StateError, Swap, detached, expect, record
 from mocks.braze.users.track import CustomEvent
 
 
@@ -79,3 +81,34 @@ class ConversionTracker:
         with self._lock:
             self._windows.clear()
             self._converted.clear()
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        """Open windows (their matcher as its spec, compiled again on restore) and who converted."""
+        with self._lock:
+            windows = {braze_id: [{"owner": w.owner, "index": w.index, "matcher": w.matcher.spec, "opened": w.opened,
+                                   "deadline": w.deadline} for w in found] for braze_id, found in self._windows.items()}
+            return detached({"windows": windows, "converted": self._converted})
+
+    def stage_state(self, state: Any) -> Swap:
+        record(state, "conversions", ("windows", "converted"))
+        windows: dict[str, list[Window]] = {}
+        for braze_id, found in expect(state["windows"], dict, "conversions.windows").items():
+            staged = windows[braze_id] = []
+            for i, data in enumerate(expect(found, list, f"conversions.windows[{braze_id!r}]")):
+                where = f"conversions.windows[{braze_id!r}][{i}]"
+                record(data, where, ("owner", "index", "matcher", "opened", "deadline"))
+                try:
+                    matcher = compile_matcher(data["matcher"], where)
+                except FilterError as exc:
+                    raise StateError(f"{where}.matcher", str(exc)) from None
+                staged.append(Window(expect(data["owner"], str, f"{where}.owner"), expect(data["index"], int, where),
+                                     matcher, expect(data["opened"], datetime, f"{where}.opened"),
+                                     expect(data["deadline"], datetime, f"{where}.deadline")))
+        converted = {key: set(expect(ids, set, f"conversions.converted[{key!r}]"))
+                     for key, ids in expect(state["converted"], dict, "conversions.converted").items()}
+
+        def swap() -> None:
+            with self._lock:
+                self._windows, self._converted = windows, converted
+        return swap

@@ -28,6 +28,7 @@ from harness.scheduler import TaskGroup, TaskHandle
 from mocks.braze.audience.audiences import Predicate
 from mocks.braze.rest import errors
 from mocks.braze.rest.errors import BrazeError, bad_request
+from mocks.braze.state import StateError, Swap, detached, expect, record
 from mocks.braze.users.profiles import Profile
 from mocks.braze.users.values import time_zones
 
@@ -242,3 +243,40 @@ class ScheduleStore:
         self.tasks.cancel_all()
         with self._lock:
             self._schedules.clear()
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot_state(self) -> list[dict[str, Any]]:
+        """Each pending schedule as data: its request, its `schedule` and the waves still to fire."""
+        with self._lock:
+            return detached([{"schedule_id": s.schedule_id, "dispatch_id": s.dispatch_id, "kind": s.kind,
+                              "owner": s.owner, "body": s.body, "time": s.when.time, "local": s.when.local,
+                              "waves": s.waves} for s in self._schedules.values()])
+
+    def stage_state(self, state: Any) -> tuple[Swap, Callable[[], None]]:
+        """(swap, start): `start` arms each schedule's next wave again, after every store is swapped in."""
+        schedules: dict[str, Schedule] = {}
+        for i, data in enumerate(expect(state, list, "schedules")):
+            where = f"schedules[{i}]"
+            record(data, where, ("schedule_id", "dispatch_id", "kind", "owner", "body", "time", "local", "waves"))
+            if data["kind"] not in KINDS:
+                raise StateError(f"{where}.kind", f"{data['kind']!r} is not one of {', '.join(KINDS)}")
+            waves = expect(data["waves"], list, f"{where}.waves")
+            if not waves or not all(isinstance(w, datetime) and w.tzinfo is not None for w in waves):
+                raise StateError(f"{where}.waves", "expected a non-empty list of aware times")
+            schedule = Schedule(expect(data["schedule_id"], str, f"{where}.schedule_id"),
+                                expect(data["dispatch_id"], str, f"{where}.dispatch_id"), data["kind"],
+                                expect(data["owner"], (str, type(None)), f"{where}.owner"),
+                                expect(data["body"], dict, f"{where}.body"),
+                                When(expect(data["time"], datetime, f"{where}.time"),
+                                     expect(data["local"], bool, f"{where}.local")), list(waves))
+            schedules[schedule.schedule_id] = schedule
+
+        def swap() -> None:
+            with self._lock:
+                self._schedules = schedules
+
+        def start() -> None:
+            with self._lock:
+                for schedule in schedules.values():
+                    self._arm(schedule)
+        return swap, start

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.journal import Record
 from mocks.braze.delivery.context import DeliveryContext
+from mocks.braze.state import StateError, Swap, as_fields, build, detached, expect, record
 
 KEEP_DAYS = 100
 KEEP_SEND_DAYS = 14
@@ -178,6 +179,38 @@ class DataSeries:
         with self._lock:
             return {sid: _copy(days, first, last) for sid, days in self.steps.get(canvas_id, {}).items()}
 
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        with self._lock:
+            return detached({
+                "campaigns": {k: _days_state(v) for k, v in self.campaigns.items()},
+                "canvases": {k: _days_state(v) for k, v in self.canvases.items()},
+                "canvas_entered": {k: _days_state(v) for k, v in self.canvas_entered.items()},
+                "steps": {k: {s: _days_state(d) for s, d in v.items()} for k, v in self.steps.items()},
+                "step_names": self.step_names,
+                "sends": {k: _days_state(v) for k, v in self.sends.items()},
+                "send_of": self._send_of, "pruned_on": self._pruned_on})
+
+    def stage_state(self, state: Any) -> Swap:
+        record(state, "series", ("campaigns", "canvases", "canvas_entered", "steps", "step_names", "sends", "send_of",
+                                 "pruned_on"))
+        tables = {name: {k: _days_from(v, f"series.{name}[{k!r}]")
+                         for k, v in expect(state[name], dict, f"series.{name}").items()}
+                  for name in ("campaigns", "canvases", "canvas_entered", "sends")}
+        steps = {k: {s: _days_from(d, f"series.steps[{k!r}][{s!r}]")
+                     for s, d in expect(v, dict, f"series.steps[{k!r}]").items()}
+                 for k, v in expect(state["steps"], dict, "series.steps").items()}
+        step_names = dict(expect(state["step_names"], dict, "series.step_names"))
+        send_of = dict(expect(state["send_of"], dict, "series.send_of"))
+        pruned_on = expect(state["pruned_on"], (date, type(None)), "series.pruned_on")
+
+        def swap() -> None:
+            with self._lock:
+                self.campaigns, self.canvases = tables["campaigns"], tables["canvases"]
+                self.canvas_entered, self.sends = tables["canvas_entered"], tables["sends"]
+                self.steps, self.step_names, self._send_of, self._pruned_on = steps, step_names, send_of, pruned_on
+        return swap
+
     def step_name(self, canvas_id: str, step_id: str) -> str:
         return self.step_names.get((canvas_id, step_id), step_id)
 
@@ -186,6 +219,22 @@ class DataSeries:
             for table in (self.campaigns, self.canvases, self.canvas_entered, self.steps, self.step_names,
                           self.sends, self._send_of):
                 table.clear()
+
+
+def _days_state(days: Days) -> dict[str, Any]:
+    return {"keep": days.keep, "days": {day: as_fields(bucket) for day, bucket in days.days.items()}}
+
+
+def _days_from(data: Any, where: str) -> Days:
+    record(data, where, ("keep", "days"))
+    days = Days(expect(data["keep"], int, f"{where}.keep"))
+    for day, bucket in expect(data["days"], dict, f"{where}.days").items():
+        if not isinstance(day, date):
+            raise StateError(f"{where}.days", f"expected dates, got {type(day).__name__}")
+        staged = days.days[day] = build(Day, bucket, f"{where}.days[{day}]")
+        if len(staged.conversions) != CONVERSION_EVENTS or len(staged.by_origin_time) != CONVERSION_EVENTS:
+            raise StateError(f"{where}.days[{day}]", f"expected {CONVERSION_EVENTS} conversion counts")
+    return days
 
 
 def _copy(days: Days | None, first: date, last: date) -> list[tuple[date, Day]]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from mocks.braze.rest.errors import ACCESS_DENIED, INVALID_API_KEY, BrazeError
+from mocks.braze.state import StateError
 
 PERMISSIONS = (
     "users.track", "users.delete", "users.export.ids", "campaigns.trigger.send", "canvas.trigger.send",
@@ -41,6 +44,30 @@ class KeyRing:
             raise ValueError("a key must be a non-empty string without quotes")
         with self._lock:
             self._keys[key] = frozenset(permissions)
+
+    def snapshot_state(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {key: sorted(permissions) for key, permissions in self._keys.items()}
+
+    def stage_state(self, state: Any) -> Callable[[], None]:
+        """The keys a snapshot holds, checked as `add` checks them; this process's own key (`--api-key`) is kept
+        beside them with every permission, so the key it was started with still works."""
+        if not isinstance(state, dict):
+            raise StateError("api_keys", "expected an object of key -> permissions")
+        staged = KeyRing(self.default_key)
+        for key, permissions in state.items():
+            if not isinstance(key, str) or not isinstance(permissions, list):
+                raise StateError(f"api_keys[{key!r}]", "expected a list of permissions")
+            try:
+                staged.add(key, permissions)
+            except ValueError as exc:
+                raise StateError(f"api_keys[{key!r}]", str(exc)) from None
+        keys = staged._keys
+
+        def swap() -> None:
+            with self._lock:
+                self._keys = keys
+        return swap
 
     def listing(self) -> list[dict]:
         with self._lock:

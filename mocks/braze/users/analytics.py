@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
+from mocks.braze.state import StateError, Swap, detached, expect
 from mocks.braze.users.track import CustomEvent
 
 UNITS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
@@ -55,3 +57,21 @@ class EventAnalytics:
     def reset(self) -> None:
         with self._lock:
             self._hourly.clear()
+
+    def snapshot_state(self) -> dict[str, dict[datetime, int]]:
+        """Custom event counts per name and UTC hour."""
+        with self._lock:
+            return detached({name: dict(hours) for name, hours in self._hourly.items()})
+
+    def stage_state(self, state: Any) -> Swap:
+        hourly: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
+        for name, hours in expect(state, dict, "analytics").items():
+            for hour, count in expect(hours, dict, f"analytics[{name!r}]").items():
+                if not isinstance(hour, datetime) or isinstance(count, bool) or not isinstance(count, int):
+                    raise StateError(f"analytics[{name!r}]", "expected UTC hours -> counts")
+                hourly[name][hour] = count
+
+        def swap() -> None:
+            with self._lock:
+                self._hourly = hourly
+        return swap

@@ -16,6 +16,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from mocks.braze.state import StateError, Swap, as_fields, build, detached, expect, staged
+
 DEFAULT_ATTRIBUTES = (
     "first_name", "last_name", "email", "phone", "dob", "gender", "country", "language", "home_city",
     "time_zone", "email_subscribe", "push_subscribe", "bio", "image_url", "date_of_first_session",
@@ -233,3 +235,47 @@ class UserStore:
             self._by_alias.clear()
             self._by_email.clear()
             self._by_phone.clear()
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        """Every profile (its fields, events as series), and the identifier indexes as they stand: their order
+        decides which profile an email or phone finds first."""
+        with self.lock:
+            profiles = []
+            for profile in self.profiles.values():
+                data = as_fields(profile)
+                data["subscription_groups"] = dict(profile.subscription_groups)
+                data["events"] = {name: as_fields(series) for name, series in profile.events.items()}
+                profiles.append(data)
+            return detached({"profiles": profiles, "by_external": self._by_external, "by_alias": self._by_alias,
+                             "by_email": self._by_email, "by_phone": self._by_phone})
+
+    def stage_state(self, state: Any) -> Swap:
+        expect(state, dict, "users")
+        profiles: dict[str, Profile] = {}
+        for i, data in enumerate(expect(state.get("profiles"), list, "users.profiles")):
+            where = f"users.profiles[{i}]"
+            expect(data, dict, where)
+            events = {name: build(EventSeries, series, f"{where}.events[{name!r}]")
+                      for name, series in expect(data.get("events", {}), dict, f"{where}.events").items()}
+            groups = expect(data.get("subscription_groups", {}), dict, f"{where}.subscription_groups")
+            profile = build(Profile, {**data, "events": events,
+                                      "subscription_groups": groups or NO_SUBSCRIPTIONS}, where)
+            expect(profile.braze_id, str, f"{where}.braze_id")
+            profiles[profile.braze_id] = profile
+        indexes = {}
+        for name in ("by_external", "by_alias", "by_email", "by_phone"):
+            index = expect(state.get(name), dict, f"users.{name}")
+            listed = name in ("by_email", "by_phone")
+            for key, value in index.items():
+                for braze_id in (staged(f"users.{name}", lambda v=value: list(v)) if listed else [value]):
+                    if braze_id not in profiles:
+                        raise StateError(f"users.{name}[{key!r}]", f"names no profile ({braze_id!r})")
+            indexes[name] = {k: list(v) for k, v in index.items()} if listed else dict(index)
+
+        def swap() -> None:
+            with self.lock:
+                self.profiles = profiles
+                self._by_external, self._by_alias = indexes["by_external"], indexes["by_alias"]
+                self._by_email, self._by_phone = indexes["by_email"], indexes["by_phone"]
+        return swap

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mocks.braze.delivery.context import DeliveryContext
+from mocks.braze.state import Swap, as_fields, build, detached, expect, record
 
 if TYPE_CHECKING:
     from mocks.braze.engagement.canvases import CanvasEngine
@@ -100,6 +101,25 @@ class MessageHistory:
         with self._lock:
             self._campaigns.clear()
             self._canvases.clear()
+
+    def snapshot_state(self) -> dict[str, Any]:
+        with self._lock:
+            return detached({
+                "campaigns": {b: {c: as_fields(r) for c, r in rs.items()} for b, rs in self._campaigns.items()},
+                "canvases": {b: {c: as_fields(r) for c, r in rs.items()} for b, rs in self._canvases.items()}})
+
+    def stage_state(self, state: Any) -> Swap:
+        record(state, "received", ("campaigns", "canvases"))
+        tables = {}
+        for name, cls in (("campaigns", _CampaignReceipt), ("canvases", _CanvasReceipt)):
+            tables[name] = {braze_id: {owner: build(cls, receipt, f"received.{name}[{braze_id!r}][{owner!r}]")
+                                       for owner, receipt in expect(rs, dict, f"received.{name}[{braze_id!r}]").items()}
+                            for braze_id, rs in expect(state[name], dict, f"received.{name}").items()}
+
+        def swap() -> None:
+            with self._lock:
+                self._campaigns, self._canvases = tables["campaigns"], tables["canvases"]
+        return swap
 
     def campaigns_received(self, braze_id: str, since: datetime, iso: Iso) -> list[dict[str, Any]]:
         """Webhooks cannot be opened or clicked, so every `engaged` flag is false; the fake has no

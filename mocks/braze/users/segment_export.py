@@ -21,14 +21,17 @@ import json
 import logging
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup
-from mocks.braze.audience.segments import Segment, SegmentStore
+from mocks.braze.audience.segments import Segment, SegmentError, SegmentStore, compile_filter
 from mocks.braze.rest import errors
 from mocks.braze.rest.errors import BrazeError, bad_request
+from mocks.braze.state import StateError, Swap, detached, expect, moment, record
 from mocks.braze.users.export import export_profile, parse_fields
 from mocks.braze.users.profiles import UserStore
 from mocks.braze.users.received import MessageHistory
@@ -53,7 +56,9 @@ class _Job:
     custom_attributes: frozenset[str]
     callback: str | None
     url: str
+    prepare_at: datetime  # when the archive is made
     archive: bytes | None = None
+    expires_at: datetime | None = None  # once made: when it is gone
 
 
 def _attribute_names(value: Any) -> list[str]:
@@ -103,7 +108,8 @@ class SegmentExports:
                 raise BrazeError(429, errors.SEGMENT_EXPORT_RUNNING)
             if len(running) >= MAX_RUNNING:
                 raise BrazeError(429, errors.TOO_MANY_SEGMENT_EXPORTS)
-            self._jobs[prefix] = _Job(prefix, segment, fields, frozenset(custom), callback, url)
+            self._jobs[prefix] = _Job(prefix, segment, fields, frozenset(custom), callback, url,
+                                      now + timedelta(seconds=PREPARE_SECONDS))
         self.tasks.after(PREPARE_SECONDS, self._prepare, prefix, name="braze.segment_export")
         self.runtime.journal.record("braze", "segment_export.requested", None, object_prefix=prefix,
                                     segment_id=segment.segment_id)
@@ -122,8 +128,9 @@ class SegmentExports:
                                     separators=(",", ":"))
                          for p in members[start:start + USERS_PER_FILE])
                 archive.writestr(f"{prefix}-{n}.json", "\n".join(lines) + "\n")
+        job.expires_at = now + timedelta(seconds=KEEP_SECONDS)
         job.archive = buffer.getvalue()
-        self.tasks.after(KEEP_SECONDS, self._expire, prefix, name="braze.segment_export.expire")
+        self.tasks.at(job.expires_at, self._expire, prefix, name="braze.segment_export.expire")
         self.runtime.journal.record("braze", "segment_export.ready", None, object_prefix=prefix,
                                     segment_id=job.segment.segment_id, users=len(members))
         if job.callback is not None:
@@ -153,3 +160,53 @@ class SegmentExports:
         self.tasks.cancel_all()
         with self._lock:
             self._jobs.clear()
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshot_state(self) -> list[dict[str, Any]]:
+        """Each export, waiting or ready (with its archive), and the segment as it was asked for."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return detached([{"object_prefix": j.object_prefix,
+                          "segment": {"segment_id": j.segment.segment_id, "name": j.segment.name,
+                                      "filter": j.segment.filter, "created_at": j.segment.created_at},
+                          "fields": j.fields, "custom_attributes": j.custom_attributes, "callback": j.callback,
+                          "url": j.url, "prepare_at": j.prepare_at, "archive": j.archive, "expires_at": j.expires_at}
+                         for j in jobs])
+
+    def stage_state(self, state: Any) -> tuple[Swap, Callable[[], None]]:
+        """(swap, start): `start` schedules each export's next step (making it, or its expiry) again."""
+        jobs: dict[str, _Job] = {}
+        for i, data in enumerate(expect(state, list, "segment_exports")):
+            where = f"segment_exports[{i}]"
+            record(data, where, ("object_prefix", "segment", "fields", "custom_attributes", "callback", "url",
+                                 "prepare_at", "archive", "expires_at"))
+            seg = record(data["segment"], f"{where}.segment", ("segment_id", "name", "filter", "created_at"))
+            try:
+                segment = Segment(seg["segment_id"], seg["name"], seg["filter"], compile_filter(seg["filter"]),
+                                  seg["created_at"])
+            except SegmentError as exc:
+                raise StateError(f"{where}.segment.filter", str(exc)) from None
+            archive = expect(data["archive"], (bytes, type(None)), f"{where}.archive")
+            expires_at = moment(data["expires_at"], f"{where}.expires_at", optional=True)
+            if (archive is None) != (expires_at is None):
+                raise StateError(where, "an archive and its expiry go together")
+            job = _Job(expect(data["object_prefix"], str, f"{where}.object_prefix"), segment,
+                       frozenset(expect(data["fields"], frozenset, f"{where}.fields")),
+                       frozenset(expect(data["custom_attributes"], frozenset, f"{where}.custom_attributes")),
+                       expect(data["callback"], (str, type(None)), f"{where}.callback"),
+                       expect(data["url"], str, f"{where}.url"),
+                       moment(data["prepare_at"], f"{where}.prepare_at"), archive, expires_at)
+            jobs[job.object_prefix] = job
+
+        def swap() -> None:
+            with self._lock:
+                self._jobs = jobs
+
+        def start() -> None:
+            for job in jobs.values():
+                if job.archive is None:
+                    self.tasks.at(job.prepare_at, self._prepare, job.object_prefix, name="braze.segment_export")
+                else:
+                    self.tasks.at(job.expires_at, self._expire, job.object_prefix,
+                                  name="braze.segment_export.expire")
+        return swap, start

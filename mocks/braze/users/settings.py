@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from mocks.braze.rest import errors
+from mocks.braze.state import StateError
 
 DEFAULT_ARRAY_MAX_LENGTH = 25
 HIGHEST_ARRAY_MAX_LENGTH = 500
@@ -44,3 +46,15 @@ class UserDataSettings:
 
     def reset(self) -> None:
         self.array_attribute_max_length = DEFAULT_ARRAY_MAX_LENGTH
+
+    def snapshot_state(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def stage_state(self, state: Any) -> Callable[[], None]:
+        """The settings a snapshot holds, checked as the admin API checks them (a ValueError when wrong)."""
+        staged = UserDataSettings()
+        try:
+            staged.update(state, replace=True)
+        except SettingsError as exc:
+            raise StateError("user_settings", str(exc)) from None
+        return lambda: setattr(self, "array_attribute_max_length", staged.array_attribute_max_length)

@@ -19,6 +19,7 @@ from typing import Any
 
 from mocks.braze.rest import errors
 from mocks.braze.rest.errors import BrazeError, bad_request
+from mocks.braze.state import StateError, Swap, build, expect
 from mocks.braze.users.profiles import Profile, UserStore
 from mocks.braze.users.values import InvalidValue
 
@@ -94,6 +95,23 @@ class Subscriptions:
     def reset(self) -> None:
         with self._lock:
             self._groups.clear()
+
+    def snapshot_state(self) -> list[dict[str, str]]:
+        """The workspace's groups in the order they were defined (each profile's states are on the profile)."""
+        return [group.to_dict() for group in self.list()]
+
+    def stage_state(self, state: Any) -> Swap:
+        groups: dict[str, SubscriptionGroup] = {}
+        for i, data in enumerate(expect(state, list, "subscription_groups")):
+            group = build(SubscriptionGroup, data, f"subscription_groups[{i}]")
+            if group.channel not in CHANNELS or not isinstance(group.subscription_group_id, str):
+                raise StateError(f"subscription_groups[{i}]", f"not a group: {data!r}")
+            groups[group.subscription_group_id] = group
+
+        def swap() -> None:
+            with self._lock:
+                self._groups = groups
+        return swap
 
     def group(self, group_id: Any) -> SubscriptionGroup:
         with self._lock:
