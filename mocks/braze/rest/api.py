@@ -93,12 +93,6 @@ def error_answer(exc: Exception) -> tuple[int, Mapping[str, str], Any]:
     return 500, {}, {"message": errors.INTERNAL_ERROR}
 
 
-def fault_message(status: int) -> str:
-    """What Braze answers with a fault rule's status (harness.faults), from this table."""
-    return {401: errors.INVALID_API_KEY.format(key="(fault rule)"), 403: errors.ACCESS_DENIED, 404: errors.NOT_FOUND,
-            429: errors.RATE_LIMITED}.get(status, errors.INTERNAL_ERROR if status >= 500 else errors.BAD_REQUEST)
-
-
 def track_fast_path(app: WSGIApp, service: BrazeService) -> FastRoutes:
     """`/users/track` answered ahead of Flask (see `harness.fast_routes`): what the SENT and READ
     callbacks of every notification hit."""
