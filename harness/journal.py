@@ -233,6 +233,28 @@ class Journal:
         with self._lock:
             return self._subscribers.add(callback)
 
+    def export_state(self) -> dict[str, Any]:
+        """The records, the last seq and the epoch, as a snapshot keeps them (`harness.snapshots`)."""
+        with self._lock:
+            return {"records": list(self._records), "last_seq": self._last_seq, "epoch": self.epoch}
+
+    def restore_state(self, state: dict[str, Any], keep_epoch: bool) -> None:
+        """Hold a snapshot's records and seq. `keep_epoch` (a clean snapshot): its epoch too, so followers read
+        on; otherwise a new epoch, so a follower learns the service restarted (records after the snapshot are
+        gone). Checked whole before anything changes: ValueError when it is not a journal's state."""
+        records, last_seq, epoch = state["records"], state["last_seq"], state["epoch"]
+        if not isinstance(records, list) or not all(isinstance(r, Record) for r in records):
+            raise ValueError("the journal's records are not journal records")
+        if not isinstance(last_seq, int) or not isinstance(epoch, str) or not EPOCH_PATTERN.fullmatch(epoch):
+            raise ValueError("the journal's seq or epoch is not valid")
+        if any(b.seq <= a.seq for a, b in itertools.pairwise(records)) or (records and records[-1].seq > last_seq):
+            raise ValueError("the journal's records are out of order")
+        kept = deque(records, maxlen=self.capacity)
+        with self._lock:
+            self._records = kept
+            self._last_seq = last_seq
+            self.epoch = epoch if keep_epoch else os.urandom(6).hex()
+
     def clear(self) -> None:
         """Forget the records; seq keeps counting so old cursors stay meaningful."""
         with self._lock:

@@ -42,6 +42,14 @@ class Message:
         self.status = SENT
         self.read_at: int | None = None
 
+    def copy(self) -> Message:
+        """A copy with its own read state (the template version, variables and tags are never changed after a
+        send, so they are shared)."""
+        twin = Message.__new__(Message)
+        for name in Message.__slots__:
+            setattr(twin, name, getattr(self, name))
+        return twin
+
     def notification_data(self) -> dict[str, Any]:
         return {"template_key": self.template.key, "template_variables": self.variables, "label": self.label,
                 "tags": self.tags}
@@ -303,6 +311,42 @@ class FeedStore:
                 raise not_found(f"message {message_id}")
             found.append(msg)
         return found
+
+    def export(self) -> dict[str, Any]:
+        """Channels, users with their feeds (messages copied with their read state) and read receipts, taken at
+        one instant (under the store's lock), for a snapshot."""
+        with self._lock:
+            users = {uid: User(u.user_id, u.created_at,
+                               {url: [m.copy() for m in feed] for url, feed in u.feeds.items()}, dict(u.unread))
+                     for uid, u in self.users.items()}
+            return {"channels": {url: Channel(c.channel_url, c.created_at) for url, c in self.channels.items()},
+                    "users": users, "behind_receipt": dict(self._behind_receipt)}
+
+    @staticmethod
+    def build(state: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot's feed state checked and indexed (ValueError when it is not one), ready for `replace`."""
+        channels, users, behind = state["channels"], state["users"], state["behind_receipt"]
+        if not all(isinstance(c, Channel) for c in channels.values()):
+            raise ValueError("a feed channel is not a channel")
+        messages: dict[int, Message] = {}
+        for user in users.values():
+            if not isinstance(user, User):
+                raise ValueError("a feed user is not a user")
+            for feed in user.feeds.values():
+                for msg in feed:
+                    if not isinstance(msg, Message) or not isinstance(msg.template, TemplateVersion):
+                        raise ValueError("a feed holds something that is not a message")
+                    messages[msg.message_id] = msg
+        return {"channels": dict(channels), "users": dict(users), "messages": messages,
+                "behind_receipt": dict(behind)}
+
+    def replace(self, built: dict[str, Any]) -> None:
+        """Hold what `build` made instead of the current state (subscribers stay: they are live connections)."""
+        with self._lock:
+            self.channels = built["channels"]
+            self.users = built["users"]
+            self.messages = built["messages"]
+            self._behind_receipt = built["behind_receipt"]
 
     def clear(self) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ app is configured otherwise, a send to a user nobody created yet.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from collections.abc import Iterable
@@ -85,6 +86,21 @@ class UserStore:
         with self._lock:
             if self._users.pop(user_id, None) is None:
                 raise not_found(f"user {user_id}")
+
+    def export(self) -> dict[str, ChatUser]:
+        with self._lock:
+            return {uid: dataclasses.replace(u, metadata=dict(u.metadata), last_read=dict(u.last_read))
+                    for uid, u in self._users.items()}
+
+    @staticmethod
+    def build(state: dict[str, ChatUser]) -> dict[str, ChatUser]:
+        if not all(isinstance(u, ChatUser) for u in state.values()):
+            raise ValueError("a chat user is not a user")
+        return dict(state)
+
+    def replace(self, users: dict[str, ChatUser]) -> None:
+        with self._lock:
+            self._users = users
 
     def __len__(self) -> int:
         return len(self._users)
