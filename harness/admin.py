@@ -110,7 +110,7 @@ def admin_blueprint(service: str, runtime: Runtime, reset: Callable[[], None],
                 snapshots.reset_to("seed")
             except SnapshotError as exc:
                 return _bad_request(str(exc))
-        return jsonify({"status": "reset", "service": service, "to": to})
+        return jsonify({"status": "reset", "service": service, **({"to": to} if "to" in body else {})})
 
     @bp.post("/snapshot")
     def post_snapshot():
