@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import pickle
+import sys
 import tempfile
 import threading
 import zlib
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 from harness.runtime import Runtime
 
@@ -318,8 +321,64 @@ class SnapshotKeeper:
             self.runtime.scheduler.cancel(self._periodic)
         path = self.persist_path
         with self._save_lock:
+            if self._closed:  # SIGINT reaches the worker twice from a terminal: its own, and its supervisor's TERM
+                return None
             self._closed = True
             if path is None:
                 return None
             data = self.take(clean=True)
             return self._written(write_atomic(path, data), data)
+
+
+class PersistSettings(BaseModel):
+    """The snapshot flags every fake takes (`harness.settings` makes them `--state`, `--persist`,
+    `--persist-interval`)."""
+
+    state: str | None = Field(None, description="load this snapshot file at start (a bad file: the service "
+                                                "does not start)")
+    persist: str | None = Field(None, description="keep the world in this directory: load DIR/<service>.snapshot "
+                                                  "at start, save it on SIGTERM/SIGINT and periodically")
+    persist_interval: float = Field(2.0, ge=0, description="seconds between periodic saves with --persist "
+                                                            "(0: only at shutdown)")
+
+
+def check_at_start(prog: str, service: str, settings: PersistSettings) -> None:
+    """In the command's own process, before the server starts: exit with one line when the file to load is
+    not a good snapshot of `service` (the worker loads it again, and builds the state)."""
+    source = settings.state
+    if source is None and settings.persist is not None:
+        candidate = Path(settings.persist) / f"{service}{SUFFIX}"
+        source = str(candidate) if candidate.is_file() else None
+    if settings.persist is not None and Path(settings.persist).exists() and not Path(settings.persist).is_dir():
+        raise SystemExit(f"{prog}: --persist {settings.persist} is not a directory")
+    if source is not None:
+        try:
+            read_file(source, service)
+        except SnapshotError as exc:
+            raise SystemExit(f"{prog}: {exc}") from None
+
+
+def start_keeping(prog: str, keeper: SnapshotKeeper, settings: PersistSettings) -> None:
+    """In the worker: load what the flags say and start the periodic saves; a state that will not load ends
+    the process with one line (granian does not respawn a worker that fails to start)."""
+    try:
+        loaded = keeper.load_at_start(settings.state, settings.persist,
+                                      settings.persist_interval if settings.persist else None)
+    except SnapshotError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr, flush=True)
+        os._exit(2)
+    if loaded is not None:
+        kind = "clean" if loaded.clean else "unclean"
+        print(f"{prog}: loaded the {kind} snapshot taken at {loaded.header['taken_at']}", file=sys.stderr,
+              flush=True)
+
+
+def persist_note(settings: PersistSettings) -> str:
+    """The banner's words for the flags ('' when neither is given)."""
+    words = []
+    if settings.state:
+        words.append(f"state from {settings.state}")
+    if settings.persist:
+        every = f", every {settings.persist_interval:g} s" if settings.persist_interval else ""
+        words.append(f"world kept in {settings.persist} (saved at shutdown{every})")
+    return "".join(f"; {w}" for w in words)
