@@ -60,7 +60,8 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     # BrazeService.snapshot_state() / restore_state(state): looked up when called, so a service without them
     # answers a snapshot request with a clear error rather than failing to start
     snapshots = SnapshotKeeper("braze", runtime, lambda: _snapshot_method(service, "snapshot_state")(),
-                               lambda state: _snapshot_method(service, "restore_state")(state), reset)
+                               lambda state: _snapshot_method(service, "restore_state")(state), reset,
+                               supported=hasattr(service, "snapshot_state") and hasattr(service, "restore_state"))
     app.extensions["snapshots"] = snapshots
     app.register_blueprint(admin_blueprint("braze", runtime, reset, health=service.counts,
                                            bad_request=bad_request,
