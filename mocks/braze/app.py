@@ -72,6 +72,7 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     install_error_handlers(app)
     app.wsgi_app = FaultLayer(BodyLimit(track_fast_path(app.wsgi_app, service), max_body_bytes, error_answer),
                               faults, error_answer)
+    app.wsgi_app = snapshots.counting(app.wsgi_app)  # a periodic save of an idle fake is skipped
     guard_admin(app, admin, admin_refusal, runtime.transport)
     return app
 

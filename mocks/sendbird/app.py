@@ -69,5 +69,6 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
     install_error_handlers(app)
     app.wsgi_app = FaultLayer(BodyLimit(send_fast_path(app.wsgi_app, service), max_body_bytes, error_answer),
                               faults, error_answer)
+    app.wsgi_app = snapshots.counting(app.wsgi_app)  # a periodic save of an idle fake is skipped
     guard_admin(app, admin, admin_refusal, runtime.transport)
     return app
