@@ -249,6 +249,11 @@ class Journal:
         """Hold a snapshot's records and seq. `keep_epoch` (a clean snapshot): its epoch too, so followers read
         on; otherwise a new epoch, so a follower learns the service restarted (records after the snapshot are
         gone). Checked whole before anything changes: ValueError when it is not a journal's state."""
+        self.apply_state(self.prepare_state(state), keep_epoch)
+
+    def prepare_state(self, state: dict[str, Any]) -> tuple[deque[Record], int, str]:
+        """A snapshot's journal state checked and built, changing nothing (ValueError, KeyError when it is not
+        one): what `apply_state` swaps in."""
         rows, last_seq, epoch = state["records"], state["last_seq"], state["epoch"]
         if not isinstance(rows, list):
             raise ValueError("the journal's records are not journal records")
@@ -264,9 +269,12 @@ class Journal:
             raise ValueError("the journal's seq or epoch is not valid")
         if any(b.seq <= a.seq for a, b in itertools.pairwise(records)) or (records and records[-1].seq > last_seq):
             raise ValueError("the journal's records are out of order")
-        kept = deque(records, maxlen=self.capacity)
+        return deque(records, maxlen=self.capacity), last_seq, epoch
+
+    def apply_state(self, prepared: tuple[deque[Record], int, str], keep_epoch: bool) -> None:
+        records, last_seq, epoch = prepared
         with self._lock:
-            self._records = kept
+            self._records = records
             self._last_seq = last_seq
             self.epoch = epoch if keep_epoch else os.urandom(6).hex()
 

@@ -243,17 +243,29 @@ class SnapshotKeeper:
         if isinstance(snapshot, bytes | bytearray):
             snapshot = decode(bytes(snapshot), self.service)
         state = snapshot.state
+        ids = journal = None
+        try:  # the runtime's parts are built first, the service's state last (it swaps itself in when built)
+            if with_runtime and state.get("ids") is not None:
+                ids = self.runtime.ids.prepare_state(state["ids"], clean=snapshot.clean)
+            if with_runtime and state.get("journal") is not None:
+                journal = self.runtime.journal.prepare_state(state["journal"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"the snapshot's journal or ids could not be loaded: {type(exc).__name__}: {exc}"
+                                ) from exc
         try:
             self._restore_state(state["service"])
         except SnapshotError:
             raise
+        except KeyError as exc:
+            raise SnapshotError(f"the snapshot's {self.service} state could not be loaded: it has no {exc} "
+                                "(not a state this version writes)") from exc
         except Exception as exc:
             raise SnapshotError(f"the snapshot's {self.service} state could not be loaded: "
                                 f"{type(exc).__name__}: {exc}") from exc
-        if with_runtime and state.get("ids") is not None:
-            self.runtime.ids.restore_state(state["ids"], clean=snapshot.clean)
-        if with_runtime and state.get("journal") is not None:
-            self.runtime.journal.restore_state(state["journal"], keep_epoch=snapshot.clean)
+        if ids is not None:
+            self.runtime.ids.apply_state(ids)
+        if journal is not None:
+            self.runtime.journal.apply_state(journal, keep_epoch=snapshot.clean)
         return snapshot
 
     def reset_to(self, to: str) -> None:

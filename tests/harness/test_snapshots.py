@@ -106,6 +106,21 @@ def test_a_state_the_service_refuses_changes_nothing():
     assert service.data == {"kept": 1} and runtime.journal.epoch == epoch and len(runtime.journal) == 1
 
 
+@pytest.mark.parametrize("part, value", [("journal", {"records": [(1, "x", "toy", "k", None, {})], "last_seq": 1,
+                                                      "epoch": "abc"}),
+                                         ("journal", {"records": [], "last_seq": 0, "epoch": "not an epoch!"}),
+                                         ("ids", (1, 2, 3))])
+def test_a_bad_journal_or_id_state_changes_not_even_the_service(part, value):
+    service, keeper, _runtime = toy()
+    service.data = {"kept": 1}
+    good = decode(keeper.take(), "toy").state
+    good["service"] = {"new": 2}
+    good[part] = value
+    with pytest.raises(SnapshotError, match="journal or ids"):
+        keeper.restore(encode("toy", good, False))
+    assert service.data == {"kept": 1}
+
+
 def test_periodic_saves_skip_an_unchanged_world_and_stop_at_shutdown(tmp_path: Path):
     service, keeper, runtime = toy()
     keeper.load_at_start(persist_dir=str(tmp_path), interval=2)
