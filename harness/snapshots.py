@@ -188,6 +188,20 @@ def has_world(directory: str | os.PathLike[str], service: str) -> bool:
     return (base / f"{service}{SUFFIX}").is_file() or (base / f"{service}{SEED_SUFFIX}").is_file()
 
 
+class WriteCounter:
+    """WSGI middleware counting writing requests into `keeper.writes` (it keeps what it wraps as `app`, as every
+    harness middleware does, so `harness.limits.wsgi_layer` finds the layers under it)."""
+
+    def __init__(self, app: Callable, keeper: SnapshotKeeper) -> None:
+        self.app = app
+        self.keeper = keeper
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        if environ.get("REQUEST_METHOD") not in _READS:
+            self.keeper.writes += 1
+        return self.app(environ, start_response)
+
+
 class SnapshotKeeper:
     """A service's snapshots: taking and loading them, its seed world, and its persist directory.
 
@@ -332,14 +346,10 @@ class SnapshotKeeper:
         scheduler's work and the SDK's websocket journal what they change)."""
         return self.writes, self.runtime.journal.cursor
 
-    def counting(self, wsgi_app: Callable) -> Callable:
+    def counting(self, wsgi_app: Callable) -> WriteCounter:
         """`wsgi_app` counting its writing requests (not GET/HEAD/OPTIONS), so a periodic save of an idle service
-        is skipped."""
-        def app(environ: dict[str, Any], start_response: Callable) -> Any:
-            if environ.get("REQUEST_METHOD") not in _READS:
-                self.writes += 1
-            return wsgi_app(environ, start_response)
-        return app
+        is skipped. (The gateway's fast routes pass by it: the sends they answer write journal records.)"""
+        return WriteCounter(wsgi_app, self)
 
     def save_now(self, clean: bool = False) -> dict[str, Any] | None:
         """Save to the persist directory (nothing when not persisting)."""
