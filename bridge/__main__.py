@@ -66,13 +66,20 @@ def main(argv: list[str] | None = None) -> None:
                        pooled_routes=POOLED_ROUTES)
 
     from bridge.outbox import Outbox, OutboxInUse
+    from bridge.service import INTEGRATION_SETTING
 
     # fail here, with one line, rather than in the server's worker: a taken port first (another stack)
     refuse_taken_port(settings.host, settings.port, "python -m bridge")
     try:
-        Outbox(settings.db).close()
+        outbox = Outbox(settings.db)
     except OutboxInUse as exc:
         sys.exit(f"python -m bridge: {exc}; stop it or pass another --db")
+    try:  # the integration settings a PUT stored there win over the flags: check them here, with one line
+        stored = outbox.setting(INTEGRATION_SETTING)
+    finally:
+        outbox.close()
+    if stored is not None:
+        url_from_flag(prog, f"the Braze endpoint stored in {settings.db}", stored["braze_rest_endpoint"], outbound)
     serve(factory, settings.port, settings.host, settings.threads, name="bridge",
           banner=f"bridge on http://{settings.host}:{settings.port} (Api-Token {settings.api_token}, "
                  f"outbox {settings.db}; calls reach {outbound.describe()}; {admin.describe()})")

@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS read_receipts (
     read_ts INTEGER NOT NULL,
     PRIMARY KEY (receiver, channel_url)
 );
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -488,7 +492,21 @@ class Outbox:
         return {**{f"webhooks_{k}": v for k, v in webhooks.items()},
                 **{f"callbacks_{k}": v for k, v in callbacks.items()}}
 
+    # -- settings the bridge keeps across restarts (its integration page) ----------------------------
+    def setting(self, name: str) -> Any:
+        """A stored setting's JSON value; None when it was never stored."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def store_setting(self, name: str, value: Any) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
+                       "value = excluded.value", (name, json.dumps(value, separators=(",", ":"))))
+
     def clear(self) -> None:
+        """Forget the webhooks, callbacks, receipts and dead letters (a reset); the settings stay, as the
+        integration page's settings outlive a reset."""
         with self._tx() as db:
             for table in ("webhooks", "callbacks", "dead_letters", "read_receipts"):
                 db.execute(f"DELETE FROM {table}")

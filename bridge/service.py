@@ -66,6 +66,9 @@ def traceback_summary(exc: BaseException) -> list[str]:
     return [f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}" for frame in frames]
 
 
+INTEGRATION_SETTING = "integration"  # its name in the outbox's settings table
+
+
 @dataclass
 class IntegrationSettings:
     """What Sendbird's Braze integration page holds. A bad endpoint is refused here (ValueError), where it
@@ -102,7 +105,9 @@ class Bridge:
         self.api_token = api_token
         self.batch_max = batch_max
         self.linger = timedelta(milliseconds=batch_linger_ms)
-        self.integration = integration  # the flags decide at start; PUT /_admin/integration edits it live
+        # the flags decide at the first start; PUT /_admin/integration edits it live and stores it in the outbox
+        # db, so a restarted bridge on the same db keeps what was set there (docs/bridge.md)
+        self.integration = self._stored_integration() or integration
         self.metrics = BridgeMetrics(outbox.depth)
         self.tasks = TaskGroup(runtime.scheduler)
         self.http = runtime.transport.client()
@@ -630,8 +635,24 @@ class Bridge:
         current.update(changes)
         updated = IntegrationSettings(**current)
         self.runtime.transport.check_url(updated.braze_rest_endpoint)
+        self.outbox.store_setting(INTEGRATION_SETTING, updated.to_dict())
         self.integration = updated
         return self.integration
+
+    def _stored_integration(self) -> IntegrationSettings | None:
+        """The integration settings a PUT stored in the outbox db, if any; ValueError when this bridge's outbound
+        policy refuses the stored endpoint (the bridge does not start calling elsewhere than it was told)."""
+        stored = self.outbox.setting(INTEGRATION_SETTING)
+        if stored is None:
+            return None
+        settings = IntegrationSettings(**stored)
+        try:
+            self.runtime.transport.check_url(settings.braze_rest_endpoint)
+        except ValueError as exc:
+            raise ValueError(f"the Braze endpoint stored in {self.outbox.path} ({settings.braze_rest_endpoint}) is "
+                             f"refused: {exc}; set another with PUT /_admin/integration or start on a new --db"
+                             ) from None
+        return settings
 
     def replay(self, ids: list[int] | None) -> list[dict[str, Any]]:
         replayed = self.outbox.replay(ids, self.now())

@@ -15,8 +15,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from harness import strict_json
 from harness.journal import parse_cursor
 from harness.runtime import Runtime
+from harness.snapshots import SnapshotError, SnapshotKeeper
 from harness.sse import journal_stream
 
 DEFAULT_LIMIT = 1000
@@ -42,11 +44,13 @@ def _plain_bad_request(message: str) -> Exception:
 def admin_blueprint(service: str, runtime: Runtime, reset: Callable[[], None],
                     health: Callable[[], dict[str, Any]] | None = None,
                     bad_request: Callable[[str], Exception] = _plain_bad_request,
-                    secrets: Callable[[], dict[str, Any]] | None = None) -> Blueprint:
+                    secrets: Callable[[], dict[str, Any]] | None = None,
+                    snapshots: SnapshotKeeper | None = None) -> Blueprint:
     """`bad_request(message)` makes the service's own 400 error (raised, so the service's error
     handler writes it in the product's format: Braze's `{"message"}`, Sendbird's and the bridge's
     `{"error", "code", "message"}`); without one, a 400 `{"message"}`. `secrets()` is what
-    `GET /_admin/secrets` answers: the service's credentials in clear."""
+    `GET /_admin/secrets` answers: the service's credentials in clear. `snapshots` (a service that can
+    save its state) serves `POST /_admin/snapshot` and `POST /_admin/reset {"to": "seed"}`."""
     bp = Blueprint(f"{service}_admin", __name__, url_prefix="/_admin")
     journal = runtime.journal
 
@@ -75,10 +79,67 @@ def admin_blueprint(service: str, runtime: Runtime, reset: Callable[[], None],
         answer.headers["Cache-Control"] = "no-store"
         return answer
 
+    def optional_body() -> dict[str, Any]:
+        """An admin POST body that may be left out ({} then) but, when sent, is a JSON object."""
+        raw = request.get_data(cache=False)
+        if not raw.strip():
+            return {}
+        try:
+            body = strict_json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return _bad_request("the body is not valid JSON")
+        if not isinstance(body, dict):
+            return _bad_request("the body must be a JSON object")
+        return body
+
     @bp.post("/reset")
     def post_reset():
-        reset()
-        return jsonify({"status": "reset", "service": service})
+        body = optional_body()
+        unknown = sorted(set(body) - {"to"})
+        if unknown:
+            return _bad_request(f"unknown field {unknown[0]!r}: reset takes only {{\"to\": \"empty\"|\"seed\"}}")
+        to = body.get("to", "empty")
+        if to not in ("empty", "seed"):
+            return _bad_request(f'"to" must be "empty" or "seed" (got {to!r})')
+        if to == "empty" or snapshots is None:
+            if to == "seed":
+                return _bad_request(f"{service} keeps no seed world: it cannot save its state")
+            reset()
+        else:
+            try:
+                snapshots.reset_to("seed")
+            except SnapshotError as exc:
+                return _bad_request(str(exc))
+        return jsonify({"status": "reset", "service": service, **({"to": to} if "to" in body else {})})
+
+    @bp.post("/snapshot")
+    def post_snapshot():
+        if snapshots is None:
+            return _bad_request(f"{service} cannot save its state")
+        body = optional_body()
+        unknown = sorted(set(body) - {"path", "seed"})
+        if unknown:
+            return _bad_request(f'unknown field {unknown[0]!r}: snapshot takes {{}}, {{"path": "..."}} or '
+                                '{"seed": true}')
+        path, seed = body.get("path"), body.get("seed", False)
+        if not isinstance(seed, bool):
+            return _bad_request('"seed" must be true or false')
+        if path is not None and (not isinstance(path, str) or not path):
+            return _bad_request('"path" must be a file path (a non-empty string)')
+        if seed and path is not None:
+            return _bad_request('give "path" or "seed", not both')
+        try:
+            if seed:
+                return jsonify(snapshots.keep_seed())
+            if path is not None:
+                return jsonify(snapshots.save(path))
+            data = snapshots.take()
+        except (SnapshotError, OSError) as exc:
+            return _bad_request(str(exc))
+        stamp = snapshots.runtime.clock.now().strftime("%Y%m%dT%H%M%S")
+        return Response(data, mimetype="application/octet-stream", headers={
+            "Content-Disposition": f'attachment; filename="{service}-{stamp}.snapshot"',
+            "Cache-Control": "no-store"})
 
     @bp.get("/journal")
     def get_journal():

@@ -50,6 +50,30 @@ class IdFactory:
         with self._lock:
             return low + self._rng.randrange(span)
 
+    def export_state(self) -> tuple:
+        """The generator's state, as a snapshot keeps it."""
+        with self._lock:
+            return self._rng.getstate()
+
+    def restore_state(self, state: tuple, clean: bool) -> None:
+        """Continue from a snapshot's state. After an unclean one (a crash), the process may have handed out
+        ids past the snapshot that are not in it, so the stream moves on to another, fresh one (seeded runs
+        stay reproducible: the fresh one is derived from the state and the seed) and no id repeats."""
+        self.apply_state(self.prepare_state(state, clean))
+
+    def prepare_state(self, state: tuple, clean: bool) -> random.Random:
+        """The generator a snapshot's state makes, changing nothing (ValueError/TypeError when it is not one)."""
+        fresh = random.Random()
+        fresh.setstate(state)  # ValueError/TypeError when it is not a generator's state, before anything changes
+        if not clean:
+            fresh.seed(fresh.getrandbits(256) ^ (self.seed if self.seed is not None
+                                                 else int.from_bytes(os.urandom(32), "big")))
+        return fresh
+
+    def apply_state(self, fresh: random.Random) -> None:
+        with self._lock:
+            self._rng = fresh
+
     def fraction(self) -> float:
         """A float in [0, 1): for jitter that must replay the same under a seed."""
         return self._bits(53) / (1 << 53)

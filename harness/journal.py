@@ -21,10 +21,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from harness.clock import Clock
+from harness.clock import EPOCH, Clock
 from harness.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ MAX_SEQ = 2**63 - 1
 # A page stops adding records past about this many bytes, as well as at its count (docs/journal.md)
 PAGE_BUDGET = 8 * 1024 * 1024
 _RECORD_OVERHEAD = 120  # the fixed fields of a record as JSON
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +233,50 @@ class Journal:
         """Call `callback(record)` for each new record; returns the unsubscribe function."""
         with self._lock:
             return self._subscribers.add(callback)
+
+    def export_state(self) -> dict[str, Any]:
+        """The records, the last seq and the epoch, as a snapshot keeps them (`harness.snapshots`). Records go as
+        tuples, their times as integer microseconds since 1970: 100,000 records pickle in a fraction of the time
+        their objects and datetimes take."""
+        with self._lock:
+            records = list(self._records)
+            last_seq, epoch = self._last_seq, self.epoch
+        micro = _MICROSECOND
+        return {"records": [(r.seq, (r.at - EPOCH) // micro, r.service, r.kind, r.trace_id, r.attrs) for r in records],
+                "last_seq": last_seq, "epoch": epoch}
+
+    def restore_state(self, state: dict[str, Any], keep_epoch: bool) -> None:
+        """Hold a snapshot's records and seq. `keep_epoch` (a clean snapshot): its epoch too, so followers read
+        on; otherwise a new epoch, so a follower learns the service restarted (records after the snapshot are
+        gone). Checked whole before anything changes: ValueError when it is not a journal's state."""
+        self.apply_state(self.prepare_state(state), keep_epoch)
+
+    def prepare_state(self, state: dict[str, Any]) -> tuple[deque[Record], int, str]:
+        """A snapshot's journal state checked and built, changing nothing (ValueError, KeyError when it is not
+        one): what `apply_state` swaps in."""
+        rows, last_seq, epoch = state["records"], state["last_seq"], state["epoch"]
+        if not isinstance(rows, list):
+            raise ValueError("the journal's records are not journal records")
+        micro = _MICROSECOND
+        try:
+            records = [Record(seq, EPOCH + at * micro, service, kind, trace_id, attrs)
+                       for seq, at, service, kind, trace_id, attrs in rows]
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError("the journal's records are not journal records") from None
+        if not all(type(r.seq) is int and isinstance(r.attrs, dict) for r in records):
+            raise ValueError("the journal's records are not journal records")
+        if not isinstance(last_seq, int) or not isinstance(epoch, str) or not EPOCH_PATTERN.fullmatch(epoch):
+            raise ValueError("the journal's seq or epoch is not valid")
+        if any(b.seq <= a.seq for a, b in itertools.pairwise(records)) or (records and records[-1].seq > last_seq):
+            raise ValueError("the journal's records are out of order")
+        return deque(records, maxlen=self.capacity), last_seq, epoch
+
+    def apply_state(self, prepared: tuple[deque[Record], int, str], keep_epoch: bool) -> None:
+        records, last_seq, epoch = prepared
+        with self._lock:
+            self._records = records
+            self._last_seq = last_seq
+            self.epoch = epoch if keep_epoch else os.urandom(6).hex()
 
     def clear(self) -> None:
         """Forget the records; seq keeps counting so old cursors stay meaningful."""

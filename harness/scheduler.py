@@ -337,6 +337,11 @@ class TaskGroup:
     def every(self, interval: float | timedelta, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> TaskHandle:
         return self._track(self.scheduler.every(interval, fn, *args, **kwargs))
 
+    def pending(self) -> list[TaskHandle]:
+        """The group's tasks not yet run nor cancelled (a snapshot saves those that are data)."""
+        with self._lock:
+            return [h for h in self._handles if not (h.done or h.cancelled)]
+
     def cancel_all(self) -> int:
         with self._lock:
             handles, self._handles = self._handles, []

@@ -20,6 +20,7 @@ single-threaded runtime, asyncio tasks.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from collections.abc import Callable
@@ -29,9 +30,12 @@ from harness.gateway import Gateway
 from harness.gc_tuning import tune_for_long_lived_stores
 from harness.processes import die_with_parent, port_taken
 
+log = logging.getLogger(__name__)
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THREADS = 8
 KILL_TIMEOUT = 1  # seconds between the worker's SIGTERM and its SIGKILL
+SAVE_KILL_TIMEOUT = 60  # the same for a worker that saves its state at SIGTERM (a large world takes seconds)
 # granian's event loop, runtime and task implementation, as measured (benchmarks/servers.py compares others)
 GRANIAN_OPTIONS = {"loop": "uvloop", "runtime_mode": "st", "task_impl": "asyncio"}
 
@@ -42,8 +46,9 @@ def refuse_taken_port(host: str, port: int, prog: str) -> None:
         sys.exit(f"{prog}: port {port} on {host} is already in use (another bsim up?)")
 
 
-def _end_streams_on_signal(gateway: Gateway) -> None:
-    """Have the worker's SIGINT/SIGTERM handler end the gateway's streams as well as stop granian.
+def _end_streams_on_signal(gateway: Gateway, on_stop: Callable[[], None] | None = None) -> None:
+    """Have the worker's SIGINT/SIGTERM handler end the gateway's streams as well as stop granian, after
+    `on_stop()` (a persisting service's clean save) has run: the worker cannot exit before it returns.
 
     granian installs that handler with `granian._signals.set_loop_signals(loop)` in the worker, after
     this process's loader has run; it is wrapped here so the same signal first closes the streams, and
@@ -57,6 +62,11 @@ def _end_streams_on_signal(gateway: Gateway) -> None:
         stopping = install(loop)
 
         def stop() -> None:
+            if on_stop is not None:
+                try:
+                    on_stop()
+                except Exception:  # the service must still stop
+                    log.exception("the stop hook failed")
             gateway.shutdown(then=stopping.set)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -67,11 +77,14 @@ def _end_streams_on_signal(gateway: Gateway) -> None:
 
 
 def serve(factory: Callable[[], Any], port: int, host: str = DEFAULT_HOST, threads: int = DEFAULT_THREADS,
-          name: str = "harness", banner: str | None = None, granian_options: dict[str, str] | None = None) -> None:
+          name: str = "harness", banner: str | None = None, granian_options: dict[str, str] | None = None,
+          on_stop: Callable[[], None] | None = None) -> None:
     """Block serving `factory()` (a Gateway, or a WSGI app to put behind one) on host:port until
     SIGINT/SIGTERM. `banner` is the one line printed once the port is known to be free;
     `granian_options` overrides `GRANIAN_OPTIONS` (to compare them). A gateway with a websocket
-    listener (`ws_port`) serves it from the same worker."""
+    listener (`ws_port`) serves it from the same worker. `on_stop()` runs in the worker at SIGINT/SIGTERM
+    before anything stops (a persisting fake saves its world there); the worker then has
+    `SAVE_KILL_TIMEOUT` s, not `KILL_TIMEOUT`, before it is killed."""
     from granian.constants import Interfaces, Loops, RuntimeModes, TaskImpl
     from granian.server import Server
 
@@ -85,12 +98,13 @@ def serve(factory: Callable[[], Any], port: int, host: str = DEFAULT_HOST, threa
         die_with_parent()
         app = factory()
         gateway = app if isinstance(app, Gateway) else Gateway(app, threads=threads, service=name)
-        _end_streams_on_signal(gateway)
+        _end_streams_on_signal(gateway, on_stop)
         tune_for_long_lived_stores()
         return gateway
 
     server = Server(target=name, address=host, port=port, interface=Interfaces.RSGI, workers=1,
                     loop=Loops(options["loop"]), runtime_mode=RuntimeModes(options["runtime_mode"]),
                     task_impl=TaskImpl(options["task_impl"]),
-                    workers_kill_timeout=KILL_TIMEOUT, log_level="warning", log_access=False, process_name=None)
+                    workers_kill_timeout=KILL_TIMEOUT if on_stop is None else SAVE_KILL_TIMEOUT,
+                    log_level="warning", log_access=False, process_name=None)
     server.serve(target_loader=load)

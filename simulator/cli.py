@@ -177,7 +177,7 @@ def schema(output: str) -> None:
 @cli.command(help="Start the fake Braze, the fake Sendbird, the bridge, the devices and the web console; Ctrl-C "
                   "stops them. "
                   "Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 could not start (a port already in use, a service "
-                  "that did not come up) or a fake exited.")
+                  "that did not come up) or a fake exited (without --persist).")
 @click.option("--no-seed", is_flag=True, help="do not load the demo population")
 @click.option("--speed", type=float, default=1.0, show_default=True)
 @click.option("--braze-port", type=int, default=7100, show_default=True)
@@ -194,9 +194,13 @@ def schema(output: str) -> None:
 @click.option("--log-dir", default=".bsim/logs", show_default=True, help="one log file per process")
 @click.option("--admin-token", default=None, envvar=SHARED_TOKEN_ENV, show_envvar=True,
               help=f"require this {TOKEN_HEADER} on every service's /_admin (the stack's own calls send it)")
+@click.option("--persist", type=click.Path(file_okay=False), default=None,
+              help="keep the whole world in this directory across restarts (each fake's snapshot, the bridge's db, "
+                   "instead of --db); a directory holding a world is not seeded again, and a fake that exits is "
+                   "restarted from its last snapshot")
 def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, sendbird_ws_port: int, bridge_port: int,
        console_port: int, no_console: bool, braze_key: str, sendbird_token: str, integration_token: str, db: str,
-       log_dir: str, admin_token: str | None) -> None:
+       log_dir: str, admin_token: str | None, persist: str | None) -> None:
     from simulator.up import Stack, StackError
 
     def terminate(*_: object) -> None:  # SIGTERM stops the stack like Ctrl-C
@@ -204,7 +208,7 @@ def up(no_seed: bool, speed: float, braze_port: int, sendbird_port: int, sendbir
 
     signal.signal(signal.SIGTERM, terminate)
     stack = Stack(speed, braze_port, sendbird_port, bridge_port, braze_key, sendbird_token, integration_token, db,
-                  log_dir, admin_token, sendbird_ws_port, None if no_console else console_port)
+                  log_dir, admin_token, sendbird_ws_port, None if no_console else console_port, persist)
     code = 0
     try:
         stack.start(seed=not no_seed, console=console)

@@ -7,7 +7,10 @@ one log file each (`--log-dir`), so the terminal shows the stack's own lines:
   their traffic and its seeding would reset the first);
 - a service that exits is named with its exit status and the last line it logged. The bridge is
   restarted on its outbox (durable: what it accepted is sent); the devices are restarted (they hold
-  nothing); a fake that exits ends the stack, its state being in memory;
+  nothing); a fake that exits ends the stack, its state being in memory, unless the stack persists
+  (`--persist DIR`): then the fake is restarted from its last snapshot in DIR, in one line;
+- with `--persist DIR` every service keeps its world in DIR (each fake's snapshot and seed, the bridge's
+  db): a DIR that holds a world is not seeded again, and the fakes save it at Ctrl-C (docs/persistence.md);
 - Ctrl-C (or SIGTERM) stops every process at once, within a few seconds.
 The stack binds loopback only. With an admin token (`--admin-token`, BSIM_ADMIN_TOKEN) every process gets it
 in its environment, never on its command line, and every admin call of the stack's own sends it.
@@ -38,6 +41,7 @@ from harness.processes import (
     wait_for,
 )
 from harness.runtime import Runtime
+from harness.snapshots import SUFFIX, has_world
 from simulator.loader import load
 from simulator.runner import Endpoints, Run
 
@@ -49,6 +53,8 @@ CONSOLE_LABEL = "console"
 WS_LABEL = "fake Sendbird (SDK WebSocket)"
 ENV_PREFIXES = {"braze": "BRAZE_", "sendbird": "SENDBIRD_", "bridge": "BRIDGE_"}
 GRACE = 3.0  # seconds the processes get to stop before they are killed
+PERSIST_GRACE = 60.0  # the same when the fakes save their worlds as they stop (harness.serve.SAVE_KILL_TIMEOUT)
+FAKES = ("braze", "sendbird")
 PORT_FREED = 10.0  # seconds a dead service's port may take to be released
 DEVICES_SETTLED = 10.0  # devices that exit sooner after their start are crashing, not to be restarted
 
@@ -67,8 +73,12 @@ def demo_scenario():
 class Stack:
     def __init__(self, speed: float, braze_port: int, sendbird_port: int, bridge_port: int, braze_key: str,
                  sendbird_token: str, integration_token: str, db: str, log_dir: str = ".bsim/logs",
-                 admin_token: str | None = None, sendbird_ws_port: int = 7201, console_port: int | None = 7000) -> None:
+                 admin_token: str | None = None, sendbird_ws_port: int = 7201, console_port: int | None = 7000,
+                 persist: str | None = None) -> None:
+        """`persist`: keep every service's world in this directory (the bridge's db goes there too, whatever
+        `db` says)."""
         self.speed = speed
+        self.persist = Path(persist).resolve() if persist is not None else None
         self.ports = {"braze": braze_port, "sendbird": sendbird_port, "bridge": bridge_port}
         self.sendbird_ws_port = sendbird_ws_port  # the SDK's customWebSocketHost: the fake's socket has a port apart
         self.console_port = console_port  # None: no console
@@ -76,7 +86,7 @@ class Stack:
         self.ends = Endpoints(f"http://{HOST}:{braze_port}", f"http://{HOST}:{sendbird_port}",
                               f"http://{HOST}:{bridge_port}", braze_key, sendbird_token, integration_token,
                               admin_token or None)
-        self.db = db
+        self.db = str(self.persist / "bridge.sqlite3") if self.persist is not None else db
         self.log_dir = Path(log_dir)
         self.services: dict[str, ServiceProcess] = {}
         self.devices: subprocess.Popen | None = None
@@ -100,19 +110,32 @@ class Stack:
             raise StackError(f"bsim up: port {port} ({label}) on {HOST} is already in use "
                              f"(another bsim up?)")
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        kept = self._worlds_kept()  # before the fakes start: each writes its snapshot as it starts
         for name in self.ports:
             self._start_service(name)
         self._start_console()  # before the seeding: it follows the journals from their start
         if self.console_url:  # first: the one address a person opens
             console.print(f"console: {self.console_url}", highlight=False, markup=False)
         scenario = demo_scenario()
-        if seed:
+        if seed and kept and set(kept) != set(FAKES):  # part of a world (a fake that could not save): start again
+            console.print(f"{self.persist} holds a world of the {' and '.join(LABELS[n] for n in kept)} only: "
+                          "emptying it and seeding the demo world again", highlight=False, markup=False)
+            for name in kept:
+                requests.post(f"{self._url(name)}/_admin/reset", timeout=30,
+                              headers=admin_headers(self.ends.admin_token)).raise_for_status()
+            kept = []
+        if seed and kept:
+            console.print(f"the world kept in {self.persist} is loaded: not seeding it again (start on an empty "
+                          f"directory, or POST /_admin/reset {{\"to\": \"seed\"}}, to go back to the demo world)",
+                          highlight=False, markup=False)
+        elif seed:
             console.print(f"seeding the demo world: {scenario.population.size} users, templates, campaign ...")
             runtime = Runtime.live(speed=self.speed, seed=scenario.seed, clock_epoch=self.clock_epoch)
             try:
                 Run(scenario, runtime, self.ends, scenario.seed).setup()
             finally:
                 runtime.close()
+            self._mark_seeds(console)
         self._start_devices()
         sendbird = self.ends.sendbird
 
@@ -123,6 +146,23 @@ class Stack:
         if not wait_for(devices_listening, 30):
             raise StackError(f"the devices did not connect to Sendbird's delivery stream (see {self._log('devices')})")
         self._announce(console)
+
+    def _worlds_kept(self) -> list[str]:
+        """The fakes whose world the persist directory already holds (a snapshot or a seed)."""
+        return [] if self.persist is None else [name for name in FAKES if has_world(self.persist, name)]
+
+    def _url(self, name: str) -> str:
+        return {"braze": self.ends.braze, "sendbird": self.ends.sendbird, "bridge": self.ends.bridge}[name]
+
+    def _mark_seeds(self, console: Console) -> None:
+        """Keep what was just seeded as each fake's seed world (`POST /_admin/reset {"to": "seed"}` goes back to
+        it; in the persist directory too, when persisting)."""
+        for name in FAKES:
+            response = requests.post(f"{self._url(name)}/_admin/snapshot", json={"seed": True}, timeout=60,
+                                     headers=admin_headers(self.ends.admin_token))
+            if response.status_code != 200:
+                said = (response.json() if response.content else {}).get("message", response.text[:200])
+                console.print(f"the {LABELS[name]} keeps no seed world: {said}", highlight=False, markup=False)
 
     def _admin_env(self, *prefixes: str) -> dict[str, str]:
         """The admin token for a child's environment: the shared variable and the service's own (which it
@@ -144,6 +184,8 @@ class Stack:
                                   e.integration_token, "--db", self.db, *clock)),
         }
         module, options = args[name]
+        if self.persist is not None and name in FAKES:
+            options = (*options, "--persist", str(self.persist))
         try:
             self.services[name] = start_service(LABELS[name], module, self.ports[name], options, log=self._log(name),
                                                 env=self._admin_env(ENV_PREFIXES[name]),
@@ -203,9 +245,12 @@ class Stack:
             for name, service in list(self.services.items()):
                 if service.process.poll() is None:
                     continue
-                if name != "bridge":
+                if name != "bridge" and self.persist is None:
                     raise StackError(f"{service.exit_summary()}; stopping the stack (the fakes keep their "
                                      f"state in memory)")
+                if name != "bridge":
+                    self._restart_fake(name, service, console)
+                    continue
                 console.print(service.exit_summary(), highlight=False, markup=False)
                 console.print(f"restarting the bridge on its outbox {self.db} (durable: what it accepted is "
                               f"still sent)", highlight=False, markup=False)
@@ -226,8 +271,20 @@ class Stack:
                 console.print(f"{line}; restarting them", highlight=False, markup=False)
                 self._start_devices()
 
+    def _restart_fake(self, name: str, service: ServiceProcess, console: Console) -> None:
+        """A persisted fake that exited comes back from its last snapshot, announced in one line."""
+        snapshot = self.persist / f"{name}{SUFFIX}"
+        source = f"its last snapshot {snapshot}" if snapshot.is_file() else f"nothing (no snapshot in {self.persist})"
+        console.print(f"{service.exit_summary()}; restarting the {LABELS[name]} from {source}", highlight=False,
+                      markup=False)
+        if not wait_for(lambda: not port_taken(HOST, self.ports[name]), PORT_FREED) or (
+                name == "sendbird" and not wait_for(lambda: not port_taken(HOST, self.sendbird_ws_port), PORT_FREED)):
+            raise StackError(f"the {LABELS[name]}'s port was not released; stopping the stack")
+        self._start_service(name)
+
     def stop(self) -> None:
-        """Stop every process at once: SIGTERM, a short grace period together, then SIGKILL."""
+        """Stop every process at once: SIGTERM, a short grace period together (long enough for the fakes to save
+        their worlds when persisting), then SIGKILL."""
         console = [self.console.process] if self.console is not None else []
         stop_all([p for p in (self.devices, *console, *(s.process for s in self.services.values())) if p is not None],
-                 GRACE)
+                 GRACE if self.persist is None else PERSIST_GRACE)

@@ -8,11 +8,12 @@ from harness.admin_guard import AdminSettings, policy_from_settings
 from harness.outbound import ALLOW_HELP, policy_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, serve
 from harness.settings import env_name, load_settings
+from harness.snapshots import PersistSettings, check_at_start, persist_note, start_keeping
 from mocks.braze.app import DEFAULT_MAX_BODY_BYTES
 from mocks.braze.rest.auth import DEFAULT_API_KEY
 
 
-class BrazeSettings(AdminSettings):
+class BrazeSettings(AdminSettings, PersistSettings):
     """Serve the fake Braze REST API."""
 
     port: int = Field(7100, description="port to listen on")
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(BrazeSettings, argv, env_prefix="BRAZE_", prog=prog)
     outbound = policy_from_flag(prog, settings.allow_outbound, env_name("BRAZE_", "allow_outbound"))
     admin = policy_from_settings(prog, settings, "BRAZE_")
+    check_at_start(prog, "braze", settings)
+    kept = {}
 
     def factory():
         from harness.gateway import Gateway
@@ -41,11 +44,15 @@ def main(argv: list[str] | None = None) -> None:
         runtime = Runtime.live(speed=settings.speed, clock_epoch=settings.clock_epoch)
         app = create_app(runtime, api_key=settings.api_key, webhook_timeout=settings.webhook_timeout,
                          allow_outbound=outbound, max_body_bytes=settings.max_body_bytes, admin=admin)
+        kept["snapshots"] = app.extensions["snapshots"]
+        start_keeping(prog, kept["snapshots"], settings)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="braze")
 
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.braze",
+          on_stop=(lambda: kept["snapshots"].save_on_shutdown()) if settings.persist else None,
           banner=f"fake Braze on http://{settings.host}:{settings.port} (REST API key {settings.api_key}; "
-                 f"webhooks and Connected Content reach {outbound.describe()}; {admin.describe()})")
+                 f"webhooks and Connected Content reach {outbound.describe()}; {admin.describe()}"
+                 f"{persist_note(settings)})")
 
 
 if __name__ == "__main__":

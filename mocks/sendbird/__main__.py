@@ -11,10 +11,11 @@ from harness.admin_guard import AdminSettings, policy_from_settings
 from harness.outbound import ALLOW_HELP, policy_from_flag, url_from_flag
 from harness.serve import DEFAULT_HOST, DEFAULT_THREADS, refuse_taken_port, serve
 from harness.settings import env_name, load_settings
+from harness.snapshots import PersistSettings, check_at_start, persist_note, start_keeping
 from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID, DEFAULT_MAX_BODY_BYTES
 
 
-class SendbirdSettings(AdminSettings):
+class SendbirdSettings(AdminSettings, PersistSettings):
     """Serve the fake Sendbird Notifications API."""
 
     port: int = Field(7200, description="port to listen on")
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     admin = policy_from_settings(prog, settings, "SENDBIRD_")
     if settings.webhook_url is not None:
         url_from_flag(prog, "--webhook-url", settings.webhook_url, outbound)
+    check_at_start(prog, "sendbird", settings)
+    kept = {}
 
     def factory():
         from harness.gateway import Gateway
@@ -54,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
                          max_body_bytes=settings.max_body_bytes, admin=admin,
                          create_unknown_users=settings.create_unknown_users,
                          require_access_token=settings.require_access_token)
+        kept["snapshots"] = app.extensions["snapshots"]
+        start_keeping(prog, kept["snapshots"], settings)
         return Gateway(app, threads=settings.threads, journal=runtime.journal, service="sendbird",
                        ws_handler=Realtime(app.extensions["sendbird"]), ws_port=settings.ws_port,
                        ws_host=settings.host)
@@ -62,9 +67,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{prog}: --ws-port must differ from --port ({settings.port})")
     refuse_taken_port(settings.host, settings.ws_port, prog)
     serve(factory, settings.port, settings.host, settings.threads, name="mocks.sendbird",
+          on_stop=(lambda: kept["snapshots"].save_on_shutdown()) if settings.persist else None,
           banner=f"fake Sendbird on http://{settings.host}:{settings.port}, SDK WebSocket on "
                  f"ws://{settings.host}:{settings.ws_port} (app id {settings.app_id}, "
-                 f"Api-Token {settings.api_token}; webhooks reach {outbound.describe()}; {admin.describe()})")
+                 f"Api-Token {settings.api_token}; webhooks reach {outbound.describe()}; {admin.describe()}"
+                 f"{persist_note(settings)})")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
+from harness.snapshots import SnapshotKeeper
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
 from mocks.sendbird.device_api import device_blueprint
 from mocks.sendbird.errors import NOT_FOUND, SendbirdError, admin_refusal, error_answer, invalid
@@ -57,14 +58,18 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
         service.reset()
         faults.clear()
 
+    snapshots = SnapshotKeeper("sendbird", runtime, service.snapshot_state, service.restore_state, reset)
+    app.extensions["snapshots"] = snapshots
     app.register_blueprint(admin_blueprint("sendbird", runtime, reset,
                                            health=lambda: {"app_id": app_id, **service.counts()}, bad_request=invalid,
-                                           secrets=lambda: {"app_id": app_id, "api_token": service.api_token}))
+                                           secrets=lambda: {"app_id": app_id, "api_token": service.api_token},
+                                           snapshots=snapshots))
     app.register_blueprint(admin_extras_blueprint(service))
     app.register_blueprint(faults_blueprint("sendbird", faults, invalid,  # an unknown rule: 404, as the contract says
                                             lambda rule_id: SendbirdError(NOT_FOUND, f'"{rule_id}" not found.', 404)))
     install_error_handlers(app)
     app.wsgi_app = FaultLayer(BodyLimit(send_fast_path(app.wsgi_app, service), max_body_bytes, error_answer),
                               faults, error_answer)
+    app.wsgi_app = snapshots.counting(app.wsgi_app)  # a periodic save of an idle fake is skipped
     guard_admin(app, admin, admin_refusal, runtime.transport)
     return app

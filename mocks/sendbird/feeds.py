@@ -42,6 +42,23 @@ class Message:
         self.status = SENT
         self.read_at: int | None = None
 
+    def as_tuple(self) -> tuple:
+        """The message's fields, its read state as of now (the template version, variables and tags are never
+        changed after a send, so they are shared): what a snapshot keeps."""
+        return (self.message_id, self.created_at, self.channel_url, self.user_id, self.notification_id, self.template,
+                self.variables, self.label, self.tags, self.trace_id, self.status, self.read_at)
+
+    @classmethod
+    def from_tuple(cls, row: tuple) -> Message:
+        (message_id, created_at, channel_url, user_id, notification_id, template, variables, label, tags, trace_id,
+         status, read_at) = row
+        if not isinstance(template, TemplateVersion) or type(message_id) is not int or status not in (SENT, READ):
+            raise ValueError("a feed holds something that is not a message")
+        msg = cls(message_id, created_at, channel_url, user_id, notification_id, template, variables, label, tags,
+                  trace_id)
+        msg.status, msg.read_at = status, read_at
+        return msg
+
     def notification_data(self) -> dict[str, Any]:
         return {"template_key": self.template.key, "template_variables": self.variables, "label": self.label,
                 "tags": self.tags}
@@ -303,6 +320,39 @@ class FeedStore:
                 raise not_found(f"message {message_id}")
             found.append(msg)
         return found
+
+    def export(self) -> dict[str, Any]:
+        """Channels, users with their feeds (messages copied with their read state) and read receipts, taken at
+        one instant (under the store's lock), for a snapshot."""
+        with self._lock:
+            users = [(u.user_id, u.created_at, {url: [m.as_tuple() for m in feed] for url, feed in u.feeds.items()},
+                      dict(u.unread)) for u in self.users.values()]
+            return {"channels": [(c.channel_url, c.created_at) for c in self.channels.values()],
+                    "users": users, "behind_receipt": dict(self._behind_receipt)}
+
+    @staticmethod
+    def build(state: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot's feed state checked and indexed (ValueError when it is not one), ready for `replace`."""
+        channels = {url: Channel(url, created_at) for url, created_at in state["channels"]}
+        messages: dict[int, Message] = {}
+        users: dict[str, User] = {}
+        from_tuple = Message.from_tuple
+        for user_id, created_at, feeds, unread in state["users"]:
+            user = users[user_id] = User(user_id, created_at, {}, dict(unread))
+            for url, rows in feeds.items():
+                feed = user.feeds[url] = [from_tuple(row) for row in rows]
+                for msg in feed:
+                    messages[msg.message_id] = msg
+        return {"channels": channels, "users": users, "messages": messages,
+                "behind_receipt": dict(state["behind_receipt"])}
+
+    def replace(self, built: dict[str, Any]) -> None:
+        """Hold what `build` made instead of the current state (subscribers stay: they are live connections)."""
+        with self._lock:
+            self.channels = built["channels"]
+            self.users = built["users"]
+            self.messages = built["messages"]
+            self._behind_receipt = built["behind_receipt"]
 
     def clear(self) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ journal record (service `sendbird`) carrying the delivery's trace id.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from harness.clock import to_ms
-from harness.ratelimit import RateLimiter
+from harness.ratelimit import Limit, RateLimiter
 from harness.runtime import Runtime
 from mocks.sendbird import errors
 from mocks.sendbird.errors import SendbirdError, invalid, missing, not_found
@@ -39,6 +40,8 @@ MODE_TARGETS = {"realtime": (1, 1), "batch": (2, 10_000), "auto": (1, 10_000), "
                 "multi": (1, 10_000)}
 EMPTY_USERS_SHOWN = 10  # user ids named per empty required variable; the count covers them all
 UNKNOWN_USERS_SHOWN = 5  # user ids named when a send to users nobody created is refused
+STATE_VERSION = 1  # of snapshot_state's shape; a snapshot of another is refused
+RESTORE_ID_GAP = 10**9  # message ids skipped at a restore: ids a lost process handed out after its snapshot stay unused
 STAT_METRICS = {"viewed": "impressions", "clicked": "clicks"}  # "custom" is journaled, not counted
 
 
@@ -360,6 +363,55 @@ class SendbirdService:
         self.feeds.clear()
         self.files.clear()
         self.limiter.configure({})
+
+    # -- snapshots (harness.snapshots) ----------------------------------------------------------
+    def snapshot_state(self) -> dict[str, Any]:
+        """Everything the fake holds, as a snapshot keeps it: users, templates with their versions, feeds with
+        read state and receipts, sends with their metrics, targets files, sessions, the webhook settings and
+        the deliveries still to make, the rate-limit table, and the next message id."""
+        with self._lock:
+            notifications = {nid: dataclasses.replace(n, metrics=dict(n.metrics), stats_seen=set(n.stats_seen),
+                                                      tags=list(n.tags))
+                             for nid, n in self.notifications.items()}
+            next_message_id = next(self._message_ids)
+            self._message_ids = itertools.count(next_message_id)
+        return {"version": STATE_VERSION, "users": self.users.export(), "templates": self.templates.export(),
+                "feeds": self.feeds.export(), "notifications": notifications, "files": self.files.export(),
+                "sessions": self.sessions.export(), "webhooks": self.webhooks.export(),
+                "limits": self.limiter.limits, "next_message_id": next_message_id}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Hold a snapshot's state instead of the current one. Everything is built and checked first and
+        swapped in only when all of it built, so a bad state (ValueError, KeyError, TypeError) changes
+        nothing. Message ids go on past the snapshot's with a gap: a process lost after an unclean snapshot may
+        have handed out ids past it, and none may be handed out twice."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise ValueError(f"this is not a version {STATE_VERSION} fake Sendbird state")
+        users = UserStore.build(state["users"])
+        templates = TemplateStore.build(state["templates"])
+        feeds = FeedStore.build(state["feeds"])
+        notifications = dict(state["notifications"])
+        if not all(isinstance(n, Notification) for n in notifications.values()):
+            raise ValueError("a notification is not a notification")
+        files = TargetsFileStore.build(state["files"])
+        webhooks = self.webhooks.build(state["webhooks"])
+        limits = dict(state["limits"])
+        if not all(isinstance(v, Limit) for v in limits.values()):
+            raise ValueError("a rate limit is not a limit")
+        sessions = dict(state["sessions"])
+        next_id = state["next_message_id"]
+        if not isinstance(next_id, int) or any(m >= next_id for m in feeds["messages"]):
+            raise ValueError("the next message id is not past every message's")
+        self.sessions.replace(sessions)
+        self.users.replace(users)
+        self.templates.replace(templates)
+        self.feeds.replace(feeds)
+        self.files.replace(files)
+        with self._lock:
+            self.notifications = notifications
+            self._message_ids = itertools.count(max(next_id + RESTORE_ID_GAP, next(self._message_ids)))
+        self.limiter.configure(limits)
+        self.webhooks.replace(webhooks)
 
     def counts(self) -> dict[str, int]:
         return {"templates": len(self.templates.page(1000, 0)[0]), "users": len(self.feeds.users),

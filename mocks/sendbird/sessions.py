@@ -35,6 +35,16 @@ class Sessions:
             for key in [k for k, u in self._users.items() if u == user_id]:
                 del self._users[key]
 
+    def export(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._users)
+
+    def replace(self, keys: dict[str, str]) -> None:
+        if not all(isinstance(k, str) and isinstance(u, str) for k, u in keys.items()):
+            raise ValueError("a session key is not text")
+        with self._lock:
+            self._users = dict(keys)
+
     def clear(self) -> None:
         with self._lock:
             self._users.clear()

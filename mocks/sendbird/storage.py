@@ -60,6 +60,21 @@ class TargetsFileStore:
             raise not_found(f"targets file {file_key}")
         return entry.targets
 
+    def export(self) -> dict[str, TargetsFile]:
+        with self._lock:
+            return {key: TargetsFile(f.file_key, f.policy, None if f.targets is None else list(f.targets))
+                    for key, f in self._files.items()}
+
+    @staticmethod
+    def build(state: dict[str, TargetsFile]) -> dict[str, TargetsFile]:
+        if not all(isinstance(f, TargetsFile) for f in state.values()):
+            raise ValueError("a targets file is not a targets file")
+        return dict(state)
+
+    def replace(self, files: dict[str, TargetsFile]) -> None:
+        with self._lock:
+            self._files = files
+
     def clear(self) -> None:
         with self._lock:
             self._files.clear()

@@ -9,6 +9,7 @@ its variables came out empty without walking the UI JSON for every message.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from dataclasses import dataclass, field
@@ -183,6 +184,23 @@ class TemplateStore:
         chunk = items[offset:offset + limit]
         nxt = offset + limit if offset + limit < len(items) else None
         return chunk, nxt
+
+    def export(self) -> dict[str, Template]:
+        """Copies of the templates (versions are immutable, so shared), for a snapshot."""
+        with self._lock:
+            return {key: dataclasses.replace(t, history=list(t.history)) for key, t in self._templates.items()}
+
+    @staticmethod
+    def build(state: dict[str, Template]) -> dict[str, Template]:
+        for template in state.values():
+            if not isinstance(template, Template) or not all(
+                    isinstance(v, TemplateVersion) for v in (template.current, *template.history)):
+                raise ValueError("a template is not a template")
+        return dict(state)
+
+    def replace(self, templates: dict[str, Template]) -> None:
+        with self._lock:
+            self._templates = templates
 
     def clear(self) -> None:
         with self._lock:

@@ -121,5 +121,36 @@ class WebhookDispatcher:
             self.tasks.after(RETRY_DELAYS[attempt - 1], self._attempt, url, category, body, trace_id, attempt + 1,
                              name="sendbird.webhook.retry")
 
+    def export(self) -> dict[str, Any]:
+        """The configuration and the deliveries not yet made (each try still to come, with its due time), so a
+        restored fake makes them: a webhook accepted into the queue is not lost with the process."""
+        pending = [{"when": h.when, "url": h.args[0], "category": h.args[1], "body": h.args[2],
+                    "trace_id": h.args[3], "attempt": h.args[4]}
+                   for h in self.tasks.pending() if getattr(h.fn, "__func__", None) is WebhookDispatcher._attempt]
+        return {"url": self.config.url, "events": sorted(self.config.events), "pending": pending}
+
+    def build(self, state: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot's webhook state checked (ValueError: unknown events, or a URL this service's outbound
+        policy refuses), ready for `replace`."""
+        events = state["events"]
+        unknown = set(events) - set(EVENTS)
+        if unknown:
+            raise ValueError(f"unknown webhook events: {', '.join(sorted(unknown))}")
+        pending = []
+        for item in state["pending"]:
+            if not isinstance(item["body"], bytes) or not isinstance(item["attempt"], int):
+                raise ValueError("a pending webhook delivery is not one")
+            pending.append((item["when"], item["url"], item["category"], item["body"], item["trace_id"],
+                            item["attempt"]))
+        return {"config": WebhookConfig(self._checked(state["url"]), set(events)), "pending": pending}
+
+    def replace(self, built: dict[str, Any]) -> None:
+        """Take the built configuration and schedule its deliveries again, each at its due time (at once when
+        that has passed)."""
+        self.tasks.cancel_all()
+        self.config = built["config"]
+        for when, url, category, body, trace_id, attempt in built["pending"]:
+            self.tasks.at(when, self._attempt, url, category, body, trace_id, attempt, name="sendbird.webhook")
+
     def reset(self) -> None:
         self.tasks.cancel_all()
