@@ -210,11 +210,8 @@ class SnapshotKeeper:
     journal and the id generator of the service's runtime are saved with it (docs/persistence.md)."""
 
     def __init__(self, service: str, runtime: Runtime, snapshot_state: Callable[[], Any],
-                 restore_state: Callable[[Any], None], reset: Callable[[], None], supported: bool = True) -> None:
-        """`supported`: False for a service that cannot save its state yet (its snapshot routes answer a 400 and
-        `--persist` keeps nothing for it, saying so)."""
+                 restore_state: Callable[[Any], None], reset: Callable[[], None]) -> None:
         self.service = service
-        self.supported = supported
         self.runtime = runtime
         self._snapshot_state = snapshot_state
         self._restore_state = restore_state
@@ -423,11 +420,6 @@ def check_at_start(prog: str, service: str, settings: PersistSettings) -> None:
 def start_keeping(prog: str, keeper: SnapshotKeeper, settings: PersistSettings) -> None:
     """In the worker: load what the flags say and start the periodic saves; a state that will not load ends
     the process with one line (granian does not respawn a worker that fails to start)."""
-    if not keeper.supported:
-        if settings.state or settings.persist:
-            print(f"{prog}: this {keeper.service} cannot save or load its state yet: --state and --persist are "
-                  "ignored", file=sys.stderr, flush=True)
-        return
     try:
         loaded = keeper.load_at_start(settings.state, settings.persist,
                                       settings.persist_interval if settings.persist else None)

@@ -13,7 +13,7 @@ from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
 from harness.runtime import Runtime
-from harness.snapshots import SnapshotError, SnapshotKeeper
+from harness.snapshots import SnapshotKeeper
 from mocks.braze.rest.admin_api import admin_api_blueprint
 from mocks.braze.rest.api import error_answer, install_error_handlers, rest_blueprint, track_fast_path
 from mocks.braze.rest.auth import DEFAULT_API_KEY
@@ -57,11 +57,7 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
         service.reset()
         faults.clear()
 
-    # BrazeService.snapshot_state() / restore_state(state): looked up when called, so a service without them
-    # answers a snapshot request with a clear error rather than failing to start
-    snapshots = SnapshotKeeper("braze", runtime, lambda: _snapshot_method(service, "snapshot_state")(),
-                               lambda state: _snapshot_method(service, "restore_state")(state), reset,
-                               supported=hasattr(service, "snapshot_state") and hasattr(service, "restore_state"))
+    snapshots = SnapshotKeeper("braze", runtime, service.snapshot_state, service.restore_state, reset)
     app.extensions["snapshots"] = snapshots
     app.register_blueprint(admin_blueprint("braze", runtime, reset, health=service.counts,
                                            bad_request=bad_request,
@@ -76,9 +72,3 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     guard_admin(app, admin, admin_refusal, runtime.transport)
     return app
 
-
-def _snapshot_method(service: BrazeService, name: str):
-    method = getattr(service, name, None)
-    if method is None:
-        raise SnapshotError(f"this fake Braze cannot save or load its state (BrazeService.{name} is missing)")
-    return method

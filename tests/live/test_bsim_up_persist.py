@@ -14,14 +14,12 @@ import pytest
 import requests
 
 from harness.processes import free_port, wait_for
-from mocks.braze.service import BrazeService
 
 from .test_bsim_up import children
 
 pytestmark = pytest.mark.live
 
 SB_AUTH = {"Api-Token": "local-sendbird-token"}
-BRAZE_KEEPS_STATE = hasattr(BrazeService, "snapshot_state")  # the braze-state branch
 
 
 def start_up(tmp_path: Path, persist: Path, name: str):
@@ -87,13 +85,10 @@ def test_a_killed_fake_sendbird_comes_back_with_its_world_and_a_second_up_does_n
     try:
         assert wait_for(lambda: ready(again), 120), again.log_path.read_text()
         output = again.log_path.read_text()
-        if BRAZE_KEEPS_STATE:  # both fakes kept their worlds: nothing is seeded, the fake Sendbird's feeds are there
-            assert "not seeding it again" in output and "seeding the demo world:" not in output, output
-            user_feed = requests.get(f"{again.urls['sendbird']}/_admin/feeds/after-kill/notifications_feed",
-                                     timeout=5)
-            assert user_feed.status_code == 200 and len(user_feed.json()["messages"]) == 1
-        else:  # until the fake Braze saves its state, half a world is emptied and seeded again
-            assert "holds a world of the fake Sendbird only: emptying it and seeding the demo world again" in output
+        # both fakes kept their worlds: nothing is seeded, the fake Sendbird's feeds are there
+        assert "not seeding it again" in output and "seeding the demo world:" not in output, output
+        user_feed = requests.get(f"{again.urls['sendbird']}/_admin/feeds/after-kill/notifications_feed", timeout=5)
+        assert user_feed.status_code == 200 and len(user_feed.json()["messages"]) == 1
         assert demo_send(again.urls["sendbird"], "second-run").status_code == 200
     finally:
         stop(again)

@@ -13,7 +13,6 @@ import pytest
 import requests
 
 from harness.processes import free_port, start_service, wait_for
-from mocks.braze.service import BrazeService
 
 TOKEN = "local-sendbird-token"
 AUTH = {"Api-Token": TOKEN}
@@ -122,8 +121,6 @@ def test_a_bad_state_file_stops_the_start_with_one_line(tmp_path, content, words
     assert lines[0].startswith("python -m mocks.sendbird: ")
 
 
-@pytest.mark.skipif(not hasattr(BrazeService, "snapshot_state"),
-                    reason="BrazeService.snapshot_state/restore_state come with the braze-state branch")
 def test_the_fake_braze_keeps_its_world_across_a_sigterm(tmp_path):
     service = start_service("braze", "mocks.braze", free_port(), ("--persist", str(tmp_path)))
     try:
