@@ -3,6 +3,7 @@ imported users of this file's own prefix; the stack is never reset here: other t
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -47,7 +48,7 @@ def test_a_dead_letter_is_replayed_from_the_bridge_page(console_page, live_stack
 def test_users_are_imported_from_a_csv_dropped_or_chosen_on_the_world_page(console_page, live_stack):
     page, tag = console_page, uuid.uuid4().hex[:8]
     page.goto(live_stack.console + "/world")
-    expect(page.locator("#faults")).to_contain_text("do not exist")
+    expect(page.locator("#faults")).to_contain_text("No fault rules")
     csv = f"external_id,first_name\nops-{tag}-1,Ann\nops-{tag}-2,Bob,extra\nops-{tag}-3,Cy\n"
     page.locator("#csv-file").set_input_files({"name": "users.csv", "mimeType": "text/csv", "buffer": csv.encode()})
     expect(page.locator("#import-summary")).to_contain_text("2 imported of 3 rows")
@@ -76,3 +77,25 @@ def test_the_deliveries_page_shows_a_new_webhook_attempt_without_a_reload(consol
     page.goto(live_stack.console + "/bridge")
     expect(page.locator("#integration")).to_contain_text("event callback")
     expect(page.locator("#integration")).not_to_contain_text("local-integration-token")
+
+
+def test_a_fault_rule_is_added_from_the_world_page_fires_and_is_cleared(console_page, live_stack):
+    page, tag = console_page, uuid.uuid4().hex[:8]
+    page.goto(live_stack.console + "/world")
+    page.locator("#fault-service").select_option("sendbird")
+    page.locator("#fault-rule").fill("{not json")
+    page.locator("#fault-add").click()
+    expect(page.locator("#flash")).to_contain_text("the rule is not JSON")
+    rule = {"name": f"tpl-{tag}", "match": {"path": f"/v1/templates/{tag}"}, "effect": {"status": 503}}
+    page.locator("#fault-rule").fill(json.dumps(rule))
+    page.locator("#fault-add").click()
+    expect(page.locator("#flash")).to_contain_text("sendbird: rule fault-")
+    row = page.locator("#fault-table tr", has_text=f"tpl-{tag}")
+    expect(row.locator("td.fired")).to_have_text("0 / 0")
+    for _ in range(3):
+        assert requests.get(f"{live_stack.urls['sendbird']}/v1/templates/{tag}", headers=SENDBIRD_AUTH,
+                            timeout=5).status_code == 503
+    expect(row.locator("td.fired")).to_have_text("3 / 3")  # the page follows the journal: no reload
+    page.locator("#fault-table button", has_text="Clear sendbird's rules").click()
+    expect(page.locator("#flash")).to_contain_text("sendbird: 1 fault rule removed")
+    expect(row).to_have_count(0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.console.conftest import SimulatedConsole
 
 BRAZE_AUTH = {"Authorization": "Bearer local-braze-key"}
@@ -163,14 +165,45 @@ def test_the_deliveries_page_pages_older_entries(simulated_console):
 
 
 # -- Clock and world --------------------------------------------------------------------------------------
-def test_the_world_page_shows_each_clock_and_says_faults_do_not_exist(simulated_console):
+def test_the_world_page_shows_each_clock_and_that_no_fault_rule_is_set(simulated_console):
     html = simulated_console.get("/world").data.decode()
     for name in ("braze", "sendbird", "bridge"):
         assert f'data-service="{name}"' in html
     now = simulated_console.runtime.clock.now().isoformat()
     assert re.search(r'data-service="bridge"><td>bridge</td>\s*<td>simulated</td><td class="speed">simulated</td>'
                      rf'<td class="time">{re.escape(now)}</td>', html)
-    assert "Fault rules do not exist" in html and 'id="drop-zone"' in html and 'type="file"' in html
+    assert "No fault rules: every service answers as it should." in html
+    assert 'id="drop-zone"' in html and 'type="file"' in html and 'id="fault-form"' in html
+
+
+def test_a_fault_rule_added_on_the_world_page_acts_on_its_service_is_listed_with_its_firings_and_cleared(
+        simulated_console):
+    sc = simulated_console
+    added = sc.post("/api/world/faults", json={"service": "bridge", "rule": {
+        "name": "intake-<b>503</b>", "match": {"path": "/braze/notifications/*"}, "count": 2,
+        "effect": {"status": 503}}})
+    assert added.status_code == 200, added.get_json()
+    assert added.get_json()["message"].startswith("bridge: rule fault-")
+    _trigger(sc, ["user-1"])
+    sc.advance(minutes=3)  # Braze's webhook meets two 503s and its retries get through
+    html = sc.get("/world/faults").data.decode()
+    row = re.search(r'<tr data-service="bridge" data-rule="fault-[0-9a-f]+">.*?</tr>', html, re.S).group(0)
+    assert "intake-&lt;b&gt;503&lt;/b&gt;" in row and '<td class="fired">2 / 2</td>' in row and "<td>no</td>" in row
+    assert 'first 2' in row and "/braze/notifications/*" in row
+    cleared = sc.post("/api/world/faults/clear", json={"service": "bridge"})
+    assert cleared.get_json() == {"message": "bridge: 1 fault rule removed"}
+    assert "No fault rules" in sc.get("/world/faults").data.decode()
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"service": "nope", "rule": {}}, "service must be one of braze, sendbird, bridge"),
+    ({"service": "sendbird", "rule": "x"}, "rule must be a JSON object"),
+    ({"service": "sendbird", "rule": {"effect": {"status": 42}}},
+     "sendbird refused the rule: effect.status: Input should be greater than or equal to 100"),
+])
+def test_a_rule_the_console_or_the_service_cannot_take_is_a_400_saying_why(simulated_console, body, message):
+    answer = simulated_console.post("/api/world/faults", json=body)
+    assert answer.status_code == 400 and message in answer.get_json()["message"]
 
 
 def test_a_csv_import_reports_the_imported_rows_and_a_bad_rows_line(simulated_console):

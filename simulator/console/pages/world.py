@@ -1,4 +1,6 @@
-"""The Clock and world page: the stack's clock, a reset to the seeded demo world, and a CSV import of users.
+"""The Clock and world page: the stack's clock, a reset to the seeded demo world, a CSV import of users, and the
+fault rules each service holds (`harness.faults`: added here as the API takes them, listed with how often they
+fired, cleared per service).
 
 The reset does what `bsim up` does at its start, on the stack as it runs: every service resets (the
 fakes forget everything, the bridge empties its outbox), the console's follower starts over, and the
@@ -15,8 +17,8 @@ from flask import Blueprint, jsonify, render_template, request
 
 from harness.admin_guard import accepts_body
 from harness.runtime import Runtime
-from simulator.console.actions import BadInput
-from simulator.console.stack_client import SERVICES
+from simulator.console.actions import BadInput, json_body
+from simulator.console.stack_client import SERVICES, StackError
 from simulator.runner import Run, RunError
 from simulator.up import demo_scenario
 
@@ -52,17 +54,58 @@ def reset_world(console: Any) -> int:
     return scenario.population.size
 
 
+def fault_rules(console: Any) -> dict[str, list[dict[str, Any]] | str]:
+    """Each service's rules, or why they cannot be read (a service that is down)."""
+    rules: dict[str, list[dict[str, Any]] | str] = {}
+    for name in SERVICES:
+        try:
+            rules[name] = console.stack.admin(name, "GET", "/faults")["faults"]
+        except StackError as exc:
+            rules[name] = str(exc)
+    return rules
+
+
+def _service(body: dict[str, Any]) -> str:
+    service = body.get("service")
+    if service not in SERVICES:
+        raise BadInput(f"service must be one of {', '.join(SERVICES)}")
+    return service
+
+
 def blueprint(console: Any) -> Blueprint:
     bp = Blueprint("world", __name__)
     stack = console.stack
 
     @bp.get("/world")
     def index():
-        return render_template("world.html", health=stack.health())
+        return render_template("world.html", health=stack.health(), rules=fault_rules(console), services=SERVICES)
 
     @bp.get("/world/clock")
     def clock():
         return render_template("world_clock.html", health=stack.health())
+
+    @bp.get("/world/faults")
+    def faults():
+        return render_template("world_faults.html", rules=fault_rules(console))
+
+    @bp.post("/api/world/faults")
+    def add_fault():
+        body = json_body()
+        service = _service(body)
+        rule = body.get("rule")
+        if not isinstance(rule, dict):
+            raise BadInput('rule must be a JSON object: {"match": {...}, "effect": {...}}')
+        answer = stack.call(service, "POST", "/_admin/faults", json=rule, ok=tuple(range(200, 500)))
+        if answer.status != 201:
+            said = answer.body.get("message") if isinstance(answer.body, dict) else str(answer.body)
+            return jsonify({"message": f"{service} refused the rule: {said}"}), 400
+        return jsonify({"message": f"{service}: rule {answer.body['id']} added", "rule": answer.body})
+
+    @bp.post("/api/world/faults/clear")
+    def clear_faults():
+        service = _service(json_body())
+        deleted = stack.admin(service, "DELETE", "/faults")["deleted"]
+        return jsonify({"message": f"{service}: {deleted} fault rule{'s' if deleted != 1 else ''} removed"})
 
     @bp.post("/api/world/reset")
     def reset():

@@ -1,5 +1,6 @@
 // The Clock and world page: a CSV file dropped (or chosen) is posted as text/csv to the console, which
-// forwards it to the fake Braze's import; its report is written with textContent only.
+// forwards it to the fake Braze's import; its report is written with textContent only. The fault form posts a rule
+// (parsed here, so a typo is said at once) to the console, which adds it on the chosen service.
 "use strict";
 
 (() => {
@@ -49,7 +50,28 @@
     Console.flash(message, "ok");
   }
 
+  async function addFault(e) {
+    e.preventDefault();
+    const text = document.getElementById("fault-rule").value;
+    let rule;
+    try {
+      rule = JSON.parse(text);
+    } catch (err) {
+      Console.flash(`the rule is not JSON: ${err.message}`, "error");
+      return;
+    }
+    const url = JSON.parse(document.getElementById("faults-url").textContent);
+    try {
+      const data = await Console.act(url, { service: document.getElementById("fault-service").value, rule });
+      Console.flash(data.message, "ok");
+      Console.refresh(document.getElementById("faults"));
+    } catch (err) {
+      // flashed by act()
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    document.getElementById("fault-form").addEventListener("submit", addFault);
     const zone = document.getElementById("drop-zone");
     const input = document.getElementById("csv-file");
     for (const type of ["dragenter", "dragover"]) {
