@@ -177,7 +177,7 @@ def schema(output: str) -> None:
 @cli.command(help="Start the fake Braze, the fake Sendbird, the bridge, the devices and the web console; Ctrl-C "
                   "stops them. "
                   "Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 could not start (a port already in use, a service "
-                  "that did not come up) or a fake exited (without --persist).")
+                  "that did not come up) or a service that could not be restarted.")
 @click.option("--no-seed", is_flag=True, help="do not load the demo population")
 @click.option("--speed", type=float, default=1.0, show_default=True)
 @click.option("--braze-port", type=int, default=7100, show_default=True)

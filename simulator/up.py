@@ -7,8 +7,9 @@ one log file each (`--log-dir`), so the terminal shows the stack's own lines:
   their traffic and its seeding would reset the first);
 - a service that exits is named with its exit status and the last line it logged. The bridge is
   restarted on its outbox (durable: what it accepted is sent); the devices are restarted (they hold
-  nothing); a fake that exits ends the stack, its state being in memory, unless the stack persists
-  (`--persist DIR`): then the fake is restarted from its last snapshot in DIR, in one line;
+  nothing); a fake that exits is restarted from its last snapshot, in one line: the fakes always save their
+  worlds, in `--persist DIR` or else in a scratch directory beside the bridge's outbox, emptied at each start
+  and saved less often (a load test's fake spends its core on requests, not on saves);
 - with `--persist DIR` every service keeps its world in DIR (each fake's snapshot and seed, the bridge's
   db): a DIR that holds a world is not seeded again, and the fakes save it at Ctrl-C (docs/persistence.md);
 - Ctrl-C (or SIGTERM) stops every process at once, within a few seconds.
@@ -52,9 +53,12 @@ LABELS = {"braze": "fake Braze", "sendbird": "fake Sendbird", "bridge": "bridge"
 CONSOLE_LABEL = "console"
 WS_LABEL = "fake Sendbird (SDK WebSocket)"
 ENV_PREFIXES = {"braze": "BRAZE_", "sendbird": "SENDBIRD_", "bridge": "BRIDGE_"}
-GRACE = 3.0  # seconds the processes get to stop before they are killed
-PERSIST_GRACE = 60.0  # the same when the fakes save their worlds as they stop (harness.serve.SAVE_KILL_TIMEOUT)
+# seconds the processes get to stop before they are killed: the fakes save their worlds as they stop
+# (harness.serve.SAVE_KILL_TIMEOUT), which a small world does at once
+GRACE = 60.0
 FAKES = ("braze", "sendbird")
+SCRATCH_WORLD = "world"  # beside the bridge's outbox: the fakes' last snapshots when not persisting
+SCRATCH_INTERVAL = 10.0  # seconds between the scratch world's periodic saves
 PORT_FREED = 10.0  # seconds a dead service's port may take to be released
 DEVICES_SETTLED = 10.0  # devices that exit sooner after their start are crashing, not to be restarted
 
@@ -87,6 +91,8 @@ class Stack:
                               f"http://{HOST}:{bridge_port}", braze_key, sendbird_token, integration_token,
                               admin_token or None)
         self.db = str(self.persist / "bridge.sqlite3") if self.persist is not None else db
+        # where the fakes save: what a crashed one restarts from
+        self.world = self.persist if self.persist is not None else Path(db).resolve().parent / SCRATCH_WORLD
         self.log_dir = Path(log_dir)
         self.services: dict[str, ServiceProcess] = {}
         self.devices: subprocess.Popen | None = None
@@ -111,6 +117,8 @@ class Stack:
                              f"(another bsim up?)")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         kept = self._worlds_kept()  # before the fakes start: each writes its snapshot as it starts
+        if self.persist is None:
+            self._empty_scratch_world()
         for name in self.ports:
             self._start_service(name)
         self._start_console()  # before the seeding: it follows the journals from their start
@@ -151,6 +159,13 @@ class Stack:
         """The fakes whose world the persist directory already holds (a snapshot or a seed)."""
         return [] if self.persist is None else [name for name in FAKES if has_world(self.persist, name)]
 
+    def _empty_scratch_world(self) -> None:
+        """A stack that does not persist starts on an empty world: the last run's scratch snapshots go."""
+        self.world.mkdir(parents=True, exist_ok=True)
+        for path in self.world.iterdir():
+            if path.name.endswith(SUFFIX) or path.name.endswith(SUFFIX + ".tmp"):
+                path.unlink()
+
     def _url(self, name: str) -> str:
         return {"braze": self.ends.braze, "sendbird": self.ends.sendbird, "bridge": self.ends.bridge}[name]
 
@@ -184,8 +199,10 @@ class Stack:
                                   e.integration_token, "--db", self.db, *clock)),
         }
         module, options = args[name]
-        if self.persist is not None and name in FAKES:
-            options = (*options, "--persist", str(self.persist))
+        if name in FAKES:
+            options = (*options, "--persist", str(self.world))
+            if self.persist is None:
+                options = (*options, "--persist-interval", str(SCRATCH_INTERVAL))
         try:
             self.services[name] = start_service(LABELS[name], module, self.ports[name], options, log=self._log(name),
                                                 env=self._admin_env(ENV_PREFIXES[name]),
@@ -245,9 +262,6 @@ class Stack:
             for name, service in list(self.services.items()):
                 if service.process.poll() is None:
                     continue
-                if name != "bridge" and self.persist is None:
-                    raise StackError(f"{service.exit_summary()}; stopping the stack (the fakes keep their "
-                                     f"state in memory)")
                 if name != "bridge":
                     self._restart_fake(name, service, console)
                     continue
@@ -272,9 +286,9 @@ class Stack:
                 self._start_devices()
 
     def _restart_fake(self, name: str, service: ServiceProcess, console: Console) -> None:
-        """A persisted fake that exited comes back from its last snapshot, announced in one line."""
-        snapshot = self.persist / f"{name}{SUFFIX}"
-        source = f"its last snapshot {snapshot}" if snapshot.is_file() else f"nothing (no snapshot in {self.persist})"
+        """A fake that exited comes back from its last snapshot, announced in one line."""
+        snapshot = self.world / f"{name}{SUFFIX}"
+        source = f"its last snapshot {snapshot}" if snapshot.is_file() else f"nothing (no snapshot in {self.world})"
         console.print(f"{service.exit_summary()}; restarting the {LABELS[name]} from {source}", highlight=False,
                       markup=False)
         if not wait_for(lambda: not port_taken(HOST, self.ports[name]), PORT_FREED) or (
@@ -283,8 +297,8 @@ class Stack:
         self._start_service(name)
 
     def stop(self) -> None:
-        """Stop every process at once: SIGTERM, a short grace period together (long enough for the fakes to save
-        their worlds when persisting), then SIGKILL."""
+        """Stop every process at once: SIGTERM, a grace period together (long enough for the fakes to save their
+        worlds), then SIGKILL."""
         console = [self.console.process] if self.console is not None else []
         stop_all([p for p in (self.devices, *console, *(s.process for s in self.services.values())) if p is not None],
-                 GRACE if self.persist is None else PERSIST_GRACE)
+                 GRACE)

@@ -173,3 +173,21 @@ def test_two_services_on_one_port_are_refused_before_any_starts(tmp_path):
     assert result.stdout.strip().splitlines() == [
         "bsim up: fake Sendbird and bridge are given the same port; give each its own"]
     assert not port_taken("127.0.0.1", port)
+
+
+def test_a_killed_fake_without_persist_comes_back_from_its_last_scratch_snapshot(up, tmp_path):
+    """The scratch world beside the outbox: the demo template, saved after seeding, survives the crash."""
+    urls, proc = up
+    scratch = tmp_path / "world" / "sendbird.snapshot"
+    assert wait_for(scratch.is_file, 30), "the fake Sendbird saved no snapshot in the scratch world"
+    time.sleep(11)  # past one periodic save after the seeding (every 10 s while the world changes)
+    sendbird = next(pid for pid, cmd in children(proc.pid).items() if " -m mocks.sendbird " in cmd)
+    os.kill(sendbird, signal.SIGKILL)
+    line = f"restarting the fake Sendbird from its last snapshot {scratch}"
+    assert wait_for(lambda: line in proc.log_path.read_text(), 30), proc.log_path.read_text()
+    assert "fake Sendbird exited (killed by SIGKILL)" in proc.log_path.read_text()
+    assert wait_for(lambda: requests.get(urls["sendbird"] + "/_admin/health", timeout=2).status_code == 200, 30)
+    template = requests.get(urls["sendbird"] + "/v1/templates/welcome", timeout=5,
+                            headers={"Api-Token": "local-sendbird-token"})
+    assert template.status_code == 200, template.text
+    assert proc.poll() is None
