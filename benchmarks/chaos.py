@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"SENT {outcome.sent}, READ {outcome.read}, duplicates {outcome.duplicates}, "
                           f"losses {outcome.losses}, drained in {outcome.drained_s} s")
             if not outcome.ok:
-                console.print(outcome.output[-3000:], markup=False, highlight=False)
+                console.print(outcome.reconciliation, markup=False, highlight=False)
             outcomes.append(outcome)
     base = outcomes[0]
     table = Table(title=f"chaos: {args.seconds:g} s of load per case, {args.users} users at {args.rps:g} tasks/s")

@@ -217,6 +217,15 @@ class Outcome:
     output: str = ""
 
     @property
+    def reconciliation(self) -> str:
+        """The locustfile's reconciliation block, from its title to its verdict (and the lines after it)."""
+        start = self.output.find("Reconciliation (")
+        if start < 0:
+            return self.output[-3000:]
+        end = self.output.find("\n\n", self.output.find("reconciliation: accepted=", start))
+        return self.output[start:end if end > 0 else None]
+
+    @property
     def throughput(self) -> float:
         """Webhooks accepted per second of load."""
         return self.accepted / self.seconds if self.seconds else 0.0
