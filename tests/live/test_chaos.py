@@ -14,7 +14,7 @@ pytestmark = pytest.mark.live
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_nothing_is_lost_or_doubled(case, tmp_path):
-    outcome = run_case(case, tmp_path, seconds=8, users=6, rps=2, down_seconds=3)
+    outcome = run_case(case, tmp_path, seconds=8, users=9, rps=2, down_seconds=3)
     assert outcome.verdict == "OK", "\n".join([*outcome.timeline, outcome.reconciliation])
     assert (outcome.losses, outcome.duplicates) == (0, 0)
     assert outcome.accepted > 10 and outcome.sent >= outcome.accepted and outcome.read > 0, outcome.output[-2000:]
