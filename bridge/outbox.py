@@ -581,7 +581,8 @@ class Outbox:
                 "SELECT c.status, c.state, COUNT(*) FROM callbacks c JOIN webhooks w ON w.message_id = c.message_id"
                 " WHERE w.received_at >= ? GROUP BY c.status, c.state", (since_received,)).fetchall()
         states = dict.fromkeys(("pending", "sending", "sent", "dead"), 0) | dict(webhooks)
-        by_status = {status: dict.fromkeys(("pending", "posting", "checking", "posted", "dead"), 0) for status in ("SENT", "READ")}
+        by_status = {status: dict.fromkeys(("pending", "posting", "checking", "posted", "dead"), 0)
+                     for status in ("SENT", "READ")}
         for status, state, count in callbacks:
             by_status.setdefault(status, {})[state] = count
         return {"webhooks": {"accepted": sum(states.values()), **states, "sent_with_notification_id": notified},
