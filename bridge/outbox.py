@@ -90,6 +90,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 
 # The posted callbacks of a user, counted against Braze's event count by the callback check.
 CALLBACKS_BY_USER_INDEX = "CREATE INDEX IF NOT EXISTS callbacks_by_user ON callbacks(external_id, state)"
+# A user's callbacks wait while any of theirs is being checked: then every checking callback of a user comes from
+# one request, which Braze records whole or not at all, and its count says which ones landed, not just how many.
+NOT_HELD = ("NOT EXISTS (SELECT 1 FROM callbacks AS held INDEXED BY callbacks_by_user"
+            " WHERE held.external_id = callbacks.external_id AND held.state = 'checking')")
 RECEIPT_LOOKUP_CHUNK = 500  # receivers per query, under SQLite's limit on bound parameters
 # The sent rows a read can still cover, by receiver and creation time: what a read webhook looks up.
 UNREAD_INDEX = ("CREATE INDEX IF NOT EXISTS webhooks_unread ON webhooks(receiver, created_at_ms)"
@@ -443,10 +447,12 @@ class Outbox:
         return db.total_changes - before
 
     def claim_callbacks(self, limit: int, now: float) -> list[CallbackRow]:
+        """pending → posting for up to `limit` due callbacks, oldest first; a user with callbacks being checked
+        waits (`NOT_HELD`)."""
         with self._tx() as db:
             rows = db.execute("SELECT message_id, status, external_id, event, trace_id, attempts FROM callbacks"
-                              " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at"
-                              " LIMIT ?", (now, limit)).fetchall()
+                              f" WHERE state = 'pending' AND next_attempt_at <= ? AND {NOT_HELD}"
+                              " ORDER BY next_attempt_at, created_at LIMIT ?", (now, limit)).fetchall()
             db.executemany("UPDATE callbacks SET state = 'posting', attempts = attempts + 1"
                            " WHERE message_id = ? AND status = ?", [(r[0], r[1]) for r in rows])
         return [CallbackRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5] + 1) for r in rows]
@@ -525,8 +531,8 @@ class Outbox:
 
     def next_callback_at(self) -> float | None:
         with self._lock:
-            return self._db.execute("SELECT MIN(next_attempt_at) FROM callbacks"
-                                    " WHERE state IN ('pending', 'checking')").fetchone()[0]
+            return self._db.execute("SELECT MIN(next_attempt_at) FROM callbacks WHERE state = 'checking'"
+                                    f" OR (state = 'pending' AND {NOT_HELD})").fetchone()[0]
 
     # -- dead letters -----------------------------------------------------------------------------
     def dead_letters(self, include_replayed: bool = False) -> list[dict[str, Any]]:

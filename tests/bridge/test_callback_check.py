@@ -289,3 +289,20 @@ def test_braze_losing_callback_answers_doubles_no_event(env: Stack, mode: str, e
     assert_each_user_got_one_notification_and_one_sent(env, users)
     verdict = "callback.check.absent" if "hang" in effect else "callback.check.landed"
     assert env.journal(verdict, "bridge")
+
+
+def test_a_users_callbacks_wait_while_one_of_theirs_is_checked_and_others_go_on(out: Outbound):
+    """Two posts of one user lost in a row would leave Braze's count unable to say which of them landed: so a
+    user's next callbacks wait for the check; other users' are posted meanwhile."""
+    out.braze.then(out.braze_lost_answer())
+    out.export.then((503, {}, {"message": "down"}), (503, {}, {"message": "down"}))
+    out.accept("realtime", webhook_body("m1", "u1"))
+    out.run_for(0.1)
+    assert out.bridge.outbox.depth()["callbacks_checking"] == 1
+    out.accept("realtime", webhook_body("m2", "u1"))
+    out.accept("realtime", webhook_body("m3", "u2"))
+    out.run_for(0.1)
+    assert out.recorded_keys() == [("m1", "SENT"), ("m3", "SENT")]  # m2 waits for u1's check
+    out.run()
+    assert out.recorded_keys() == [("m1", "SENT"), ("m3", "SENT"), ("m2", "SENT")]
+    assert [r["message_id"] for r in out.journal("callback.check.landed")] == ["m1"]
