@@ -655,8 +655,8 @@ class PipelineWatch:
 
     def outbox_busy(self) -> bool:
         depth = self._get("bridge", "/_admin/outbox")
-        return any(depth.get(k) for k in ("webhooks_pending", "webhooks_sending", "callbacks_pending",
-                                          "callbacks_posting"))
+        return any(depth.get(k) for k in ("webhooks_pending", "webhooks_sending", "webhooks_checking",
+                                          "callbacks_pending", "callbacks_posting", "callbacks_checking"))
 
     def drain(self, timeout: float) -> tuple[bool, float]:
         """Poll until Braze has delivered what it started, the outbox holds nothing pending or sending, and every

@@ -145,7 +145,8 @@ def _journal(url: str, kinds: list[str]) -> list[dict]:
 def _wait_drained(bridge_url: str, timeout: float, callbacks: bool = True) -> tuple[float, int]:
     """Until every accepted webhook is sent and (with `callbacks`) its SENT callback posted; (when, webhooks sent)."""
     deadline = time.monotonic() + timeout
-    busy = ("webhooks_pending", "webhooks_sending") + (("callbacks_pending", "callbacks_posting") if callbacks else ())
+    callback_states = ("callbacks_pending", "callbacks_posting", "callbacks_checking")
+    busy = ("webhooks_pending", "webhooks_sending") + (callback_states if callbacks else ())
     while time.monotonic() < deadline:
         depth = requests.get(bridge_url + "/_admin/outbox", headers=ADMIN, timeout=5).json()
         sent = depth.get("webhooks_sent", 0)

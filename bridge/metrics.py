@@ -37,6 +37,8 @@ class BridgeMetrics:
                                           buckets=LATENCY_BUCKETS, registry=r)
         self.recovery_checks = Counter("bridge_recovery_checks", "Looks in Sendbird's feed for a send whose outcome"
                                        " was unknown, by verdict", ["outcome"], registry=r)
+        self.callback_checks = Counter("bridge_callback_checks", "Callbacks whose post had an unknown outcome,"
+                                       " checked against Braze's event count, by verdict", ["outcome"], registry=r)
         self.task_errors = Counter("bridge_task_errors", "Exceptions caught at a task's boundary", ["task"],
                                    registry=r)
         self.depth = Gauge("bridge_outbox_depth", "Outbox rows by table and state", ["state"], registry=r)

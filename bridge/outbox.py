@@ -6,6 +6,12 @@ pending → sending → sent (or dead, with a reason); callbacks move pending �
 by (message_id, status) so each reaches Braze once. A restart finds what was mid-flight in the
 `sending` and `posting` states.
 
+A callback whose post has an unknown outcome (the process died during it, or the answer was lost after the
+request left) moves posting → checking: Braze takes no idempotency key, so it is posted again only once
+Braze's event count proves it absent (→ pending), marked posted when the count holds it (→ posted), and
+set aside after too many checks that could not tell (→ dead). The count is only exact while `posted` means
+"landed at Braze", so a row is marked posted only on Braze's success for that event (`bridge.callback_check`).
+
 A send whose outcome is not known (the process died during it, or something broke after the request
 left) moves sending → checking: it is sent again only once Sendbird's feed proves it absent (→ pending),
 marked sent when the feed holds it (→ sent), and after too many checks that could not tell, set aside
@@ -61,6 +67,7 @@ CREATE TABLE IF NOT EXISTS callbacks (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
     created_at REAL NOT NULL,
+    checks INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (message_id, status)
 );
 DROP INDEX IF EXISTS callbacks_due;
@@ -85,6 +92,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 
+# The posted callbacks of a user, counted against Braze's event count by the callback check.
+CALLBACKS_BY_USER_INDEX = "CREATE INDEX IF NOT EXISTS callbacks_by_user ON callbacks(external_id, state)"
+# A user's callbacks wait while any of theirs is being checked: then every checking callback of a user comes from
+# one request, which Braze records whole or not at all, and its count says which ones landed, not just how many.
+NOT_HELD = ("NOT EXISTS (SELECT 1 FROM callbacks AS held INDEXED BY callbacks_by_user"
+            " WHERE held.external_id = callbacks.external_id AND held.state = 'checking')")
 RECEIPT_LOOKUP_CHUNK = 500  # receivers per query, under SQLite's limit on bound parameters
 # The sent rows a read can still cover, by receiver and creation time: what a read webhook looks up.
 UNREAD_INDEX = ("CREATE INDEX IF NOT EXISTS webhooks_unread ON webhooks(receiver, created_at_ms)"
@@ -131,6 +144,16 @@ class CallbackRow:
     event: dict[str, Any]  # the /users/track event object
     trace_id: str | None
     attempts: int
+    checks: int = 0  # checks at Braze that could not tell whether its post landed
+    created_at: float = 0.0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.message_id, self.status
+
+    @property
+    def name(self) -> str:
+        return str(self.event.get("name", ""))
 
 
 WEBHOOK_COLUMNS = ("message_id, mode, body, receiver, group_key, trace_id, received_at, state, attempts, "
@@ -179,7 +202,11 @@ class Outbox:
                 {LEGACY_SENT_ROWS}
                 COMMIT;
             """)
+        callback_columns = {row[1] for row in self._db.execute("PRAGMA table_info(callbacks)")}
+        if "checks" not in callback_columns:  # written before callbacks of unknown outcome were checked at Braze
+            self._db.execute("ALTER TABLE callbacks ADD COLUMN checks INTEGER NOT NULL DEFAULT 0")
         self._db.execute(UNREAD_INDEX)
+        self._db.execute(CALLBACKS_BY_USER_INDEX)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -424,10 +451,12 @@ class Outbox:
         return db.total_changes - before
 
     def claim_callbacks(self, limit: int, now: float) -> list[CallbackRow]:
+        """pending → posting for up to `limit` due callbacks, oldest first; a user with callbacks being checked
+        waits (`NOT_HELD`)."""
         with self._tx() as db:
             rows = db.execute("SELECT message_id, status, external_id, event, trace_id, attempts FROM callbacks"
-                              " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at"
-                              " LIMIT ?", (now, limit)).fetchall()
+                              f" WHERE state = 'pending' AND next_attempt_at <= ? AND {NOT_HELD}"
+                              " ORDER BY next_attempt_at, created_at LIMIT ?", (now, limit)).fetchall()
             db.executemany("UPDATE callbacks SET state = 'posting', attempts = attempts + 1"
                            " WHERE message_id = ? AND status = ?", [(r[0], r[1]) for r in rows])
         return [CallbackRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5] + 1) for r in rows]
@@ -447,14 +476,67 @@ class Outbox:
             db.executemany("INSERT INTO dead_letters (kind, ref, reason, at) VALUES ('callback', ?, ?, ?)",
                            [(f"{m}:{s}", reason, now) for m, s in keys])
 
-    def recover_callbacks(self) -> int:
-        """posting → pending after a restart (the post may or may not have reached Braze)."""
+    def recover_callbacks(self, now: float) -> int:
+        """posting → checking after a restart, first check due `now` (the post may or may not have reached
+        Braze, which does not deduplicate: only its count can tell)."""
         with self._tx() as db:
-            return db.execute("UPDATE callbacks SET state = 'pending' WHERE state = 'posting'").rowcount
+            return db.execute("UPDATE callbacks SET state = 'checking', checks = 0, next_attempt_at = ?"
+                              " WHERE state = 'posting'", (now,)).rowcount
+
+    def callbacks_to_checking(self, keys: list[tuple[str, str]], now: float) -> int:
+        """posting → checking, first check due `now` (a post whose answer was lost); how many rows moved."""
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany("UPDATE callbacks SET state = 'checking', checks = 0, next_attempt_at = ?"
+                           " WHERE message_id = ? AND status = ? AND state = 'posting'", [(now, m, s) for m, s in keys])
+            return db.total_changes - before
+
+    def checking_callbacks(self, now: float, users: int) -> list[CallbackRow]:
+        """Every checking callback of the first `users` users (by due time) that have a check due by `now`.
+        All of a user's checking rows are checked together: Braze's count is per user and event name."""
+        with self._tx() as db:
+            chosen = [r[0] for r in db.execute(
+                "SELECT external_id FROM callbacks WHERE state = 'checking' AND next_attempt_at <= ?"
+                " GROUP BY external_id ORDER BY MIN(next_attempt_at), MIN(created_at) LIMIT ?", (now, users))]
+            rows = []
+            for external_id in chosen:
+                rows.extend(db.execute(
+                    "SELECT message_id, status, external_id, event, trace_id, attempts, checks, created_at"
+                    " FROM callbacks WHERE external_id = ? AND state = 'checking' ORDER BY created_at, message_id,"
+                    " status", (external_id,)).fetchall())
+        return [CallbackRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
+
+    def posted_counts(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """(external_id, event name) -> how many of that user's callbacks of that name are posted."""
+        counts: dict[tuple[str, str], int] = {}
+        with self._lock:
+            for external_id, name in set(pairs):
+                counts[(external_id, name)] = self._db.execute(
+                    "SELECT COUNT(*) FROM callbacks INDEXED BY callbacks_by_user WHERE external_id = ?"
+                    " AND state = 'posted' AND json_extract(event, '$.name') = ?", (external_id, name)).fetchone()[0]
+        return counts
+
+    def callbacks_checked(self, landed: list[tuple[str, str]], absent: list[tuple[str, str]], now: float) -> int:
+        """checking → posted (Braze's count holds them) and checking → pending due `now` (it proves them absent),
+        in one transaction; how many rows moved (rows no longer checking are left alone)."""
+        with self._tx() as db:
+            before = db.total_changes
+            db.executemany("UPDATE callbacks SET state = 'posted' WHERE message_id = ? AND status = ?"
+                           " AND state = 'checking'", landed)
+            db.executemany("UPDATE callbacks SET state = 'pending', next_attempt_at = ? WHERE message_id = ?"
+                           " AND status = ? AND state = 'checking'", [(now, m, s) for m, s in absent])
+            return db.total_changes - before
+
+    def callbacks_check_unknown(self, keys: list[tuple[str, str]], next_check_at: float) -> None:
+        """One more check that could not tell, the next one due `next_check_at`."""
+        with self._tx() as db:
+            db.executemany("UPDATE callbacks SET checks = checks + 1, next_attempt_at = ? WHERE message_id = ?"
+                           " AND status = ? AND state = 'checking'", [(next_check_at, m, s) for m, s in keys])
 
     def next_callback_at(self) -> float | None:
         with self._lock:
-            return self._db.execute("SELECT MIN(next_attempt_at) FROM callbacks WHERE state = 'pending'").fetchone()[0]
+            return self._db.execute("SELECT MIN(next_attempt_at) FROM callbacks WHERE state = 'checking'"
+                                    f" OR (state = 'pending' AND {NOT_HELD})").fetchone()[0]
 
     # -- dead letters -----------------------------------------------------------------------------
     def dead_letters(self, include_replayed: bool = False) -> list[dict[str, Any]]:
@@ -523,7 +605,8 @@ class Outbox:
                 "SELECT c.status, c.state, COUNT(*) FROM callbacks c JOIN webhooks w ON w.message_id = c.message_id"
                 " WHERE w.received_at >= ? GROUP BY c.status, c.state", (since_received,)).fetchall()
         states = dict.fromkeys(("pending", "sending", "sent", "dead"), 0) | dict(webhooks)
-        by_status = {status: dict.fromkeys(("pending", "posting", "posted", "dead"), 0) for status in ("SENT", "READ")}
+        by_status = {status: dict.fromkeys(("pending", "posting", "checking", "posted", "dead"), 0)
+                     for status in ("SENT", "READ")}
         for status, state, count in callbacks:
             by_status.setdefault(status, {})[state] = count
         return {"webhooks": {"accepted": sum(states.values()), **states, "sent_with_notification_id": notified},

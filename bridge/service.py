@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge import reads
+from bridge.callback_check import CallbackCheck
 from bridge.clients import BRAZE_TIMEOUT, CONNECT_TIMEOUT, SENDBIRD_READ_TIMEOUT, CallResult, call, named_receivers
 from bridge.errors import INTERNAL, BridgeError
 from bridge.feed_check import ABSENT, FeedCheck, Verdict
@@ -120,6 +121,8 @@ class Bridge:
         self._task_failures: dict[str, int] = {}  # task kind -> errors in a row, for the retry's backoff
         feed = FeedCheck(self.http, self.sendbird_url, sendbird_token, self.sendbird_timeout)
         self.recovery = Recovery(self, feed, MAX_ATTEMPTS)
+        self.callback_check = CallbackCheck(self, MAX_ATTEMPTS, lambda: (self.integration.braze_rest_endpoint,
+                                                                         self.integration.braze_rest_api_key))
         self._lock = threading.RLock()
         self.paused = False
         self._settle_interrupted()
@@ -445,6 +448,8 @@ class Bridge:
         try:
             with self._lock:
                 self._callback_task = None
+            # before any post, with none in flight: Braze's count and the outbox's then agree on what was posted
+            self.callback_check.run_due()
             while self.due() >= self._callbacks_not_before:
                 batch = self.outbox.claim_callbacks(MAX_EVENTS_PER_TRACK, self.due())
                 if not batch:
@@ -469,34 +474,67 @@ class Bridge:
         result = call(self.http, "POST", settings.braze_rest_endpoint.rstrip("/") + "/users/track",
                       self.runtime.clock.now(), BRAZE_TIMEOUT, (200, 201), json={"events": [c.event for c in batch]},
                       headers=headers)
-        self.metrics.callback_latency.observe(time.perf_counter() - started)
-        keys = [(c.message_id, c.status) for c in batch]
+        try:
+            self.metrics.callback_latency.observe(time.perf_counter() - started)
+            if result.ok:
+                self._callbacks_posted(batch, result)
+            elif result.unknown:
+                self._callbacks_unanswered(batch, result)
+            else:
+                self._callbacks_failed(batch, result)
+        except Exception as exc:
+            self._callbacks_outcome_lost(batch, exc)
+
+    def _callbacks_posted(self, batch: list[CallbackRow], result: CallResult) -> None:
+        """Braze accepted the request. An event it names in `errors` was refused (skipped, not recorded): that
+        callback goes to the dead letters with Braze's reason, so `posted` keeps meaning "recorded by Braze",
+        which the callback check counts on."""
         now = self.now()
-        if result.ok:
-            self.outbox.callbacks_done(keys)
-            for status, count in Counter(c.status for c in batch).items():
-                self.metrics.callbacks.labels(status=status).inc(count)
-            for c in batch:
-                self.journal("callback.posted", c.trace_id, message_id=c.message_id, status=c.status,
-                             external_id=c.external_id)
-            if result.body.get("errors"):
-                self.journal("callback.partial", None, errors=result.body["errors"])
-            remaining = result.headers.get("X-RateLimit-Remaining")
-            if remaining is not None and remaining.isdigit() and int(remaining) == 0 and result.wait_seconds:
-                self._callbacks_not_before = now + result.wait_seconds  # slow down until the window resets
-            return
-        self._callbacks_failed(batch, result)
+        refused = refused_events(result.body.get("errors"), len(batch))
+        done = [c for i, c in enumerate(batch) if i not in refused]
+        self.outbox.callbacks_done([c.key for c in done])
+        for status, count in Counter(c.status for c in done).items():
+            self.metrics.callbacks.labels(status=status).inc(count)
+        for c in done:
+            self.journal("callback.posted", c.trace_id, message_id=c.message_id, status=c.status,
+                         external_id=c.external_id)
+        if result.body.get("errors"):
+            self.journal("callback.partial", None, errors=result.body["errors"])
+        for index, reason in refused.items():
+            self.bury_callbacks([batch[index]], f"Braze refused the event: {reason}")
+        remaining = result.headers.get("X-RateLimit-Remaining")
+        if remaining is not None and remaining.isdigit() and int(remaining) == 0 and result.wait_seconds:
+            self._callbacks_not_before = now + result.wait_seconds  # slow down until the window resets
+
+    def _callbacks_unanswered(self, batch: list[CallbackRow], result: CallResult) -> None:
+        """The request left and its answer was lost: Braze may have recorded the events, and it does not
+        deduplicate, so its count is asked before any second post (`bridge.callback_check`)."""
+        self.metrics.retries.labels(target="braze").inc(len(batch))
+        for c in batch:
+            self.journal("callback.unknown", c.trace_id, message_id=c.message_id, status=c.status,
+                         attempt=c.attempts, reason=result.reason)
+        self.outbox.callbacks_to_checking([c.key for c in batch], self.now())
+
+    def _callbacks_outcome_lost(self, batch: list[CallbackRow], exc: Exception) -> None:
+        """Handling Braze's answer broke (recording it failed, say): the events may be at Braze, so the
+        callbacks still `posting` are checked instead of posted again."""
+        self._task_error("callback_flush", exc, message_ids=sorted({c.message_id for c in batch}),
+                         action="checked against Braze's count")
+        self.outbox.callbacks_to_checking([c.key for c in batch], self.now())
+
+    def bury_callbacks(self, batch: list[CallbackRow], reason: str) -> None:
+        """→ dead with the reason, each journaled `callback.dead`."""
+        self.outbox.callbacks_bury([c.key for c in batch], reason, self.now())
+        self.metrics.dead_letters.labels(kind="callback").inc(len(batch))
+        for c in batch:
+            self.journal("callback.dead", c.trace_id, message_id=c.message_id, status=c.status, reason=reason)
 
     def _callbacks_failed(self, batch: list[CallbackRow], result: CallResult) -> None:
         keys = [(c.message_id, c.status) for c in batch]
         now = self.now()
         attempts = max(c.attempts for c in batch)
         if not result.retriable or attempts >= MAX_ATTEMPTS:
-            self.outbox.callbacks_bury(keys, result.reason, now)
-            self.metrics.dead_letters.labels(kind="callback").inc(len(batch))
-            for c in batch:
-                self.journal("callback.dead", c.trace_id, message_id=c.message_id, status=c.status,
-                             reason=result.reason)
+            self.bury_callbacks(batch, result.reason)
             return
         delay = self.backoff(attempts, result.wait_seconds)
         self.outbox.callbacks_retry(keys, now + delay)
@@ -510,14 +548,14 @@ class Bridge:
     # -- restart ----------------------------------------------------------------------------------
     def _settle_interrupted(self) -> None:
         """At start, before this process can have sent or posted anything, every `sending` and `posting`
-        row is a previous process's: its sends are checked against the feed, its posts are posted again."""
+        row is a previous process's: its sends are checked against the feed, its posts against Braze's count."""
         interrupted = [row.message_id for row in self.outbox.in_flight()]
         if interrupted:
             self.outbox.to_checking(interrupted, self.now())
             self.journal("recovery.interrupted", None, count=len(interrupted))
-        reposted = self.outbox.recover_callbacks()
-        if reposted:
-            self.journal("callback.recovered", None, count=reposted)
+        interrupted_posts = self.outbox.recover_callbacks(self.now())
+        if interrupted_posts:
+            self.journal("callback.recovered", None, count=interrupted_posts, state="checking")
 
     def recover(self) -> None:
         """After a restart: plan everything pending and every check."""
@@ -668,6 +706,18 @@ class Bridge:
         self._callbacks_not_before = 0.0
         self.recovery.forget()
         self.outbox.clear()
+
+
+def refused_events(errors: Any, size: int) -> dict[int, str]:
+    """index -> Braze's reason, of the events a `/users/track` answer's `errors` name
+    (`{"type", "input_array": "events", "index"}`)."""
+    refused: dict[int, str] = {}
+    for error in errors if isinstance(errors, list) else []:
+        if isinstance(error, dict) and error.get("input_array") == "events":
+            index = error.get("index")
+            if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < size:
+                refused[index] = str(error.get("type", "refused"))
+    return refused
 
 
 def within_budget(rows: list[WebhookRow], budget: int = SEND_BODY_BUDGET) -> int:

@@ -30,7 +30,9 @@ BUCKETS_MS = (1, 10, 100, 1_000, 10_000, 60_000, 600_000, 3_600_000, 21_600_000,
 RENDER_KINDS = {"campaign.send", "canvas.send", "messages.send"}
 # What the bridge journals about a notification or a callback on its way, and what that says about a lost one.
 NOTIFICATION_STATES = {"sendbird.sent": "sent", "sendbird.retry": "retrying", "sendbird.dead": "dead"}
-CALLBACK_STATES = {"callback.posted": "posted", "callback.retry": "retrying", "callback.dead": "dead"}
+CALLBACK_STATES = {"callback.posted": "posted", "callback.retry": "retrying", "callback.dead": "dead",
+                   "callback.unknown": "checking", "callback.check.unknown": "checking",
+                   "callback.check.landed": "posted", "callback.check.absent": "retrying"}
 NO_REASON = {"pending": "no attempt recorded by the end of the run",
              "sent": "Sendbird accepted the send but journaled no delivery",
              "posted": "the bridge posted it to Braze, which recorded no event"}

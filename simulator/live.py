@@ -121,7 +121,8 @@ def in_flight(records: list[dict[str, Any]], event_callback: bool) -> int:
 def stack_idle(http: requests.Session, ends: Endpoints) -> bool:
     """Nothing pending anywhere on the stack: whatever the run still misses will not come."""
     depth = http.get(f"{ends.bridge}/_admin/outbox", timeout=5).json()
-    busy = any(k in depth for k in ("webhooks_pending", "webhooks_sending", "callbacks_pending", "callbacks_posting"))
+    busy = any(k in depth for k in ("webhooks_pending", "webhooks_sending", "webhooks_checking", "callbacks_pending",
+                                    "callbacks_posting", "callbacks_checking"))
     return not busy and all(http.get(f"{url}/_admin/health", timeout=5).json()["pending_tasks"] == 0
                             for url in ends.services().values())
 

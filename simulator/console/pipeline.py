@@ -27,11 +27,13 @@ RENDER_KINDS = {"campaign.send", "canvas.send", "messages.send"}
 # A problem on the way, by (service, kind): the row's status, worst wins (ok < retrying < failed < aborted/dead).
 PROBLEMS = {("braze", "webhook.aborted"): "aborted", ("braze", "webhook.failed"): "failed",
             ("bridge", "sendbird.retry"): "retrying", ("bridge", "sendbird.dead"): "dead",
-            ("bridge", "callback.retry"): "retrying", ("bridge", "callback.dead"): "dead"}
+            ("bridge", "callback.retry"): "retrying", ("bridge", "callback.dead"): "dead",
+            ("bridge", "callback.unknown"): "retrying", ("bridge", "callback.check.unknown"): "retrying"}
 RETRIED_ATTEMPTS = {"retry", "halted"}  # Braze's webhook.attempt outcomes that Braze tries again after
 # The leg a retry or a dead letter was on got through after all (a retry that worked, a replayed dead letter):
 # the row is `recovered`, its problems still listed.
-RECOVERED_BY = {("braze", "webhook.sent"), ("bridge", "sendbird.sent"), ("bridge", "callback.posted")}
+RECOVERED_BY = {("braze", "webhook.sent"), ("bridge", "sendbird.sent"), ("bridge", "callback.posted"),
+                ("bridge", "callback.check.landed")}
 SEVERITY = {"ok": 0, "recovered": 1, "retrying": 2, "failed": 3, "aborted": 4, "dead": 4}
 STATUSES = tuple(SEVERITY)
 FUNNEL = ("sends", "accepted", "notifications", "sent_events", "read", "read_events", "conversions")

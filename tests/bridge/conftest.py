@@ -50,6 +50,7 @@ SEND_URL = f"{SENDBIRD}/v1/notifications"
 TEMPLATE_URL = re.compile(rf"{re.escape(SENDBIRD)}/v1/templates/[^/?]+")
 FEED_URL = re.compile(rf"{re.escape(SENDBIRD)}/v3/group_channels/[^/?]+/messages")
 TRACK_URL = f"{BRAZE}/users/track"
+EXPORT_URL = f"{BRAZE}/users/export/ids"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # the SimClock's default start
 ERROR_KEYS = {"error", "code", "message"}
 FEED = "notifications_feed"
@@ -182,12 +183,15 @@ class Outbound:
         self.sendbird = Endpoint(self._sendbird_ok)
         self.templates = Endpoint(lambda call: (200, {}, {"key": call.url.rsplit("/", 1)[1], "channel_url": FEED}))
         self.feed = Endpoint(self._feed_ok)
-        self.braze = Endpoint(lambda call: (201, {}, {"message": "success"}))
+        self.recorded: list[dict[str, Any]] = []  # the events Braze recorded (it does not deduplicate)
+        self.braze = Endpoint(self._braze_ok)
+        self.export = Endpoint(self._export_ok)
         self.rsps = rsps
         self.route(SEND_URL, self.sendbird)
         self.route(TEMPLATE_URL, self.templates, responses.GET)
         self.route(FEED_URL, self.feed, responses.GET)
         self.route(TRACK_URL, self.braze)
+        self.route(EXPORT_URL, self.export)
         self.run()  # the bridge's start-up recovery (nothing to recover)
 
     def _start(self) -> None:
@@ -246,6 +250,35 @@ class Outbound:
         return 200, {}, {"notification_id": notification_id, "mode": call.body["mode"],
                          "targets_count": len(targets), "created_at": to_ms(call.at)}
 
+    def _braze_ok(self, call: Call) -> Answer:
+        """`/users/track` as Braze answers it: every event recorded, 201."""
+        self.recorded.extend(call.body["events"])
+        return 201, {}, {"message": "success", "events_processed": len(call.body["events"])}
+
+    def braze_lost_answer(self, exc: Exception | None = None) -> Responder:
+        """A post Braze records, whose answer never reaches the bridge (a read timeout by default)."""
+        def lost(call: Call) -> Answer:
+            self._braze_ok(call)
+            return exc or requests.ReadTimeout("no answer in time")
+        return lost
+
+    def _export_ok(self, call: Call) -> Answer:
+        """`/users/export/ids` with `custom_events`, as the fake Braze answers it: each known user's event
+        counts, `invalid_user_ids` for the others (a user Braze never recorded an event of)."""
+        counts: dict[str, dict[str, int]] = {}
+        for event in self.recorded:
+            user = counts.setdefault(event["external_id"], {})
+            user[event["name"]] = user.get(event["name"], 0) + 1
+        asked = call.body["external_ids"]
+        users = [{"external_id": u, "custom_events": [{"name": n, "first": "2026-01-01T00:00:00.000Z",
+                                                       "last": "2026-01-01T00:00:00.000Z", "count": c}
+                                                      for n, c in sorted(counts[u].items())]}
+                 for u in asked if u in counts]
+        answer: dict[str, Any] = {"users": users, "message": "success"}
+        if any(u not in counts for u in asked):
+            answer["invalid_user_ids"] = [u for u in asked if u not in counts]
+        return 201, {}, answer
+
     def _feed_ok(self, call: Call) -> Answer:
         """`GET /v3/group_channels/{channel}/messages` as the fake Sendbird answers it: 400201 for a user it
         never delivered to, else the messages created after `message_ts`, at most `next_limit`."""
@@ -295,6 +328,10 @@ class Outbound:
     def events(self) -> list[dict[str, Any]]:
         """Every event posted to Braze /users/track, in order."""
         return [e for body in self.braze.bodies for e in body["events"]]
+
+    def recorded_keys(self) -> list[tuple[str, str]]:
+        """(message_id, status) of every event Braze recorded, in order."""
+        return [(e["properties"]["message_id"], e["properties"]["status"]) for e in self.recorded]
 
 
 @pytest.fixture

@@ -318,7 +318,9 @@ class OutboxMachine(RuleBasedStateMachine):
 
     @rule(limit=st.sampled_from([1, 2, 75]))
     def claim_callbacks(self, limit: int) -> None:
-        due = [k for k, c in self.callbacks.items() if c["state"] == "pending" and c["due"] <= self.now]
+        held = {self.rows[m]["receiver"] for (m, _), c in self.callbacks.items() if c["state"] == "checking"}
+        due = [k for k, c in self.callbacks.items() if c["state"] == "pending" and c["due"] <= self.now
+               and self.rows[k[0]]["receiver"] not in held]  # a user being checked at Braze waits
         claimed = self.outbox.claim_callbacks(limit, self.now)
         keys = [(c.message_id, c.status) for c in claimed]
         assert len(keys) == len(set(keys)) == min(limit, len(due))
@@ -351,6 +353,36 @@ class OutboxMachine(RuleBasedStateMachine):
                 callback["state"] = "dead"
                 self.letters.append(("callback", f"{key[0]}:{key[1]}"))
 
+    @precondition(lambda self: any(c["state"] == "checking" for c in self.callbacks.values()))
+    @rule(data=st.data(), outcome=st.sampled_from(["landed", "absent", "unknown"]))
+    def check_callbacks(self, data: st.DataObject, outcome: str) -> None:
+        """Braze's count settles some checking callbacks: landed (posted once, by the interrupted post), absent
+        (pending, posted again) or could not tell (one more check, later)."""
+        found = self.outbox.checking_callbacks(self.now, 75)
+        users = {self.rows[m]["receiver"] for (m, _), c in self.callbacks.items()
+                 if c["state"] == "checking" and c["due"] <= self.now}
+        assert {c.external_id for c in found} == users  # each user with a check due, with all its checking rows
+        assert sorted(c.key for c in found) == sorted(k for k, c in self.callbacks.items() if c["state"] == "checking"
+                                                      and self.rows[k[0]]["receiver"] in users)
+        checking = sorted(k for k, c in self.callbacks.items() if c["state"] == "checking")
+        keys = data.draw(st.lists(st.sampled_from(checking), min_size=1, unique=True))
+        if outcome == "unknown":
+            self.outbox.callbacks_check_unknown(keys, self.now + 1.0)
+        else:
+            moved = self.outbox.callbacks_checked(keys if outcome == "landed" else [],
+                                                  keys if outcome == "absent" else [], self.now)
+            assert moved == len(keys)
+        for key in keys:
+            callback = self.callbacks[key]
+            if outcome == "landed":
+                callback["state"] = "posted"
+                self.posted_times[key] += 1
+                assert self.posted_times[key] == 1, f"{key} posted twice"
+            elif outcome == "absent":
+                callback.update(state="pending", due=self.now)
+            else:
+                callback.update(due=self.now + 1.0, checks=callback["checks"] + 1)
+
     # -- restart ----------------------------------------------------------------------------
     @rule()
     def restart(self) -> None:
@@ -362,11 +394,11 @@ class OutboxMachine(RuleBasedStateMachine):
         assert self.outbox.to_checking(in_flight, self.now) == len(in_flight)  # sent again only on proof
         for message_id in in_flight:
             self.rows[message_id].update(state="checking", due=self.now, checks=0)
-        recovered = self.outbox.recover_callbacks()
+        recovered = self.outbox.recover_callbacks(self.now)  # posted again only on Braze's proof
         posting = [k for k, c in self.callbacks.items() if c["state"] == "posting"]
         assert recovered == len(posting)
         for key in posting:
-            self.callbacks[key]["state"] = "pending"
+            self.callbacks[key].update(state="checking", due=self.now, checks=0)
         self.claimed.clear()
         self.cb_claimed.clear()
 
@@ -415,6 +447,10 @@ class OutboxMachine(RuleBasedStateMachine):
     def drain(self) -> None:
         """Restart once more and post everything: each queued, not-dead callback is posted exactly once."""
         self.restart()
+        checking = [k for k, c in self.callbacks.items() if c["state"] == "checking"]
+        assert self.outbox.callbacks_checked([], checking, self.now) == len(checking)  # proven absent
+        for key in checking:
+            self.callbacks[key].update(state="pending", due=self.now)
         while True:
             batch = self.outbox.claim_callbacks(75, FAR_FUTURE)
             if not batch:

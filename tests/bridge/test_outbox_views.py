@@ -33,8 +33,8 @@ def test_summary_counts_the_window_by_state_and_callbacks_by_status(out: Outboun
     assert body["since_received"] == pytest.approx(start, abs=0.001)
     assert body["webhooks"] == {"accepted": 5, "pending": 1, "sending": 0, "sent": 3, "dead": 1,
                                 "sent_with_notification_id": 3}
-    assert body["callbacks"]["SENT"] == {"pending": 0, "posting": 0, "posted": 3, "dead": 0}
-    assert body["callbacks"]["READ"] == {"pending": 0, "posting": 0, "posted": 0, "dead": 0}
+    assert body["callbacks"]["SENT"] == {"pending": 0, "posting": 0, "checking": 0, "posted": 3, "dead": 0}
+    assert body["callbacks"]["READ"] == {"pending": 0, "posting": 0, "checking": 0, "posted": 0, "dead": 0}
     assert summary(out)["webhooks"]["accepted"] == 6  # no window: everything the outbox holds
 
 

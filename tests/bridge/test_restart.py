@@ -170,7 +170,8 @@ def test_sigkill_and_restart_lose_nothing_and_duplicate_nothing(fakes, tmp_path:
         def settled() -> dict[str, int] | None:
             depth = requests.get(f"{bridge_url}/_admin/outbox", timeout=5).json()
             busy = {k for k, v in depth.items() if v and k in (
-                "webhooks_pending", "webhooks_sending", "webhooks_checking", "callbacks_pending", "callbacks_posting")}
+                "webhooks_pending", "webhooks_sending", "webhooks_checking", "callbacks_pending", "callbacks_posting",
+                "callbacks_checking")}
             return None if busy else depth
 
         depth = wait_until(settled, 30, "the restarted bridge to send and report everything", 0.1)

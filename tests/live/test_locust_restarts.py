@@ -32,7 +32,6 @@ TEMPLATE = {"key": "welcome", "name": "Welcome", "ui_template": {"title": "Welco
 VERDICT = re.compile(r"^reconciliation: accepted=(?P<accepted>\d+) sends=(?P<sends>\d+) notifications=\d+ "
                      r"sent=(?P<sent>\d+) read=\d+ duplicates=(?P<dups>\d+) losses=(?P<losses>\d+) "
                      r"-> (?P<verdict>\w+)$", re.M)
-MAX_EVENTS_PER_POST = 75  # the bridge posts at most this many events to Braze at once (docs/bridge.md)
 
 
 def port_is_free(port: int) -> bool:
@@ -142,10 +141,10 @@ def test_a_bridge_killed_mid_run_is_reconciled_from_its_outbox(stack: Stack, tmp
     assert int(verdict["sent"]) == sum(events.values()), output
     assert int(verdict["losses"]) == 0 and set(events) == accepted, output
     twice = [m for m, count in events.items() if count > 1]
-    assert int(verdict["dups"]) == len(twice), output
-    # docs/bridge.md allows one window: a callback post that reached Braze just before the kill, posted again
-    assert len(twice) <= MAX_EVENTS_PER_POST and max(events.values()) <= 2, twice
-    assert (verdict["verdict"], code) == (("OK", 0) if not twice else ("FAILED", 1)), output
+    # docs/bridge.md, "Exactly once": a callback post the kill interrupted is checked against Braze's event count
+    # at start, never posted again on a guess, so the kill doubles no event
+    assert twice == [] and int(verdict["dups"]) == 0, (twice, output)
+    assert (verdict["verdict"], code) == ("OK", 0), output
 
 
 def test_a_restarted_fake_sendbird_fails_the_run_saying_what_cannot_be_counted(stack: Stack, tmp_path: Path) -> None:

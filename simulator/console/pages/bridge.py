@@ -19,7 +19,8 @@ TITLE = "Bridge"
 # what the fragment refreshes on: the bridge's records that move a row of the outbox
 LIVE_KINDS = ",".join(f"bridge:{k}" for k in (
     "webhook.accepted", "sendbird.sent", "sendbird.retry", "sendbird.dead", "callback.posted", "callback.retry",
-    "callback.dead", "recovery.delivered", "recovery.absent", "recovery.gave_up", "sending.paused",
+    "callback.dead", "callback.unknown", "callback.check.landed", "callback.check.absent", "callback.check.gave_up",
+    "recovery.delivered", "recovery.absent", "recovery.gave_up", "sending.paused",
     "sending.resumed"))
 
 
