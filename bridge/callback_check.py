@@ -151,7 +151,15 @@ class CallbackCheck:
             absent_rows.extend(checking[take:])
             verdicts[pair] = {"braze_count": count, "posted": posted[pair], "landed": landed,
                               "checking": len(checking)}
-        bridge.outbox.callbacks_checked([r.key for r in landed_rows], [r.key for r in absent_rows], bridge.now())
+        # absent again after as many posts as a send may make: set aside, not posted in a loop
+        exhausted = [r for r in absent_rows if r.attempts >= self.max_checks]
+        absent_rows = [r for r in absent_rows if r.attempts < self.max_checks]
+        attempts = max((r.attempts for r in absent_rows), default=0)
+        due = bridge.now() + (bridge.backoff(attempts, None) if attempts else 0.0)
+        bridge.outbox.callbacks_checked([r.key for r in landed_rows], [r.key for r in absent_rows], due)
+        if exhausted:
+            bridge.bury_callbacks(exhausted, f"retries exhausted after {max(r.attempts for r in exhausted)} posts "
+                                             "whose answers were lost (Braze's count shows it never arrived)")
         for kind, chosen in (("callback.check.landed", landed_rows), ("callback.check.absent", absent_rows)):
             bridge.metrics.callback_checks.labels(outcome=kind.rsplit(".", 1)[1]).inc(len(chosen))
             for row in chosen:

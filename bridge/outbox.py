@@ -351,7 +351,8 @@ class Outbox:
             return bool(changed)
 
     def checked_absent(self, message_id: str, now: float) -> bool:
-        """checking → pending, due `now` (the feed proves it never arrived); False when it was not checking."""
+        """checking → pending, due `now` (the feed proves it never arrived; `now` is when to send it again);
+        False when it was not checking."""
         with self._tx() as db:
             return bool(db.execute("UPDATE webhooks SET state = 'pending', next_attempt_at = ?, sending_since = NULL"
                                    " WHERE message_id = ? AND state = 'checking'", (now, message_id)).rowcount)
@@ -517,8 +518,9 @@ class Outbox:
         return counts
 
     def callbacks_checked(self, landed: list[tuple[str, str]], absent: list[tuple[str, str]], now: float) -> int:
-        """checking → posted (Braze's count holds them) and checking → pending due `now` (it proves them absent),
-        in one transaction; how many rows moved (rows no longer checking are left alone)."""
+        """checking → posted (Braze's count holds them) and checking → pending due `now` (it proves them absent;
+        `now` is when to post them again), in one transaction; how many rows moved (rows no longer checking are
+        left alone)."""
         with self._tx() as db:
             before = db.total_changes
             db.executemany("UPDATE callbacks SET state = 'posted' WHERE message_id = ? AND status = ?"

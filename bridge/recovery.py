@@ -4,7 +4,8 @@ A webhook ends up `checking` when its send was in flight as the process died, or
 after the request left. Each check looks in the receiver's feed (`bridge.feed_check`):
 
 - delivered → marked sent with the notification id found (`recovery.delivered`), not sent again;
-- absent → pending, sent again at once (`recovery.absent`);
+- absent → pending, sent again after the send backoff of its attempts so far (`recovery.absent`): a Sendbird that
+  keeps losing answers is not called in a loop; after the bridge's MAX_ATTEMPTS sends it is a dead letter;
 - unknown (429, 5XX, a timeout, ...) → checked again after the bridge's backoff, no sooner than
   Sendbird's `Retry-After`/`X-RateLimit-Reset` (`recovery.unknown`); after MAX_ATTEMPTS checks it is
   set aside in the dead letters with the reason (`recovery.gave_up`), still not sent.
@@ -122,7 +123,14 @@ class Recovery:
 
     def _absent(self, row: WebhookRow, verdict: Verdict) -> None:
         bridge = self.bridge
-        if bridge.outbox.checked_absent(row.message_id, bridge.now()):
+        if row.attempts >= self.max_checks:
+            bridge.journal("recovery.absent", row.trace_id, message_id=row.message_id, reason=verdict.reason,
+                           checks=row.checks + 1)
+            bridge.bury([row], row.mode, f"retries exhausted after {row.attempts} attempts whose answers were lost "
+                                         f"(the feed shows it never arrived: {verdict.reason})")
+            return
+        due = bridge.now() + (bridge.backoff(row.attempts, None) if row.attempts else 0.0)
+        if bridge.outbox.checked_absent(row.message_id, due):
             bridge.journal("recovery.absent", row.trace_id, message_id=row.message_id, reason=verdict.reason,
                            checks=row.checks + 1)
             bridge.plan_next_step(row.message_id)

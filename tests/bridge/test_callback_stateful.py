@@ -15,7 +15,6 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import requests
 import responses
 from hypothesis import settings
@@ -149,5 +148,4 @@ class CallbackMachine(RuleBasedStateMachine):
 
 
 CallbackMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
-CallbackMachine.TestCase = pytest.mark.skip(reason="WIP: a replayed example spins (run_for never returns); not yet diagnosed")(CallbackMachine.TestCase)
 TestCallbacks = CallbackMachine.TestCase
