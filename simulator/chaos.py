@@ -17,12 +17,15 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from harness.clock import RealClock
 from harness.processes import ServiceProcess, free_port, port_taken, start_service, wait_for
+from harness.scheduler import Scheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUST = Path(sys.executable).with_name("locust")
@@ -166,26 +169,28 @@ def _sendbird_down(seconds: float, down: float) -> list[Step]:
             Step(seconds * 0.3 + down, f"Sendbird starts again on its saved world, {down:g} s later", back)]
 
 
-def _bridge_killed_twice(seconds: float, __: float) -> list[Step]:
-    def kill_and_restart(stack: ChaosStack) -> None:
-        stack.kill("bridge")
-        stack.start("bridge")  # as `bsim up` restarts it: the same outbox, the same port
+def _kill_and_restart_bridge(stack: ChaosStack) -> None:
+    stack.kill("bridge")
+    stack.start("bridge")  # as `bsim up` restarts it: the same outbox, the same port
 
-    return [Step(seconds * 0.3, "kill -9 of the bridge, restarted on its outbox", kill_and_restart),
-            Step(seconds * 0.65, "kill -9 of the bridge again, restarted on its outbox", kill_and_restart)]
+
+def _bridge_killed_twice(seconds: float, __: float) -> list[Step]:
+    return [Step(seconds * 0.3, "kill -9 of the bridge, restarted on its outbox", _kill_and_restart_bridge),
+            Step(seconds * 0.65, "kill -9 of the bridge again, restarted on its outbox",
+                 _kill_and_restart_bridge)]
 
 
 def _everything(seconds: float, down: float) -> list[Step]:
     faults = [*_sendbird_5xx(seconds, down), *_sendbird_hangs(seconds, down), *_braze_429_storm(seconds, down)]
-    kill = _bridge_killed_twice(1, 0)[0].act
     down_at = seconds * 0.3
-    steps = [*faults, Step(seconds * 0.15, "kill -9 of the bridge, restarted on its outbox", kill)]
+    steps = [*faults, Step(seconds * 0.15, "kill -9 of the bridge, restarted on its outbox", _kill_and_restart_bridge)]
     steps += _sendbird_down(seconds, down)
     # fault rules are the operator's, not the world's: a fake started again has none, so they are added again
     steps += [Step(down_at + down + 0.1, step.what + " (again, on the restarted Sendbird)", step.act)
               for step in faults if "Sendbird" in step.what]
     # the second kill after Sendbird is back, so the stack never misses two services at once
-    steps += [Step(down_at + down + 1, "kill -9 of the bridge again, restarted on its outbox", kill)]
+    steps += [Step(down_at + down + 1, "kill -9 of the bridge again, restarted on its outbox",
+                   _kill_and_restart_bridge)]
     return sorted(steps, key=lambda step: step.at)
 
 
@@ -257,17 +262,19 @@ def run_case(case: Case, workdir: Path, seconds: float = 6.0, users: int = 6, rp
         locust = subprocess.Popen(locust_command(stack, seconds, users, rps, drain_timeout, population), cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         started = time.monotonic()
+        clock = RealClock()
+        timeline_start = clock.now()
+        scheduler = Scheduler(clock, workers=0)  # only its wait on the clock: the steps run here, in order
         try:
             for step in steps:
-                wait = step.at - (time.monotonic() - started)
-                if wait > 0:
-                    time.sleep(wait)  # the driver's own timeline (test tooling, not product code)
+                scheduler.wait_until(timeline_start + timedelta(seconds=step.at))
                 step.act(stack)
                 line = f"{time.monotonic() - started:6.1f} s  {step.what}"
                 timeline.append(line)
                 say(f"  {case.name}: {line.strip()}")
             output, _ = locust.communicate(timeout=seconds + drain_timeout + 120)
         finally:
+            scheduler.shutdown(wait=False)
             if locust.poll() is None:
                 locust.kill()
                 locust.wait()
