@@ -447,6 +447,9 @@ class PipelineWatch:
         # history and this run: to join E2E pairs and tie Sendbird messages back to webhooks
         self.accept_ts: dict[str, datetime] = {}  # trace id -> accepted at
         self.sent_by: dict[tuple[str, str], str] = {}  # (notification_id, receiver) -> webhook message id
+        # (notification_id, receiver) -> the webhooks the bridge marked sent with it, where more than one: all but
+        # one of them never reached their user
+        self.shared: dict[tuple[str, str], set[str]] = {}
         # this run only
         self.accepted: dict[str, str | None] = {}  # webhook message id -> trace id
         self.bridge_duplicates = 0
@@ -538,7 +541,7 @@ class PipelineWatch:
             if not history:
                 self.accepted[rec["message_id"]] = trace
         elif kind == "sendbird.sent":
-            self.sent_by[(rec["notification_id"], rec["receiver"])] = rec["message_id"]
+            self._sent_as((rec["notification_id"], rec["receiver"]), rec["message_id"], self.shared)
             if not history:
                 self.bridge_sends[rec["message_id"]] += 1
         elif kind == "webhook.duplicate":
@@ -594,6 +597,7 @@ class PipelineWatch:
         accepted: dict[str, str | None] = {}
         sends: Counter[str] = Counter()
         dead: set[str] = set()
+        shared: dict[tuple[str, str], set[str]] = {}
         try:
             self.outbox = self._get("bridge", "/_admin/outbox/summary", since_received=f"{self.window_start:.6f}")
             after = None
@@ -604,7 +608,7 @@ class PipelineWatch:
                     message_id = webhook["message_id"]
                     accepted[message_id] = webhook["trace_id"]
                     if webhook["notification_id"]:
-                        self.sent_by[(webhook["notification_id"], webhook["receiver"])] = message_id
+                        self._sent_as((webhook["notification_id"], webhook["receiver"]), message_id, shared)
                         sends[message_id] += 1
                     if webhook["state"] == "dead":
                         dead.add(message_id)
@@ -615,7 +619,14 @@ class PipelineWatch:
             self.outbox_error = f"its outbox could not be read ({exc})"
             return
         self.outbox_error = None
-        self.accepted, self.bridge_sends, self.dead = accepted, sends, dead
+        self.accepted, self.bridge_sends, self.dead, self.shared = accepted, sends, dead, shared
+
+    def _sent_as(self, key: tuple[str, str], message_id: str, shared: dict[tuple[str, str], set[str]]) -> None:
+        """The bridge says `message_id` became Sendbird's message `key`; a second webhook given the same one is
+        noted in `shared`."""
+        owner = self.sent_by.setdefault(key, message_id)
+        if owner != message_id:
+            shared.setdefault(key, {owner}).add(message_id)
 
     def refresh(self) -> None:
         self.poll()
@@ -700,7 +711,9 @@ class PipelineWatch:
             "no_sent": len(no_sent), "no_read": len(no_read), "dead": len(self.dead),
             "braze_failed": self.braze_failed, "braze_in_flight": in_flight,
             "duplicates": duplicate_events + duplicate_deliveries,
-            "losses": len(no_sent) + len(no_read) + self.braze_failed + in_flight,
+            "shared": sum(len(ids) - 1 for ids in self.shared.values()),
+            "losses": len(no_sent) + len(no_read) + self.braze_failed + in_flight
+            + sum(len(ids) - 1 for ids in self.shared.values()),
             "examples": no_sent[:5],
         }
 
@@ -727,6 +740,7 @@ def print_reconciliation(r: dict[str, Any], timeout: float) -> None:
         ("duplicates: a webhook delivered twice", r["duplicate_deliveries"]),
         ("losses: accepted without SENT", r["no_sent"]),
         ("  of which dead letters", r["dead"]),
+        ("losses: sent as another webhook's notification", r["shared"]),
         ("losses: read without READ event", r["no_read"]),
         ("losses: Braze webhooks failed or aborted", r["braze_failed"]),
         ("losses: Braze webhooks still in flight", r["braze_in_flight"]),

@@ -102,6 +102,10 @@ RECEIPT_LOOKUP_CHUNK = 500  # receivers per query, under SQLite's limit on bound
 # The sent rows a read can still cover, by receiver and creation time: what a read webhook looks up.
 UNREAD_INDEX = ("CREATE INDEX IF NOT EXISTS webhooks_unread ON webhooks(receiver, created_at_ms)"
                 " WHERE state = 'sent' AND read_at IS NULL")
+# The sends in flight to a receiver: a feed check may not take a matching message while one is (it may be theirs).
+SENDING_INDEX = "CREATE INDEX IF NOT EXISTS webhooks_sending ON webhooks(receiver) WHERE state = 'sending'"
+# What `checked_delivered` did
+SETTLED, NOT_CHECKING, OWNED, IN_FLIGHT = "settled", "not checking", "owned", "in flight"
 # An older outbox knew no creation time: its sent rows take the time the bridge recorded the send (a little
 # after Sendbird created the message, so a read between the two waits for the next read), and a row that
 # already has its READ callback counts as read, so the new rule reports it no second time.
@@ -206,6 +210,7 @@ class Outbox:
         if "checks" not in callback_columns:  # written before callbacks of unknown outcome were checked at Braze
             self._db.execute("ALTER TABLE callbacks ADD COLUMN checks INTEGER NOT NULL DEFAULT 0")
         self._db.execute(UNREAD_INDEX)
+        self._db.execute(SENDING_INDEX)
         self._db.execute(CALLBACKS_BY_USER_INDEX)
 
     @contextmanager
@@ -339,16 +344,29 @@ class Outbox:
                                     " ORDER BY next_attempt_at").fetchall()
 
     def checked_delivered(self, message_id: str, notification_id: str, now: float,
-                          callbacks: list[CallbackRow], created_at_ms: int) -> bool:
-        """checking → sent (the feed holds it, created at `created_at_ms`), with its SENT callbacks; False when
-        it was not checking."""
+                          callbacks: list[CallbackRow], created_at_ms: int) -> str:
+        """checking → sent (the feed holds it, created at `created_at_ms`), with its SENT callbacks: SETTLED. A
+        feed message that matches could be another webhook's when the two say the same thing, so it is not
+        taken (and the row stays checking) when another row of the receiver owns it (OWNED), or when another
+        send to the receiver is in flight (IN_FLIGHT): its answer, still to come, may name that very message.
+        NOT_CHECKING when the row was not checking."""
         with self._tx() as db:
             changed = db.execute("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?,"
-                                 " created_at_ms = ? WHERE message_id = ? AND state = 'checking'",
-                                 (notification_id, now, created_at_ms, message_id)).rowcount
+                                 " created_at_ms = ? WHERE message_id = ? AND state = 'checking'"
+                                 " AND NOT EXISTS (SELECT 1 FROM webhooks AS other INDEXED BY webhooks_notification"
+                                 "  WHERE other.notification_id = ? AND other.receiver = webhooks.receiver)"
+                                 " AND NOT EXISTS (SELECT 1 FROM webhooks AS other INDEXED BY webhooks_sending"
+                                 "  WHERE other.receiver = webhooks.receiver AND other.state = 'sending')",
+                                 (notification_id, now, created_at_ms, message_id, notification_id)).rowcount
             if changed:
                 self._insert_callbacks(db, callbacks, now)
-            return bool(changed)
+                return SETTLED
+            row = db.execute("SELECT receiver, state FROM webhooks WHERE message_id = ?", (message_id,)).fetchone()
+            if row is None or row[1] != "checking":
+                return NOT_CHECKING
+            owned = db.execute("SELECT 1 FROM webhooks WHERE notification_id = ? AND receiver = ?",
+                               (notification_id, row[0])).fetchone()
+            return OWNED if owned else IN_FLIGHT
 
     def checked_absent(self, message_id: str, now: float) -> bool:
         """checking → pending, due `now` (the feed proves it never arrived; `now` is when to send it again);

@@ -3,7 +3,9 @@
 A webhook ends up `checking` when its send was in flight as the process died, or when something broke
 after the request left. Each check looks in the receiver's feed (`bridge.feed_check`):
 
-- delivered → marked sent with the notification id found (`recovery.delivered`), not sent again;
+- delivered → marked sent with the notification id found (`recovery.delivered`), not sent again; unless that
+  message became another webhook's meanwhile, or another send to the receiver is in flight (the same words to
+  the same user: its answer may name that message), when it is unknown still;
 - absent → pending, sent again after the send backoff of its attempts so far (`recovery.absent`): a Sendbird that
   keeps losing answers is not called in a loop; after the bridge's MAX_ATTEMPTS sends it is a dead letter;
 - unknown (429, 5XX, a timeout, ...) → checked again after the bridge's backoff, no sooner than
@@ -23,7 +25,7 @@ from typing import Any, Protocol
 
 from bridge.feed_check import ABSENT, DELIVERED, UNKNOWN, FeedCheck, Verdict
 from bridge.metrics import BridgeMetrics
-from bridge.outbox import CallbackRow, Outbox, WebhookRow
+from bridge.outbox import IN_FLIGHT, OWNED, SETTLED, CallbackRow, Outbox, WebhookRow
 from harness.runtime import Runtime
 from harness.scheduler import TaskGroup, TaskHandle
 
@@ -115,11 +117,17 @@ class Recovery:
         now = bridge.now()
         callbacks = bridge.sent_callbacks([row], notification_id, now)
         created_at_ms = bridge.created_at_ms(verdict.created_at_ms, now)
-        if bridge.outbox.checked_delivered(row.message_id, notification_id, now, callbacks, created_at_ms):
+        settled = bridge.outbox.checked_delivered(row.message_id, notification_id, now, callbacks, created_at_ms)
+        if settled == SETTLED:
             bridge.journal("recovery.delivered", row.trace_id, message_id=row.message_id,
                            notification_id=notification_id, checks=row.checks + 1)
             bridge.report_sent([row], row.mode, notification_id, now, bool(callbacks))
             bridge.read_earlier([row], created_at_ms)
+        elif settled == OWNED:  # another webhook's answer named it meanwhile: this one's is still to be found
+            self._unknown(row, Verdict(UNKNOWN, f"the message found ({notification_id}) is another webhook's"))
+        elif settled == IN_FLIGHT:
+            self._unknown(row, Verdict(UNKNOWN, f"another send to {row.receiver!r} is in flight: the message found "
+                                                f"({notification_id}) may be its"))
 
     def _absent(self, row: WebhookRow, verdict: Verdict) -> None:
         bridge = self.bridge

@@ -27,6 +27,10 @@ cannot do exactly (granian has no way to close a connection without an answer), 
 byte of the two it declares, then closes: the client's connection breaks with nothing it can use.
 On shutdown (`shutdown()`, from the server's signal handler) open streams end and websockets close going
 away (1001), so the server stops within its grace period instead of waiting for clients that never leave.
+Requests in progress finish first, and `first()` (a persisting fake's clean save) runs only once they have:
+a save taken while a send was still being answered lost that send's notification after the restart, though
+its caller held a 200 for it. A request arriving meanwhile is cut, as a stopping server's socket cuts it,
+and never takes effect.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ log = logging.getLogger(__name__)
 
 WebSocketHandler = Callable[[Any, Any], Awaitable[None]]
 REFUSED = 404  # the HTTP answer to a websocket upgrade on the HTTP port
+DRAIN_TIMEOUT = 30.0  # seconds a shutdown waits for requests in progress before it goes on without them
 
 
 def fast_routes_of(app: Any) -> FastRoutes | None:
@@ -131,6 +136,8 @@ class Gateway:
         self.closing = False
         self._closed: asyncio.Event | None = None
         self._streams: set[LiveStream] = set()
+        self._in_progress = 0  # HTTP requests being answered (event streams included)
+        self._idle: asyncio.Event | None = None  # set while none is
 
     # -- lifecycle (granian calls __rsgi_init__ and __rsgi_del__ in its worker) ---------------------
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -143,6 +150,8 @@ class Gateway:
         self.loop = loop
         self.pool = BlockingPool(self.threads, name=f"{self.service}-request")
         self._closed = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         if self.ws_listener is not None:
             self.ws_listener.start(loop)
 
@@ -150,34 +159,57 @@ class Gateway:
         if self.pool is not None:
             self.pool.close()
 
-    def shutdown(self, then: Callable[[], None] | None = None) -> None:
-        """End open streams and close websockets (from any thread, e.g. a signal handler), then call `then`
-        on the loop once the websockets' close frames are out and their handlers have returned."""
+    def shutdown(self, then: Callable[[], None] | None = None, first: Callable[[], Any] | None = None) -> None:
+        """Stop (from any thread, e.g. a signal handler): end open streams, hung requests and websockets, let
+        the requests in progress finish, run `first()` on the pool, then call `then` on the loop."""
         if self.loop is not None:
-            self.loop.call_soon_threadsafe(self._close_all, then)
-        elif then is not None:
-            then()
-
-    def _close_all(self, then: Callable[[], None] | None = None) -> None:
-        self.closing = True
-        if self._closed is not None:
-            self._closed.set()
-        for stream in list(self._streams):
-            stream.close()
-        # the close frames are sends still to make on this loop, which a worker stopped at once would never make
-        if self.ws_listener is None:
+            self.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._stop(first, then)))
+        else:
+            if first is not None:
+                first()
             if then is not None:
                 then()
-            return
-        closing = asyncio.ensure_future(self.ws_listener.close())
-        if then is not None:
-            closing.add_done_callback(lambda _: then())
+
+    async def _stop(self, first: Callable[[], Any] | None, then: Callable[[], None] | None) -> None:
+        self.closing = True
+        self._closed.set()
+        for stream in list(self._streams):
+            stream.close()
+        try:
+            # the close frames are sends still to make on this loop, which a worker stopped at once would never make
+            if self.ws_listener is not None:
+                await self.ws_listener.close()
+            try:
+                await asyncio.wait_for(self._idle.wait(), DRAIN_TIMEOUT)
+            except TimeoutError:
+                log.warning("%s: %d requests still in progress after %g s; stopping without them", self.service,
+                            self._in_progress, DRAIN_TIMEOUT)
+            if first is not None:
+                await self.pool.run(self.loop, first)
+        except Exception:  # the service must still stop
+            log.exception("%s: stopping failed", self.service)
+        finally:
+            if then is not None:
+                then()
 
     # -- requests ---------------------------------------------------------------------------------
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto == "ws":
             proto.close(REFUSED)
             return
+        if self.closing:
+            await self._cut(proto)
+            return
+        self._in_progress += 1
+        self._idle.clear()
+        try:
+            await self._answer(scope, proto)
+        finally:
+            self._in_progress -= 1
+            if not self._in_progress:
+                self._idle.set()
+
+    async def _answer(self, scope: Any, proto: Any) -> None:
         headers = scope.headers
         raw = await self._body(headers, proto)
         if raw is None:
@@ -208,16 +240,15 @@ class Gateway:
 
     # -- faults -----------------------------------------------------------------------------------
     async def _faulted(self, firing: Firing, scope: Any, proto: Any, raw: bytes) -> None:
-        if firing.latency_s > 0 and not await self._wait(firing.latency_s, proto):
-            proto.response_empty(499, [])  # the client left during the delay: nobody reads this
-            return
+        if firing.latency_s > 0:
+            ended = await self._wait(firing.latency_s, proto)
+            if ended != "elapsed":
+                await self._end_held(ended, proto)
+                return
         if firing.kind == "hang":
-            await self._wait(None, proto)
-            proto.response_empty(499, [])
+            await self._end_held(await self._wait(None, proto), proto)
         elif firing.kind == "drop":
-            # one byte of two, sent: with nothing sent, the server may end the answer as an empty body instead
-            transport = proto.response_stream(200, [("Content-Length", "2"), ("Connection", "close")])
-            await transport.send_bytes(b" ")
+            await self._cut(proto)
         elif firing.kind == "status":
             proto.response_bytes(*fault_answer(firing, self.fault_errors))
         elif firing.kind == "malformed":
@@ -227,10 +258,29 @@ class Gateway:
         else:  # latency alone: served as usual once the delay is over
             await self._dispatch(scope, proto, raw, faults_applied=True)
 
-    async def _wait(self, seconds: float | None, proto: Any) -> bool:
-        """Wait `seconds` (None: until the client leaves) on a timer of the loop; False when the client left
-        (or the server is shutting down) first."""
-        waiters = [asyncio.ensure_future(proto.client_disconnect()), asyncio.ensure_future(self._closed.wait())]
+    async def _end_held(self, ended: str, proto: Any) -> None:
+        """End a request a rule held, once its client left or the server is stopping. A stopping server cuts
+        the connection, as a real one does when its process goes: an answer would be a status the product
+        never sends, which the caller would take as final (a 4XX is not retried) for a request that never
+        took effect. A client that left reads nothing, so the empty answer only ends the exchange."""
+        if ended == "closing":
+            await self._cut(proto)
+        else:
+            proto.response_empty(499, [])
+
+    @staticmethod
+    async def _cut(proto: Any) -> None:
+        """One byte of two declared, then the connection closes: the caller sees a broken answer. With nothing
+        sent, the server may end the answer as an empty body instead."""
+        transport = proto.response_stream(200, [("Content-Length", "2"), ("Connection", "close")])
+        await transport.send_bytes(b" ")
+
+    async def _wait(self, seconds: float | None, proto: Any) -> str:
+        """Wait `seconds` (None: until the client leaves) on a timer of the loop. Says how the wait ended:
+        "elapsed", "left" (the client went first) or "closing" (the server is shutting down)."""
+        left = asyncio.ensure_future(proto.client_disconnect())
+        closing = asyncio.ensure_future(self._closed.wait())
+        waiters = [left, closing]
         timer: asyncio.Future | None = None
         if seconds is not None:
             timer = self.loop.create_future()
@@ -243,7 +293,9 @@ class Gateway:
                 waiter.cancel()
             if timer is not None:
                 handle.cancel()
-        return timer is not None and timer.done() and not timer.cancelled()
+        if timer is not None and timer.done() and not timer.cancelled():
+            return "elapsed"
+        return "closing" if closing.done() and not closing.cancelled() else "left"
 
     async def _body(self, headers: Any, proto: Any) -> bytes | None:
         """The whole request body, or None once it is refused as over the limit (the answer is sent)."""

@@ -47,11 +47,12 @@ def refuse_taken_port(host: str, port: int, prog: str) -> None:
 
 
 def _end_streams_on_signal(gateway: Gateway, on_stop: Callable[[], None] | None = None) -> None:
-    """Have the worker's SIGINT/SIGTERM handler end the gateway's streams as well as stop granian, after
-    `on_stop()` (a persisting service's clean save) has run: the worker cannot exit before it returns.
+    """Have the worker's SIGINT/SIGTERM handler stop the gateway (its streams end, its requests in progress
+    finish, then `on_stop()`, a persisting service's clean save, runs) before it stops granian: the worker
+    cannot exit before that.
 
     granian installs that handler with `granian._signals.set_loop_signals(loop)` in the worker, after
-    this process's loader has run; it is wrapped here so the same signal first closes the streams, and
+    this process's loader has run; it is wrapped here so the same signal first stops the gateway, and
     stops granian once the websockets' close frames are out (the worker leaves its loop once granian stops).
     (The callbacks granian's stop signal offers run only once every response has ended.)"""
     import granian._signals as granian_signals
@@ -62,12 +63,7 @@ def _end_streams_on_signal(gateway: Gateway, on_stop: Callable[[], None] | None 
         stopping = install(loop)
 
         def stop() -> None:
-            if on_stop is not None:
-                try:
-                    on_stop()
-                except Exception:  # the service must still stop
-                    log.exception("the stop hook failed")
-            gateway.shutdown(then=stopping.set)
+            gateway.shutdown(then=stopping.set, first=on_stop)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
@@ -83,7 +79,7 @@ def serve(factory: Callable[[], Any], port: int, host: str = DEFAULT_HOST, threa
     SIGINT/SIGTERM. `banner` is the one line printed once the port is known to be free;
     `granian_options` overrides `GRANIAN_OPTIONS` (to compare them). A gateway with a websocket
     listener (`ws_port`) serves it from the same worker. `on_stop()` runs in the worker at SIGINT/SIGTERM
-    before anything stops (a persisting fake saves its world there); the worker then has
+    once the requests in progress are answered (a persisting fake saves its world there); the worker has
     `SAVE_KILL_TIMEOUT` s, not `KILL_TIMEOUT`, before it is killed."""
     from granian.constants import Interfaces, Loops, RuntimeModes, TaskImpl
     from granian.server import Server

@@ -375,9 +375,13 @@ class SnapshotKeeper:
             self._schedule_save(max(self._interval, SAVE_SPACING * took))
 
     def save_on_shutdown(self) -> dict[str, Any] | None:
-        """The clean save at SIGTERM/SIGINT; no periodic save runs after it (one running is waited for)."""
+        """The clean save at SIGTERM/SIGINT, once the server has answered the requests in progress. The
+        scheduler stops first (the tasks running finish, a periodic save among them): a task run after the save
+        would change what the restart has forgotten (a webhook's attempt made twice, an id handed out twice).
+        Its pending work is in the state, as data, and is scheduled again at restore."""
         if self._periodic is not None:
             self.runtime.scheduler.cancel(self._periodic)
+        self.runtime.scheduler.shutdown(wait=True)
         path = self.persist_path
         with self._save_lock:
             if self._closed:  # SIGINT reaches the worker twice from a terminal: its own, and its supervisor's TERM

@@ -30,7 +30,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from bridge.outbox import CallbackRow, Outbox
+from bridge.outbox import IN_FLIGHT, NOT_CHECKING, OWNED, SETTLED, CallbackRow, Outbox
 from bridge.reads import ReadUpdate, covered, covered_when_sent
 
 from .conftest import Answer, Call, Crash, Outbound, run_idle, sendbird_error, webhook_body
@@ -151,7 +151,7 @@ class OutboxMachine(RuleBasedStateMachine):
         created = int(self.now * 1000) - lag_ms
         self.outbox.mark_sent(ids, f"noti-{self.notifications}", self.now, callbacks, created)
         for message_id in ids:
-            self.rows[message_id].update(state="sent", created=created)
+            self.rows[message_id].update(state="sent", created=created, notification=f"noti-{self.notifications}")
             self.sent_times[message_id] += 1
             assert self.sent_times[message_id] == 1, f"{message_id} marked sent twice"
             self.claimed.discard(message_id)
@@ -171,7 +171,7 @@ class OutboxMachine(RuleBasedStateMachine):
         created = int(self.now * 1000) - lag_ms
         self.outbox.mark_sent([message_id], f"noti-{self.notifications}", self.now,
                               [self._callback(message_id, "SENT")], created)
-        self.rows[message_id].update(state="sent", created=created)
+        self.rows[message_id].update(state="sent", created=created, notification=f"noti-{self.notifications}")
         self.sent_times[message_id] += 1
         self.claimed.discard(message_id)
         self._queue_callbacks([(message_id, "SENT")])
@@ -221,12 +221,27 @@ class OutboxMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._checking())
     @rule(data=st.data())
     def check_delivered(self, data: st.DataObject) -> None:
+        """The feed holds a matching message: a new one, or (the same words to the same user) one another row of
+        the receiver owns. It is taken only when no other row owns it and no other send to the receiver is in
+        flight (whose answer may name it)."""
         message_id = data.draw(st.sampled_from(self._checking()))
-        self.notifications += 1
+        receiver = self.rows[message_id]["receiver"]
+        owned = sorted(r["notification"] for m, r in self.rows.items()
+                       if m != message_id and r["receiver"] == receiver and r.get("notification"))
+        notification = data.draw(st.sampled_from([None, *owned]))
+        if notification is None:
+            self.notifications += 1
+            notification = f"noti-{self.notifications}"
         created = int(self.now * 1000) - 1
-        assert self.outbox.checked_delivered(message_id, f"noti-{self.notifications}", self.now,
-                                             [self._callback(message_id, "SENT")], created)
-        self.rows[message_id].update(state="sent", created=created)
+        in_flight = any(r["state"] == "sending" and r["receiver"] == receiver and m != message_id
+                        for m, r in self.rows.items())
+        settled = self.outbox.checked_delivered(message_id, notification, self.now,
+                                                [self._callback(message_id, "SENT")], created)
+        expected = OWNED if notification in owned else IN_FLIGHT if in_flight else SETTLED
+        assert settled == expected, (message_id, notification, settled)
+        if settled != SETTLED:
+            return
+        self.rows[message_id].update(state="sent", created=created, notification=notification)
         self.sent_times[message_id] += 1
         assert self.sent_times[message_id] == 1, f"{message_id} marked sent twice"
         self._queue_callbacks([(message_id, "SENT")])
@@ -260,8 +275,8 @@ class OutboxMachine(RuleBasedStateMachine):
         row = self.rows.get(message_id)
         if row is not None and row["state"] == "checking":
             return
-        assert not self.outbox.checked_delivered(message_id, "noti-never", self.now,
-                                                 [self._callback(message_id, "SENT")] if row else [], 0)
+        assert self.outbox.checked_delivered(message_id, "noti-never", self.now,
+                                             [self._callback(message_id, "SENT")] if row else [], 0) == NOT_CHECKING
         assert not self.outbox.checked_absent(message_id, self.now)
         assert not self.outbox.checked_unknown(message_id, self.now)
 

@@ -223,3 +223,31 @@ def test_a_batch_interrupted_as_a_whole_is_checked_receiver_by_receiver(durable:
     assert {bridge.outbox.webhook(f"m{i}").notification_id for i in range(3)} == {"noti-1"}
     assert sorted(e["properties"]["message_id"] for e in durable.events()) == ["m0", "m1", "m2"]
     assert len([c for c in durable.feed.calls if FEED_URL.match(c.url)]) == 4
+
+
+def test_a_check_does_not_take_the_message_of_an_identical_send_still_in_flight(durable: Outbound):
+    """Two webhooks say the same words to the same user. The first one's answer is lost; its feed check runs
+    while the second's send is in flight, after Sendbird created that send's message: the message found is the
+    second's, which its answer will name. Taking it made one notification of two (found by the chaos suite: two
+    webhooks marked sent with one notification id)."""
+    same = {"variables": {"m": "same"}}
+    durable.sendbird.then(requests.ReadTimeout("the answer was lost"))  # m1's send never reached Sendbird
+    durable.feed.then(FAULTS["503"])  # and its first check cannot tell: it is checked again later
+    durable.accept("realtime", webhook_body("m1", "ada", **same), "trace-m1")
+    durable.run_for(0)
+    assert durable.state("m1") == "checking"
+
+    def m2_in_flight(call):
+        answer = durable._sendbird_ok(call)  # Sendbird created m2's message; its answer is still on the way
+        durable.bridge.recovery.check("m1")
+        return answer
+
+    durable.sendbird.then(m2_in_flight)
+    durable.accept("realtime", webhook_body("m2", "ada", **same), "trace-m2")
+    durable.run()
+    outbox = durable.bridge.outbox
+    assert (durable.state("m1"), durable.state("m2")) == ("sent", "sent")
+    assert outbox.webhook("m1").notification_id != outbox.webhook("m2").notification_id
+    assert len(durable.feeds["ada"]) == 2, "each webhook its own notification"
+    unknown = [r for r in durable.journal("recovery.unknown") if r["message_id"] == "m1"]
+    assert "another send to 'ada' is in flight" in unknown[1]["reason"]

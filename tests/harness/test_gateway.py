@@ -295,3 +295,37 @@ def test_the_websocket_port_echoes_the_subprotocol_and_shutdown_closes_it_going_
     subprotocol, first, code = run_gateway(Gateway(inner_app, ws_handler=handler, ws_port=port), scenario)
     assert (subprotocol, first, code) == (offered, "p=JS&user_id=u", 1001)
     assert events == ["handler returned", "then"]
+
+
+def test_shutdown_answers_the_requests_in_progress_before_first_runs_and_cuts_later_ones():
+    """`first` (a persisting fake's clean save) must see every request the server answered: a save taken while
+    a send was still being answered forgot a notification whose caller held its 200. A request arriving once the
+    shutdown began is cut (a broken answer), so nothing that took effect goes unsaved."""
+    release = threading.Event()
+    events: list[str] = []
+
+    def slow_app(environ, start_response):
+        release.wait(5)
+        events.append("answered")
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    async def scenario(gw: Gateway) -> tuple[Proto, Proto]:
+        first_scope, first_proto = rsgi_request("POST", "/send", b"{}")
+        in_progress = asyncio.ensure_future(gw.__rsgi__(first_scope, first_proto))
+        await asyncio.sleep(0.05)  # on the pool, held by the app
+        stopped = asyncio.Event()
+        gw.shutdown(first=lambda: events.append("first"), then=lambda: (events.append("then"), stopped.set()))
+        await asyncio.sleep(0.05)
+        assert events == [], "nothing runs while a request is in progress"
+        late = await answer(gw, *rsgi_request("POST", "/send", b"{}"))
+        release.set()
+        await asyncio.wait_for(in_progress, 5)
+        await asyncio.wait_for(stopped.wait(), 5)
+        return first_proto, late
+
+    answered, late = run_gateway(Gateway(slow_app, threads=2), scenario)
+    assert (answered.status, answered.payload) == (200, b"ok")
+    assert events == ["answered", "first", "then"]
+    assert late.status == 200 and late.header("Content-Length") == "2" and late.transport.text == " ", \
+        "cut: one byte of the two declared"

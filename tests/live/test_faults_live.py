@@ -69,3 +69,19 @@ def test_delayed_and_hung_requests_hold_no_thread(live_sendbird):
         assert time.monotonic() - quick < 1.0
         assert all(f.result().status_code == 200 for f in delayed)
         assert time.monotonic() - started < 1500 / 1000 * 3  # together, not one after another (20 x 1.5 s)
+
+
+@pytest.mark.parametrize("effect", [{"hang": True}, {"latency_ms": 30_000}], ids=["hang", "long-latency"])
+def test_a_held_request_meets_a_broken_connection_when_the_service_stops(live_sendbird, effect):
+    """A request a rule holds while the service is stopped never took effect: its caller must see the
+    connection go, as a real server's process going away shows it, and not a status (a 4XX is final to a
+    caller, which would give the request up; the bridge dead-lettered webhooks on the 499 it used to get)."""
+    rule(live_sendbird, {"match": {"path": "/v1/templates"}, "effect": effect})
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(templates, live_sendbird, 20.0)
+        time.sleep(0.5)  # the request is on the server, held by the rule
+        assert not held.done()
+        live_sendbird.process.terminate()
+        with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
+            held.result(timeout=15)
+    assert live_sendbird.process.wait(timeout=15) == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -131,5 +132,47 @@ def test_the_fake_braze_keeps_its_world_across_a_sigterm(tmp_path):
     again = start_service("braze", "mocks.braze", free_port(), ("--persist", str(tmp_path)))
     try:
         assert requests.get(f"{again.url}/_admin/health", timeout=5).json()["journal_epoch"] == before["journal_epoch"]
+    finally:
+        again.stop()
+
+
+def test_every_send_answered_before_a_sigterm_is_in_the_world_after_the_restart(tmp_path):
+    """Sends keep coming while the service stops: each one answered 200 must come back, with its own id (a save
+    taken while sends were still being answered lost them, and the restarted fake handed their ids out again);
+    the ones the stopping server cut never took effect, so a caller is right to send them again."""
+    service = start_sendbird(tmp_path)
+    build(service)
+    answered: dict[str, str] = {}
+    cut = 0
+
+    def send(user: str) -> None:
+        nonlocal cut
+        try:
+            sent = requests.post(f"{service.url}/v1/notifications", headers=AUTH, timeout=10, json={
+                "template": {"key": "welcome", "variables": {user: {"name": user}}}, "targets": [user],
+                "mode": "realtime"})
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            cut += 1
+            return
+        if sent.status_code == 200:
+            answered[sent.json()["notification_id"]] = user
+
+    senders = [threading.Thread(target=lambda n=n: [send(f"u{n}-{i}") for i in range(400)]) for n in range(4)]
+    for sender in senders:
+        sender.start()
+    assert wait_for(lambda: len(answered) > 50, 10)
+    assert service.stop() == 0
+    for sender in senders:
+        sender.join(30)
+    assert cut > 0 and answered, "the stop came while sends were under way"
+    again = start_sendbird(tmp_path)
+    try:
+        for notification_id, user in answered.items():
+            found = requests.get(f"{again.url}/v1/notifications/{notification_id}", headers=AUTH, timeout=5)
+            assert found.status_code == 200, f"{notification_id} (to {user}) was answered 200 and is gone"
+        fresh = requests.post(f"{again.url}/v1/notifications", headers=AUTH, timeout=5, json={
+            "template": {"key": "welcome", "variables": {"late": {"name": "Late"}}}, "targets": ["late"],
+            "mode": "realtime"}).json()["notification_id"]
+        assert fresh not in answered, "an id handed out before the stop is not handed out again"
     finally:
         again.stop()
