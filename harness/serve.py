@@ -20,7 +20,6 @@ single-threaded runtime, asyncio tasks.
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from collections.abc import Callable
@@ -29,8 +28,6 @@ from typing import Any
 from harness.gateway import Gateway
 from harness.gc_tuning import tune_for_long_lived_stores
 from harness.processes import die_with_parent, port_taken
-
-log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THREADS = 8
