@@ -696,6 +696,7 @@ class PipelineWatch:
         for (_, status), count in self.events.items():
             statuses[status] += count
         in_flight = self.in_flight_at_braze()
+        shared = sum(len(ids) - 1 for ids in self.shared.values())
         from_outbox = self.bridge_journal_incomplete() and self.outbox is not None
         return {
             "drained": drained, "waited": waited, "accepted": len(self.accepted),
@@ -711,9 +712,8 @@ class PipelineWatch:
             "no_sent": len(no_sent), "no_read": len(no_read), "dead": len(self.dead),
             "braze_failed": self.braze_failed, "braze_in_flight": in_flight,
             "duplicates": duplicate_events + duplicate_deliveries,
-            "shared": sum(len(ids) - 1 for ids in self.shared.values()),
-            "losses": len(no_sent) + len(no_read) + self.braze_failed + in_flight
-            + sum(len(ids) - 1 for ids in self.shared.values()),
+            "shared": shared,
+            "losses": len(no_sent) + len(no_read) + self.braze_failed + in_flight + shared,
             "examples": no_sent[:5],
         }
 

@@ -351,22 +351,20 @@ class Outbox:
         send to the receiver is in flight (IN_FLIGHT): its answer, still to come, may name that very message.
         NOT_CHECKING when the row was not checking."""
         with self._tx() as db:
-            changed = db.execute("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?,"
-                                 " created_at_ms = ? WHERE message_id = ? AND state = 'checking'"
-                                 " AND NOT EXISTS (SELECT 1 FROM webhooks AS other INDEXED BY webhooks_notification"
-                                 "  WHERE other.notification_id = ? AND other.receiver = webhooks.receiver)"
-                                 " AND NOT EXISTS (SELECT 1 FROM webhooks AS other INDEXED BY webhooks_sending"
-                                 "  WHERE other.receiver = webhooks.receiver AND other.state = 'sending')",
-                                 (notification_id, now, created_at_ms, message_id, notification_id)).rowcount
-            if changed:
-                self._insert_callbacks(db, callbacks, now)
-                return SETTLED
-            row = db.execute("SELECT receiver, state FROM webhooks WHERE message_id = ?", (message_id,)).fetchone()
-            if row is None or row[1] != "checking":
+            row = db.execute("SELECT receiver FROM webhooks WHERE message_id = ? AND state = 'checking'",
+                             (message_id,)).fetchone()
+            if row is None:
                 return NOT_CHECKING
-            owned = db.execute("SELECT 1 FROM webhooks WHERE notification_id = ? AND receiver = ?",
-                               (notification_id, row[0])).fetchone()
-            return OWNED if owned else IN_FLIGHT
+            if db.execute("SELECT 1 FROM webhooks WHERE notification_id = ? AND receiver = ?",
+                          (notification_id, row[0])).fetchone():
+                return OWNED
+            if db.execute("SELECT 1 FROM webhooks INDEXED BY webhooks_sending WHERE receiver = ? AND state = 'sending'",
+                          (row[0],)).fetchone():
+                return IN_FLIGHT
+            db.execute("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?, created_at_ms = ?"
+                       " WHERE message_id = ?", (notification_id, now, created_at_ms, message_id))
+            self._insert_callbacks(db, callbacks, now)
+            return SETTLED
 
     def checked_absent(self, message_id: str, now: float) -> bool:
         """checking → pending, due `now` (the feed proves it never arrived; `now` is when to send it again);

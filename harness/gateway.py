@@ -137,7 +137,7 @@ class Gateway:
         self._closed: asyncio.Event | None = None
         self._streams: set[LiveStream] = set()
         self._in_progress = 0  # HTTP requests being answered (event streams included)
-        self._idle: asyncio.Event | None = None  # set while none is
+        self._idle: asyncio.Event | None = None  # set once a stop began and none is
 
     # -- lifecycle (granian calls __rsgi_init__ and __rsgi_del__ in its worker) ---------------------
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -151,7 +151,6 @@ class Gateway:
         self.pool = BlockingPool(self.threads, name=f"{self.service}-request")
         self._closed = asyncio.Event()
         self._idle = asyncio.Event()
-        self._idle.set()
         if self.ws_listener is not None:
             self.ws_listener.start(loop)
 
@@ -180,7 +179,8 @@ class Gateway:
             if self.ws_listener is not None:
                 await self.ws_listener.close()
             try:
-                await asyncio.wait_for(self._idle.wait(), DRAIN_TIMEOUT)
+                if self._in_progress:
+                    await asyncio.wait_for(self._idle.wait(), DRAIN_TIMEOUT)
             except TimeoutError:
                 log.warning("%s: %d requests still in progress after %g s; stopping without them", self.service,
                             self._in_progress, DRAIN_TIMEOUT)
@@ -201,28 +201,24 @@ class Gateway:
             await self._cut(proto)
             return
         self._in_progress += 1
-        self._idle.clear()
         try:
-            await self._answer(scope, proto)
+            headers = scope.headers
+            raw = await self._body(headers, proto)
+            if raw is None:
+                return
+            path = scope.path
+            faults = self.faults
+            if faults is not None and faults.has_inbound and not path.startswith(ADMIN_PREFIX):
+                firing = faults.decide("inbound", Subject(scope.method, path, body=raw, query=scope.query_string),
+                                       headers.get("x-trace-id"))
+                if firing is not None:
+                    await self._faulted(firing, scope, proto, raw)
+                    return
+            await self._dispatch(scope, proto, raw)
         finally:
             self._in_progress -= 1
-            if not self._in_progress:
+            if self.closing and not self._in_progress:  # the last one a stop waits for
                 self._idle.set()
-
-    async def _answer(self, scope: Any, proto: Any) -> None:
-        headers = scope.headers
-        raw = await self._body(headers, proto)
-        if raw is None:
-            return
-        path = scope.path
-        faults = self.faults
-        if faults is not None and faults.has_inbound and not path.startswith(ADMIN_PREFIX):
-            firing = faults.decide("inbound", Subject(scope.method, path, body=raw, query=scope.query_string),
-                                   headers.get("x-trace-id"))
-            if firing is not None:
-                await self._faulted(firing, scope, proto, raw)
-                return
-        await self._dispatch(scope, proto, raw)
 
     async def _dispatch(self, scope: Any, proto: Any, raw: bytes, faults_applied: bool = False) -> None:
         path = scope.path
