@@ -36,29 +36,15 @@ import requests
 from harness.clock import to_ms
 from harness.runtime import Runtime
 from mocks.sendbird.feeds import Message
+from mocks.sendbird.sdk_shapes import STATS_PATH, sdk_statistic
 from mocks.sendbird.service import SendbirdService
 from simulator.population import SimUser, iso
 from simulator.scenario import LogNormal
 
 SERVICE = "simulator"
 DELIVERY_KEYS = frozenset({"message_id", "user_id", "channel_url", "notification_id"})
-STATS_PATH = "/v3/sdk/notification_statistics"
 STATS = ("deliveries", "unknown_users", "reads_scheduled", "clicks_scheduled", "conversions_scheduled",
          "impressions", "reads", "clicks", "conversions", "errors")
-
-
-def sdk_statistic(message: dict[str, Any], device_id: str, ts_ms: int | None, action: str) -> dict[str, Any]:
-    """One statistic about a feed message as the SDK batches it (`logImpression` is `viewed`, `markAsClicked` is
-    `clicked`): what the simulated devices and the console's device post. `ts_ms` None leaves the time out (the
-    fake ignores it)."""
-    data = message.get("notification_data") or {}
-    entry: dict[str, Any] = {"stat_type": "noti:stats", "data": {
-        "action": action, "template_key": data.get("template_key"), "channel_url": message["channel_url"],
-        "message_id": message["notification_id"], "tags": data.get("tags") or [], "source": "notification",
-        "message_ts": message["created_at"]}}
-    if ts_ms is not None:
-        entry["ts"] = ts_ms
-    return {"device_id": device_id, "log_entries": [entry]}
 
 
 def log_normal(delay: LogNormal, z: float) -> float:

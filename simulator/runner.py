@@ -11,7 +11,6 @@ namespace (`simulator.namespace`) and its report names them as the scenario does
 from __future__ import annotations
 
 import contextlib
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import requests
 
 from harness.admin_client import send_admin_token
 from harness.runtime import Runtime
+from mocks.braze.delivery.webhook_templates import fill_sendbird_template
 from simulator.analysis import build_report
 from simulator.devices import DeviceFleet
 from simulator.namespace import NO_NAMESPACE, Namespace
@@ -31,8 +31,6 @@ from simulator.stack import build as build_stack
 
 MAX_RECIPIENTS = 50
 JOURNAL_CAPACITY = 5_000_000  # a run reads every hop back from the journal: keep them all
-RECEIVER_FROM_ATTRIBUTE = "{{custom_attribute.${sendbird_id} | json_escape}}"
-RECEIVER_FROM_EXTERNAL_ID = "{{${user_id} | json_escape}}"
 READ_WEBHOOK = "group_channel:message_read"  # how the bridge learns of reads
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 
@@ -59,31 +57,12 @@ class RunError(RuntimeError):
     pass
 
 
-def _json_safe(liquid: str, slot: str) -> str:
-    """A template variable's Liquid, rendered whole into `slot` and then escaped for the JSON string it sits in.
-
-    Capturing the source as it stands (outputs, tags, `default`, `abort_message`, literal text with quotes) and
-    escaping what it printed never looks inside the Liquid, so no nesting can be cut in the wrong place: a regex
-    over `{{...}}` cut Braze's `{{${first_name}}}` at its first `}}` and every name rendered empty."""
-    return "{% capture " + slot + " %}" + liquid + "{% endcapture %}{{ " + slot + " | json_escape }}"
-
-
 def sendbird_webhook(message: SendbirdMessage, scenario: Scenario, ends: Endpoints) -> dict[str, Any]:
     """The Sendbird Webhook Template with its placeholders filled in, as a marketer would."""
-    variables = "{" + ", ".join(f"{json.dumps(k)}: \"{_json_safe(v, f'sendbird_variable_{i}')}\""
-                                for i, (k, v) in enumerate(message.variables.items())) + "}"
-    replace = {
-        "SENDBIRD_INTEGRATION_URL": f"{ends.bridge}/braze/notifications/{message.endpoint}",
-        "SENDBIRD_API_TOKEN": ends.integration_token,
-        "SENDBIRD_TEMPLATE_KEY": message.template_key,
-        "SENDBIRD_EVENT_NAME": scenario.integration.event_name,
-        "SENDBIRD_VARIABLES": variables,
-        "SENDBIRD_TAGS": json.dumps(message.tags),
-        "SENDBIRD_LABEL": message.label or "",
-    }
-    if scenario.population.id_mapping == "external_id":
-        replace[RECEIVER_FROM_ATTRIBUTE] = RECEIVER_FROM_EXTERNAL_ID
-    return {"template_id": "sendbird-webhook-template", "replace": replace}
+    return fill_sendbird_template(f"{ends.bridge}/braze/notifications/{message.endpoint}", ends.integration_token,
+                                  message.template_key, scenario.integration.event_name, message.variables,
+                                  message.tags, message.label,
+                                  by_external_id=scenario.population.id_mapping == "external_id")
 
 
 class Run:

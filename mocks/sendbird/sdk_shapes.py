@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mocks.sendbird.service import SendbirdService
 
 FEED = "feed"
+STATS_PATH = "/v3/sdk/notification_statistics"  # where the SDK posts its statistics batches
 PING_INTERVAL_S = 15
 PONG_TIMEOUT_S = 5
 # seconds, as the SDK multiplies them by 1000 (left out, its defaults wait 3,000 s before a second attempt)
@@ -107,3 +108,17 @@ def _channel_fields(service: SendbirdService, channel_url: str, created_at_ms: i
         "is_discoverable": False, "is_ephemeral": False, "freeze": False, "is_push_enabled": False,
         "is_category_filter_enabled": len(groups) > 1, "is_template_label_enabled": True, "categories": groups,
     }
+
+
+def sdk_statistic(message: dict[str, Any], device_id: str, ts_ms: int | None, action: str) -> dict[str, Any]:
+    """One statistic about a feed message as the SDK batches it (`logImpression` is `viewed`, `markAsClicked` is
+    `clicked`): what every simulated device posts (the simulator's, the console's, the in-process mocks').
+    `ts_ms` None leaves the time out (the fake ignores it)."""
+    data = message.get("notification_data") or {}
+    entry: dict[str, Any] = {"stat_type": "noti:stats", "data": {
+        "action": action, "template_key": data.get("template_key"), "channel_url": message["channel_url"],
+        "message_id": message["notification_id"], "tags": data.get("tags") or [], "source": "notification",
+        "message_ts": message["created_at"]}}
+    if ts_ms is not None:
+        entry["ts"] = ts_ms
+    return {"device_id": device_id, "log_entries": [entry]}

@@ -51,6 +51,41 @@ SENDBIRD_DEFAULTS = {"SENDBIRD_VARIABLES": "{}", "SENDBIRD_TAGS": "[]", "SENDBIR
 _ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")  # scheme://host[:port], before any path
 
 
+RECEIVER_FROM_ATTRIBUTE = "{{custom_attribute.${sendbird_id} | json_escape}}"
+RECEIVER_FROM_EXTERNAL_ID = "{{${user_id} | json_escape}}"
+
+
+def _json_safe(liquid: str, slot: str) -> str:
+    """A template variable's Liquid, rendered whole into `slot` and then escaped for the JSON string it sits in.
+
+    Capturing the source as it stands (outputs, tags, `default`, `abort_message`, literal text with quotes) and
+    escaping what it printed never looks inside the Liquid, so no nesting can be cut in the wrong place: a regex
+    over `{{...}}` cut Braze's `{{${first_name}}}` at its first `}}` and every name rendered empty."""
+    return "{% capture " + slot + " %}" + liquid + "{% endcapture %}{{ " + slot + " | json_escape }}"
+
+
+def fill_sendbird_template(integration_url: str, api_token: str, template_key: str, event_name: str,
+                           variables: dict[str, str], tags: list[str] = (), label: str | None = None,
+                           by_external_id: bool = False) -> dict[str, Any]:
+    """A message's `webhook`: the Sendbird Webhook Template with its placeholders filled in, as a marketer fills
+    them (`variables`: template variable -> Braze Liquid). `by_external_id` sends to the Sendbird user named by the
+    Braze external id instead of the `sendbird_id` custom attribute."""
+    rendered = "{" + ", ".join(f"{json.dumps(k)}: \"{_json_safe(v, f'sendbird_variable_{i}')}\""
+                               for i, (k, v) in enumerate(variables.items())) + "}"
+    replace = {
+        "SENDBIRD_INTEGRATION_URL": integration_url,
+        "SENDBIRD_API_TOKEN": api_token,
+        "SENDBIRD_TEMPLATE_KEY": template_key,
+        "SENDBIRD_EVENT_NAME": event_name,
+        "SENDBIRD_VARIABLES": rendered,
+        "SENDBIRD_TAGS": json.dumps(list(tags)),
+        "SENDBIRD_LABEL": label or "",
+    }
+    if by_external_id:
+        replace[RECEIVER_FROM_ATTRIBUTE] = RECEIVER_FROM_EXTERNAL_ID
+    return {"template_id": SENDBIRD_TEMPLATE_ID, "replace": replace}
+
+
 class TemplateError(ValueError):
     pass
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mocks.sendbird.sdk_shapes import STATS_PATH, sdk_statistic
 from simulator.console.stack_client import StackClient, StackError
-from simulator.devices import STATS_PATH, sdk_statistic
 
 CHANNEL = "notifications_feed"
 FEED_READ = 1000  # newest messages read per inbox: the badge counts the unread among them
