@@ -224,6 +224,20 @@ def check(expectation: Expectation, report: dict[str, Any]) -> dict[str, Any]:
             "min": expectation.min, "max": expectation.max, "passed": passed}
 
 
+def pipeline_summary(records: list[dict[str, Any]], event_callback: bool = True) -> dict[str, Any]:
+    """The funnel, its ratios and the checks of records that no scenario made (the in-process mocks' report):
+    the part of `build_report` that needs only the journal. An item still on its way counts as lost until it lands."""
+    trail = Trail(records)
+    checks = trail.checks(event_callback)
+    explain_lost(records, checks["lost_details"])
+    funnel = {stage: trail.counts.get(stage, 0) for stage in FUNNEL}
+    ratios = {name: round(funnel[a] / funnel[b], 4) if funnel[b] else 0.0 for name, (a, b) in RATIOS.items()}
+    latencies = trail.latencies()
+    return {"funnel": funnel, "ratios": ratios, "checks": checks,
+            "latency_ms": {hop: percentiles(values) for hop, values in latencies.items()},
+            "journal_records": len(records)}
+
+
 def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mode: str, start: datetime,
                  end: datetime, population: dict[str, Any], campaigns: dict[str, Any], canvases: dict[str, Any],
                  event_callback: bool, restarts: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:

@@ -1,0 +1,180 @@
+"""The team's HTTP calls to the products' hosts, answered in-process by the fakes, with no socket opened.
+
+Two doors, because the clients teams use go through two libraries:
+- `requests` (a team's own code, `braze-client`): intercepted by `responses`, the package `requests` users
+  already mock with; a request for a fake's host is handed to its Flask app through the harness's
+  in-process transport (`harness.transport.WSGIAdapter`), the same one the simulator runs on;
+- `urllib3` directly (`sendbird-platform-sdk` and other OpenAPI-generated clients): `PoolManager.urlopen` is
+  patched for the mock's lifetime, and hands the same hosts to the same adapter.
+Any other host is refused, as `responses` refuses it (a `requests.ConnectionError`, or for urllib3 an
+`UnmockedHost`), or let through to the network when the mock was made with `passthrough=True`.
+The fakes' calls to each other (Braze's webhooks, the bridge's sends and callbacks) stay on the harness's
+transport, which neither door touches.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import responses
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from harness.transport import WSGIAdapter
+from mocks.inprocess.world import World
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class UnmockedHost(HTTPError):
+    """A urllib3 request, inside a mock, for a host no fake serves (and the mock does not pass through)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the team's code made to a fake, and the fake's answer (as `responses.calls` holds them)."""
+
+    request: requests.PreparedRequest
+    response: requests.Response
+
+
+class Router:
+    """One mock's hosts, world and calls. While it is started, the doors send its hosts' requests to it."""
+
+    def __init__(self, world: World, passthrough: bool = False) -> None:
+        self.world = world
+        self.passthrough = passthrough
+        self.calls: list[Call] = []
+        self._hosts: set[str] = set()
+        self._adapter = WSGIAdapter(world.runtime.transport)
+        self.started = False
+
+    def intercept(self, *hosts: str) -> None:
+        """Answer the team's calls to `hosts` (names registered on the world's transport) in-process."""
+        self._hosts.update(host.lower() for host in hosts)
+        if self.started:
+            DOORS.changed()
+
+    @property
+    def hosts(self) -> list[str]:
+        return sorted(self._hosts)
+
+    def serves(self, host: str) -> bool:
+        return host in self._hosts
+
+    def start(self) -> None:
+        if not self.started:
+            self.started = True
+            DOORS.open(self)
+
+    def stop(self) -> None:
+        if self.started:
+            self.started = False
+            DOORS.close(self)
+
+    def send(self, request: requests.PreparedRequest) -> requests.Response:
+        with self.world.serving():
+            response = self._adapter.send(request)
+        self.calls.append(Call(request, response))
+        return response
+
+
+class _Doors:
+    """The patches, shared by every started mock: `responses` for `requests`, `PoolManager.urlopen` for urllib3.
+    Mocks may be nested (`mock_braze()` inside `mock_sendbird()`): each host goes to the newest mock serving it,
+    and a host no mock serves passes through when any started mock allows it."""
+
+    def __init__(self) -> None:
+        self._routers: list[Router] = []
+        self._lock = threading.Lock()
+        self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self._original_urlopen: Any = None
+
+    def open(self, router: Router) -> None:
+        with self._lock:
+            self._routers.append(router)
+            if len(self._routers) == 1:
+                self._patch()
+            self._install()
+
+    def close(self, router: Router) -> None:
+        with self._lock:
+            self._routers.remove(router)
+            if self._routers:
+                self._install()
+            else:
+                self._unpatch()
+
+    def changed(self) -> None:
+        with self._lock:
+            self._install()
+
+    def _router_for(self, host: str) -> Router | None:
+        host = host.lower()
+        return next((router for router in reversed(self._routers) if router.serves(host)), None)
+
+    def _hosts(self) -> list[str]:
+        return sorted({host for router in self._routers for host in router.hosts}, key=len, reverse=True)
+
+    def _passthrough(self) -> bool:
+        return any(router.passthrough for router in self._routers)
+
+    def _install(self) -> None:
+        self._mock.reset()
+        hosts = self._hosts()
+        if hosts:
+            names = "|".join(re.escape(host) for host in hosts)
+            pattern = re.compile(rf"^https?://(?:{names})(?::\d+)?(?:[/?#].*)?$", re.IGNORECASE)
+            for method in METHODS:
+                self._mock.add_callback(method, pattern, callback=self._answer, content_type=None)
+        if self._passthrough():
+            self._mock.add_passthru(re.compile(r".*"))
+
+    def _patch(self) -> None:
+        self._mock.start()
+        self._original_urlopen = original = urllib3.PoolManager.urlopen
+        doors = self
+
+        def urlopen(pool: urllib3.PoolManager, method: str, url: str, redirect: bool = True, **kw: Any):
+            router = doors._router_for(urlsplit(url).hostname or "")
+            if router is not None:
+                return _answer_urllib3(router, method, url, **kw)
+            if doors._passthrough():
+                return original(pool, method, url, redirect=redirect, **kw)
+            served = ", ".join(doors._hosts())
+            raise UnmockedHost(f"{method} {url}: no fake serves this host, and the mock refuses other hosts "
+                               f"(make it with passthrough=True to let them through); fakes: {served}")
+
+        urllib3.PoolManager.urlopen = urlopen  # type: ignore[method-assign]
+
+    def _unpatch(self) -> None:
+        urllib3.PoolManager.urlopen = self._original_urlopen  # type: ignore[method-assign]
+        self._original_urlopen = None
+        self._mock.stop()
+        self._mock.reset()
+
+    def _answer(self, request: requests.PreparedRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        router = self._router_for(urlsplit(request.url or "").hostname or "")
+        if router is None:  # the mock serving it stopped between the match and the call
+            return requests.ConnectionError(f"{request.method} {request.url}: no fake serves this host any more")
+        response = router.send(request)
+        return response.status_code, list(response.headers.items()), response.content
+
+
+def _answer_urllib3(router: Router, method: str, url: str, body: Any = None, headers: Any = None,
+                    preload_content: bool = True, **_: Any) -> urllib3.HTTPResponse:
+    request = requests.PreparedRequest()
+    request.prepare(method=method, url=url, headers=dict(headers or {}), data=body or None)
+    response = router.send(request)
+    return urllib3.HTTPResponse(body=io.BytesIO(response.content), headers=list(response.headers.items()),
+                                status=response.status_code, reason=response.reason,
+                                preload_content=preload_content, request_method=method, request_url=url)
+
+
+DOORS = _Doors()
