@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import responses
 from flask import Flask
 
 from mocks.braze.app import create_app
@@ -141,6 +142,13 @@ class FakeBraze:
             raise AssertionError(f"Braze user {external_id!r} has no custom event {wanted}; their events:\n{had}")
 
         return self.world.poll(found)
+
+    @property
+    def responses(self) -> responses.RequestsMock:
+        """The `responses` mock routing the team's calls (in-process only): add stubs for other hosts to it."""
+        if self._router is None:
+            raise MockError("a live fake is reached over sockets: `responses` is not in the way")
+        return self._router.responses
 
     @property
     def calls(self) -> list[Call]:

@@ -30,6 +30,7 @@ from harness.transport import WSGIAdapter
 from mocks.inprocess.world import World
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+PASS_EVERYTHING = re.compile(r".*")
 
 
 class UnmockedHost(HTTPError):
@@ -65,6 +66,10 @@ class Router:
     def hosts(self) -> list[str]:
         return sorted(self._hosts)
 
+    @property
+    def responses(self) -> responses.RequestsMock:
+        return DOORS.responses
+
     def serves(self, host: str) -> bool:
         return host in self._hosts
 
@@ -94,6 +99,7 @@ class _Doors:
         self._routers: list[Router] = []
         self._lock = threading.Lock()
         self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self._ours: list[responses.BaseResponse] = []
         self._original_urlopen: Any = None
 
     def open(self, router: Router) -> None:
@@ -126,15 +132,24 @@ class _Doors:
         return any(router.passthrough for router in self._routers)
 
     def _install(self) -> None:
-        self._mock.reset()
+        """(Re)register the fakes' callbacks and the pass-through, leaving the team's own stubs in place."""
+        for registered in self._ours:
+            self._mock.remove(registered)
+        self._ours = []
         hosts = self._hosts()
         if hosts:
             names = "|".join(re.escape(host) for host in hosts)
             pattern = re.compile(rf"^https?://(?:{names})(?::\d+)?(?:[/?#].*)?$", re.IGNORECASE)
-            for method in METHODS:
-                self._mock.add_callback(method, pattern, callback=self._answer, content_type=None)
-        if self._passthrough():
-            self._mock.add_passthru(re.compile(r".*"))
+            self._ours = [self._mock.add(responses.CallbackResponse(method, pattern, self._answer, content_type=None))
+                          for method in METHODS]
+        others = tuple(p for p in self._mock.passthru_prefixes if p is not PASS_EVERYTHING)
+        self._mock.passthru_prefixes = (*others, PASS_EVERYTHING) if self._passthrough() else others
+
+    @property
+    def responses(self) -> responses.RequestsMock:
+        """The `responses` mock the fakes are answered through: add the team's own stubs for other hosts to it
+        (a second `responses` mock started inside a fake would take `requests` over, and refuse the fakes' hosts)."""
+        return self._mock
 
     def _patch(self) -> None:
         self._mock.start()
@@ -157,7 +172,8 @@ class _Doors:
         urllib3.PoolManager.urlopen = self._original_urlopen  # type: ignore[method-assign]
         self._original_urlopen = None
         self._mock.stop()
-        self._mock.reset()
+        self._mock.reset()  # the team's own stubs end with the last mock
+        self._ours = []
 
     def _answer(self, request: requests.PreparedRequest) -> tuple[int, list[tuple[str, str]], bytes]:
         router = self._router_for(urlsplit(request.url or "").hostname or "")

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import responses
 from flask import Flask
 
 from harness.clock import from_ms, to_ms
@@ -174,6 +175,13 @@ class FakeSendbird:
             got = "\n".join(f"  - {n.describe()}" for n in feed)
             raise AssertionError(f"Sendbird user {user_id!r} was not to get {template_key or 'any notification'}; "
                                  f"they got:\n{got}")
+
+    @property
+    def responses(self) -> responses.RequestsMock:
+        """The `responses` mock routing the team's calls (in-process only): add stubs for other hosts to it."""
+        if self._router is None:
+            raise MockError("a live fake is reached over sockets: `responses` is not in the way")
+        return self._router.responses
 
     @property
     def calls(self) -> list[Call]:

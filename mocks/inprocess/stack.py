@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import responses
 from flask import Flask
 
 from bridge.app import DEFAULT_API_TOKEN as INTEGRATION_TOKEN
@@ -90,6 +91,11 @@ class FakeStack:
         `conversion_events`, ... as `FakeBraze.add_campaign` takes them)."""
         webhook = self.sendbird_webhook(template_key, variables, endpoint, receiver=receiver)
         return self.braze.add_campaign(name, webhook, **definition)
+
+    @property
+    def responses(self) -> responses.RequestsMock:
+        """The `responses` mock routing the team's calls (in-process only): add stubs for other hosts to it."""
+        return self.braze.responses
 
     # -- the world ----------------------------------------------------------------------------------------
     def advance(self, duration: float | str) -> int:
