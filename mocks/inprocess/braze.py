@@ -85,8 +85,9 @@ class FakeBraze:
         body = {"name": name, "steps": steps, **definition}
         return self._define("/_admin/canvases", body)["canvas_id"]
 
-    def add_segment(self, name: str, filter: str) -> str:
-        """A segment in the segment language (`plan = "pro" and country = "US"`); its id."""
+    def add_segment(self, name: str, filter: dict[str, Any]) -> str:
+        """A segment whose filter is a connected audience (docs/braze-fake.md, "Segments"): `{"custom_attribute":
+        {"custom_attribute_name": "plan", "comparison": "equals", "value": "pro"}}`; its id."""
         return self._define("/_admin/segments", {"name": name, "filter": filter})["id"]
 
     def track(self, **body: Any) -> dict[str, Any]:
