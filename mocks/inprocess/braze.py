@@ -144,6 +144,12 @@ class FakeBraze:
 
         return self.world.poll(found)
 
+    def serve(self, host: str, app: Any) -> None:
+        """The team's own WSGI app at `host` (in-process only): the fakes' webhooks and the team's calls reach it."""
+        if self._router is None:
+            raise MockError("a live fake calls real URLs: serve your app on a port and point the webhook at it")
+        self._router.serve(host, app)
+
     @property
     def responses(self) -> responses.RequestsMock:
         """The `responses` mock routing the team's calls (in-process only): add stubs for other hosts to it."""

@@ -26,7 +26,7 @@ import responses
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from harness.transport import WSGIAdapter
+from harness.transport import WSGIAdapter, WSGIApp
 from mocks.inprocess.world import World
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -69,6 +69,12 @@ class Router:
     @property
     def responses(self) -> responses.RequestsMock:
         return DOORS.responses
+
+    def serve(self, host: str, app: WSGIApp) -> None:
+        """Put the team's own WSGI app (a Flask or Django app) at `host`, for the fakes and for the team's code: the
+        fake Braze's webhooks and the fake Sendbird's webhooks reach it in-process, as the team's calls do."""
+        self.world.runtime.transport.register(host, app)
+        self.intercept(host)
 
     def serves(self, host: str) -> bool:
         return host in self._hosts

@@ -97,6 +97,10 @@ class FakeStack:
         """The `responses` mock routing the team's calls (in-process only): add stubs for other hosts to it."""
         return self.braze.responses
 
+    def serve(self, host: str, app: Any) -> None:
+        """The team's own WSGI app at `host` (in-process only): the fakes' webhooks and the team's calls reach it."""
+        self.braze.serve(host, app)
+
     # -- the world ----------------------------------------------------------------------------------------
     def advance(self, duration: float | str) -> int:
         """Move the simulated clock (in-process; live, the clock is the wall's)."""
