@@ -13,16 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import responses
 from flask import Flask
 
 from mocks.braze.app import create_app
 from mocks.braze.rest.auth import DEFAULT_API_KEY
 from mocks.braze.service import BrazeService
+from mocks.inprocess.fake import Fake
 from mocks.inprocess.hosts import BRAZE_DEFAULT_URL, BRAZE_INSTANCES
-from mocks.inprocess.routing import Call, Router
+from mocks.inprocess.routing import Router
 from mocks.inprocess.world import HTTP, Driver, MockError, World
 
 ADMIN_HOST = BRAZE_INSTANCES["US-01"]
@@ -38,18 +38,19 @@ class Event:
     external_id: str | None
 
 
-class FakeBraze:
+class FakeBraze(Fake):
     """The fake Braze, in-process (`in_process`) or a live server (`mocks.live`): the same helpers over HTTP."""
+
+    service_name = "braze"
 
     def __init__(self, world: Driver, http: HTTP, base: str, api_key: str, url: str, router: Router | None = None,
                  app: Flask | None = None) -> None:
-        self.world = world
+        super().__init__(world, router, set(BRAZE_INSTANCES.values()))
         self.api_key = api_key
         self.url = url.rstrip("/")  # where the team's code calls it
         self.app = app
         self._http = http
         self._base = base  # where the helpers call it
-        self._router = router
 
     @classmethod
     def in_process(cls, world: World, router: Router, api_key: str = DEFAULT_API_KEY,
@@ -143,35 +144,6 @@ class FakeBraze:
             raise AssertionError(f"Braze user {external_id!r} has no custom event {wanted}; their events:\n{had}")
 
         return self.world.poll(found)
-
-    def serve(self, host: str, app: Any) -> None:
-        """The team's own WSGI app at `host` (in-process only): the fakes' webhooks and the team's calls reach it."""
-        if self._router is None:
-            raise MockError("a live fake calls real URLs: serve your app on a port and point the webhook at it")
-        self._router.serve(host, app)
-
-    @property
-    def responses(self) -> responses.RequestsMock:
-        """The `responses` mock routing the team's calls (in-process only): add stubs for other hosts to it."""
-        if self._router is None:
-            raise MockError("a live fake is reached over sockets: `responses` is not in the way")
-        return self._router.responses
-
-    @property
-    def calls(self) -> list[Call]:
-        """The requests the team's code made to Braze, oldest first, with the fake's answers (in-process only)."""
-        if self._router is None:
-            raise MockError("a live fake does not see the team's calls; read what they did instead")
-        hosts = set(BRAZE_INSTANCES.values())
-        return [call for call in self._router.calls if (_host(call.request.url) in hosts)]
-
-    def journal(self, kind: str | None = None, **attrs: Any) -> list[dict[str, Any]]:
-        """The fake Braze's journal records (campaign sends, webhooks, events, ...)."""
-        return self.world.journal(kind, service="braze", **attrs)
-
-
-def _host(url: str | None) -> str:
-    return (urlsplit(url or "").hostname or "").lower()
 
 
 def _details(answer: dict[str, Any]) -> str:

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import responses
 from flask import Flask
 
 from harness.clock import from_ms, to_ms
+from mocks.inprocess.fake import Fake
 from mocks.inprocess.hosts import sendbird_hosts
-from mocks.inprocess.routing import Call, Router
+from mocks.inprocess.routing import Router
 from mocks.inprocess.world import HTTP, Driver, MockError, World
 from mocks.sendbird.app import DEFAULT_API_TOKEN, DEFAULT_APP_ID, create_app
 from mocks.sendbird.sdk_shapes import STATS_PATH, sdk_statistic
@@ -64,12 +64,14 @@ class Notification:
         return f"{self.template_key} {self.variables} -> {self.rendered} ({state}, {self.notification_id})"
 
 
-class FakeSendbird:
+class FakeSendbird(Fake):
     """The fake Sendbird, in-process (`in_process`) or a live server (`mocks.live`): the same helpers over HTTP."""
+
+    service_name = "sendbird"
 
     def __init__(self, world: Driver, http: HTTP, base: str, app_id: str, api_token: str, url: str, chat_url: str,
                  router: Router | None = None, app: Flask | None = None) -> None:
-        self.world = world
+        super().__init__(world, router, {(urlsplit(u).hostname or "").lower() for u in (url, chat_url)})
         self.app_id = app_id
         self.api_token = api_token
         self.url = url  # the Notifications API, where the team's code calls it
@@ -77,8 +79,6 @@ class FakeSendbird:
         self.app = app
         self._http = http
         self._internal = base  # where the helpers call it
-        self._router = router
-        self._hosts = {(urlsplit(u).hostname or "").lower() for u in (url, chat_url)}
         self._devices: dict[str, Device] = {}
 
     @classmethod
@@ -175,31 +175,6 @@ class FakeSendbird:
             got = "\n".join(f"  - {n.describe()}" for n in feed)
             raise AssertionError(f"Sendbird user {user_id!r} was not to get {template_key or 'any notification'}; "
                                  f"they got:\n{got}")
-
-    def serve(self, host: str, app: Any) -> None:
-        """The team's own WSGI app at `host` (in-process only): the fakes' webhooks and the team's calls reach it."""
-        if self._router is None:
-            raise MockError("a live fake calls real URLs: serve your app on a port and point the webhook at it")
-        self._router.serve(host, app)
-
-    @property
-    def responses(self) -> responses.RequestsMock:
-        """The `responses` mock routing the team's calls (in-process only): add stubs for other hosts to it."""
-        if self._router is None:
-            raise MockError("a live fake is reached over sockets: `responses` is not in the way")
-        return self._router.responses
-
-    @property
-    def calls(self) -> list[Call]:
-        """The requests the team's code made to Sendbird, oldest first, with the fake's answers (in-process only)."""
-        if self._router is None:
-            raise MockError("a live fake does not see the team's calls; read what they did instead")
-        return [call for call in self._router.calls
-                if (urlsplit(call.request.url or "").hostname or "").lower() in self._hosts]
-
-    def journal(self, kind: str | None = None, **attrs: Any) -> list[dict[str, Any]]:
-        """The fake Sendbird's journal records (sends, deliveries, reads, webhooks, ...)."""
-        return self.world.journal(kind, service="sendbird", **attrs)
 
     # -- the user's device ----------------------------------------------------------------------------
     def device(self, user_id: str) -> Device:
