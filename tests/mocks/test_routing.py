@@ -78,7 +78,7 @@ def test_both_sendbird_hosts_of_the_app_reach_the_fake(fake_sendbird):
 def test_another_apps_sendbird_hosts_are_refused(fake_sendbird):
     for host in sendbird_hosts("OTHER-APP"):
         with pytest.raises(requests.ConnectionError):
-            requests.get(f"https://{host}/v3/users", headers=fake_sendbird.headers)
+            requests.get(f"https://{host}/v1/templates", headers=fake_sendbird.headers)
     assert fake_sendbird.calls == []
 
 
