@@ -119,7 +119,7 @@ def test_a_background_task_error_fails_the_mock_at_stop():
     fake.world.runtime.scheduler.soon(_broken_task, name="broken-task")
     fake.world.settle()
 
-    with pytest.raises(MockError, match="broken-task.*ZeroDivisionError"):
+    with pytest.raises(MockError, match=r"broken-task.*ZeroDivisionError"):
         braze.stop()
     with pytest.raises(requests.ConnectionError):  # stopped all the same
         track("ada")

@@ -29,7 +29,7 @@ def welcome_ada(stack, **attributes):
 def test_an_invalid_campaign_is_refused_with_the_fakes_reason(fake_braze):
     with pytest.raises(MockError, match=r"refused POST /_admin/campaigns \(400\).*trigger.*'api', 'scheduled'"):
         fake_braze.add_campaign("Broken", {"url": "https://example.com"}, trigger={"type": "bogus"})
-    with pytest.raises(MockError, match="re_eligible_after_seconds.*greater than or equal to 0"):
+    with pytest.raises(MockError, match=r"re_eligible_after_seconds.*greater than or equal to 0"):
         fake_braze.add_campaign("Broken", {"url": "https://example.com"}, re_eligible_after_seconds=-1)
 
 
@@ -155,7 +155,7 @@ def test_an_unexpected_notification_is_listed(fake_stack):
     welcome_ada(fake_stack, first_name="Ada")
 
     fake_stack.sendbird.assert_not_notified("ada", "other")
-    with pytest.raises(AssertionError, match="(?s)'ada' was not to get welcome.*Welcome, Ada!"):
+    with pytest.raises(AssertionError, match=r"(?s)'ada' was not to get welcome.*Welcome, Ada!"):
         fake_stack.sendbird.assert_not_notified("ada", "welcome")
 
 

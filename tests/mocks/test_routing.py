@@ -3,10 +3,12 @@ two hosts, and nothing else (refused, or let through with `passthrough=True`), w
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import pytest
 import requests
+import responses
 import urllib3
 import urllib3.util.connection
 from hypothesis import HealthCheck, given, settings
@@ -21,16 +23,17 @@ ADA = {"attributes": [{"external_id": "ada"}]}
 ADA_BODY = b'{"attributes": [{"external_id": "ada"}]}'
 
 
-class WentToNetwork(Exception):  # noqa: N818 - a marker, not an error of the code under test
+class WentToNetwork(Exception):
     """Raised by the patched socket layer: the request left the process."""
 
 
 @pytest.fixture
 def no_network(monkeypatch):
-    """Any TCP connection urllib3 (so `requests`) would open raises WentToNetwork."""
+    """Any connection urllib3 (so `requests`) or anything else would open raises WentToNetwork."""
     def refuse(*args, **kwargs):
-        raise WentToNetwork(args[0] if args else kwargs)
+        raise WentToNetwork(args[-1] if args else kwargs)
     monkeypatch.setattr(urllib3.util.connection, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
 @pytest.fixture
@@ -177,3 +180,14 @@ def test_any_path_and_host_case_reaches_the_fake_braze(fake_braze, host, upper, 
 
     assert answer.headers["Content-Type"].startswith("application/json")
     assert isinstance(answer.json()["message"], str)
+
+
+@pytest.mark.xfail(strict=True, raises=requests.ConnectionError,
+                   reason="a team's own `responses` mock, started inside ours, refuses the fakes' hosts: both patch "
+                          "HTTPAdapter.send and the innermost one answers alone (open problem, see the mocks' report)")
+def test_a_teams_own_responses_mock_and_the_fakes_work_together(fake_braze):
+    with responses.RequestsMock() as team:
+        team.add(responses.GET, "https://team-service.example/ping", body="pong")
+        assert requests.get("https://team-service.example/ping").text == "pong"
+        answer = requests.post(f"{fake_braze.url}/users/track", headers=fake_braze.headers, json=ADA)
+    assert answer.status_code == 201

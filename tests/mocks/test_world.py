@@ -133,5 +133,5 @@ def test_a_world_that_never_goes_idle_says_so(monkeypatch):
             stack.world.runtime.scheduler.after(1, again)
 
         stack.world.runtime.scheduler.after(1, again)
-        with pytest.raises(MockError, match="still busy.*advance"):
+        with pytest.raises(MockError, match=r"still busy.*advance"):
             stack.run_until_idle()
