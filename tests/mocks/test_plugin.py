@@ -90,10 +90,30 @@ def test_green_body(fake_braze):
     result.stdout.fnmatch_lines(["*MockError: 1 background task(s) of the fakes raised*boom*ZeroDivisionError*"])
 
 
+class SessionServers:
+    """Handed to the inner run as a plugin: the inner conftest's `live_servers` are this session's (a conftest's
+    fixture overrides the plugin's), so no second set of servers starts."""
+
+    def __init__(self, servers) -> None:
+        self.shared_live_servers = servers
+
+
+SHARED_SERVERS_CONFTEST = '''
+import pytest
+
+@pytest.fixture(scope="session")
+def live_servers(pytestconfig):
+    plugins = pytestconfig.pluginmanager.get_plugins()
+    return next(p.shared_live_servers for p in plugins if hasattr(p, "shared_live_servers"))
+'''
+
+
 @pytest.mark.live
-def test_live_stack_is_reset_between_tests(pytester):
-    pytester.makepyfile(SETUP + '''
+def test_live_stack_is_reset_between_tests(pytester, live_servers):
+    pytester.makeconftest(SHARED_SERVERS_CONFTEST)
+    pytester.makepyfile(SETUP + f'''
 def test_first(live_stack):
+    assert live_stack.braze.url == {live_servers.urls["braze"]!r}
     welcome(live_stack, "ada", first_name="Ada")
     live_stack.sendbird.assert_notified("ada", "welcome", first_name="Ada")
     live_stack.assert_reported("ada", "SENT")
@@ -101,7 +121,8 @@ def test_first(live_stack):
 def test_second(live_stack):
     assert live_stack.braze.user("ada") is None
     assert live_stack.sendbird.feed("ada") == []
+    assert live_stack.status_events("ada") == []
     assert live_stack.journal("send.accepted") == []
-    live_stack.sendbird.add_template("welcome", {"title": "again"})
+    live_stack.sendbird.add_template("welcome", {{"title": "again"}})
 ''')
-    pytester.runpytest_subprocess().assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:playwright", plugins=[SessionServers(live_servers)]).assert_outcomes(passed=2)
