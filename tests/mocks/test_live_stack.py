@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from mocks.inprocess import MockError
-from tests.mocks.conftest import add_welcome, team_tracks, team_triggers
+from tests.mocks.team import add_welcome, team_tracks, team_triggers
 
 pytestmark = pytest.mark.live
 

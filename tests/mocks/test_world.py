@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from mocks.inprocess import MockError, World, mock_braze, mock_stack
-from tests.mocks.conftest import add_welcome, team_tracks, team_triggers
+from tests.mocks.team import add_welcome, team_tracks, team_triggers
 
 START = datetime(2030, 6, 1, 9, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Shared setup for the in-process mocks' tests: a welcome template and campaign, as a team's suite would make them."""
+"""What the mocks' tests share: a welcome template and campaign, and the team's own calls to Braze's real host."""
 
 from __future__ import annotations
 
