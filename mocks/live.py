@@ -5,7 +5,8 @@ language, a process under test, `httpx`), with the same helpers as the in-proces
 `bsim up` runs them) and `stack()` gives a `FakeStack` whose helpers call them over HTTP. The clock is the wall's:
 nothing can be advanced, so the `assert_*` helpers wait (up to `timeout` seconds) for what they look for, as a
 test of a real system polls. `reset()` empties all three between tests, the fault rules and the bridge's outbox
-included, and points Sendbird's read webhook at the bridge again.
+included; a reset leaves the journals' records, so the stack's journal (and the events and reports read from it)
+starts at each journal's cursor after the last reset. `stack()` points Sendbird's read webhook at the bridge again.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ POLL_INTERVAL = 0.05
 
 
 class LiveWorld:
-    """The world of a live stack, read through each service's `/_admin/journal`."""
+    """The world of a live stack, read through each service's `/_admin/journal` from `since` (service -> the
+    cursor its last reset left it at: a reset empties a service but not its journal, which followers read on)."""
 
-    def __init__(self, urls: dict[str, str], http: requests.Session, timeout: float = 10.0) -> None:
+    def __init__(self, urls: dict[str, str], http: requests.Session, timeout: float = 10.0,
+                 since: dict[str, str] | None = None) -> None:
         self.urls = urls
         self.http = http
         self.timeout = timeout
+        self.since = dict(since or {})
 
     @property
     def now(self) -> datetime:
@@ -55,7 +59,7 @@ class LiveWorld:
         """Every service's records (or `service`'s), each service's in order, the services one after another."""
         found: list[dict[str, Any]] = []
         for name in [service] if service else SERVICES:
-            since: str | None = None
+            since = self.since.get(name)
             while True:
                 params: dict[str, Any] = {"limit": JOURNAL_PAGE, **({"kind": kind} if kind else {}),
                                           **({"since": since} if since else {})}
@@ -92,6 +96,7 @@ class LiveServers:
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         self.processes: dict[str, ServiceProcess] = {}
         self.http = Transport(simulated=False).session()  # loopback only, a default timeout, no proxies
+        self.cursors: dict[str, str] = {}  # each journal's cursor at the last reset: a test's journal starts there
 
     def start(self) -> LiveServers:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -121,10 +126,12 @@ class LiveServers:
             answer = self.http.post(f"{self.urls[name]}/_admin/reset", json={}, timeout=30)
             if answer.status_code != 200:
                 raise MockError(f"the live {name} did not reset ({answer.status_code}): {answer.text[:200]}")
+            health = self.http.get(f"{self.urls[name]}/_admin/health", timeout=30).json()
+            self.cursors[name] = health["journal_cursor"]
 
     def stack(self) -> FakeStack:
         """The helpers over this stack; Sendbird's read webhook is pointed at the bridge."""
-        world = LiveWorld(self.urls, self.http, self.timeout)
+        world = LiveWorld(self.urls, self.http, self.timeout, self.cursors)
         u = self.urls
         braze = FakeBraze(world, self.http, u["braze"], DEFAULT_API_KEY, u["braze"])
         sendbird = FakeSendbird(world, self.http, u["sendbird"], DEFAULT_APP_ID, DEFAULT_API_TOKEN, u["sendbird"],

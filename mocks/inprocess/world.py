@@ -33,10 +33,8 @@ class MockError(RuntimeError):
 
 def as_seconds(duration: float | str | timedelta) -> float:
     """A duration as a scenario writes it (`"90s"`, `"3d"`), a number of seconds, or a timedelta."""
-    if isinstance(duration, timedelta):
-        return duration.total_seconds()
     try:
-        return parse_duration(duration)
+        return parse_duration(duration.total_seconds() if isinstance(duration, timedelta) else duration)
     except ValueError as exc:
         raise ValueError(f"not a duration: {duration!r} ({exc})") from None
 
