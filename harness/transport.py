@@ -77,6 +77,9 @@ class WSGIAdapter(BaseAdapter):
         url = urlsplit(request.url or "")
         host = url.hostname or ""
         app = self.transport.app_for(host, url.port)
+        if app is None and self.transport.fallback is not None:
+            return self.transport.fallback.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                                                proxies=proxies)
         if app is None:
             raise requests.ConnectionError(
                 f"simulated transport: no service is registered for host {host!r}", request=request)
@@ -221,6 +224,9 @@ class Transport:
         self.pool_size = pool_size
         self.outbound = outbound
         self.faults = faults  # the calling service's outbound fault rules (`harness.faults.outbound`)
+        # simulated: where a host no service is registered for goes; None (the default) keeps a simulated run off
+        # the network. The in-process mocks set it when a test lets its calls through (`reach_network`).
+        self.fallback: BaseAdapter | None = None
         self._apps: dict[str, WSGIApp] = {}
         self._lock = threading.Lock()
 
@@ -228,14 +234,20 @@ class Transport:
         """This transport under another policy, sharing its registered apps: in one simulated process each
         service keeps the policy it was given while all of them reach each other."""
         view = Transport(self.simulated, self.timeout, self.pool_size, policy, self.faults)
-        view._apps, view._lock = self._apps, self._lock
+        view._apps, view._lock, view.fallback = self._apps, self._lock, self.fallback
         return view
 
     def with_faults(self, faults: FaultRules) -> Transport:
         """This transport with a service's outbound fault rules, sharing its registered apps."""
         view = Transport(self.simulated, self.timeout, self.pool_size, self.outbound, faults)
-        view._apps, view._lock = self._apps, self._lock
+        view._apps, view._lock, view.fallback = self._apps, self._lock, self.fallback
         return view
+
+    def reach_network(self) -> None:
+        """Simulated: send what no registered service answers over real HTTP, under this transport's outbound
+        policy (loopback only unless it was made with another). Views made after this call share it."""
+        self.fallback = CheckedHTTPAdapter(self.outbound, pool_connections=self.pool_size,
+                                           pool_maxsize=self.pool_size, max_retries=0)
 
     def check_url(self, url: object) -> str:
         """A URL being configured, normalised, or ValueError: its syntax (`harness.urls`), then, live, the

@@ -45,7 +45,7 @@ class Mock(Generic[F]):
     def start(self) -> F:
         if self._active is not None:
             raise MockError("this mock is already active; make another for a second world")
-        world = World(self._seed, self._start)
+        world = World(self._seed, self._start, self._passthrough)
         router = Router(world, self._passthrough)
         fake = self._build(world, router)
         router.start()

@@ -63,9 +63,13 @@ class Driver(Protocol):
 class World:
     """The in-process world: one simulated runtime for every fake of a mock."""
 
-    def __init__(self, seed: int = 0, start: datetime | None = None) -> None:
+    def __init__(self, seed: int = 0, start: datetime | None = None, passthrough: bool = False) -> None:
+        """`passthrough`: the fakes' own calls to hosts no fake serves (a webhook to the team's server on
+        loopback) go over real HTTP, under the outbound policy (loopback only), as the team's calls then do."""
         start = start if start is not None else datetime.now(UTC).replace(microsecond=0)
         self.runtime = Runtime.simulation(seed=seed, start=start)
+        if passthrough:
+            self.runtime.transport.reach_network()
         self._lock = threading.RLock()  # one request or one move of the clock at a time
         self._depth = 0
 

@@ -3,6 +3,7 @@ two hosts, and nothing else (refused, or let through with `passthrough=True`), w
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 
@@ -191,3 +192,50 @@ def test_a_teams_own_responses_mock_and_the_fakes_work_together(fake_braze):
         assert requests.get("https://team-service.example/ping").text == "pong"
         answer = requests.post(f"{fake_braze.url}/users/track", headers=fake_braze.headers, json=ADA)
     assert answer.status_code == 201
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A team's webhook receiver on loopback, outside any fake: it records the bodies it is posted."""
+    received: list[bytes] = []
+
+    def app(environ, start):
+        received.append(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        return Response("{}", content_type="application/json")(environ, start)
+
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", received
+    server.shutdown()
+    thread.join()
+
+
+def _campaign_to(braze, url: str) -> str:
+    return braze.add_campaign("hook", {"url": f"{url}/hook", "headers": {"Content-Type": "application/json"},
+                                       "body": '{"who": "{{${first_name}}}"}'})
+
+
+def test_with_passthrough_the_fakes_webhooks_reach_a_server_of_the_team_on_loopback(webhook_receiver):
+    url, received = webhook_receiver
+    with mock_braze(passthrough=True) as braze:
+        campaign = _campaign_to(braze, url)
+        braze.track(attributes=[{"external_id": "ada", "first_name": "Ada"}])
+        answer = requests.post(f"{braze.url}/campaigns/trigger/send", headers=braze.headers,
+                               json={"campaign_id": campaign, "recipients": [{"external_user_id": "ada"}]})
+
+    assert answer.status_code == 201
+    assert [json.loads(body) for body in received] == [{"who": "Ada"}]
+
+
+def test_without_passthrough_the_fakes_webhooks_never_leave_the_process(webhook_receiver):
+    url, received = webhook_receiver
+    with mock_braze() as braze:
+        campaign = _campaign_to(braze, url)
+        braze.track(attributes=[{"external_id": "ada", "first_name": "Ada"}])
+        requests.post(f"{braze.url}/campaigns/trigger/send", headers=braze.headers,
+                      json={"campaign_id": campaign, "recipients": [{"external_user_id": "ada"}]})
+        attempts = braze.journal("webhook.attempt")
+
+    assert received == []
+    assert "no service is registered" in attempts[0]["error"]
