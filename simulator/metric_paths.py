@@ -15,7 +15,7 @@ from typing import Any
 
 from mocks.braze.engagement.campaigns import CampaignStats
 from mocks.braze.engagement.canvases import EVERYONE_ELSE
-from simulator.analysis import FUNNEL, HOPS, RATIOS, Trail, percentiles
+from simulator.analysis import FUNNEL, HOPS, RATIOS, READ_COUNTS, Trail, percentiles
 from simulator.content import TEMPLATE_STATS, VARIABLE_STATS
 from simulator.fault_report import LATENCY_STATS as FAULT_LATENCY_STATS
 from simulator.fault_report import RULE_STATS, TOTALS
@@ -28,10 +28,10 @@ def _numbers(section: dict[str, Any]) -> tuple[str, ...]:
 
 LATENCY_STATS = tuple(percentiles([]))
 CHECKS = (*_numbers(Trail([]).checks(True)), "empty_variables", "restarts")  # the last two: added by build_report
-CAMPAIGN_STATS = _numbers(CampaignStats().to_dict([]))
+CAMPAIGN_STATS = (*_numbers(CampaignStats().to_dict([])), *READ_COUNTS)  # the reads: added by build_report
 # The fake Braze's canvas stats (`CanvasEngine.stats`) count by name as steps run; these are the names.
 CANVAS_STATS = ("entered", "completed", "active", "unique_conversions")
-STEP_OUTCOMES = {"message": ("sent", "failed", "aborted"), "decision_split": ("yes", "no")}
+STEP_OUTCOMES = {"message": ("sent", "failed", "aborted", *READ_COUNTS), "decision_split": ("yes", "no")}
 PATH_STEPS = {"audience_paths": True, "action_paths": True, "experiment_paths": False}  # type -> has Everyone Else
 
 

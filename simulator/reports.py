@@ -28,9 +28,13 @@ FUNNEL_STAGES = ("audience", "webhooks", "accepted", "notifications", "sent_even
                  "conversions")
 HOPS = ("braze_to_bridge", "bridge_to_sendbird", "sendbird_to_sent_event", "delivery_to_read", "read_to_read_event",
         "accept_to_sent")
-CAMPAIGN_COLUMNS = ("targeted", "sent", "failed", "aborted", "unique_conversions", "conversion_rate")
+CAMPAIGN_COLUMNS = ("targeted", "sent", "failed", "aborted", "read", "read_events", "unique_conversions",
+                    "conversion_rate")
+# what a terminal's 80 columns hold of them (the HTML shows every stat)
+SUMMARY_CAMPAIGN_COLUMNS = ("targeted", "sent", "failed", "read", "read_events", "unique_conversions")
+SUMMARY_HEADERS = {"read_events": "READ events", "unique_conversions": "conversions"}
 CANVAS_COUNTS = ("entered", "completed", "active")
-STEP_COUNTS = ("entered", "sent")
+STEP_COUNTS = ("entered", "sent", "read", "read_events")
 PERCENTILES = ("count", "p50", "p95", "p99", "max")
 _BOUNDS = (("equals", "=="), ("min", ">="), ("max", "<="))
 
@@ -319,6 +323,16 @@ def print_summary(report: dict, console: Console) -> None:
             stats = latency.get(hop) or {}
             table.add_row(Text(hop), format_number(stats.get("count")),
                           *(format_ms(stats.get(p)) for p in PERCENTILES[1:]))
+        console.print(table)
+
+    campaigns = report.get("campaigns") or {}
+    if campaigns:
+        table = Table(title="Campaigns", title_justify="left")
+        table.add_column("campaign")
+        for column in SUMMARY_CAMPAIGN_COLUMNS:
+            table.add_column(SUMMARY_HEADERS.get(column, column), justify="right")
+        for campaign_id, stats in campaigns.items():
+            table.add_row(Text(campaign_id), *(format_number(stats.get(c)) for c in SUMMARY_CAMPAIGN_COLUMNS))
         console.print(table)
 
     canvases = report.get("canvases") or {}
