@@ -16,9 +16,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from simulator import expressions
 from simulator.content import TEMPLATE_KINDS, Content
 from simulator.fault_report import faults_section
-from simulator.scenario import Expectation
+from simulator.scenario import BOUNDS, Expectation
 
 FUNNEL = ("audience", "webhooks", "accepted", "notifications", "sent_events", "read", "read_events", "conversions")
 RATIOS = {"webhook_rate": ("webhooks", "audience"), "accept_rate": ("accepted", "webhooks"),
@@ -237,18 +238,44 @@ def resolve(report: dict[str, Any], path: str) -> Any:
     return node
 
 
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def check(expectation: Expectation, report: dict[str, Any]) -> dict[str, Any]:
-    value = resolve(report, expectation.metric)
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    passed = number is not None
-    if passed and expectation.equals is not None:
-        passed = math.isclose(number, expectation.equals, rel_tol=1e-9, abs_tol=1e-9)
-    if passed and expectation.min is not None:
-        passed = number >= expectation.min
-    if passed and expectation.max is not None:
-        passed = number <= expectation.max
-    return {"name": expectation.title, "metric": expectation.metric, "value": number, "equals": expectation.equals,
-            "min": expectation.min, "max": expectation.max, "passed": passed}
+    """The expectation's verdict on the report. One whose bound is an expression also says what each side came to:
+    `expected` (each such bound's value) and `terms` (each metric the expressions name, null when it has none); one
+    with `within` says it and the `tolerance` it came to. The keys of a plain bound are those it always had."""
+    number = _number(resolve(report, expectation.metric))
+    result: dict[str, Any] = {"name": expectation.title, "metric": expectation.metric, "value": number,
+                              "equals": expectation.equals, "min": expectation.min, "max": expectation.max}
+    bounds: dict[str, int | float | None] = {}
+    expected: dict[str, int | float | None] = {}
+    terms: dict[str, int | float | None] = {}
+    for key, _ in BOUNDS:
+        text = getattr(expectation, f"{key}_metric")
+        if text is None:
+            if getattr(expectation, key) is not None:
+                bounds[key] = getattr(expectation, key)
+            continue
+        expression = expressions.parse(text)
+        terms.update({path: _number(resolve(report, path)) for path in expression.paths})
+        bounds[key] = expected[key] = expression.evaluate(terms.get)
+        result[f"{key}_metric"] = text
+    allowed = expressions.tolerance(expectation.within, bounds.get("equals"))
+    if expected:
+        result.update(expected=expected, terms=terms)
+    if expectation.within is not None:
+        result.update(within=expectation.within, tolerance=allowed)
+    passed = number is not None and None not in bounds.values() and allowed is not None
+    if passed and "equals" in bounds:
+        passed = expressions.close_enough(number, bounds["equals"], allowed)
+    if passed and "min" in bounds:
+        passed = number >= bounds["min"]
+    if passed and "max" in bounds:
+        passed = number <= bounds["max"]
+    result["passed"] = passed
+    return result
 
 
 def with_reads(trail: Trail, campaigns: dict[str, Any],
