@@ -5,15 +5,18 @@ event names), and in the terminal, the HTML and `bsim validate`."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
 from simulator import runner
 from simulator.analysis import build_report
+from simulator.cli import cli
 from simulator.loader import check_text, load
 from simulator.report_html import render_html
 from simulator.reports import print_summary
@@ -68,6 +71,17 @@ def test_a_batch_campaign_is_credited_with_the_reads_of_its_batch_deliveries(jou
     assert any(":" in (r["trace_id"] or "") for r in journal if r["kind"] == "message.read")
     assert (promo["read"], promo["read_events"]) == (reads["spring_promo"], events["spring_promo"])
     assert promo["read"] == report["funnel"]["read"] > 0
+
+
+def test_the_read_counts_replay_byte_for_byte(tmp_path):
+    """The same seed gives the same report, read counts and comparison verdicts included."""
+    path = str(ROOT / "scenarios" / "read_split_followup.yaml")
+    for name in ("a", "b"):
+        assert CliRunner().invoke(cli, ["run", path, "--json", str(tmp_path / f"{name}.json")]).exit_code == 0
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    steps = json.loads((tmp_path / "a.json").read_text())["canvases"]["followup"]["steps"]
+    assert steps["tip"]["sent"] == steps["announce"]["read"] > 0
+    assert steps["remind"]["sent"] == steps["announce"]["sent"] - steps["announce"]["read"] > 0
 
 
 def record(kind: str, service: str, trace: str, **attrs) -> dict:
@@ -152,3 +166,15 @@ def test_validate_knows_the_read_counts_of_campaigns_and_message_steps_only():
                                              "has no number there"]
     demo = (ROOT / "scenarios" / "onboarding_demo.yaml").read_text()
     assert check_text(demo + "  - {metric: campaigns.welcome.read_events, min: 1}\n").problems == []
+
+
+@pytest.mark.xfail(strict=True, reason="harness bug, not fixed here: the bridge takes a notification Sendbird creates "
+                   "in the very millisecond of a read receipt it already holds as covered by it (bridge/reads.py "
+                   "covered_when_sent: read_ts >= created_at_ms) and posts a READ the user never made, while the fake "
+                   "Sendbird keeps it unread; on a simulated clock a follow-up sent on the READ lands in that "
+                   "millisecond (26 of the 134 tips here)")
+def test_no_step_gets_a_read_event_for_a_notification_nobody_read():
+    report = run_simulated(load(ROOT / "scenarios" / "read_split_followup.yaml"))
+    steps = report["canvases"]["followup"]["steps"]
+    assert {sid: s["read_events"] <= s["read"] for sid, s in steps.items() if s["type"] == "message"} == {
+        "announce": True, "tip": True, "remind": True}
