@@ -3,7 +3,9 @@
 Records are dicts (`Record.to_dict()` in simulated mode, `/_admin/journal` pages in live mode), so
 both modes go through the same code. A notification is followed by the trace id the fake Braze put
 on its webhook; a batch delivery, which Sendbird traces as `<notification_id>:<user_id>`, is tied back
-to it through the bridge's `sendbird.sent` record. What the notifications said is `simulator.content`'s part.
+to it through the bridge's `sendbird.sent` record. The send record that started a trace names its
+campaign or canvas step, so reads are counted per campaign and step too. What the notifications said
+is `simulator.content`'s part.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from simulator import expressions
 from simulator.content import TEMPLATE_KINDS, Content
 from simulator.fault_report import faults_section
-from simulator.scenario import Expectation
+from simulator.scenario import BOUNDS, Expectation
 
 FUNNEL = ("audience", "webhooks", "accepted", "notifications", "sent_events", "read", "read_events", "conversions")
 RATIOS = {"webhook_rate": ("webhooks", "audience"), "accept_rate": ("accepted", "webhooks"),
@@ -28,6 +31,7 @@ HOPS = {"braze_to_bridge": ("render", "accept"), "bridge_to_sendbird": ("accept"
         "read_to_read_event": ("read", "read_event"), "accept_to_sent": ("accept", "sent_event")}
 BUCKETS_MS = (1, 10, 100, 1_000, 10_000, 60_000, 600_000, 3_600_000, 21_600_000, 86_400_000)
 RENDER_KINDS = {"campaign.send", "canvas.send", "messages.send"}
+READ_COUNTS = ("read", "read_events")  # per campaign and canvas message step, beside the fake Braze's own stats
 # What the bridge journals about a notification or a callback on its way, and what that says about a lost one.
 NOTIFICATION_STATES = {"sendbird.sent": "sent", "sendbird.retry": "retrying", "sendbird.dead": "dead"}
 CALLBACK_STATES = {"callback.posted": "posted", "callback.retry": "retrying", "callback.dead": "dead",
@@ -83,6 +87,9 @@ class Trail:
         self.events_per_key: Counter = Counter()
         self.read_times: list[datetime] = []
         self.read_event_times: list[datetime] = []
+        self.origins: dict[str, tuple[str, ...]] = {}  # trace -> ("campaign", id) or ("canvas", id, step id)
+        self.reads_per_trace: Counter = Counter()
+        self.read_events_per_trace: Counter = Counter()
         batch_traces: dict[tuple[str, str], str] = {}
         pending_sendbird: list[dict[str, Any]] = []
         for rec in records:
@@ -90,6 +97,7 @@ class Trail:
             if service == "braze" and kind in RENDER_KINDS:
                 self.counts["audience"] += 1
                 self._first(trace, "render", rec)
+                self._origin(trace, rec)
             elif service == "braze" and kind == "webhook.sent":
                 self.counts["webhooks"] += 1
             elif service == "bridge" and kind == "webhook.accepted":
@@ -110,6 +118,7 @@ class Trail:
                     self._first(trace, key, rec)
                     if status == "READ":
                         self.read_event_times.append(_ts(rec["ts"]))
+                        self.read_events_per_trace[trace] += 1
             elif service == "braze" and kind == "conversion":
                 self.counts["conversions"] += 1
         for rec in pending_sendbird:  # after the bridge records, so batch deliveries can be tied back
@@ -127,11 +136,30 @@ class Trail:
             else:
                 self.counts["read"] += 1
                 self.read_times.append(_ts(rec["ts"]))
+                self.reads_per_trace[trace] += 1
                 self._first(trace, "read", rec)
 
     def _first(self, trace: str | None, hop: str, rec: dict[str, Any]) -> None:
         if trace is not None:
             self.times[trace].setdefault(hop, _ts(rec["ts"]))
+
+    def _origin(self, trace: str | None, rec: dict[str, Any]) -> None:
+        if trace is None or trace in self.origins:
+            return
+        if rec["kind"] == "campaign.send" and rec.get("campaign_id") is not None:
+            self.origins[trace] = ("campaign", rec["campaign_id"])
+        elif rec["kind"] == "canvas.send" and rec.get("canvas_id") is not None:
+            self.origins[trace] = ("canvas", rec["canvas_id"], rec.get("step_id"))
+
+    def reads_per_origin(self) -> dict[tuple[str, ...], dict[str, int]]:
+        """`read` (Sendbird's `message.read`) and `read_events` (READ recorded at Braze) per campaign and canvas
+        step, summed over the traces their sends started; a `/messages/send` belongs to neither."""
+        out: dict[tuple[str, ...], dict[str, int]] = defaultdict(lambda: dict.fromkeys(READ_COUNTS, 0))
+        for key, per_trace in (("read", self.reads_per_trace), ("read_events", self.read_events_per_trace)):
+            for trace, count in per_trace.items():
+                if trace in self.origins:
+                    out[self.origins[trace]][key] += count
+        return dict(out)
 
     def latencies(self) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {hop: [] for hop in HOPS}
@@ -210,18 +238,59 @@ def resolve(report: dict[str, Any], path: str) -> Any:
     return node
 
 
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def check(expectation: Expectation, report: dict[str, Any]) -> dict[str, Any]:
-    value = resolve(report, expectation.metric)
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    passed = number is not None
-    if passed and expectation.equals is not None:
-        passed = math.isclose(number, expectation.equals, rel_tol=1e-9, abs_tol=1e-9)
-    if passed and expectation.min is not None:
-        passed = number >= expectation.min
-    if passed and expectation.max is not None:
-        passed = number <= expectation.max
-    return {"name": expectation.title, "metric": expectation.metric, "value": number, "equals": expectation.equals,
-            "min": expectation.min, "max": expectation.max, "passed": passed}
+    """The expectation's verdict on the report. One whose bound is an expression also says what each side came to:
+    `expected` (each such bound's value) and `terms` (each metric the expressions name, null when it has none); one
+    with `within` says it and the `tolerance` it came to. The keys of a plain bound are those it always had."""
+    number = _number(resolve(report, expectation.metric))
+    result: dict[str, Any] = {"name": expectation.title, "metric": expectation.metric, "value": number,
+                              "equals": expectation.equals, "min": expectation.min, "max": expectation.max}
+    bounds: dict[str, int | float | None] = {}
+    expected: dict[str, int | float | None] = {}
+    terms: dict[str, int | float | None] = {}
+    for key, _ in BOUNDS:
+        text = getattr(expectation, f"{key}_metric")
+        if text is None:
+            if getattr(expectation, key) is not None:
+                bounds[key] = getattr(expectation, key)
+            continue
+        expression = expressions.parse(text)
+        terms.update({path: _number(resolve(report, path)) for path in expression.paths})
+        bounds[key] = expected[key] = expression.evaluate(terms.get)
+        result[f"{key}_metric"] = text
+    allowed = expressions.tolerance(expectation.within, bounds.get("equals"))
+    if expected:
+        result.update(expected=expected, terms=terms)
+    if expectation.within is not None:
+        result.update(within=expectation.within, tolerance=allowed)
+    passed = number is not None and None not in bounds.values() and allowed is not None
+    if passed and "equals" in bounds:
+        passed = expressions.close_enough(number, bounds["equals"], allowed)
+    if passed and "min" in bounds:
+        passed = number >= bounds["min"]
+    if passed and "max" in bounds:
+        passed = number <= bounds["max"]
+    result["passed"] = passed
+    return result
+
+
+def with_reads(trail: Trail, campaigns: dict[str, Any],
+               canvases: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fake Braze's stats per campaign and canvas message step, each with its `read` and `read_events`: what
+    Braze cannot count itself (Sendbird's reads, the READ events the bridge reported), tied by trace id."""
+    reads = trail.reads_per_origin()
+    none = dict.fromkeys(READ_COUNTS, 0)
+    campaigns = {cid: {**stats, **reads.get(("campaign", cid), none)} for cid, stats in campaigns.items()}
+    out: dict[str, Any] = {}
+    for cid, canvas in canvases.items():
+        steps = {sid: {**step, **reads.get(("canvas", cid, sid), none)} if step.get("type") == "message" else step
+                 for sid, step in (canvas.get("steps") or {}).items()}
+        out[cid] = {**canvas, "steps": steps}
+    return campaigns, out
 
 
 def pipeline_summary(records: list[dict[str, Any]], event_callback: bool = True) -> dict[str, Any]:
@@ -251,6 +320,7 @@ def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mod
     funnel = {stage: trail.counts.get(stage, 0) for stage in FUNNEL}
     ratios = {name: round(funnel[a] / funnel[b], 4) if funnel[b] else 0.0 for name, (a, b) in RATIOS.items()}
     latencies = trail.latencies()
+    campaigns, canvases = with_reads(trail, campaigns, canvases)
     report: dict[str, Any] = {
         "scenario": scenario.name, "description": scenario.description, "seed": seed, "mode": mode,
         "passed": False, "start": _iso(start), "end": _iso(end), "population": population,

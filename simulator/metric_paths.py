@@ -15,7 +15,8 @@ from typing import Any
 
 from mocks.braze.engagement.campaigns import CampaignStats
 from mocks.braze.engagement.canvases import EVERYONE_ELSE
-from simulator.analysis import FUNNEL, HOPS, RATIOS, Trail, percentiles
+from simulator import expressions
+from simulator.analysis import FUNNEL, HOPS, RATIOS, READ_COUNTS, Trail, percentiles
 from simulator.content import TEMPLATE_STATS, VARIABLE_STATS
 from simulator.fault_report import LATENCY_STATS as FAULT_LATENCY_STATS
 from simulator.fault_report import RULE_STATS, TOTALS
@@ -28,10 +29,11 @@ def _numbers(section: dict[str, Any]) -> tuple[str, ...]:
 
 LATENCY_STATS = tuple(percentiles([]))
 CHECKS = (*_numbers(Trail([]).checks(True)), "empty_variables", "restarts")  # the last two: added by build_report
-CAMPAIGN_STATS = _numbers(CampaignStats().to_dict([]))
+CAMPAIGN_STATS = (*_numbers(CampaignStats().to_dict([])), *READ_COUNTS)  # the reads: added by build_report
 # The fake Braze's canvas stats (`CanvasEngine.stats`) count by name as steps run; these are the names.
 CANVAS_STATS = ("entered", "completed", "active", "unique_conversions")
-STEP_OUTCOMES = {"message": ("sent", "failed", "aborted"), "decision_split": ("yes", "no")}
+STEP_OUTCOMES = {"message": ("sent", "failed", "aborted", *READ_COUNTS), "decision_split": ("yes", "no")}
+EXPRESSION_FIELDS = ("equals_metric", "min_metric", "max_metric")
 PATH_STEPS = {"audience_paths": True, "action_paths": True, "experiment_paths": False}  # type -> has Everyone Else
 
 
@@ -75,13 +77,34 @@ def metric_paths(data: Any) -> set[str]:
 
 
 def check(data: Any) -> Iterator[Finding]:
-    """An expectation whose `metric` names no number of the report (one without `metric` is skipped)."""
+    """An expectation whose `metric`, or a path in one of its expressions, names no number of the report (one
+    without `metric` is skipped, a malformed expression is the model's to report)."""
     known = metric_paths(data)
     for i, expectation in entries(get(data, "expectations")):
         metric = text(get(expectation, "metric"))
         if metric is not None and metric not in known:
             yield Finding(("expectations", i, "metric"), f"unknown metric {metric!r}: the report has no number there",
                           _closest(metric, known))
+        for field in EXPRESSION_FIELDS:
+            try:
+                expression = expressions.parse(text(get(expectation, field)) or "")
+            except expressions.ExpressionError:
+                continue
+            for operand in expression.operands:
+                if operand.path is not None and operand.path not in known:
+                    yield Finding(("expectations", i, field),
+                                  f"unknown metric {operand.path!r} at position {operand.start} of the expression: "
+                                  "the report has no number there", _closest(operand.path, known)
+                                  + _minus_hint(expression.text, operand))
+
+
+def _minus_hint(expression: str, operand: expressions.Operand) -> str:
+    """A `-` right against a path was read as a minus: the name that holds it needs backquotes."""
+    before, after = operand.start - 2, operand.start - 1 + len(operand.text)
+    if (before >= 0 and expression[before] == "-") or (after < len(expression) and expression[after] == "-"):
+        return ("; a '-' between names is a minus: put a path with a '-' in a name whole in backquotes, as in "
+                "`campaigns.spring-sale.sent`")
+    return ""
 
 
 def _closest(metric: str, known: set[str]) -> str:

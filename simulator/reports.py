@@ -23,14 +23,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from simulator import expressions
+
 # Display orders for the keys docs/report.md names; keys it does not name follow in the report's own order.
 FUNNEL_STAGES = ("audience", "webhooks", "accepted", "notifications", "sent_events", "read", "read_events",
                  "conversions")
 HOPS = ("braze_to_bridge", "bridge_to_sendbird", "sendbird_to_sent_event", "delivery_to_read", "read_to_read_event",
         "accept_to_sent")
-CAMPAIGN_COLUMNS = ("targeted", "sent", "failed", "aborted", "unique_conversions", "conversion_rate")
+CAMPAIGN_COLUMNS = ("targeted", "sent", "failed", "aborted", "read", "read_events", "unique_conversions",
+                    "conversion_rate")
+# what a terminal's 80 columns hold of them (the HTML shows every stat)
+SUMMARY_CAMPAIGN_COLUMNS = ("targeted", "sent", "failed", "read", "read_events", "unique_conversions")
+SUMMARY_HEADERS = {"read_events": "READ events", "unique_conversions": "conversions"}
 CANVAS_COUNTS = ("entered", "completed", "active")
-STEP_COUNTS = ("entered", "sent")
+STEP_COUNTS = ("entered", "sent", "read", "read_events")
 PERCENTILES = ("count", "p50", "p95", "p99", "max")
 _BOUNDS = (("equals", "=="), ("min", ">="), ("max", "<="))
 
@@ -118,7 +124,52 @@ def bounds_text(item: Mapping[str, Any]) -> str:
                   f"title matches /{spec['title_matches']}/" if spec.get("title_matches") is not None else None,
                   f"body matches /{spec['body_matches']}/" if spec.get("body_matches") is not None else None]
         return " and ".join(c for c in checks if c)
-    return " and ".join(f"{op} {format_number(item[key])}" for key, op in _BOUNDS if item.get(key) is not None)
+    parts = []
+    for key, op in _BOUNDS:
+        bound = item.get(f"{key}_metric", item.get(key))
+        if bound is not None:
+            parts.append(f"{op} {bound.strip() if isinstance(bound, str) else format_number(bound)}"
+                         + (_within_text(item) if key == "equals" else ""))
+    return " and ".join(parts)
+
+
+def _within_text(item: Mapping[str, Any]) -> str:
+    within = item.get("within")
+    return "" if within is None else f" ± {within if isinstance(within, str) else format_number(within)}"
+
+
+def is_comparison(item: Mapping[str, Any]) -> bool:
+    """A bound on a metric by an expression of others, or an equality with a tolerance: its message shows both sides."""
+    return any(f"{key}_metric" in item for key, _ in _BOUNDS) or "within" in item
+
+
+def _comparison_message(item: Mapping[str, Any]) -> str:
+    """`canvases.c.steps.r.sent = 12, expected == canvases.c.steps.s.entered (40) - canvases.c.steps.p.entered (30)
+    = 10 ± 0`: the metric's value, then each bound with the value of every metric it names and what it came to."""
+    terms, expected = item.get("terms") or {}, item.get("expected") or {}
+    parts = []
+    for key, op in _BOUNDS:
+        text = item.get(f"{key}_metric")
+        if text is not None:
+            try:
+                shown = expressions.parse(text).render(terms, format_number)
+            except expressions.ExpressionError:  # a report from elsewhere: show the text as it came
+                shown = text
+            part = f"{op} {shown} = {format_number(expected.get(key))}"
+        elif item.get(key) is not None:
+            part = f"{op} {format_number(item[key])}"
+        else:
+            continue
+        if key == "equals":
+            tolerance = format_number(item.get("tolerance", 0))
+            within = item.get("within")
+            part += f" ± {tolerance}" + (f" ({within})" if isinstance(within, str) else "")
+        parts.append(part)
+    missing = [path for path, value in terms.items() if value is None]
+    if item.get("value") is None:
+        missing.insert(0, str(item.get("metric")))
+    note = f": {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the report" if missing else ""
+    return f"{item.get('metric')} = {format_number(item.get('value'))}, expected {' and '.join(parts)}{note}"
 
 
 def expectation_subject(item: Mapping[str, Any]) -> str:
@@ -154,6 +205,8 @@ def expectation_message(item: Mapping[str, Any]) -> str:
     content expectation, how many notifications were checked and the first that failed."""
     if is_content(item):
         return _content_message(item)
+    if is_comparison(item):
+        return _comparison_message(item)
     value = item.get("value")
     bounds = bounds_text(item)
     if value is None:
@@ -260,6 +313,9 @@ def write_junit(report: dict, path: Path) -> None:
             else:
                 failure.text = (f"metric: {item.get('metric')}\nvalue: "
                                 f"{json.dumps(item.get('value'), sort_keys=True)}\nbounds: {bounds_text(item)}\n")
+                for key in ("expected", "terms", "tolerance"):
+                    if key in item:
+                        failure.text += f"{key}: {json.dumps(item[key], sort_keys=True)}\n"
     ET.indent(suite)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n")
@@ -319,6 +375,16 @@ def print_summary(report: dict, console: Console) -> None:
             stats = latency.get(hop) or {}
             table.add_row(Text(hop), format_number(stats.get("count")),
                           *(format_ms(stats.get(p)) for p in PERCENTILES[1:]))
+        console.print(table)
+
+    campaigns = report.get("campaigns") or {}
+    if campaigns:
+        table = Table(title="Campaigns", title_justify="left")
+        table.add_column("campaign")
+        for column in SUMMARY_CAMPAIGN_COLUMNS:
+            table.add_column(SUMMARY_HEADERS.get(column, column), justify="right")
+        for campaign_id, stats in campaigns.items():
+            table.add_row(Text(campaign_id), *(format_number(stats.get(c)) for c in SUMMARY_CAMPAIGN_COLUMNS))
         console.print(table)
 
     canvases = report.get("canvases") or {}

@@ -10,6 +10,7 @@ the fields validate and by the loader on its own, so a broken file gets all its 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
@@ -40,7 +42,7 @@ from mocks.braze.engagement.definitions import (
     ExperimentPathsStep,
     MessageStep,
 )
-from simulator import references
+from simulator import expressions, references
 from simulator.durations import Duration
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -350,30 +352,74 @@ class ContentExpectation(Model):
         return f"{self.template}: " + " and ".join(checks)
 
 
+def _expression(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a metric expression is text, such as 'campaigns.a.sent - campaigns.a.read'; "
+                         "for a number, use 'equals', 'min' or 'max'")
+    expressions.parse(value)
+    return value
+
+
+def _within(value: Any) -> float | str:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+        return value
+    if isinstance(value, str) and re.fullmatch(expressions.PERCENT, value):
+        return value.replace(" ", "")
+    raise ValueError(f"{value!r} is not a tolerance: write a number (as in 0.05 or 2) or a percentage (as in '5%')")
+
+
+MetricExpression = Annotated[str, BeforeValidator(_expression, json_schema_input_type=Annotated[
+    str, Field(pattern=expressions.PATTERN, description=expressions.GRAMMAR)])]
+Tolerance = Annotated[float | str, BeforeValidator(_within, json_schema_input_type=Annotated[float, Field(ge=0)]
+                                                   | Annotated[str, Field(pattern=expressions.PERCENT)])]
+BOUNDS = (("equals", "=="), ("min", ">="), ("max", "<="))
+
+
 class Expectation(Model):
     """A bound on one number of the report, named by its path (e.g. `funnel.read_events`,
     `ratios.read_rate`, `latency_ms.accept_to_sent.p99`, `canvases.followup.steps.reminder.sent`,
-    `checks.duplicates`), or, with `content`, a check of every delivered notification of a template."""
+    `checks.duplicates`), or, with `content`, a check of every delivered notification of a template.
+    A bound is a number (`equals`, `min`, `max`) or a sum and difference of other metrics and numbers
+    (`equals_metric`, `min_metric`, `max_metric`, grammar in `simulator.expressions`); `within` lets an
+    equality miss by a number or a percentage of the expected value."""
 
     name: str | None = None
     metric: str | None = Field(None, min_length=1)
     equals: float | None = None
     min: float | None = None
     max: float | None = None
+    equals_metric: MetricExpression | None = Field(None, description="the metric equals this expression")
+    min_metric: MetricExpression | None = Field(None, description="the metric is at least this expression")
+    max_metric: MetricExpression | None = Field(None, description="the metric is at most this expression")
+    within: Tolerance | None = Field(None, description="how far from 'equals' or 'equals_metric' the metric may be: "
+                                                       "a number, or a percentage of the expected value ('5%')")
     content: ContentExpectation | None = None
 
     @model_validator(mode="after")
     def one_form(self) -> Expectation:
-        bounded = self.equals is not None or self.min is not None or self.max is not None
+        given = [key for key in ("equals", "min", "max", "equals_metric", "min_metric", "max_metric", "within")
+                 if getattr(self, key) is not None]
         if self.content is not None:
-            if self.metric is not None or bounded:
-                raise ValueError("a 'content' expectation takes no 'metric', 'equals', 'min' or 'max'")
+            if self.metric is not None or given:
+                raise ValueError("a 'content' expectation takes no 'metric' and no bound ('equals', 'min', 'max', "
+                                 "their '_metric' forms, 'within')")
             return self
         if self.metric is None:
             raise ValueError("an expectation needs a 'metric' (with 'equals', 'min' or 'max') or 'content'")
-        if not bounded:
-            raise ValueError("an expectation needs 'equals', 'min' or 'max'")
+        for key, _ in BOUNDS:
+            if getattr(self, key) is not None and getattr(self, f"{key}_metric") is not None:
+                raise ValueError(f"give '{key}' (a number) or '{key}_metric' (an expression), not both")
+        if not set(given) - {"within"}:
+            raise ValueError("an expectation needs 'equals', 'min' or 'max' (or 'equals_metric', 'min_metric', "
+                             "'max_metric')")
+        if self.within is not None and self.equals is None and self.equals_metric is None:
+            raise ValueError("'within' is the tolerance of an equality: give 'equals' or 'equals_metric' with it")
         return self
+
+    def bound(self, key: str) -> float | str | None:
+        """`equals`, `min` or `max`: the number, or the expression's text, of that bound (None if not set)."""
+        value = getattr(self, key)
+        return value if value is not None else getattr(self, f"{key}_metric")
 
     @property
     def title(self) -> str:
@@ -381,8 +427,14 @@ class Expectation(Model):
             return self.name
         if self.content is not None:
             return self.content.title
-        bounds = [f"{op} {value:g}" for op, value in (("==", self.equals), (">=", self.min), ("<=", self.max))
-                  if value is not None]
+        bounds = []
+        for key, op in BOUNDS:
+            value = self.bound(key)
+            if value is not None:
+                text = f"{op} {value:g}" if isinstance(value, float) else f"{op} {value.strip()}"
+                if key == "equals" and self.within is not None:
+                    text += f" ± {self.within:g}" if isinstance(self.within, float) else f" ± {self.within}"
+                bounds.append(text)
         return f"{self.metric} " + " and ".join(bounds)
 
 

@@ -140,6 +140,10 @@ def test_a_live_run_beside_bsim_up_passes_and_leaves_the_demo_world_as_it_was(up
         "no empty variables or unfilled placeholders (implicit)"]
     assert len(report["expectations"]) == len(demo["expectations"]) + 1
     assert report["campaigns"]["welcome"]["sent"] == 60  # the run's campaign, under the scenario's name
+    # its reads are tied to it through the run's own records, its namespace taken off, as in a simulated run
+    welcome = report["campaigns"]["welcome"]
+    assert (welcome["read"], welcome["read_events"]) == (report["funnel"]["read"], report["funnel"]["read_events"])
+    assert welcome["read"] > 0
     assert report["checks"]["restarts"] == 0
 
     # the demo world is as it was: its campaign sent nothing more, its user, message and outbox row are there

@@ -48,6 +48,23 @@ GOLDEN = {
             ("sb-user-4", "Did you see Smart folders?", "It only takes a minute."),
         ],
     },
+    "read_split_followup": {
+        "feature": [
+            ("sb-user-0", "New: Smart folders", "Hi Connor, try it today."),
+            ("sb-user-1", "New: Smart folders", "Hi Joshua, try it today."),
+            ("sb-user-2", "New: Smart folders", "Hi Michael, try it today."),
+        ],
+        "reminder": [
+            ("sb-user-3", "Did you see Smart folders?", "It only takes a minute."),
+            ("sb-user-14", "Did you see Smart folders?", "It only takes a minute."),
+            ("sb-user-15", "Did you see Smart folders?", "It only takes a minute."),
+        ],
+        "tip": [  # in the order the readers read the announcement
+            ("sb-user-226", "A tip for Smart folders", "Drag a file onto a folder to file it."),
+            ("sb-user-52", "A tip for Smart folders", "Drag a file onto a folder to file it."),
+            ("sb-user-203", "A tip for Smart folders", "Drag a file onto a folder to file it."),
+        ],
+    },
 }
 
 
