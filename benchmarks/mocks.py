@@ -8,13 +8,13 @@ the bridge, `/users/track` of a user and `/campaigns/trigger/send` with `request
 `assert_notified`, the user reads it, `assert_reported(..., "READ")`.
 - In-process: each repetition builds `mock_stack()` (a fresh world: both fakes' and the bridge's Flask apps, the
   bridge's in-memory outbox, the doors), runs the test, stops the mock. Timed apart: setup (the build and the
-  doors), the test itself, teardown.
+  doors), the test itself and the part of it spent in the `assert_*` helpers, teardown; and the process's CPU time.
 - Live: `mocks.live.LiveServers` started once (timed once, apart), then per repetition `reset()` and `stack()` as
-  the `live_stack` fixture does (setup) and the same test over loopback; the `assert_*` helpers poll.
-- Under pytest: a generated file of N such tests, `python -m pytest -q -p no:cacheprovider` in a subprocess, its
-  wall time less the same file with empty tests (pytest's own start and per-test cost), divided by N; and a
-  one-test file, so the marginal test ((N tests - 1 test) / (N - 1)) is apart from the one-off cost (imports,
-  for `live_stack` the servers' start).
+  the `live_stack` fixture does (setup) and the same test over loopback; the `assert_*` helpers poll the servers
+  every `mocks.live.POLL_INTERVAL` until what they look for is there. The two loops are interleaved.
+- Under pytest: a generated file of N such tests, `python -m pytest -q -p no:cacheprovider` in a subprocess: its
+  wall time against the same file with empty tests, and each test's own time as pytest measures it (fixture setup,
+  call, teardown), the first test (which pays the imports, and for `live_stack` the servers' start) apart.
 Figures are medians and 95th percentiles of one run, so the ratio compares both sides under the same load.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -149,29 +150,48 @@ def pytest_file(fixture: str | None, count: int) -> str:
     return "\n\n".join(["import requests", source, *tests])
 
 
-def pytest_wall(directory: Path, name: str, source: str) -> float:
+# a conftest for the generated files: each test's own time as pytest measures it (setup + call + teardown, the
+# fixture's included), written to the file named by $BENCH_DURATIONS at the session's end
+DURATIONS_CONFTEST = """
+import json, os
+
+durations = {}
+
+
+def pytest_runtest_logreport(report):
+    durations[report.nodeid] = durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["BENCH_DURATIONS"], "w") as out:
+        json.dump(list(durations.values()), out)
+"""
+
+
+def pytest_run(directory: Path, name: str, source: str) -> tuple[float, list[float]]:
+    """The wall time of `python -m pytest` on `source`, and each test's own seconds, in the order they ran."""
     path = directory / f"test_{name}.py"
     path.write_text(source)
+    (directory / "conftest.py").write_text(DURATIONS_CONFTEST)
+    report = directory / f"{name}.json"
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
-                          cwd=directory, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)], cwd=directory,
+                          capture_output=True, text=True, env={**os.environ, "BENCH_DURATIONS": str(report)})
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"pytest on {path.name} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
-    return wall
+    return wall, json.loads(report.read_text())
 
 
 def under_pytest(directory: Path, fixture: str, count: int) -> dict[str, float]:
-    """Wall times of the empty file, the fixture's file and its one-test file, and what follows: per test (less the
-    empty run), the marginal test (N tests less one test, over N - 1: pytest's own cost per empty test is well
-    under a millisecond) and the one-off cost (imports; for `live_stack` the servers' start)."""
-    empty = pytest_wall(directory, f"empty_{count}", pytest_file(None, count))
-    full = pytest_wall(directory, f"{fixture}_{count}", pytest_file(fixture, count))
-    one = pytest_wall(directory, f"{fixture}_1", pytest_file(fixture, 1))
-    marginal = (full - one) / (count - 1)
-    return {"tests": count, "empty_s": empty, "full_s": full, "one_s": one,
-            "per_test_ms": (full - empty) / count * 1000, "marginal_ms": marginal * 1000,
-            "one_off_s": full - empty - count * marginal}
+    """The run's wall time beside the same file with empty tests, the difference per test (the one-off cost, the
+    first use's imports and for `live_stack` the servers' start, spread over the tests), and the tests' own times
+    as pytest measured them: the first (which pays the one-off cost) apart from the others' median and p95."""
+    empty, _ = pytest_run(directory, f"empty_{count}", pytest_file(None, count))
+    full, durations = pytest_run(directory, f"{fixture}_{count}", pytest_file(fixture, count))
+    rest = ms(durations[1:])
+    return {"tests": count, "empty_s": empty, "full_s": full, "per_test_ms": (full - empty) / count * 1000,
+            "first_ms": durations[0] * 1000, "median_ms": rest["median"], "p95_ms": rest["p95"]}
 
 
 def timed(label: str, console: Console, run: Callable[[], Any]) -> Any:
@@ -221,17 +241,19 @@ def main(argv: list[str] | None = None) -> None:
     console.print(f"live servers' start (once per session): {start * 1000:.0f} ms")
     if plugin:
         under = Table(title="under pytest (wall time of `python -m pytest -q -p no:cacheprovider`)")
-        for column in ("fixture", "tests", "run", "empty run", "per test", "marginal test", "one-off"):
+        for column in ("fixture", "tests", "run", "empty tests' run", "(run - empty) / tests", "first test",
+                       "other tests' median", "p95"):
             under.add_column(column, justify="right" if column != "fixture" else "left")
         for fixture, f in plugin.items():
             under.add_row(fixture, str(f["tests"]), f"{f['full_s']:.2f} s", f"{f['empty_s']:.2f} s",
-                          f"{f['per_test_ms']:.1f} ms", f"{f['marginal_ms']:.1f} ms", f"{f['one_off_s']:.2f} s")
+                          f"{f['per_test_ms']:.1f} ms", f"{f['first_ms']:.0f} ms", f"{f['median_ms']:.1f} ms",
+                          f"{f['p95_ms']:.1f} ms")
         console.print(under)
     ratio = remote["total"]["median"] / inproc["total"]["median"]
     line = f"inprocess_ms={inproc['total']['median']:.2f} live_ms={remote['total']['median']:.1f} ratio={ratio:.1f}"
     if plugin:
-        line += (f" pytest_fake_stack_ms={plugin['fake_stack']['marginal_ms']:.1f}"
-                 f" pytest_live_stack_ms={plugin['live_stack']['marginal_ms']:.1f}")
+        line += (f" pytest_fake_stack_ms={plugin['fake_stack']['median_ms']:.1f}"
+                 f" pytest_live_stack_ms={plugin['live_stack']['median_ms']:.1f}")
     print(line)
     if args.json:
         args.json.write_text(json.dumps({"in_process": inproc, "live": remote, "live_start_s": start,
