@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bridge_paths.py
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/console_stream.py
+	$(BIN)/python benchmarks/mocks.py
 	$(BIN)/python benchmarks/chaos.py
 
 clean:

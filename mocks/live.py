@@ -1,5 +1,5 @@
 """The stack as real servers on ephemeral loopback ports, for code that must talk over sockets (a client in another
-language, a process under test, `httpx`), with the same helpers as the in-process mocks.
+language, a process under test; `httpx` has an in-process door too), with the same helpers as the in-process mocks.
 
 `LiveServers` starts the fake Braze, the fake Sendbird and the bridge as processes (the production server, as
 `bsim up` runs them) and `stack()` gives a `FakeStack` whose helpers call them over HTTP. The clock is the wall's:

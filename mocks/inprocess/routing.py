@@ -1,19 +1,23 @@
 """The team's HTTP calls to the products' hosts, answered in-process by the fakes, with no socket opened.
 
-Two doors, because the clients teams use go through two libraries:
+Three doors, because the clients teams use go through three libraries:
 - `requests` (a team's own code, `braze-client`): intercepted by `responses`, the package `requests` users
   already mock with; a request for a fake's host is handed to its Flask app through the harness's
   in-process transport (`harness.transport.WSGIAdapter`), the same one the simulator runs on;
 - `urllib3` directly (`sendbird-platform-sdk` and other OpenAPI-generated clients): `PoolManager.urlopen` is
-  patched for the mock's lifetime, and hands the same hosts to the same adapter.
-Any other host is refused, as `responses` refuses it (a `requests.ConnectionError`, or for urllib3 an
-`UnmockedHost`), or let through to the network when the mock was made with `passthrough=True`.
+  patched for the mock's lifetime, and hands the same hosts to the same adapter;
+- `httpx`, sync and async, when `httpx` and `respx` are installed (they are optional): a `respx` router does the
+  same (`mocks.inprocess.httpx_door`).
+Any other host is refused, as `responses` refuses it (a `requests.ConnectionError`; for urllib3 an
+`UnmockedHost`, for httpx an `httpx.ConnectError`), or let through to the network when the mock was made with
+`passthrough=True`.
 The fakes' calls to each other (Braze's webhooks, the bridge's sends and callbacks) stay on the harness's
-transport, which neither door touches.
+transport, which no door touches.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
 import threading
@@ -97,7 +101,8 @@ class Router:
 
 
 class _Doors:
-    """The patches, shared by every started mock: `responses` for `requests`, `PoolManager.urlopen` for urllib3.
+    """The patches, shared by every started mock: `responses` for `requests`, `PoolManager.urlopen` for urllib3,
+    respx for httpx.
     Mocks may be nested (`mock_braze()` inside `mock_sendbird()`): each host goes to the newest mock serving it,
     and a host no mock serves passes through when any started mock allows it."""
 
@@ -107,6 +112,7 @@ class _Doors:
         self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         self._ours: list[responses.BaseResponse] = []
         self._original_urlopen: Any = None
+        self._httpx: Any = None  # the httpx door, made at the first start when httpx and respx are installed
 
     def open(self, router: Router) -> None:
         with self._lock:
@@ -136,6 +142,10 @@ class _Doors:
 
     def _passthrough(self) -> bool:
         return any(router.passthrough for router in self._routers)
+
+    def _sender_for(self, host: str) -> Any:
+        router = self._router_for(host)
+        return router.send if router is not None else None
 
     def _install(self) -> None:
         """(Re)register the fakes' callbacks and the pass-through, leaving the team's own stubs in place."""
@@ -173,8 +183,16 @@ class _Doors:
                                f"(make it with passthrough=True to let them through); fakes: {served}")
 
         urllib3.PoolManager.urlopen = urlopen  # type: ignore[method-assign]
+        if self._httpx is None and all(importlib.util.find_spec(name) for name in ("httpx", "respx")):
+            from mocks.inprocess.httpx_door import HTTPXDoor  # imports httpx and respx: only when installed
+
+            self._httpx = HTTPXDoor(self._sender_for, self._passthrough, lambda: ", ".join(self._hosts()))
+        if self._httpx is not None:
+            self._httpx.start()
 
     def _unpatch(self) -> None:
+        if self._httpx is not None:
+            self._httpx.stop()
         urllib3.PoolManager.urlopen = self._original_urlopen  # type: ignore[method-assign]
         self._original_urlopen = None
         self._mock.stop()
