@@ -4,8 +4,9 @@ Three doors, because the clients teams use go through three libraries:
 - `requests` (a team's own code, `braze-client`): intercepted by `responses`, the package `requests` users
   already mock with; a request for a fake's host is handed to its Flask app through the harness's
   in-process transport (`harness.transport.WSGIAdapter`), the same one the simulator runs on;
-- `urllib3` directly (`sendbird-platform-sdk` and other OpenAPI-generated clients): `PoolManager.urlopen` is
-  patched for the mock's lifetime, and hands the same hosts to the same adapter;
+- `urllib3` directly (`sendbird-platform-sdk` and other OpenAPI-generated clients): `HTTPConnectionPool.urlopen`
+  is patched for the mock's lifetime, and hands the same hosts to the same adapter. It sits below `requests`'
+  adapter too, so a team's own `responses` mock that passes the fakes' hosts through still reaches them;
 - `httpx`, sync and async, when `httpx` and `respx` are installed (they are optional): a `respx` router does the
   same (`mocks.inprocess.httpx_door`).
 Any other host is refused, as `responses` refuses it (a `requests.ConnectionError`; for urllib3 an
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 import responses
 import urllib3
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import HTTPError
 
 from harness.transport import WSGIAdapter, WSGIApp
@@ -101,8 +103,8 @@ class Router:
 
 
 class _Doors:
-    """The patches, shared by every started mock: `responses` for `requests`, `PoolManager.urlopen` for urllib3,
-    respx for httpx.
+    """The patches, shared by every started mock: `responses` for `requests`, `HTTPConnectionPool.urlopen` for
+    urllib3, respx for httpx.
     Mocks may be nested (`mock_braze()` inside `mock_sendbird()`): each host goes to the newest mock serving it,
     and a host no mock serves passes through when any started mock allows it."""
 
@@ -169,20 +171,22 @@ class _Doors:
 
     def _patch(self) -> None:
         self._mock.start()
-        self._original_urlopen = original = urllib3.PoolManager.urlopen
+        self._original_urlopen = original = HTTPConnectionPool.urlopen
         doors = self
 
-        def urlopen(pool: urllib3.PoolManager, method: str, url: str, redirect: bool = True, **kw: Any):
-            router = doors._router_for(urlsplit(url).hostname or "")
+        def urlopen(pool: HTTPConnectionPool, method: str, url: str, *args: Any, **kw: Any):
+            """Below `requests`' adapter and `PoolManager`: a team's own `responses` mock that passes a fake's
+            host through (`add_passthru`) reaches the fake here, as a bare urllib3 client does."""
+            router = doors._router_for(pool.host)
             if router is not None:
-                return _answer_urllib3(router, method, url, **kw)
+                return _answer_urllib3(router, method, _full_url(pool, url), *args, **kw)
             if doors._passthrough():
-                return original(pool, method, url, redirect=redirect, **kw)
+                return original(pool, method, url, *args, **kw)
             served = ", ".join(doors._hosts())
-            raise UnmockedHost(f"{method} {url}: no fake serves this host, and the mock refuses other hosts "
-                               f"(make it with passthrough=True to let them through); fakes: {served}")
+            raise UnmockedHost(f"{method} {_full_url(pool, url)}: no fake serves this host, and the mock refuses "
+                               f"other hosts (make it with passthrough=True to let them through); fakes: {served}")
 
-        urllib3.PoolManager.urlopen = urlopen  # type: ignore[method-assign]
+        HTTPConnectionPool.urlopen = urlopen  # type: ignore[method-assign]
         if self._httpx is None and all(importlib.util.find_spec(name) for name in ("httpx", "respx")):
             from mocks.inprocess.httpx_door import HTTPXDoor  # imports httpx and respx: only when installed
 
@@ -193,7 +197,7 @@ class _Doors:
     def _unpatch(self) -> None:
         if self._httpx is not None:
             self._httpx.stop()
-        urllib3.PoolManager.urlopen = self._original_urlopen  # type: ignore[method-assign]
+        HTTPConnectionPool.urlopen = self._original_urlopen  # type: ignore[method-assign]
         self._original_urlopen = None
         self._mock.stop()
         self._mock.reset()  # the team's own stubs end with the last mock
@@ -207,8 +211,17 @@ class _Doors:
         return response.status_code, list(response.headers.items()), response.content
 
 
+def _full_url(pool: HTTPConnectionPool, url: str) -> str:
+    """A pool is asked for a path (or, through a proxy, a whole URL): the URL it names."""
+    if not url.startswith("/"):
+        return url
+    default = 443 if pool.scheme == "https" else 80
+    port = "" if pool.port in (None, default) else f":{pool.port}"
+    return f"{pool.scheme}://{pool.host}{port}{url}"
+
+
 def _answer_urllib3(router: Router, method: str, url: str, body: Any = None, headers: Any = None,
-                    preload_content: bool = True, **_: Any) -> urllib3.HTTPResponse:
+                    *_: Any, preload_content: bool = True, **__: Any) -> urllib3.HTTPResponse:
     request = requests.PreparedRequest()
     request.prepare(method=method, url=url, headers=dict(headers or {}), data=body or None)
     response = router.send(request)

@@ -14,12 +14,13 @@ import urllib3
 import urllib3.util.connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from urllib3.connectionpool import HTTPConnectionPool
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from mocks.inprocess import BRAZE_INSTANCES, UnmockedHost, mock_braze, mock_sendbird, sendbird_hosts
 
-ORIGINAL_URLOPEN = urllib3.PoolManager.urlopen
+ORIGINAL_URLOPEN = HTTPConnectionPool.urlopen
 ADA = {"attributes": [{"external_id": "ada"}]}
 ADA_BODY = b'{"attributes": [{"external_id": "ada"}]}'
 
@@ -143,9 +144,9 @@ def test_nested_mocks_each_serve_their_hosts_until_they_stop():
 
 def test_a_stopped_mock_unpatches_everything(no_network):
     with mock_braze() as braze:
-        assert urllib3.PoolManager.urlopen is not ORIGINAL_URLOPEN
+        assert HTTPConnectionPool.urlopen is not ORIGINAL_URLOPEN
 
-    assert urllib3.PoolManager.urlopen is ORIGINAL_URLOPEN
+    assert HTTPConnectionPool.urlopen is ORIGINAL_URLOPEN
     with pytest.raises(WentToNetwork):  # the call is no longer answered in-process: it goes to the network
         requests.post(f"{braze.url}/users/track", headers=braze.headers, json=ADA)
     with pytest.raises(WentToNetwork):
@@ -183,15 +184,23 @@ def test_any_path_and_host_case_reaches_the_fake_braze(fake_braze, host, upper, 
     assert isinstance(answer.json()["message"], str)
 
 
-@pytest.mark.xfail(strict=True, raises=requests.ConnectionError,
-                   reason="a team's own `responses` mock, started inside ours, refuses the fakes' hosts: both patch "
-                          "HTTPAdapter.send and the innermost one answers alone (open problem, see the mocks' report)")
-def test_a_teams_own_responses_mock_and_the_fakes_work_together(fake_braze):
+def test_a_teams_own_responses_mock_passing_the_fakes_hosts_through_reaches_them(fake_braze):
+    """A team's tests may already use `responses` for their other hosts: their mock, started inside ours, answers
+    their stubs, and the fakes' hosts it passes through reach the fakes below `requests`' adapter."""
     with responses.RequestsMock() as team:
         team.add(responses.GET, "https://team-service.example/ping", body="pong")
+        team.add_passthru(fake_braze.url)
         assert requests.get("https://team-service.example/ping").text == "pong"
         answer = requests.post(f"{fake_braze.url}/users/track", headers=fake_braze.headers, json=ADA)
     assert answer.status_code == 201
+    assert fake_braze.user("ada") is not None
+    assert [call.request.url for call in fake_braze.calls] == [f"{fake_braze.url}/users/track"]
+
+
+def test_a_teams_own_responses_mock_that_does_not_pass_the_fakes_through_refuses_them(fake_braze):
+    with responses.RequestsMock(), pytest.raises(requests.ConnectionError, match="Connection refused by"):
+        requests.post(f"{fake_braze.url}/users/track", headers=fake_braze.headers, json=ADA)
+    assert fake_braze.user("ada") is None
 
 
 @pytest.fixture
