@@ -166,7 +166,7 @@ class _Doors:
     @property
     def responses(self) -> responses.RequestsMock:
         """The `responses` mock the fakes are answered through: add the team's own stubs for other hosts to it
-        (a second `responses` mock started inside a fake would take `requests` over, and refuse the fakes' hosts)."""
+        (a team's own `responses` mock works too, when it passes the fakes' hosts through)."""
         return self._mock
 
     def _patch(self) -> None:
