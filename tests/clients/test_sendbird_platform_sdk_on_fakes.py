@@ -69,6 +69,13 @@ def check_user_lifecycle(sdk: Sdk) -> None:
     assert sdk.sendbird.user("ada")["nickname"] == "Ada"
     viewed = sdk.users.view_a_user("ada", api_token=sdk.token)
     assert viewed.profile_url == "https://example.com/ada.png"
+    sdk.users.create_a_user(api_token=sdk.token, create_a_user_request=CreateAUserRequest(
+        user_id="bo", nickname="Bo", profile_url=""))
+    first = sdk.users.list_users(api_token=sdk.token, limit=1)
+    assert [u.user_id for u in first.users] == ["ada"] and first.next
+    rest = sdk.users.list_users(api_token=sdk.token, limit=1, token=first.next)
+    assert [u.user_id for u in rest.users] == ["bo"] and rest.next == ""
+    assert [u.nickname for u in sdk.users.list_users(api_token=sdk.token, user_ids="bo").users] == ["Bo"]
     updated = sdk.users.update_a_user("ada", api_token=sdk.token, update_a_user_request=UpdateAUserRequest(
         nickname="Ada L.", profile_url=""))
     assert updated.nickname == "Ada L." and sdk.sendbird.user("ada")["nickname"] == "Ada L."
