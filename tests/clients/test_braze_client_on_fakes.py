@@ -15,8 +15,8 @@ import pytest
 from tests.clients.real_clients import braze_client, braze_send
 
 
-def client(stack_or_braze: Any, api_key: str | None = None) -> Any:
-    braze = getattr(stack_or_braze, "braze", stack_or_braze)
+def client(braze: Any, api_key: str | None = None) -> Any:
+    """braze-client configured as a team configures it: the workspace's REST endpoint and a key."""
     return braze_client.BrazeClient(api_key=api_key or braze.api_key, api_url=braze.url)
 
 
@@ -50,7 +50,7 @@ def check_user_export(braze: Any) -> None:
 def check_campaign_trigger(stack: Any) -> None:
     stack.sendbird.add_template("welcome", {"title": "Welcome, {first_name}!"})
     campaign_id = stack.add_sendbird_campaign("welcome", "welcome", {"first_name": "{{${first_name}}}"})
-    c = client(stack)
+    c = client(stack.braze)
     c.user_track(attributes=[{"external_id": "ada", "first_name": "Ada"}])
     answer = braze_send(c, "/campaigns/trigger/send",
                         {"campaign_id": campaign_id, "recipients": [{"external_user_id": "ada"}]})

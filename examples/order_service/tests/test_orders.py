@@ -23,7 +23,7 @@ def shipped_canvas(stack) -> str:
     return stack.braze.add_canvas("order shipped", [{"id": "notify", "type": "message", "webhook": webhook}])
 
 
-def service_for(stack, canvas_id: str = "", monkeypatch=None) -> OrderService:
+def service_for(stack, canvas_id: str, monkeypatch: pytest.MonkeyPatch) -> OrderService:
     """The service configured as in production, from its environment variables, pointed at the stack."""
     env = {"BRAZE_REST_URL": stack.braze.url, "BRAZE_API_KEY": stack.braze.api_key,
            "SENDBIRD_APP_ID": stack.sendbird.app_id, "SENDBIRD_API_TOKEN": stack.sendbird.api_token,
@@ -47,6 +47,9 @@ def test_a_registered_customer_exists_in_braze_and_in_sendbird(shop, fake_stack)
     profile = fake_stack.braze.user("ada")
     assert (profile["first_name"], profile["email"]) == ("Ada", "ada@example.com")
     assert fake_stack.sendbird.user("ada")["nickname"] == "Ada"
+    # at the products' real hosts: Braze's through requests, Sendbird's through the SDK's urllib3
+    assert [c.request.url for c in fake_stack.braze.calls] == ["https://rest.iad-01.braze.com/users/track"]
+    assert [c.request.url for c in fake_stack.sendbird.calls] == ["https://api-local.sendbird.com/v3/users"]
 
 
 def test_placing_an_order_records_its_purchases_on_the_braze_profile(shop, fake_stack):
