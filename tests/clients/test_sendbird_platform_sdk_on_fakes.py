@@ -140,6 +140,14 @@ def test_the_sdk_calls_sendbirds_real_host_through_urllib3_in_process(sdk_in_pro
                                                             ".sendbird.com/v3/users"]
 
 
+def test_the_sdks_asynchronous_calls_from_its_thread_pool_reach_the_fake_in_process(sdk_in_process, fake_sendbird):
+    pending = sdk_in_process.users.create_a_user(api_token=sdk_in_process.token, async_req=True,
+                                                 create_a_user_request=CreateAUserRequest(
+                                                     user_id="ada", nickname="Ada", profile_url=""))
+    assert pending.get(timeout=30).user_id == "ada"
+    assert fake_sendbird.user("ada")["nickname"] == "Ada"
+
+
 @pytest.mark.live
 def test_user_lifecycle_live(sdk_live):
     check_user_lifecycle(sdk_live)
