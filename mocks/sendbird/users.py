@@ -68,6 +68,11 @@ class UserStore:
                 if user_id not in self._users:
                     self._users[user_id] = ChatUser(user_id, now_s)
 
+    def listed(self) -> list[ChatUser]:
+        """Every user, in the order created (the Platform API's "List users" pages through them so)."""
+        with self._lock:
+            return list(self._users.values())
+
     def unknown(self, user_ids: Iterable[str]) -> list[str]:
         users = self._users
         return [u for u in user_ids if u not in users]

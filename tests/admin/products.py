@@ -159,6 +159,8 @@ def sendbird_queries(env: Env) -> dict[str, dict[str, str]]:
             "/v3/group_channels/<channel_url>/messages/changelogs": {"user_id": "u1", "change_ts": "0"},
             "/v3/group_channels/<channel_url>/messages_gap": {"user_id": "u1", "next_start_ts": "0"},
             "/v3/users/<user_id>/my_group_channels": {"limit": "20", "token": "", "show_empty": "true"},
+            "/v3/users": {"limit": "10", "token": "", "active_mode": "all", "user_ids": "u1,u2",
+                          "nickname_startswith": "N"},
             "/v3/notifications/templates": {"limit": "20", "token": "0"},
             "/v1/templates": {"limit": "20", "token": "0"}}
 
@@ -168,7 +170,8 @@ SENDBIRD = ProductService(
     auth=sendbird_auth, queries=sendbird_queries,
     query_keys=["limit", "token", "user_id", "message_ts", "message_id", "prev_limit", "next_limit", "include",
                 "reverse", "change_ts", "next_start_ts", "prev_end_ts", "huge_gap_threshold", "show_empty",
-                "is_feed_channel", "keys", "order", "show_read"],
+                "is_feed_channel", "keys", "order", "show_read", "active_mode", "user_ids", "nickname",
+                "nickname_startswith"],
 )
 
 

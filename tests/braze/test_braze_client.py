@@ -9,12 +9,10 @@ ephemeral port, as `python -m mocks.braze`; webhooks go to a receiver thread in 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import queue
 import threading
 import time
-import types
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,27 +23,10 @@ from flask import Flask, request
 from werkzeug.serving import make_server
 
 from harness.processes import ServiceProcess, free_port, start_service
+from tests.clients.real_clients import braze_client, braze_send
 
 pytestmark = pytest.mark.live
 KEY = "client-test-key"
-
-
-def _import_braze_client() -> types.ModuleType:
-    """braze-client 2.3.3 pins tenacity<6, whose asyncio helper decorates with `asyncio.coroutine`, removed in
-    Python 3.11, so `import braze.client` fails there. The client never uses that helper; `types.coroutine`
-    stands in for the import only and is taken away again."""
-    added = not hasattr(asyncio, "coroutine")
-    if added:
-        asyncio.coroutine = types.coroutine
-    try:
-        from braze import client
-    finally:
-        if added:
-            del asyncio.coroutine
-    return client
-
-
-braze_client = _import_braze_client()
 
 
 @pytest.fixture(scope="module")
@@ -138,17 +119,11 @@ def test_user_delete_removes_the_profile(client, fake):
     assert client.user_export(external_ids=["ada"])["users"] == []
 
 
-def _send(client: Any, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The client's own request path for an endpoint it has no method for."""
-    client.request_url = client.api_url + path
-    return client._BrazeClient__create_request(payload)
-
-
 def test_campaign_trigger_through_the_clients_request_path_sends_the_webhook(client, fake, receiver):
     port, received = receiver
     client.user_track(attributes=[{"external_id": "ada"}])
     campaign_id = campaign(fake, port)
-    answer = _send(client, "/campaigns/trigger/send", {
+    answer = braze_send(client, "/campaigns/trigger/send", {
         "campaign_id": campaign_id, "trigger_properties": {"x": "hello"}, "recipients": [{"external_user_id": "ada"}]})
     assert answer["success"] is True and answer["dispatch_id"]
     assert received.get(timeout=30) == {"who": "ada|hello"}
@@ -160,7 +135,7 @@ def test_canvas_trigger_through_the_clients_request_path_sends_the_webhook(clien
         "id": "a", "type": "message", "webhook": {"url": f"http://127.0.0.1:{port}/hook", "method": "POST",
                                                   "body": '{"who": "{{${user_id}}}|{{context.${x}}}"}'}}]})
     assert created.status_code == 201, created.text
-    answer = _send(client, "/canvas/trigger/send", {
+    answer = braze_send(client, "/canvas/trigger/send", {
         "canvas_id": created.json()["canvas_id"], "context": {"x": "hi"},
         "recipients": [{"external_user_id": "eve", "send_to_existing_only": False, "attributes": {"first_name": "E"}}]})
     assert answer["success"] is True and answer["dispatch_id"]

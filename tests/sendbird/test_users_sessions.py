@@ -161,3 +161,44 @@ def test_with_creation_off_a_send_to_an_unknown_user_is_refused(strict_api):
     assert_error(api.send(["known", "ghost"], mode="batch"), 400, 400201, '"ghost"')
     assert api.records("send.accepted") == []
     assert api.send(["known"]).status_code == 200
+
+
+# -- list users ------------------------------------------------------------------------------------
+def make_users(api, *users):
+    for user_id, nickname in users:
+        assert api.post("/v3/users", {"user_id": user_id, "nickname": nickname}).status_code == 200
+
+
+def test_list_users_pages_through_them_in_the_order_created(api):
+    make_users(api, ("ada", "Ada"), ("bo", "Bo"), ("cy", "Cy"))
+    first = api.get("/v3/users?limit=2").get_json()
+    assert [u["user_id"] for u in first["users"]] == ["ada", "bo"] and first["next"]
+    assert first["users"][0] == api.get("/v3/users/ada").get_json()
+    rest = api.get(f"/v3/users?limit=2&token={first['next']}").get_json()
+    assert [u["user_id"] for u in rest["users"]] == ["cy"] and rest["next"] == ""
+    assert len(api.get("/v3/users").get_json()["users"]) == 3  # 10 a page by default
+
+
+def test_list_users_filters_by_ids_nickname_and_activation(api):
+    make_users(api, ("ada", "Ada"), ("adam", "Adam"), ("bo", "Bo"))
+    api.put("/v3/users/bo", {"is_active": False})
+
+    def ids(query):
+        return [u["user_id"] for u in api.get(f"/v3/users?{query}").get_json()["users"]]
+
+    assert ids("") == ["ada", "adam"]  # activated users only, unless active_mode says
+    assert ids("active_mode=all") == ["ada", "adam", "bo"]
+    assert ids("active_mode=deactivated") == ["bo"]
+    assert ids("user_ids=adam,bo,nobody&active_mode=all") == ["adam", "bo"]
+    assert ids("nickname=Ada") == ["ada"]
+    assert ids("nickname_startswith=Ada") == ["ada", "adam"]
+
+
+@pytest.mark.parametrize("query, code", [("limit=0", 400111), ("limit=101", 400111), ("token=x", 400111),
+                                         ("active_mode=some", 400111)])
+def test_list_users_refuses_bad_parameters(api, query, code):
+    assert_error(api.get(f"/v3/users?{query}"), 400, code)
+
+
+def test_list_users_needs_the_api_token(api):
+    assert_error(api.get("/v3/users", headers={}), 401, 400401)
