@@ -85,16 +85,21 @@ class Behaviour(Model):
 
 
 class AttributeSpec(Model):
-    """A custom attribute drawn per user from weighted `values`, or a uniform number in `range`."""
+    """A custom attribute drawn per user from weighted `values`, a uniform number in `range`, or a `boolean`
+    (the chance of true); `unset` leaves it off a share of users altogether (no key, not `""`), so Braze's
+    profile lacks it and a Liquid `default` applies."""
 
     values: dict[str, float] | None = None
     range: tuple[float, float] | None = None
     integer: bool = True
+    boolean: float | None = Field(None, ge=0, le=1, description="a boolean attribute: the chance it is true")
+    unset: float = Field(0.0, ge=0, le=1, description="share of users who do not have the attribute at all")
 
     @model_validator(mode="after")
     def one_source(self) -> AttributeSpec:
-        if (self.values is None) == (self.range is None):
-            raise ValueError("give exactly one of 'values' (weights) or 'range' ([low, high])")
+        if sum(source is not None for source in (self.values, self.range, self.boolean)) != 1:
+            raise ValueError("give exactly one of 'values' (weights), 'range' ([low, high]) or 'boolean' "
+                             "(the chance of true)")
         return self
 
 
