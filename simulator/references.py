@@ -223,11 +223,16 @@ def _timeline(data: Any, parts: Parts, run_for_default: float) -> Iterator[Findi
         if canvas is not None and canvas not in parts.canvases:
             yield Finding(("timeline", i, "trigger_canvas", "canvas"), f"triggers unknown canvas {canvas!r}",
                           suggest(canvas, set(parts.canvases), "canvases"))
-        for action in ("trigger_campaign", "trigger_canvas", "track_event"):
+        for action in ("trigger_campaign", "trigger_canvas", "track_event", "set_attributes"):
             segment = text(get(item, action, "recipients", "segment"))
             if segment is not None and segment not in parts.segments:
                 yield Finding(("timeline", i, action, "recipients", "segment"), f"names unknown segment {segment!r}",
                               suggest(segment, parts.segments, "segments"))
+        if "sendbird_id" in names(get(item, "set_attributes", "attributes")) and \
+                get(data, "population", "id_mapping") in (None, "sendbird_id"):
+            yield Finding(("timeline", i, "set_attributes", "attributes", "sendbird_id"),
+                          "may not change 'sendbird_id': it names each user's Sendbird user, the devices' own",
+                          "the population sets it; set another attribute")
         at = _duration(get(item, "at"))
         if at is not None and run_for is not None and at >= run_for:
             yield Finding(("timeline", i, "at"), f"at {_shown(get(item, 'at'), at)} is not before the end of the run, "

@@ -40,6 +40,7 @@ from mocks.braze.engagement.definitions import (
     ExperimentPathsStep,
     MessageStep,
 )
+from mocks.braze.users.track import RESERVED_KEYS
 from simulator import references
 from simulator.durations import Duration
 
@@ -242,17 +243,36 @@ class TrackEvent(Model):
     properties: dict[str, Any] = {}
 
 
+class SetAttributes(Model):
+    """Attributes the app's back end sets on the recipients' Braze profiles (`/users/track`), as when a user
+    gains a tier: a later segment, audience or Liquid sees the new values. A value of null removes one."""
+
+    attributes: dict[str, Any] = Field(min_length=1, description="attribute -> its new value")
+    recipients: Recipients = Recipients(all=True)
+
+    @model_validator(mode="after")
+    def no_identifiers(self) -> SetAttributes:
+        reserved = sorted(RESERVED_KEYS.intersection(self.attributes))
+        if reserved:
+            raise ValueError(f"{', '.join(map(repr, reserved))} name the user in /users/track, not an attribute")
+        return self
+
+
+TIMELINE_ACTIONS = ("trigger_campaign", "trigger_canvas", "track_event", "set_attributes")
+
+
 class TimelineItem(Model):
     at: Duration = Field(description="virtual time after the start")
     trigger_campaign: TriggerCampaign | None = None
     trigger_canvas: TriggerCanvas | None = None
     track_event: TrackEvent | None = None
+    set_attributes: SetAttributes | None = None
 
     @model_validator(mode="after")
     def one_action(self) -> TimelineItem:
-        given = [k for k in ("trigger_campaign", "trigger_canvas", "track_event") if getattr(self, k) is not None]
+        given = [k for k in TIMELINE_ACTIONS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("each timeline item takes exactly one of trigger_campaign, trigger_canvas, track_event")
+            raise ValueError(f"each timeline item takes exactly one of {', '.join(TIMELINE_ACTIONS)}")
         return self
 
 

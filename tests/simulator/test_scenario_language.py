@@ -4,9 +4,11 @@ Connected Content calls."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
-from simulator.loader import parse
+from simulator.loader import check_text, parse
+from simulator.namespace import Namespace
 from simulator.population import build_population
 from simulator.runner import run_simulated
 
@@ -86,3 +88,54 @@ def test_users_without_an_attribute_get_the_liquid_default_and_boolean_attribute
     assert result(report, "Ace or friend")["passed"] and result(report, "vip is a boolean")["passed"]
     assert report["campaigns"]["vips"]["sent"] == len(vips)
     assert report["campaigns"]["greet"]["sent"] == len(users)
+
+
+def segment(name: str, attribute: str, value) -> str:
+    return (f"    - {{name: {name}, filter: {{custom_attribute: {{custom_attribute_name: {attribute}, "
+            f"comparison: equals, value: {value}}}}}}}\n")
+
+
+def note_campaign(campaign_id: str, text: str, audience: str, trigger: str = "{type: api}") -> str:
+    return (f"    - {{id: {campaign_id}, name: {campaign_id}, trigger: {trigger}, audience: {{segment: {audience}}}, "
+            f"sendbird: {{template_key: note, variables: {{text: \"{text}\"}}}}}}\n")
+
+
+GAINS_A_TIER = ("braze:\n  segments:\n" + segment("Gold", "tier", "gold") + segment("Beta", "beta", "true")
+                + segment("Lounge", "perk", "lounge") + segment("Nobody", "tier", "platinum") + "  campaigns:\n"
+                + note_campaign("early", "{{custom_attribute.${tier}}}", "Gold")
+                + note_campaign("late", "{{custom_attribute.${tier}}}", "Gold")
+                + note_campaign("reward", "reward", "Gold", "{type: action, event: qualified}")
+                + note_campaign("betas", "beta", "Beta") + note_campaign("lounge", "lounge", "Lounge") + """\
+timeline:
+  - {at: 30m, trigger_campaign: {campaign: early}}
+  - {at: 30m, track_event: {name: qualified}}
+  - {at: 1h, set_attributes: {recipients: {users: [user-1, user-3]}, attributes: {tier: gold}}}
+  - {at: 90m, track_event: {name: qualified}}
+  - {at: 100m, set_attributes: {recipients: {segment: Gold}, attributes: {perk: lounge}}}
+  - {at: 100m, set_attributes: {recipients: {count: 3}, attributes: {beta: true}}}
+  - {at: 100m, set_attributes: {recipients: {segment: Nobody}, attributes: {beta: true}}}
+  - {at: 110m, set_attributes: {recipients: {users: [user-3]}, attributes: {perk: null}}}
+  - {at: 2h, trigger_campaign: {campaign: late}}
+  - {at: 2h, trigger_campaign: {campaign: betas}}
+  - {at: 2h, trigger_campaign: {campaign: lounge}}
+expectations:
+  - {name: the tier shows, content: {template: note, variable: text, matches: "^(gold|reward|beta|lounge)$"}}
+""")
+
+
+def test_attributes_set_on_the_timeline_reach_later_segment_and_action_campaigns_and_not_earlier_ones():
+    report = run_simulated(parse(scenario_text(GAINS_A_TIER, size=10)))
+    namespaced = run_simulated(parse(scenario_text(GAINS_A_TIER, size=10)), namespace=Namespace("r0a1b2c"))
+    assert json.dumps(namespaced, sort_keys=True) == json.dumps(report, sort_keys=True)  # as a live run sets them
+    sent = {campaign: stats["sent"] for campaign, stats in report["campaigns"].items()}
+    assert sent == {"early": 0, "late": 2, "reward": 2, "betas": 3, "lounge": 1}
+    assert report["funnel"]["notifications"] == 8
+    assert result(report, "the tier shows")["passed"]
+
+
+def test_set_attributes_names_no_user_identifier_and_leaves_the_sendbird_id_alone():
+    base = scenario_text(GAINS_A_TIER, size=10)
+    for attributes, message in (("{external_id: x}", "'external_id' name the user in /users/track"),
+                                ("{sendbird_id: x}", "may not change 'sendbird_id'")):
+        checked = check_text(base.replace("attributes: {perk: null}", f"attributes: {attributes}"))
+        assert [p.message for p in checked.errors if message in p.message], checked.report()
