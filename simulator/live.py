@@ -132,6 +132,10 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
              warn: Warn | None = None, outbound: OutboundPolicy = LOOPBACK_ONLY) -> dict[str, Any]:
     """Against running services whose clocks run at `speed`; `namespace` defaults to a fresh run id. Every
     call, the devices' included, obeys `outbound` (`bsim run --allow-outbound`)."""
+    if scenario.stubs:
+        raise RunError(f"the scenario declares {len(scenario.stubs)} stub endpoint(s) (stubs:), which only a simulated "
+                       "run answers: the fake Braze of a live stack would call their real hosts; run it without "
+                       "--live, or point its Connected Content at a server of your own and drop `stubs:`")
     seed = scenario.seed if seed is None else seed
     progress = progress or (lambda fraction, text: None)
     namespace = namespace or Namespace.fresh()

@@ -23,6 +23,7 @@ from harness.admin_client import send_admin_token
 from harness.runtime import Runtime
 from mocks.braze.delivery.webhook_templates import fill_sendbird_template
 from mocks.braze.users.track import MAX_OBJECTS
+from simulator import stubs
 from simulator.analysis import build_report
 from simulator.devices import DeviceFleet
 from simulator.namespace import NO_NAMESPACE, Namespace
@@ -302,6 +303,7 @@ def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progres
     stack = build_stack(runtime=runtime, event_callback=scenario.integration.event_callback,
                         batch_max=scenario.integration.batch_max,
                         batch_linger_ms=scenario.integration.batch_linger_ms)
+    stubs.register(runtime.transport, [stub.answer() for stub in scenario.stubs])
     run = Run(scenario, runtime, SIMULATED, seed, progress, namespace)
     run.setup()
     fleet = DeviceFleet(runtime, run.users, run.http, SIMULATED.sendbird, run.http,

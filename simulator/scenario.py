@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AwareDatetime,
@@ -43,6 +44,7 @@ from mocks.braze.engagement.definitions import (
 from mocks.braze.users.track import RESERVED_KEYS
 from simulator import references
 from simulator.durations import Duration
+from simulator.stubs import STACK_HOSTS, Answer, host_of, path_pattern, placeholders
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LOADER_CHECKS_REFERENCES = "loader_checks_references"  # validation context: the loader runs them itself
@@ -330,6 +332,43 @@ class Fault(Model):
         return body
 
 
+# -- stubs ----------------------------------------------------------------------------------------
+class Stub(Model):
+    """An outside API's endpoint that Connected Content calls, answered by the run itself (simulated runs only):
+    `url` may hold `{name}` path segments, which the answer's strings may use (`/offers/{user}` answers
+    `/offers/user-3` with `{user}` as `user-3`). The first stub that matches a request answers it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    url: str = Field(description="http(s)://host[:port]/path, where a path segment may be {name}")
+    method: Literal["GET", "POST"] = "GET"
+    status: int = Field(200, ge=100, le=599)
+    json_: Any = Field(None, alias="json", description="a JSON answer; its strings may use the url's {name}s")
+    text: str | None = Field(None, description="or a text answer, which may use them too")
+    headers: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def an_endpoint(self) -> Stub:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{self.url!r} is not an http(s) URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError("a stub matches the path only: leave the query and fragment out of its url")
+        if host_of(self.url) in STACK_HOSTS or parts.hostname in STACK_HOSTS:
+            raise ValueError(f"{parts.hostname} is the simulated stack's own host: a stub takes another")
+        if self.json_ is not None and self.text is not None:
+            raise ValueError("give 'json' or 'text', not both")
+        names = set(path_pattern(parts.path).groupindex)
+        unknown = sorted(placeholders([self.json_, self.text, self.headers]) - names)
+        if unknown:
+            raise ValueError(f"the answer uses {', '.join('{' + n + '}' for n in unknown)}, which the url's path "
+                             f"does not capture (it has {', '.join('{' + n + '}' for n in sorted(names)) or 'none'})")
+        return self
+
+    def answer(self) -> Answer:
+        return Answer(self.method, self.url, self.status, self.json_, self.text, self.headers)
+
+
 # -- expectations ---------------------------------------------------------------------------------
 class ContentExpectation(Model):
     """What every delivered notification of one template must show, read from the journal as a device renders it:
@@ -424,6 +463,7 @@ class Scenario(Model):
     conversion_events: list[ConversionEvent] = Field([], description="applied to every campaign without its own")
     timeline: list[TimelineItem] = []
     faults: list[Fault] = Field([], description="fault rules put on the services at times of the timeline")
+    stubs: list[Stub] = Field([], description="outside endpoints Connected Content calls (simulated runs only)")
     expectations: list[Expectation] = []
     allow_empty_variables: bool | list[str] = Field(
         False, description="a run fails when a notification has an empty variable or an unfilled placeholder; "

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import textwrap
 
+from click.testing import CliRunner
+
+from simulator.cli import cli
 from simulator.loader import check_text, parse
 from simulator.namespace import Namespace
 from simulator.population import build_population
@@ -139,3 +142,85 @@ def test_set_attributes_names_no_user_identifier_and_leaves_the_sendbird_id_alon
                                 ("{sendbird_id: x}", "may not change 'sendbird_id'")):
         checked = check_text(base.replace("attributes: {perk: null}", f"attributes: {attributes}"))
         assert [p.message for p in checked.errors if message in p.message], checked.report()
+
+
+OFFERS = """\
+stubs:
+  - url: https://api.example.com/offers/{user}
+    json: {code: "OFFER-{user}", tags: ["{user}"]}
+  - {url: "https://api.example.com/broken", status: 500, json: {error: down}}
+  - {url: "http://127.0.0.1:9/text/{word}", text: "said {word}"}
+braze:
+  campaigns:
+    - id: offers
+      name: Offers
+      sendbird:
+        template_key: hello
+        variables:
+          name: "{% connected_content https://api.example.com/offers/{{${user_id}}} :save offer %}{{offer.code}}"
+          detail: "{% connected_content http://127.0.0.1:9/text/hi %}"
+    - id: retried
+      name: Retried
+      sendbird:
+        template_key: note
+        variables: {text: "{% connected_content https://api.example.com/broken :save x :retry %}{{x.error}}"}
+    - id: checked
+      name: Checked
+      sendbird:
+        template_key: note
+        variables:
+          text: >-
+            {% connected_content https://api.example.com/broken :save x %}{% if x.__http_status_code__ != 200 %}{%
+            abort_message('offers are down') %}{% endif %}{{x.error}}
+    - id: unstubbed
+      name: Unstubbed
+      sendbird:
+        template_key: note
+        variables: {text: "{% connected_content https://api.example.com/nothing/here :save x %}{{x.error}}"}
+timeline:
+  - {at: 1m, trigger_campaign: {campaign: offers}}
+  - {at: 2m, trigger_campaign: {campaign: retried}}
+  - {at: 3m, trigger_campaign: {campaign: checked}}
+  - {at: 4m, trigger_campaign: {campaign: unstubbed}}
+expectations:
+  - {name: each user's own offer, content: {template: hello, variable: name, matches: "^OFFER-user-[0-9]+$"}}
+  - {name: a text answer, content: {template: hello, variable: detail, matches: "^said hi$"}}
+  - name: no stub, no answer
+    content: {template: note, variable: text, matches: "^no stub answers GET /nothing/here$"}
+"""
+
+
+def test_connected_content_renders_the_stubs_answer_and_a_failing_stub_aborts_the_message():
+    report = run_simulated(parse(scenario_text(OFFERS, size=8)))
+    campaigns = report["campaigns"]
+    assert campaigns["offers"]["sent"] == 8
+    for sample in report["content"]["hello"]["samples"]:  # each user's own: the url's {user} came back
+        assert sample["title"] == f"Hi OFFER-{sample['user_id'].removeprefix('sb-')}"
+    assert result(report, "each user's own offer")["passed"] and result(report, "a text answer")["passed"]
+    assert (campaigns["retried"]["sent"], campaigns["retried"]["aborted"]) == (0, 8)  # :retry gives up on a 500
+    assert (campaigns["checked"]["sent"], campaigns["checked"]["aborted"]) == (0, 8)  # the template checks the status
+    assert campaigns["unstubbed"]["sent"] == 8 and result(report, "no stub, no answer")["passed"]  # a 404's JSON
+
+
+def test_stubs_are_checked_as_the_file_is_read():
+    def problems(stub: str) -> list[str]:
+        return [p.message for p in check_text(scenario_text(f"stubs:\n  - {stub}\n")).errors]
+
+    assert problems("{url: 'https://api.example.com/offers/{user}', json: {code: '{user}'}}") == []
+    assert problems("{url: 'https://api.example.com/offers', json: {code: '{user}'}}") == [
+        "the answer uses {user}, which the url's path does not capture (it has none)"]
+    assert problems("{url: 'http://braze.local/x'}") == [
+        "braze.local is the simulated stack's own host: a stub takes another"]
+    assert problems("{url: 'https://api.example.com/x?a=1'}") == [
+        "a stub matches the path only: leave the query and fragment out of its url"]
+    assert problems("{url: 'ftp://a.example/x'}") == ["'ftp://a.example/x' is not an http(s) URL with a host"]
+    assert problems("{url: 'https://a.example/x', json: {}, text: t}") == ["give 'json' or 'text', not both"]
+    assert problems("{url: 'https://a.example/x', method: PUT}") == ["Input should be 'GET' or 'POST'"]
+
+
+def test_a_live_run_refuses_a_scenario_with_stubs_before_it_calls_anything(tmp_path):
+    path = tmp_path / "offers.yaml"
+    path.write_text(scenario_text(OFFERS, size=8))
+    result = CliRunner().invoke(cli, ["run", str(path), "--live", "--braze-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 3
+    assert "declares 3 stub endpoint(s) (stubs:), which only a simulated run answers" in " ".join(result.output.split())
