@@ -133,7 +133,7 @@ def check(data: Any, run_for_default: float) -> list[Finding]:
     parts = Parts.read(data)
     return [*_duplicates(data), *_messages(parts), *_segments_in_audiences(data, parts),
             *_timeline(data, parts, run_for_default), *_faults(data, parts, run_for_default),
-            *_content_expectations(data, parts)]
+            *_content_expectations(data, parts), *_stubs(data)]
 
 
 def _duplicates(data: Any) -> Iterator[Finding]:
@@ -268,3 +268,16 @@ def _content_expectations(data: Any, parts: Parts) -> Iterator[Finding]:
         if template is not None and template not in parts.templates:
             yield Finding(("expectations", i, "content", "template"), f"unknown Sendbird template {template!r}",
                           suggest(template, set(parts.templates), "templates"))
+
+
+def _stubs(data: Any) -> Iterator[Finding]:
+    """The first stub that matches answers: a second one of the same method and url would never answer."""
+    seen: set[tuple[str, str]] = set()
+    for i, stub in entries(get(data, "stubs")):
+        url, method = text(get(stub, "url")), get(stub, "method") or "GET"
+        if url is None or not isinstance(method, str):
+            continue
+        if (method, url) in seen:
+            yield Finding(("stubs", i, "url"), f"a second stub for {method} {url}: the first one answers every request",
+                          "remove one, or give them different paths")
+        seen.add((method, url))

@@ -216,6 +216,9 @@ def test_stubs_are_checked_as_the_file_is_read():
     assert problems("{url: 'ftp://a.example/x'}") == ["'ftp://a.example/x' is not an http(s) URL with a host"]
     assert problems("{url: 'https://a.example/x', json: {}, text: t}") == ["give 'json' or 'text', not both"]
     assert problems("{url: 'https://a.example/x', method: PUT}") == ["Input should be 'GET' or 'POST'"]
+    assert problems("{url: 'https://a.example/x'}\n  - {url: 'https://a.example/x', method: POST}") == []
+    assert problems("{url: 'https://a.example/x'}\n  - {url: 'https://a.example/x', status: 500}") == [
+        "a second stub for GET https://a.example/x: the first one answers every request"]
 
 
 def test_a_live_run_refuses_a_scenario_with_stubs_before_it_calls_anything(tmp_path):
