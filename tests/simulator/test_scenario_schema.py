@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
+import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -150,6 +153,29 @@ def test_a_duration_the_model_refuses_says_why(text, message):
         DURATION.validate_python(text)
     assert error.value.errors()[0]["msg"] == f"Value error, {message}"
     assert not pattern_accepts(text)
+
+
+def ecma_samples() -> list[str]:
+    """Texts near the grammar, from a fixed seed: random strings of its characters, and parts in random order."""
+    rng = random.Random(0)
+    near = ["".join(rng.choice(" 0123456789.smhdw\n") for _ in range(rng.randint(0, 10))) for _ in range(2000)]
+    units = list(UNIT_SECONDS)
+    parts = ["".join(f"{rng.randint(0, 99)}{' ' * rng.randint(0, 1)}{u}{' ' * rng.randint(0, 1)}"
+                     for u in rng.sample(units, rng.randint(1, 3))) for _ in range(2000)]
+    return [*near, *parts, "5m\n", "\n5m", "5ms", "5m s", "1h 30m", "1d 2h10m", "10m 1h"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node for ECMA-262's own regular expressions")
+def test_ecma_262_reads_the_pattern_as_python_does():
+    """What an editor's JSON Schema check (JavaScript) accepts is what the loader accepts."""
+    samples = ecma_samples()
+    script = ("const [pattern, samples] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+              "const re = new RegExp(pattern, 'u'); console.log(JSON.stringify(samples.map(s => re.test(s))));")
+    out = subprocess.run(["node", "-e", script], input=json.dumps([PATTERN, samples]), capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    ecma = json.loads(out)
+    assert sum(ecma) > 500  # enough of them are durations
+    assert [text for text, verdict in zip(samples, ecma, strict=True) if verdict != accepted(text)] == []
 
 
 @given(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False)))
