@@ -213,7 +213,8 @@ class Run:
                 self.http.delete(f"{self.ends.services()[service]}/_admin/faults/{rule_id}", timeout=10)
 
     def _recipient_ids(self, recipients: Recipients) -> list[str] | None:
-        """External ids, or None for 'everyone the campaign or canvas targets' (for the others: the population)."""
+        """External ids, or None for everyone: whom the campaign or canvas targets, or for an action on
+        profiles, the population."""
         if recipients.users is not None:
             return list(recipients.users)
         if recipients.count is not None:

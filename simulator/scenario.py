@@ -44,7 +44,7 @@ from mocks.braze.engagement.definitions import (
 from mocks.braze.users.track import RESERVED_KEYS
 from simulator import references
 from simulator.durations import Duration
-from simulator.stubs import STACK_HOSTS, Answer, host_of, path_pattern, placeholders
+from simulator.stubs import SEGMENT, STACK_HOSTS, Answer, host_of, path_pattern, placeholders
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LOADER_CHECKS_REFERENCES = "loader_checks_references"  # validation context: the loader runs them itself
@@ -256,7 +256,8 @@ class SetAttributes(Model):
     def no_identifiers(self) -> SetAttributes:
         reserved = sorted(RESERVED_KEYS.intersection(self.attributes))
         if reserved:
-            raise ValueError(f"{', '.join(map(repr, reserved))} name the user in /users/track, not an attribute")
+            raise ValueError(f"{', '.join(map(repr, reserved))}: /users/track's own key(s), which name the user or "
+                             "steer the request, not attributes")
         return self
 
 
@@ -358,6 +359,10 @@ class Stub(Model):
             raise ValueError(f"{parts.hostname} is the simulated stack's own host: a stub takes another")
         if self.json_ is not None and self.text is not None:
             raise ValueError("give 'json' or 'text', not both")
+        segments = SEGMENT.findall(parts.path)
+        twice = sorted({name for name in segments if segments.count(name) > 1})
+        if twice:
+            raise ValueError(f"the url's path captures {', '.join('{' + n + '}' for n in twice)} more than once")
         names = set(path_pattern(parts.path).groupindex)
         unknown = sorted(placeholders([self.json_, self.text, self.headers]) - names)
         if unknown:

@@ -138,7 +138,7 @@ def test_attributes_set_on_the_timeline_reach_later_segment_and_action_campaigns
 
 def test_set_attributes_names_no_user_identifier_and_leaves_the_sendbird_id_alone():
     base = scenario_text(GAINS_A_TIER, size=10)
-    for attributes, message in (("{external_id: x}", "'external_id' name the user in /users/track"),
+    for attributes, message in (("{external_id: x}", "'external_id': /users/track's own key(s)"),
                                 ("{sendbird_id: x}", "may not change 'sendbird_id'")):
         checked = check_text(base.replace("attributes: {perk: null}", f"attributes: {attributes}"))
         assert [p.message for p in checked.errors if message in p.message], checked.report()
@@ -216,6 +216,7 @@ def test_stubs_are_checked_as_the_file_is_read():
     assert problems("{url: 'ftp://a.example/x'}") == ["'ftp://a.example/x' is not an http(s) URL with a host"]
     assert problems("{url: 'https://a.example/x', json: {}, text: t}") == ["give 'json' or 'text', not both"]
     assert problems("{url: 'https://a.example/x', method: PUT}") == ["Input should be 'GET' or 'POST'"]
+    assert problems("{url: 'https://a.example/{a}/{a}'}") == ["the url's path captures {a} more than once"]
     assert problems("{url: 'https://a.example/x'}\n  - {url: 'https://a.example/x', method: POST}") == []
     assert problems("{url: 'https://a.example/x'}\n  - {url: 'https://a.example/x', status: 500}") == [
         "a second stub for GET https://a.example/x: the first one answers every request"]
