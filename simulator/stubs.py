@@ -77,9 +77,9 @@ class Answer:
     def host(self) -> str:
         return host_of(self.url)
 
-    def match(self, path: str) -> dict[str, str] | None:
-        found = path_pattern(urlsplit(self.url).path or "/").fullmatch(path)
-        return found.groupdict() if found is not None else None
+    @property
+    def path(self) -> re.Pattern[str]:
+        return path_pattern(urlsplit(self.url).path or "/")
 
     def body(self, captured: Mapping[str, str]) -> tuple[bytes, str]:
         if self.text is not None:
@@ -93,11 +93,12 @@ class StubApp:
     """The WSGI app of one host's stubs."""
 
     def __init__(self, answers: Iterable[Answer]) -> None:
-        self.answers = list(answers)
+        self.answers = [(answer, answer.path) for answer in answers]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO") or "/"
-        matching = [(answer, captured) for answer in self.answers if (captured := answer.match(path)) is not None]
+        matching = [(answer, found.groupdict()) for answer, pattern in self.answers
+                    if (found := pattern.fullmatch(path)) is not None]
         chosen = next(((a, c) for a, c in matching if a.method == method), None)
         if chosen is None:
             status = "405 METHOD NOT ALLOWED" if matching else "404 NOT FOUND"

@@ -9,6 +9,8 @@ import textwrap
 
 from click.testing import CliRunner
 
+from harness.transport import Transport
+from simulator import stubs
 from simulator.cli import cli
 from simulator.loader import check_text, parse
 from simulator.namespace import Namespace
@@ -228,3 +230,21 @@ def test_a_live_run_refuses_a_scenario_with_stubs_before_it_calls_anything(tmp_p
     result = CliRunner().invoke(cli, ["run", str(path), "--live", "--braze-url", "http://127.0.0.1:9"])
     assert result.exit_code == 3
     assert "declares 3 stub endpoint(s) (stubs:), which only a simulated run answers" in " ".join(result.output.split())
+
+
+def test_a_stub_host_answers_as_an_api_would_the_first_match_wins():
+    transport = Transport(simulated=True)
+    stubs.register(transport, [stub.answer() for stub in parse(scenario_text("""\
+        stubs:
+          - {url: "https://api.example.com/offers/vip", json: {code: VIP}}
+          - {url: "https://api.example.com/offers/{user}", json: {code: "{user}"}, headers: {X-User: "{user}"}}
+          - {url: "https://api.example.com/hooks", method: POST, status: 202}
+        """)).stubs])
+    http = transport.session()
+    assert http.get("https://api.example.com/offers/vip").json() == {"code": "VIP"}
+    answer = http.get("https://api.example.com/offers/user-7?ignored=1")
+    assert (answer.status_code, answer.json(), answer.headers["X-User"]) == (200, {"code": "user-7"}, "user-7")
+    assert (http.post("https://api.example.com/hooks").status_code, http.post("https://api.example.com/hooks").text) \
+        == (202, "")
+    assert http.get("https://api.example.com/hooks").status_code == 405
+    assert http.get("https://api.example.com/offers/a/b").json() == {"error": "no stub answers GET /offers/a/b"}
