@@ -248,3 +248,14 @@ def test_a_stub_host_answers_as_an_api_would_the_first_match_wins():
         == (202, "")
     assert http.get("https://api.example.com/hooks").status_code == 405
     assert http.get("https://api.example.com/offers/a/b").json() == {"error": "no stub answers GET /offers/a/b"}
+
+
+def test_a_live_run_refuses_to_set_the_attribute_that_marks_its_users(tmp_path):
+    path = tmp_path / "marks.yaml"
+    text = scenario_text(GAINS_A_TIER, size=10).replace("attributes: {perk: null}", "attributes: {bsim_run: x}")
+    path.write_text(text)
+    assert check_text(path.read_text()).errors == []  # a simulated run has no such mark
+    result = CliRunner().invoke(cli, ["run", str(path), "--live", "--braze-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 3
+    said = " ".join(result.output.split())
+    assert "the timeline sets 'bsim_run', the attribute that marks a live run's users" in said
