@@ -27,7 +27,7 @@ from harness.runtime import Runtime
 from harness.transport import Transport
 from simulator.analysis import RENDER_KINDS, Trail
 from simulator.devices import DeviceFleet
-from simulator.namespace import Namespace, OwnRecords
+from simulator.namespace import RUN_ATTRIBUTE, Namespace, OwnRecords
 from simulator.runner import LIVE_DEFAULTS, Endpoints, Progress, Run, RunError
 from simulator.scenario import Scenario
 
@@ -132,6 +132,13 @@ def run_live(scenario: Scenario, ends: Endpoints = LIVE_DEFAULTS, seed: int | No
              warn: Warn | None = None, outbound: OutboundPolicy = LOOPBACK_ONLY) -> dict[str, Any]:
     """Against running services whose clocks run at `speed`; `namespace` defaults to a fresh run id. Every
     call, the devices' included, obeys `outbound` (`bsim run --allow-outbound`)."""
+    if scenario.stubs:
+        raise RunError(f"the scenario declares {len(scenario.stubs)} stub endpoint(s) (stubs:), which only a simulated "
+                       "run answers: the fake Braze of a live stack would call their real hosts; run it without "
+                       "--live, or point its Connected Content at a server of your own and drop `stubs:`")
+    if any(item.set_attributes and RUN_ATTRIBUTE in item.set_attributes.attributes for item in scenario.timeline):
+        raise RunError(f"the timeline sets {RUN_ATTRIBUTE!r}, the attribute that marks a live run's users: "
+                       "the run would lose them (or take another run's); set another attribute")
     seed = scenario.seed if seed is None else seed
     progress = progress or (lambda fraction, text: None)
     namespace = namespace or Namespace.fresh()

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.scenario import Scenario
+from simulator.scenario import TIMELINE_ACTIONS, Scenario
 
 RUN_ATTRIBUTE = "bsim_run"
 TEMPLATE_KEY = "SENDBIRD_TEMPLATE_KEY"  # the Sendbird Webhook Template's placeholder for the template key
@@ -82,7 +82,7 @@ class Namespace:
         for behaviour in data["population"]["behaviours"]:  # a behaviour may be given to a segment's users
             behaviour["audience"] = self._audience(behaviour["audience"], narrow=False)
         for item in data["timeline"]:
-            action = item["trigger_campaign"] or item["trigger_canvas"] or item["track_event"]
+            action = next(item[key] for key in TIMELINE_ACTIONS if item[key] is not None)
             if item["trigger_campaign"] is not None:
                 action["campaign"] = self(action["campaign"])
             if item["trigger_canvas"] is not None:

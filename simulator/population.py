@@ -144,6 +144,9 @@ def _cumulative(weights: Mapping[Any, float], what: str) -> tuple[list[Any], lis
 
 
 def _attribute_drawer(name: str, spec: AttributeSpec):
+    if spec.boolean is not None:
+        chance = spec.boolean
+        return lambda rng: rng.random() < chance
     if spec.values is not None:
         options, cum = _cumulative(spec.values, f"custom attribute {name!r}")
         return lambda rng: _weighted(rng, options, cum)
@@ -198,6 +201,8 @@ def build_population(spec: Population, seed: int, start: datetime,
 
     names = Random(f"{seed}:names")
     attributes = Random(f"{seed}:attributes")
+    unset = Random(f"{seed}:unset")  # its own: leaving some users without an attribute changes no one's values
+    unset_shares = {name: a.unset for name, a in spec.custom_attributes.items() if a.unset}
     history = Random(f"{seed}:history")
     users: list[SimUser] = []
     for i, country in enumerate(user_countries):
@@ -213,7 +218,9 @@ def build_population(spec: Population, seed: int, start: datetime,
 
         custom: dict[str, Any] = {"sendbird_id": sendbird_id} if spec.id_mapping == "sendbird_id" else {}
         for name, draw in drawers.items():
-            custom[name] = draw(attributes)
+            value = draw(attributes)
+            if name not in unset_shares or unset.random() >= unset_shares[name]:
+                custom[name] = value
         if namespace.run_id:
             custom[RUN_ATTRIBUTE] = namespace.run_id
 

@@ -133,7 +133,7 @@ def check(data: Any, run_for_default: float) -> list[Finding]:
     parts = Parts.read(data)
     return [*_duplicates(data), *_messages(parts), *_segments_in_audiences(data, parts),
             *_timeline(data, parts, run_for_default), *_faults(data, parts, run_for_default),
-            *_content_expectations(data, parts)]
+            *_content_expectations(data, parts), *_stubs(data)]
 
 
 def _duplicates(data: Any) -> Iterator[Finding]:
@@ -223,11 +223,16 @@ def _timeline(data: Any, parts: Parts, run_for_default: float) -> Iterator[Findi
         if canvas is not None and canvas not in parts.canvases:
             yield Finding(("timeline", i, "trigger_canvas", "canvas"), f"triggers unknown canvas {canvas!r}",
                           suggest(canvas, set(parts.canvases), "canvases"))
-        for action in ("trigger_campaign", "trigger_canvas", "track_event"):
+        for action in ("trigger_campaign", "trigger_canvas", "track_event", "set_attributes"):
             segment = text(get(item, action, "recipients", "segment"))
             if segment is not None and segment not in parts.segments:
                 yield Finding(("timeline", i, action, "recipients", "segment"), f"names unknown segment {segment!r}",
                               suggest(segment, parts.segments, "segments"))
+        if "sendbird_id" in names(get(item, "set_attributes", "attributes")) and \
+                get(data, "population", "id_mapping") in (None, "sendbird_id"):
+            yield Finding(("timeline", i, "set_attributes", "attributes", "sendbird_id"),
+                          "may not change 'sendbird_id': it names each user's Sendbird user, the devices' own",
+                          "the population sets it; set another attribute")
         at = _duration(get(item, "at"))
         if at is not None and run_for is not None and at >= run_for:
             yield Finding(("timeline", i, "at"), f"at {_shown(get(item, 'at'), at)} is not before the end of the run, "
@@ -263,3 +268,16 @@ def _content_expectations(data: Any, parts: Parts) -> Iterator[Finding]:
         if template is not None and template not in parts.templates:
             yield Finding(("expectations", i, "content", "template"), f"unknown Sendbird template {template!r}",
                           suggest(template, set(parts.templates), "templates"))
+
+
+def _stubs(data: Any) -> Iterator[Finding]:
+    """The first stub that matches answers: a second one of the same method and url would never answer."""
+    seen: set[tuple[str, str]] = set()
+    for i, stub in entries(get(data, "stubs")):
+        url, method = text(get(stub, "url")), get(stub, "method") or "GET"
+        if url is None or not isinstance(method, str):
+            continue
+        if (method, url) in seen:
+            yield Finding(("stubs", i, "url"), f"a second stub for {method} {url}: the first one answers every request",
+                          "remove one, or give them different paths")
+        seen.add((method, url))

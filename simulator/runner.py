@@ -22,6 +22,8 @@ import requests
 from harness.admin_client import send_admin_token
 from harness.runtime import Runtime
 from mocks.braze.delivery.webhook_templates import fill_sendbird_template
+from mocks.braze.users.track import MAX_OBJECTS
+from simulator import stubs
 from simulator.analysis import build_report
 from simulator.devices import DeviceFleet
 from simulator.namespace import NO_NAMESPACE, Namespace
@@ -211,7 +213,8 @@ class Run:
                 self.http.delete(f"{self.ends.services()[service]}/_admin/faults/{rule_id}", timeout=10)
 
     def _recipient_ids(self, recipients: Recipients) -> list[str] | None:
-        """External ids, or None for 'everyone the campaign or canvas targets'."""
+        """External ids, or None for everyone: whom the campaign or canvas targets, or for an action on
+        profiles, the population."""
         if recipients.users is not None:
             return list(recipients.users)
         if recipients.count is not None:
@@ -244,15 +247,26 @@ class Run:
                                json={key: target, props_key: props, "recipients": recipients})
             elif item.track_event:
                 action = item.track_event
-                ids = self._recipient_ids(action.recipients) or [u.external_id for u in self.users]
                 when = self.runtime.clock.now().isoformat()
-                for chunk in range(0, len(ids), 75):
-                    events = [{"external_id": x, "name": action.name, "time": when, "properties": action.properties}
-                              for x in ids[chunk:chunk + 75]]
-                    self._call("POST", f"{e.braze}/users/track", "track events", json={"events": events},
-                               headers=self.braze_auth)
+                self._track("events", "track events", action.recipients,
+                            {"name": action.name, "time": when, "properties": action.properties})
+            elif item.set_attributes:  # on existing profiles only: an id of no user is an error, not a new user
+                self._track("attributes", "set attributes", item.set_attributes.recipients,
+                            {**item.set_attributes.attributes, "_update_existing_only": True})
         except (RunError, requests.RequestException) as exc:
             self.runtime.journal.record("simulator", "timeline.error", None, index=index, error=str(exc))
+
+    def _track(self, array: str, what: str, recipients: Recipients, fields: dict[str, Any]) -> None:
+        """One `/users/track` object per recipient (everyone: the population), 75 to a request; an object
+        Braze refuses is the run's error, as a whole request refused is."""
+        ids = self._recipient_ids(recipients)
+        ids = [u.external_id for u in self.users] if ids is None else ids
+        for chunk in range(0, len(ids), MAX_OBJECTS):
+            rows = [{"external_id": x, **fields} for x in ids[chunk:chunk + MAX_OBJECTS]]
+            result = self._call("POST", f"{self.ends.braze}/users/track", what, json={array: rows},
+                                headers=self.braze_auth)
+            if result.get("errors"):
+                raise RunError(f"{what}: Braze refused {result['errors'][:3]}")
 
     # -- reading the outcome ------------------------------------------------------------------------
     def definitions_stats(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -290,6 +304,7 @@ def run_simulated(scenario: Scenario, seed: int | None = None, progress: Progres
     stack = build_stack(runtime=runtime, event_callback=scenario.integration.event_callback,
                         batch_max=scenario.integration.batch_max,
                         batch_linger_ms=scenario.integration.batch_linger_ms)
+    stubs.register(runtime.transport, [stub.answer() for stub in scenario.stubs])
     run = Run(scenario, runtime, SIMULATED, seed, progress, namespace)
     run.setup()
     fleet = DeviceFleet(runtime, run.users, run.http, SIMULATED.sendbird, run.http,

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AwareDatetime,
@@ -42,8 +43,10 @@ from mocks.braze.engagement.definitions import (
     ExperimentPathsStep,
     MessageStep,
 )
+from mocks.braze.users.track import RESERVED_KEYS
 from simulator import expressions, references
 from simulator.durations import Duration
+from simulator.stubs import SEGMENT, STACK_HOSTS, Answer, host_of, path_pattern, placeholders
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LOADER_CHECKS_REFERENCES = "loader_checks_references"  # validation context: the loader runs them itself
@@ -87,16 +90,21 @@ class Behaviour(Model):
 
 
 class AttributeSpec(Model):
-    """A custom attribute drawn per user from weighted `values`, or a uniform number in `range`."""
+    """A custom attribute drawn per user from weighted `values`, a uniform number in `range`, or a `boolean`
+    (the chance of true); `unset` leaves it off a share of users altogether (no key, not `""`), so Braze's
+    profile lacks it and a Liquid `default` applies."""
 
     values: dict[str, float] | None = None
     range: tuple[float, float] | None = None
     integer: bool = True
+    boolean: float | None = Field(None, ge=0, le=1, description="a boolean attribute: the chance it is true")
+    unset: float = Field(0.0, ge=0, le=1, description="share of users who do not have the attribute at all")
 
     @model_validator(mode="after")
     def one_source(self) -> AttributeSpec:
-        if (self.values is None) == (self.range is None):
-            raise ValueError("give exactly one of 'values' (weights) or 'range' ([low, high])")
+        if sum(source is not None for source in (self.values, self.range, self.boolean)) != 1:
+            raise ValueError("give exactly one of 'values' (weights), 'range' ([low, high]) or 'boolean' "
+                             "(the chance of true)")
         return self
 
 
@@ -239,17 +247,37 @@ class TrackEvent(Model):
     properties: dict[str, Any] = {}
 
 
+class SetAttributes(Model):
+    """Attributes the app's back end sets on the recipients' Braze profiles (`/users/track`), as when a user
+    gains a tier: a later segment, audience or Liquid sees the new values. A value of null removes one."""
+
+    attributes: dict[str, Any] = Field(min_length=1, description="attribute -> its new value")
+    recipients: Recipients = Recipients(all=True)
+
+    @model_validator(mode="after")
+    def no_identifiers(self) -> SetAttributes:
+        reserved = sorted(RESERVED_KEYS.intersection(self.attributes))
+        if reserved:
+            raise ValueError(f"{', '.join(map(repr, reserved))}: /users/track's own key(s), which name the user or "
+                             "steer the request, not attributes")
+        return self
+
+
+TIMELINE_ACTIONS = ("trigger_campaign", "trigger_canvas", "track_event", "set_attributes")
+
+
 class TimelineItem(Model):
     at: Duration = Field(description="virtual time after the start")
     trigger_campaign: TriggerCampaign | None = None
     trigger_canvas: TriggerCanvas | None = None
     track_event: TrackEvent | None = None
+    set_attributes: SetAttributes | None = None
 
     @model_validator(mode="after")
     def one_action(self) -> TimelineItem:
-        given = [k for k in ("trigger_campaign", "trigger_canvas", "track_event") if getattr(self, k) is not None]
+        given = [k for k in TIMELINE_ACTIONS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("each timeline item takes exactly one of trigger_campaign, trigger_canvas, track_event")
+            raise ValueError(f"each timeline item takes exactly one of {', '.join(TIMELINE_ACTIONS)}")
         return self
 
 
@@ -305,6 +333,47 @@ class Fault(Model):
         if self.for_ is not None:
             body["end"] = "+" + f"{self.for_:.3f}".rstrip("0").rstrip(".") + "s"
         return body
+
+
+# -- stubs ----------------------------------------------------------------------------------------
+class Stub(Model):
+    """An outside API's endpoint that Connected Content calls, answered by the run itself (simulated runs only):
+    `url` may hold `{name}` path segments, which the answer's strings may use (`/offers/{user}` answers
+    `/offers/user-3` with `{user}` as `user-3`). The first stub that matches a request answers it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    url: str = Field(description="http(s)://host[:port]/path, where a path segment may be {name}")
+    method: Literal["GET", "POST"] = "GET"
+    status: int = Field(200, ge=100, le=599)
+    json_: Any = Field(None, alias="json", description="a JSON answer; its strings may use the url's {name}s")
+    text: str | None = Field(None, description="or a text answer, which may use them too")
+    headers: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def an_endpoint(self) -> Stub:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{self.url!r} is not an http(s) URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError("a stub matches the path only: leave the query and fragment out of its url")
+        if host_of(self.url) in STACK_HOSTS or parts.hostname in STACK_HOSTS:
+            raise ValueError(f"{parts.hostname} is the simulated stack's own host: a stub takes another")
+        if self.json_ is not None and self.text is not None:
+            raise ValueError("give 'json' or 'text', not both")
+        segments = SEGMENT.findall(parts.path)
+        twice = sorted({name for name in segments if segments.count(name) > 1})
+        if twice:
+            raise ValueError(f"the url's path captures {', '.join('{' + n + '}' for n in twice)} more than once")
+        names = set(path_pattern(parts.path).groupindex)
+        unknown = sorted(placeholders([self.json_, self.text, self.headers]) - names)
+        if unknown:
+            raise ValueError(f"the answer uses {', '.join('{' + n + '}' for n in unknown)}, which the url's path "
+                             f"does not capture (it has {', '.join('{' + n + '}' for n in sorted(names)) or 'none'})")
+        return self
+
+    def answer(self) -> Answer:
+        return Answer(self.method, self.url, self.status, self.json_, self.text, self.headers)
 
 
 # -- expectations ---------------------------------------------------------------------------------
@@ -451,6 +520,7 @@ class Scenario(Model):
     conversion_events: list[ConversionEvent] = Field([], description="applied to every campaign without its own")
     timeline: list[TimelineItem] = []
     faults: list[Fault] = Field([], description="fault rules put on the services at times of the timeline")
+    stubs: list[Stub] = Field([], description="outside endpoints Connected Content calls (simulated runs only)")
     expectations: list[Expectation] = []
     allow_empty_variables: bool | list[str] = Field(
         False, description="a run fails when a notification has an empty variable or an unfilled placeholder; "

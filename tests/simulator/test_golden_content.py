@@ -36,6 +36,11 @@ GOLDEN = {
         ("user-1", "Order A-1001", "Thanks Jamie, we got your order."),
         ("user-2", "Order A-1001", "Thanks Susan, we got your order."),
     ]},
+    "tier_upgrade": {"gold_welcome": [  # a nickname or the Liquid default, the stub's code, the boolean's branch
+        ("sb-user-0", "You're gold, Ace!", "Your lounge code: GOLD-user-0. Enjoy."),
+        ("sb-user-1", "You're gold, friend!", "Your lounge code: GOLD-user-1. Enjoy."),
+        ("sb-user-2", "You're gold, Ace!", "Your lounge code: GOLD-user-2. Thanks for testing the beta!"),
+    ]},
     "read_followup_canvas": {
         "feature": [
             ("sb-user-0", "New: Smart folders", "Hi Lee, try it today."),

@@ -215,3 +215,55 @@ def test_build_time_of_10000_users():
     users = build_population(population(10_000), seed=1, start=START)
     elapsed = time.perf_counter() - began
     print(f"\nbuilt {len(users):,} users in {elapsed:.2f} s")
+
+
+def attribute_population(size: int = 1000, **attributes) -> Population:
+    return population(size, custom_attributes=attributes, past_events=[], past_purchases=None)
+
+
+def test_an_attribute_may_be_unset_for_a_share_of_users_and_the_others_keep_their_values():
+    spec = attribute_population(plan={"values": {"free": 3, "pro": 1}, "unset": 0.2}, age={"range": [18, 80]})
+    users = build_population(spec, seed=7, start=START)
+    without = [u for u in users if "plan" not in u.custom_attributes]
+    assert 0.15 < len(without) / len(users) < 0.25
+    assert all("age" in u.custom_attributes for u in users)
+    assert build_population(spec, seed=7, start=START) == users
+    assert build_population(spec, seed=8, start=START) != users
+    always = build_population(attribute_population(plan={"values": {"free": 3, "pro": 1}}, age={"range": [18, 80]}),
+                              seed=7, start=START)
+    for user, full in zip(users, always, strict=True):  # the same draws: leaving some out renames no one
+        kept = {k: v for k, v in full.custom_attributes.items() if k in user.custom_attributes}
+        assert user.custom_attributes == kept
+
+
+def test_boolean_attributes_are_true_for_their_share():
+    users = build_population(attribute_population(vip={"boolean": 0.3}), seed=3, start=START)
+    values = Counter(u.custom_attributes["vip"] for u in users)
+    assert set(values) == {True, False} and all(type(v) is bool for v in values)
+    assert 0.25 < values[True] / len(users) < 0.35
+
+
+def test_an_attribute_gets_one_source():
+    for sources in ({}, {"values": {"a": 1}, "boolean": 0.5}, {"range": [0, 1], "boolean": 0.5}):
+        with pytest.raises(ValueError, match="exactly one of 'values'"):
+            attribute_population(plan=sources)
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        attribute_population(vip={"boolean": 1.5})
+
+
+def test_an_unset_attribute_is_left_out_of_the_payload_and_the_braze_profile_lacks_it():
+    spec = attribute_population(200, nickname={"values": {"Ace": 1}, "unset": 0.5}, vip={"boolean": 0.5})
+    users = build_population(spec, seed=5, start=START)
+    rows = {row["external_id"]: row for payload in track_payloads(users, START) for row in payload["attributes"]}
+    stack = build(5)
+    client = stack.braze_app.test_client()
+    for payload in track_payloads(users, START):
+        response = client.post("/users/track", json=payload, headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"})
+        assert response.status_code == 201 and "errors" not in response.get_json(), response.get_json()
+    unset = {u.external_id for u in users if "nickname" not in u.custom_attributes}
+    assert unset and len(unset) < len(users)
+    for user in users:
+        profile = stack.braze.users.by_external_id(user.external_id)
+        has = user.external_id not in unset
+        assert ("nickname" in rows[user.external_id]) == ("nickname" in profile.custom) == has
+        assert profile.custom["vip"] is user.custom_attributes["vip"]
