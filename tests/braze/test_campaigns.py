@@ -224,6 +224,36 @@ def test_broadcast_sends_to_the_campaign_audience_narrowed_by_the_request(braze)
     assert sorted(sent_users(hook)) == ["g1", "g2"]
 
 
+def test_a_segment_on_default_profile_fields_reaches_those_users(braze):
+    hook = braze.receiver()
+    braze.set_attrs({"external_id": "us-en", "country": "United States", "language": "EN"},
+                    {"external_id": "us-fr", "country": "US", "language": "fr"},
+                    {"external_id": "de-en", "country": "DE", "language": "en"},
+                    {"external_id": "nowhere"})
+    spec = {"AND": [{"profile_field": {"field": "country", "comparison": "equals", "value": "US"}},
+                    {"profile_field": {"field": "language", "comparison": "equals", "value": "en"}}]}
+    created = braze.client.post("/_admin/segments", json={"name": "US English", "filter": spec})
+    assert created.status_code == 201, created.get_json()
+    segment = braze.client.get("/_admin/segments/US English?members=true").get_json()
+    assert segment["members"] == ["us-en"]
+    details = braze.get("/segments/details", segment_id=created.get_json()["id"]).get_json()
+    assert details["description"] == 'country equals "US" AND language equals "en"'
+    cid = braze.campaign(audience={"segment": "US English"})
+    assert braze.trigger_campaign(cid, broadcast=True).status_code == 201
+    braze.run()
+    assert sent_users(hook) == ["us-en"]
+
+
+def test_an_unknown_profile_field_is_refused_with_its_path(braze):
+    spec = {"OR": [attr_filter("tier", "equals", "gold"),
+                   {"profile_field": {"field": "zodiac", "comparison": "equals", "value": "Leo"}}]}
+    response = braze.client.post("/_admin/segments", json={"name": "Stars", "filter": spec})
+    assert response.status_code == 400
+    assert response.get_json()["message"].startswith("OR[1].profile_field.field: 'zodiac' is not a default profile "
+                                                     "field (expected one of first_name, ")
+    assert "OR[1].profile_field.field: 'zodiac'" in bad_definition(braze, audience={"filter": spec})
+
+
 def test_broadcast_without_audience_reaches_everyone_in_the_campaign_audience(braze):
     hook = braze.receiver()
     braze.users("a", "b", "c")

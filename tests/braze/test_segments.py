@@ -478,6 +478,76 @@ def test_the_whole_spec_is_validated_before_anything_runs() -> None:
         compile_filter({"OR": [VALID, VALID, ca(comparison="before", value="soon")]})
 
 
+# --- default profile fields (`profile_field`, a harness contract) ----------------------------------------------
+
+def pf(field: str, comparison: str, value: Any = NO_VALUE) -> dict[str, Any]:
+    body = {"field": field, "comparison": comparison}
+    if value is not NO_VALUE:
+        body["value"] = value
+    return {"profile_field": body}
+
+
+@pytest.mark.parametrize(("spec", "stored", "expected"), [
+    (pf("country", "equals", "US"), {"country": "US"}, True),
+    (pf("country", "equals", "United States"), {"country": "US"}, True),  # read as /users/track reads it
+    (pf("country", "equals", "usa"), {"country": "US"}, True),
+    (pf("country", "equals", "DE"), {"country": "US"}, False),
+    (pf("country", "equals", "US"), {}, False),
+    (pf("country", "not_equal", "US"), {}, True),
+    (pf("country", "not_equal", "US"), {"country": "US"}, False),
+    (pf("first_name", "equals", "Ann"), {"first_name": "ann"}, False),  # equals is case-sensitive
+    (pf("first_name", "not_equal", "Ann"), {"first_name": "ann"}, False),  # not_equal is not
+    (pf("language", "equals", "EN"), {"language": "en"}, True),
+    (pf("time_zone", "equals", "Eastern Time (US & Canada)"), {"time_zone": "America/New_York"}, True),
+    (pf("time_zone", "matches_regex", "^america/"), {"time_zone": "America/New_York"}, True),
+    (pf("gender", "equals", "F"), {"gender": "F"}, True),
+    (pf("dob", "matches_regex", "^199"), {"dob": "1990-02-03"}, True),
+    (pf("dob", "does_not_match_regex", "^199"), {}, False),  # needs a value, as for custom attributes
+    (pf("dob", "does_not_match_regex", "^199"), {"dob": "2001-02-03"}, True),
+    (pf("home_city", "exists"), {"home_city": ""}, False),
+    (pf("home_city", "does_not_exist"), {}, True),
+    (pf("email", "matches_regex", "@example\\.com$"), {"email": "ann@EXAMPLE.com"}, True),
+    (pf("email_subscribe", "equals", "subscribed"), {}, True),  # absent reads "subscribed", as the status filter
+    (pf("push_subscribe", "equals", "opted_in"), {"push_subscribe": "opted_in"}, True),
+    (pf("push_subscribe", "does_not_exist"), {}, False),
+])
+def test_profile_field_comparisons(spec: dict[str, Any], stored: dict[str, Any], expected: bool) -> None:
+    assert compile_filter(spec)(make_profile(attributes=stored), NOW) is expected
+
+
+def test_profile_fields_do_not_read_custom_attributes() -> None:
+    profile = make_profile(custom={"country": "US"})
+    assert not compile_filter(pf("country", "equals", "US"))(profile, NOW)
+    assert not compile_filter(attr("equals", "US", name="country"))(make_profile(attributes={"country": "US"}), NOW)
+
+
+@pytest.mark.parametrize(("spec", "path", "fragment"), [
+    (pf("zodiac", "equals", "Leo"), "profile_field.field", "'zodiac' is not a default profile field"),
+    (pf("external_id", "exists"), "profile_field.field", "not a default profile field"),
+    ({"AND": [VALID, pf("Country", "exists")]}, "AND[1].profile_field.field", "not a default profile field"),
+    (pf("country", "greater_than", "US"), "profile_field.comparison", "not a profile field comparison"),
+    (pf("country", "includes_value", "US"), "profile_field.comparison", "not a profile field comparison"),
+    (pf("country", "equals"), "profile_field.value", "required"),
+    (pf("country", "equals", "Atlantis"), "profile_field.value", "no profile can hold 'Atlantis'"),
+    (pf("gender", "equals", "female"), "profile_field.value", "no profile can hold"),
+    (pf("dob", "equals", "1990-02-30"), "profile_field.value", "no profile can hold"),
+    (pf("time_zone", "not_equal", "Mars/Olympus"), "profile_field.value", "no profile can hold"),
+    (pf("email_subscribe", "equals", "yes"), "profile_field.value", "no profile can hold"),
+    (pf("first_name", "equals", ""), "profile_field.value", "non-empty string"),
+    (pf("first_name", "equals", 5), "profile_field.value", "non-empty string, got number 5"),
+    (pf("first_name", "matches_regex", "("), "profile_field.value", "not a valid regular expression"),
+    ({"profile_field": {"field": "country", "comparison": "exists", "custom_attribute_name": "x"}},
+     "profile_field.custom_attribute_name", "unknown field"),
+    ({"profile_field": {"comparison": "exists"}}, "profile_field.field", "required"),
+    ({"profile_field": "country"}, "profile_field", "expected an object"),
+])
+def test_profile_field_refusals_name_the_offending_part(spec: Any, path: str, fragment: str) -> None:
+    with pytest.raises(SegmentError) as caught:
+        compile_filter(spec)
+    assert caught.value.path == path
+    assert fragment in caught.value.reason
+
+
 # --- evaluation and the store ----------------------------------------------------------------------------------
 
 def test_evaluate_keeps_iteration_order() -> None:

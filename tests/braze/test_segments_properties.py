@@ -35,6 +35,23 @@ NUMBERS = st.sampled_from(NUMBER_VALUES)
 BASE_SCALARS = [*TEXTS, 0, 1, 2, True, False]
 DAY_COUNTS = [0, 0.5, 1, 2, 7, 30]
 TICK = timedelta(microseconds=1)
+# `profile_field` (harness contract): what a filter may say for a default field -> what `/users/track` stores
+PROFILE_VALUES = {
+    "country": {"US": "US", "us": "US", "United States": "US", "DEU": "DE", "DE": "DE"},
+    "language": {"en": "en", "EN": "en", "fr": "fr"},
+    "gender": {"M": "M", "F": "F", "O": "O"},
+    "time_zone": {"Europe/Berlin": "Europe/Berlin", "Eastern Time (US & Canada)": "America/New_York",
+                  "America/New_York": "America/New_York"},
+    "dob": {"1990-01-02": "1990-01-02", "2000-12-31": "2000-12-31"},
+    "first_name": {"Ann": "Ann", "ann": "ann", "Bo": "Bo"},
+    "last_name": {"Lee": "Lee"},
+    "home_city": {"Berlin": "Berlin", "berlin": "berlin", "New York": "New York"},
+    "email": {"ann@example.com": "ann@example.com", "ANN@example.com": "ANN@example.com"},
+    "phone": {"+1 555 0100": "+1 555 0100"},
+    **{field: {state: state for state in STATES} for field in ("email_subscribe", "push_subscribe")},
+}
+PROFILE_PATTERNS = ["^a", "n$", "us|de", "[0-9]", ".*", "^$", "/", "sub"]
+PROFILE_COMPARISONS = ["equals", "not_equal", "matches_regex", "does_not_match_regex", "exists", "does_not_exist"]
 
 
 # --- the oracle ------------------------------------------------------------------------------------------------
@@ -108,6 +125,27 @@ def attribute_matches(name: str, comparison: str, value: Any, profile: Profile, 
     return comparison in ("less_than", "less_than_or_equal_to") and not has_value
 
 
+def profile_field_matches(body: dict[str, Any], profile: Profile) -> bool:
+    """A default field as stored; an absent subscription state reads "subscribed"; an equality value is read as
+    `/users/track` would store it."""
+    field, comparison, value = body["field"], body["comparison"], body.get("value")
+    stored = profile.attributes.get(field)
+    if field in ("email_subscribe", "push_subscribe") and stored in (None, ""):
+        stored = "subscribed"
+    has_value = isinstance(stored, str) and stored != ""
+    if comparison == "exists":
+        return has_value
+    if comparison == "does_not_exist":
+        return not has_value
+    if comparison in ("equals", "not_equal"):
+        wanted = PROFILE_VALUES[field][value]
+        if comparison == "equals":
+            return has_value and stored == wanted
+        return not (has_value and stored.lower() == wanted.lower())
+    found = has_value and re.search(value, stored, re.IGNORECASE) is not None
+    return found if comparison == "matches_regex" else has_value and not found
+
+
 def event_count_matches(body: dict[str, Any], profile: Profile, now: datetime) -> bool:
     today = now.astimezone(UTC)
     start = datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=body["days"] - 1)
@@ -134,6 +172,8 @@ def oracle(spec: dict[str, Any], profile: Profile, now: datetime) -> bool:
     if key == "subscription_group":  # harness contract: no state in the group is neither state
         state = profile.subscription_groups.get(body["subscription_group_id"])
         return (state == body["value"]) == (body["comparison"] == "is")
+    if key == "profile_field":
+        return profile_field_matches(body, profile)
     if key == "last_used_app":
         last = profile.last_used_app
         if last is None:
@@ -220,6 +260,10 @@ def random_profile(rnd: random.Random, now: datetime, times: list[datetime], sca
     for key in ("push_subscribe", "email_subscribe"):
         if rnd.random() < 0.8:
             attributes[key] = rnd.choice([*STATES, None])
+    for key, said in PROFILE_VALUES.items():
+        if key not in ("push_subscribe", "email_subscribe") and rnd.random() < 0.75:
+            stored = rnd.choice(list(said.values()))
+            attributes[key] = rnd.choice([stored, stored, stored.lower(), stored.upper(), ""])
     groups = {group: rnd.choice(GROUP_STATES) for group in GROUPS if rnd.random() < 0.6}
     return Profile(braze_id=f"{rnd.getrandbits(64):016x}", created_at=now, random_bucket_number=0, custom=custom,
                    attributes=attributes, events=events, subscription_groups=groups,
@@ -258,6 +302,13 @@ def leaf_kinds(now: datetime) -> list[st.SearchStrategy[dict[str, Any]]]:
         st.builds(lambda group, comparison, value: {"subscription_group": {
             "subscription_group_id": group, "comparison": comparison, "value": value}},
             st.sampled_from([*GROUPS, "never"]), st.sampled_from(["is", "is_not"]), st.sampled_from(GROUP_STATES)),
+        st.sampled_from(list(PROFILE_VALUES)).flatmap(lambda field: st.builds(
+            lambda comparison, said, pattern: {"profile_field": {
+                "field": field, "comparison": comparison,
+                **({} if comparison.endswith("exist") else
+                   {"value": pattern if comparison.endswith("regex") else said})}},
+            st.sampled_from(PROFILE_COMPARISONS), st.sampled_from(list(PROFILE_VALUES[field])),
+            st.sampled_from(PROFILE_PATTERNS))),
         st.builds(lambda comparison, value: {"last_used_app": {"comparison": comparison, "value": value}},
                   st.sampled_from(["after", "before"]), iso_near(now)),
         st.builds(lambda name, comparison, value, days: {"custom_event": {
@@ -362,7 +413,8 @@ def test_filter_trees_agree_with_the_oracle(case: tuple[dict[str, Any], list[Pro
 WORDS = ["AND", "OR", "custom_attribute", "custom_attribute_name", "comparison", "value", "custom_event", "name",
          "days", "push_subscription_status", "email_subscription_status", "last_used_app", "equals", "exists",
          "matches_regex", "after", "less_than_x_days_ago", "includes_value", "is", "opted_in", "(", "2024-05-01",
-         "subscription_group", "subscription_group_id", "subscribed"]
+         "subscription_group", "subscription_group_id", "subscribed", "profile_field", "field", "country", "US",
+         "time_zone", "not_equal"]
 junk_scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=6)
                 | st.sampled_from(WORDS))
 junk = st.recursive(junk_scalars, lambda children: st.lists(children, max_size=3)

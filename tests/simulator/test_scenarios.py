@@ -132,3 +132,24 @@ def test_ready_scenarios_validate_and_the_schema_is_current(tmp_path):
     out = tmp_path / "schema.json"
     assert bsim("schema", "--output", str(out)).exit_code == 0
     assert json.loads(out.read_text()) == json.loads((ROOT / "scenarios" / "schema.json").read_text())
+
+
+def _run_with_country_segment(tmp_path, comparison: str) -> dict:
+    """The demo sent to a segment on a default profile field (`profile_field`, docs/scenarios.md)."""
+    text = (ROOT / "scenarios" / "onboarding_demo.yaml").read_text()
+    segment = ("braze:\n  segments:\n    - name: germany\n      filter: {profile_field: {field: country, comparison: "
+               f"{comparison}, value: DE}}}}\n  campaigns:")
+    text = text.replace("braze:\n  campaigns:", segment)
+    text = text.replace("recipients: {all: true}", "recipients: {segment: germany}")
+    path = tmp_path / f"{comparison}.yaml"
+    path.write_text(text.split("\nexpectations:")[0] + "\n")
+    result = bsim("run", str(path), "--json", str(tmp_path / f"{comparison}.json"))
+    assert result.exit_code == 0, result.output
+    return json.loads((tmp_path / f"{comparison}.json").read_text())
+
+
+def test_a_scenario_segment_on_a_default_profile_field(tmp_path):
+    german = _run_with_country_segment(tmp_path, "equals")["funnel"]
+    others = _run_with_country_segment(tmp_path, "not_equal")["funnel"]
+    assert 0 < german["audience"] < 60 and german["audience"] + others["audience"] == 60
+    assert german["notifications"] == german["audience"]

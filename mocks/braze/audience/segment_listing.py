@@ -18,7 +18,7 @@ from typing import Any
 from mocks.braze.audience.segments import Segment
 
 PAGE_SIZE = 100
-_NAME_KEYS = ("custom_attribute_name", "name")
+_NAME_KEYS = ("custom_attribute_name", "name", "field")
 _NEVER = datetime.min.replace(tzinfo=UTC)  # a store made without a clock: creation order only
 
 

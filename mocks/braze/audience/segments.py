@@ -1,12 +1,14 @@
 """The audience language of the fake Braze: Braze's connected-audience object, used for segments too.
 
 Scenario authors should be able to paste a filter into a real `/messages/send` `audience`, so the
-grammar is Braze's, plus two harness contracts (`custom_event`, the dashboard's "X custom event in Y
-days", and `subscription_group`, the dashboard's "Subscription Group": Braze's connected audience has no
-subscription group filter). A segment is evaluated against up to 100,000 profiles on every send, so a spec is validated
-and compiled once into nested closures: nothing is parsed per profile, regexes and ISO times are
-prepared up front, and a bad spec fails at creation with the path of the offending part instead of
-silently matching nobody.
+grammar is Braze's, plus three harness contracts (`custom_event`, the dashboard's "X custom event in Y
+days"; `subscription_group`, the dashboard's "Subscription Group": Braze's connected audience has no
+subscription group filter; and `profile_field`, the dashboard's default-attribute filters (Country,
+Language, Gender, First Name, ...): the connected audience object documents filters on custom attributes,
+subscription statuses and last app use only). A segment is evaluated against up to 100,000 profiles on
+every send, so a spec is validated and compiled once into nested closures: nothing is parsed per
+profile, regexes and ISO times are prepared up front, and a bad spec fails at creation with the path of
+the offending part instead of silently matching nobody.
 
 Semantics, where Braze documents them (custom attribute data types, regex and segmentation filter
 pages):
@@ -41,6 +43,11 @@ Choices where the docs are silent:
   The group's existence is not checked here (groups may be defined after the segment).
 - An absent subscription status reads as "subscribed"; a profile that never used the app matches
   neither `after` nor `before`. Custom event counts ignore events timestamped after `now`.
+- `profile_field` compares a default field as `/users/track` stores it, with the string comparisons of
+  custom attributes and their semantics. An `equals` / `not_equal` value is read as `/users/track` reads
+  that field (`"United States"` is `US`, `"EN"` is `en`, a Rails zone its IANA name), and one no profile
+  could hold (`"Atlantis"`, a `dob` that is no date) is refused rather than matching nobody. `email_subscribe`
+  and `push_subscribe` read as the subscription status filters read them (absent is "subscribed").
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from typing import Any
 
 from mocks.braze.state import StateError, Swap, detached, expect, record
 from mocks.braze.users.profiles import Profile
+from mocks.braze.users.values import InvalidValue, default_attribute
 
 Predicate = Callable[[Profile, datetime], bool]
 
@@ -94,7 +102,12 @@ _ATTRIBUTE_COMPARISONS: dict[str, tuple[str, ...]] = {
     "does_not_exist": ("string", "array", "number", "boolean", "time"),
 }
 _FILTER_KEYS = ("AND", "OR", "custom_attribute", "push_subscription_status", "email_subscription_status",
-                "last_used_app", "custom_event", "subscription_group")
+                "last_used_app", "custom_event", "subscription_group", "profile_field")
+# The default profile fields a `profile_field` filter reads, each as `Profile.attributes` holds it.
+PROFILE_FIELDS = ("first_name", "last_name", "email", "phone", "dob", "gender", "country", "language", "home_city",
+                  "time_zone", "email_subscribe", "push_subscribe")
+_SUBSCRIBE_FIELDS = ("email_subscribe", "push_subscribe")
+_STRING_COMPARISONS = ("equals", "not_equal", "matches_regex", "does_not_match_regex", "exists", "does_not_exist")
 
 
 class SegmentError(ValueError):
@@ -207,6 +220,8 @@ def _compile(spec: Any, path: str) -> Predicate:
         return _custom_event(body, here)
     if key == "subscription_group":
         return _subscription_group(body, here)
+    if key == "profile_field":
+        return _profile_field(body, here)
     raise SegmentError(here, f"unknown filter (expected one of {_one_of(_FILTER_KEYS)})")
 
 
@@ -287,6 +302,60 @@ def _custom_event(body: Any, path: str) -> Predicate:
     return performed
 
 
+def _profile_field(body: Any, path: str) -> Predicate:
+    _check_fields(body, path, ("field", "comparison"), ("value",))
+    name = _choice(body, "field", path, PROFILE_FIELDS, "a default profile field")
+    comparison = _choice(body, "comparison", path, _STRING_COMPARISONS, "a profile field comparison")
+    absent = "subscribed" if name in _SUBSCRIBE_FIELDS else None
+
+    def read(profile: Profile) -> str | None:
+        value = profile.attributes.get(name)
+        return value if type(value) is str and value else absent
+
+    if comparison == "exists":
+        return lambda profile, now: read(profile) is not None
+    if comparison == "does_not_exist":
+        return lambda profile, now: read(profile) is None
+    value_path = _join(path, "value")
+    if "value" not in body:
+        raise SegmentError(value_path, f'is required for "{comparison}"')
+    value = body["value"]
+    if type(value) is not str or not value:
+        raise SegmentError(value_path, f"must be a non-empty string, got {_kind(value)} {value!r}")
+    if comparison in ("equals", "not_equal"):
+        try:
+            wanted = default_attribute(name, value)
+        except InvalidValue as exc:
+            raise SegmentError(value_path, f"no profile can hold {value!r}: {exc}") from None
+        if comparison == "equals":
+            return lambda profile, now: read(profile) == wanted
+        folded = wanted.casefold()
+
+        def differs(profile: Profile, now: datetime) -> bool:
+            found = read(profile)
+            return found is None or found.casefold() != folded
+        return differs
+    search = _regex(value, value_path)
+    if comparison == "matches_regex":
+        def matches(profile: Profile, now: datetime) -> bool:
+            found = read(profile)
+            return found is not None and search(found) is not None
+        return matches
+
+    def does_not_match(profile: Profile, now: datetime) -> bool:
+        found = read(profile)
+        return found is not None and search(found) is None
+    return does_not_match
+
+
+def _regex(pattern: str, path: str) -> Callable[[str], re.Match[str] | None]:
+    """A case-insensitive search anywhere in the value, as Braze adds `/gi`."""
+    try:
+        return re.compile(pattern, re.IGNORECASE).search
+    except (re.error, OverflowError, RecursionError) as exc:  # e.g. "(", "a{99999999999}"
+        raise SegmentError(path, f"{pattern!r} is not a valid regular expression: {exc}") from None
+
+
 def _custom_attribute(body: Any, path: str) -> Predicate:
     _check_fields(body, path, ("custom_attribute_name", "comparison"), ("value",))
     name = _name(body, "custom_attribute_name", path)
@@ -337,10 +406,7 @@ def _string(name: str, comparison: str, wanted: str, path: str) -> Predicate:
             value = profile.custom.get(name)
             return type(value) is not str or value.casefold() != folded
         return differs
-    try:
-        search = re.compile(wanted, re.IGNORECASE).search
-    except (re.error, OverflowError, RecursionError) as exc:  # e.g. "(", "a{99999999999}"
-        raise SegmentError(path, f"{wanted!r} is not a valid regular expression: {exc}") from None
+    search = _regex(wanted, path)
     if comparison == "matches_regex":
         def matches(profile: Profile, now: datetime) -> bool:
             value = profile.custom.get(name)

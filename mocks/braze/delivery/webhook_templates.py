@@ -7,7 +7,10 @@ header values and the body (JSON key/value pairs, or raw text).
 
 A URL whose host is written out is asked of the outbound policy when the template, campaign or canvas
 is saved, so a refused target is a 400 the author sees, not a failure per user later; one whose host is
-Liquid is only known per user, and the dispatcher's transport asks it then.
+Liquid is only known per user, and the dispatcher's transport asks it then. Likewise every field's Liquid
+is parsed when saved (after a message's replacements, as it will be sent), as Braze's composer refuses to
+save a syntax error; what only a user's render can tell (an undefined variable, a Connected Content
+failure, `abort_message`) is still an abort at send time.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.outbound import RefusedURL
+from mocks.braze.liquid.render import BrazeLiquidSyntaxError, compile_template
 from mocks.braze.state import StateError, Swap, expect, record
 
 METHODS = ("POST", "PUT", "DELETE", "GET", "PATCH")
@@ -117,9 +121,36 @@ class WebhookContent:
         body = {sub(k): sub(v) for k, v in self.body.items()} if isinstance(self.body, dict) else sub(self.body)
         return WebhookContent(sub(self.url), self.method, {sub(k): sub(v) for k, v in self.headers.items()}, body)
 
+    def liquid_fields(self) -> Iterator[tuple[str, str]]:
+        """The texts a send renders, by field: the URL, each header's value, and the raw body or each value of
+        its key/value pairs (`mocks.braze.delivery.sending`)."""
+        yield "url", self.url
+        for name, value in self.headers.items():
+            yield f"headers.{name}", value
+        if isinstance(self.body, dict):
+            for key, value in self.body.items():
+                yield f"body.{key}", value
+        else:
+            yield "body", self.body
+
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "method": self.method, "headers": dict(self.headers),
                 "body_type": "json" if isinstance(self.body, dict) else "raw", "body": self.body}
+
+
+def check_liquid(content: WebhookContent, where: str) -> WebhookContent:
+    """TemplateError naming the field, the line within it and the construct when a field's Liquid does not
+    parse: `'webhook.body' line 3: unknown tag 'frobnicate'`. Parsed by the renderer's own cache, so what
+    is saved here renders without a syntax error (text without `{` holds no Liquid, and is not rendered)."""
+    for name, text in content.liquid_fields():
+        if "{" not in text:
+            continue
+        try:
+            compile_template(text)
+        except BrazeLiquidSyntaxError as exc:
+            line = f" line {exc.line}" if exc.line is not None else ""
+            raise TemplateError(f"'{where}.{name}'{line}: {exc.reason}") from None
+    return content
 
 
 def content_state(content: WebhookContent) -> dict[str, Any]:
@@ -213,8 +244,8 @@ class WebhookTemplateStore:
         name = spec.get("name")
         if not isinstance(name, str) or not name:
             raise TemplateError("'name' is required")
-        template = WebhookTemplate(template_id, name, self._check_target(parse_content(spec, "template"), "template"),
-                                   description=str(spec.get("description", "")))
+        content = check_liquid(self._check_target(parse_content(spec, "template"), "template"), "template")
+        template = WebhookTemplate(template_id, name, content, description=str(spec.get("description", "")))
         with self._lock:
             if any(t.name == name for t in self._templates.values()):
                 raise TemplateError(f"a webhook template named {name!r} already exists")
@@ -265,7 +296,7 @@ class WebhookTemplateStore:
         if not isinstance(spec, dict):
             raise TemplateError(f"'{where}' must be an object")
         if "template_id" not in spec:
-            return self._check_target(parse_content(spec, where), where)
+            return check_liquid(self._check_target(parse_content(spec, where), where), where)
         if not isinstance(spec["template_id"], str):
             raise TemplateError(f"'{where}.template_id' must be a string")
         template = self.get(spec["template_id"])
@@ -276,4 +307,4 @@ class WebhookTemplateStore:
         overrides = {k: spec[k] for k in ("url", "method", "headers", "body") if k in spec}
         if overrides:
             content = parse_content({**content.to_dict(), **overrides}, where)
-        return self._check_target(content.replaced({**template.defaults, **replacements}), where)
+        return check_liquid(self._check_target(content.replaced({**template.defaults, **replacements}), where), where)

@@ -40,7 +40,20 @@ class BrazeLiquidError(LiquidError):
 
 
 class BrazeLiquidSyntaxError(BrazeLiquidError, LiquidSyntaxError):
-    """Raised while parsing, so python-liquid passes it through as a syntax error instead of wrapping it."""
+    """Raised while parsing, so python-liquid passes it through as a syntax error instead of wrapping it.
+
+    A template is refused when it is saved, so the error says where: `construct` is the tag or output being
+    parsed (python-liquid's own errors may point at the end of an expression, which is nowhere in the source),
+    and `BrazeTemplate` sets `line` (1-based, in the source as written) and `reason` (what failed, naming the
+    construct). `detail` is python-liquid's wording of an error Braze's own messages do not cover."""
+
+    def __init__(self, message: str, *, token: Token | None = None, construct: Token | None = None,
+                 detail: str | None = None) -> None:
+        super().__init__(message, token=token)
+        self.construct = construct
+        self.detail = detail
+        self.line: int | None = None
+        self.reason = str(self.message)
 
 
 class AbortMessage(Exception):

@@ -54,11 +54,13 @@ from mocks.braze.liquid.base import (
 from mocks.braze.liquid.connected import DEFAULT_VARIABLE, ConnectedContentCache, fetch, parse_json, parse_markup
 from mocks.braze.liquid.filters import to_output
 from mocks.braze.liquid.string_filters import STRING_FILTERS
+from mocks.braze.liquid.syntax import SourceMap, locate
 
 if TYPE_CHECKING:
     import requests
     from liquid.expression import Expression
     from liquid.stream import TokenStream
+    from liquid.token import Token
 
 __all__ = ["AbortMessage", "BrazeLiquidError", "BrazeLiquidSyntaxError", "BrazeTemplate", "ConnectedContentCache",
            "compile_template", "render"]
@@ -112,36 +114,37 @@ class _Rewriter:
     """Braze syntax to plain Liquid: `x.${a b}` to `x["a b"]`, `${first_name}` to `first_name`, and
     `{% if {{x}} %}` to `{% if x %}`. A name no quoting can carry goes into a lookup table instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str) -> None:
         self.names: list[str] = []
+        self.map = SourceMap(source)
 
-    def rewrite(self, source: str) -> str:
-        out: list[str] = []
+    def rewrite(self) -> str:
+        source, out = self.map.original, self.map.add
         pos = 0
         while (start := _START.search(source, pos)) is not None:
             at = start.start()
-            out.append(source[pos:at])
+            out(pos, at, source[pos:at])
             if source[at + 1] == "%":
                 match = _RAW.match(source, at)
                 if match is not None:
-                    out.append(match.group())
+                    out(at, match.end(), match.group())
                     pos = match.end()
                     continue
                 match = _TAG.match(source, at)
                 if match is not None:
-                    out.append("{%" + self._tag(match.group(1)) + "%}")
+                    out(at, match.end(), "{%" + self._tag(match.group(1)) + "%}")
                     pos = match.end()
                     continue
             else:
                 match = _OUTPUT.match(source, at)
                 if match is not None:
-                    out.append("{{" + self._strip_inner(self._dollars(match.group(1))) + "}}")
+                    out(at, match.end(), "{{" + self._strip_inner(self._dollars(match.group(1))) + "}}")
                     pos = match.end()
                     continue
-            out.append(source[at:at + 2])
+            out(at, at + 2, source[at:at + 2])
             pos = at + 2
-        out.append(source[pos:])
-        return "".join(out)
+        out(pos, len(source), source[pos:])
+        return self.map.finish()
 
     def _tag(self, markup: str) -> str:
         name = _TAG_NAME.match(markup)
@@ -302,6 +305,8 @@ class _Illegal(Illegal):
         name = "doc" if token.kind == TOKEN_DOC else stream.expect(TOKEN_TAG).value  # the lexer pre-cuts doc blocks
         if name in UNSUPPORTED_TAGS:
             message = f"Braze Liquid does not support the '{name}' tag"
+        elif name == "raw":  # the lexer takes a raw block whole, endraw included: one left here has none
+            message = "tag 'raw' was never closed (expected {% endraw %})"
         elif name in _INNER_TAGS:
             message = f"unexpected tag '{name}'"
         else:
@@ -399,6 +404,8 @@ class _BrazeEnvironment(Environment):
             del self.tags[name]
         for tag in (_Illegal, _Output, _Echo, _AbortTag, _ConnectedTag):
             self.add_tag(tag)
+        for tag in self.tags.values():
+            tag.get_node = _locating(tag.get_node)  # type: ignore[method-assign]
         liquid_filters.install(self.filters)
         self.filters.update(STRING_FILTERS)
         self.filters.update(ARRAY_FILTERS)
@@ -406,23 +413,45 @@ class _BrazeEnvironment(Environment):
     def check(self, template: BoundTemplate) -> None:
         """Refuse filters Braze lacks, and give `== blank` Braze's meaning, before the first render."""
         static = RenderContext(template)
-        nodes: list[Node] = list(template.nodes)
+        # each node with the nearest tag or output of the template's own source (Connected Content's markup is a
+        # template of its own), to say where a refused filter is
+        nodes: list[tuple[Node, Token]] = [(node, node.token) for node in template.nodes]
         while nodes:
-            node = nodes.pop()
+            node, construct = nodes.pop()
             expressions: list[Expression] = list(node.expressions())
             while expressions:
                 expression = expressions.pop()
                 if isinstance(expression, FilteredExpression):
                     for item in expression.filters or ():
                         if item.name not in self.filters:
-                            raise BrazeLiquidSyntaxError(_filter_message(item.name), token=item.token)
+                            raise BrazeLiquidSyntaxError(_filter_message(item.name), token=item.token,
+                                                         construct=construct)
                 swap = _BLANK_AWARE.get(type(expression))
                 if swap is not None and (isinstance(expression.left, Blank) or isinstance(expression.right, Blank)):
                     expression.__class__ = swap
                 if type(expression) is RangeLiteral:
                     expression.__class__ = _BoundedRange
                 expressions.extend(expression.children())
-            nodes.extend(node.children(static, include_partials=False))
+            nodes.extend((child, child.token if child.token.source is construct.source else construct)
+                         for child in node.children(static, include_partials=False))
+
+
+def _locating(get_node: Callable[[TokenStream], Node]) -> Callable[[TokenStream], Node]:
+    """A tag's (or output's) parse that names it in a syntax error found inside it: python-liquid's errors about
+    an expression point at the expression's end, and a block left open points at the template's end."""
+
+    def located(stream: TokenStream) -> Node:
+        start = stream.current
+        try:
+            return get_node(stream)
+        except BrazeLiquidSyntaxError as exc:
+            if exc.construct is None or exc.construct.source is not start.source:
+                exc.construct = start
+            raise
+        except LiquidError as exc:
+            raise BrazeLiquidSyntaxError(f"Liquid syntax error: {exc.message}", token=exc.token, construct=start,
+                                         detail=str(exc.message)) from exc
+    return located
 
 
 def _filter_message(name: str) -> str:
@@ -445,14 +474,19 @@ class BrazeTemplate:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        rewriter = _Rewriter()
+        rewriter = _Rewriter(source)
         try:
-            self._template = _ENV.from_string(rewriter.rewrite(source))
-            _ENV.check(self._template)
-        except BrazeLiquidError:
+            try:
+                self._template = _ENV.from_string(rewriter.rewrite())
+                _ENV.check(self._template)
+            except BrazeLiquidSyntaxError:
+                raise
+            except LiquidError as exc:  # the lexer's: its token is the unterminated markup
+                raise BrazeLiquidSyntaxError(f"Liquid syntax error: {exc.message}", token=exc.token,
+                                             construct=exc.token, detail=str(exc.message)) from exc
+        except BrazeLiquidSyntaxError as exc:
+            locate(exc, rewriter.map)
             raise
-        except LiquidError as exc:
-            raise BrazeLiquidSyntaxError(f"Liquid syntax error: {exc.message}", token=exc.token) from exc
         self._names = {_NAMES: rewriter.names} if rewriter.names else None
 
     def render(self, variables: Mapping[str, Any] | None = None, *,
