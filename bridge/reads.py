@@ -88,7 +88,7 @@ def covered_when_sent(outbox: Outbox, rows: list[WebhookRow], created_at_ms: int
     found = []
     for row in rows:
         for channel_url, read_ts in receipts.get(row.receiver, ()):
-            if read_ts >= created_at_ms and channel_of(row.body["template_key"]) == channel_url:
+            if read_ts > created_at_ms and channel_of(row.body["template_key"]) == channel_url:
                 stored = outbox.webhook(row.message_id)
                 if stored is not None and stored.read_at is None:
                     found.append((stored, read_ts))

@@ -285,7 +285,9 @@ class OutboxMachine(RuleBasedStateMachine):
         """Just marked sent: what receipts kept from before cover is read now (`covered_when_sent`)."""
         rows = [self.outbox.webhook(m) for m in ids]
         covered_rows = covered_when_sent(self.outbox, rows, created, CHANNELS.get)
-        expected = {m for m in ids if any(receiver == self.rows[m]["receiver"] and read_ts >= created
+        # a receipt kept from before covers a message created strictly before it: one created in its millisecond
+        # came after the read
+        expected = {m for m in ids if any(receiver == self.rows[m]["receiver"] and read_ts > created
                                           and channel == CHANNELS[TEMPLATES[self.rows[m]["group"]]]
                                           for receiver, channel, read_ts in self.receipts)}
         assert {r.message_id for r, _ in covered_rows} == expected, (ids, created, self.receipts)

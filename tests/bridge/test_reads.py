@@ -184,6 +184,18 @@ def test_a_receipt_that_covers_only_an_older_send_reads_nothing_sent_later(out: 
     assert reads(out) == ["m1"]
 
 
+def test_a_send_created_in_the_millisecond_of_a_kept_receipt_is_not_taken_as_read(out: Outbound):
+    """A receipt says the user has read what was created before it; a message Sendbird creates in that same
+    millisecond, after the read (a follow-up sent on the READ, on a simulated clock), is not behind it."""
+    out.accept("realtime", webhook_body("m1", "u1"))
+    out.run()
+    assert queued(out, read_webhook("u1", to_ms(out.now()))) == 1
+    out.accept("realtime", webhook_body("m2", "u1"))  # the clock has not moved: created in the receipt's millisecond
+    out.run()
+    assert reads(out) == ["m1"]
+    assert out.bridge.outbox.webhook("m2").read_at is None
+
+
 # -- restarts and the recovery -------------------------------------------------------------------------
 
 

@@ -168,12 +168,9 @@ def test_validate_knows_the_read_counts_of_campaigns_and_message_steps_only():
     assert check_text(demo + "  - {metric: campaigns.welcome.read_events, min: 1}\n").problems == []
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug, not fixed here: the bridge takes a notification Sendbird creates "
-                   "in the very millisecond of a read receipt it already holds as covered by it (bridge/reads.py "
-                   "covered_when_sent: read_ts >= created_at_ms) and posts a READ the user never made, while the fake "
-                   "Sendbird keeps it unread; on a simulated clock a follow-up sent on the READ lands in that "
-                   "millisecond (26 of the 134 tips here)")
 def test_no_step_gets_a_read_event_for_a_notification_nobody_read():
+    """A follow-up sent on a READ is created in the READ's millisecond on a simulated clock; the bridge once took
+    it as covered by the receipt it had just read (26 of the 134 tips were reported READ, never read)."""
     report = run_simulated(load(ROOT / "scenarios" / "read_split_followup.yaml"))
     steps = report["canvases"]["followup"]["steps"]
     assert {sid: s["read_events"] <= s["read"] for sid, s in steps.items() if s["type"] == "message"} == {
