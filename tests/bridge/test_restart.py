@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -232,6 +232,7 @@ class SendbirdProxy:
         self.held = threading.Event()
         self.release = threading.Event()
         self._hold: bool | None = None  # None: pass sends through; else whether to forward the held one
+        self._then: Callable[[], Any] = lambda: None
         self._faults: list[str] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -241,7 +242,10 @@ class SendbirdProxy:
                                        name="sendbird-proxy", daemon=True)
         self.thread.start()
 
-    def hold_next_send(self, forward: bool) -> None:
+    def hold_next_send(self, forward: bool, then: Callable[[], Any] = lambda: None) -> None:
+        """`then` runs in the proxy the moment the send is held (the bridge's kill): from the test's thread, a
+        loaded machine could leave the bridge long enough to time the send out and move on."""
+        self._then = then
         self._hold = forward
 
     def fail_checks(self, fault: str, times: int) -> None:
@@ -289,6 +293,7 @@ class SendbirdProxy:
                     return
                 if hold:
                     proxy._forward("POST", self.path, dict(self.headers), body).raise_for_status()
+                proxy._then()
                 proxy.held.set()
                 proxy.release.wait(60)  # the bridge is killed meanwhile and never hears back
 
@@ -338,10 +343,17 @@ def test_a_restart_while_sendbird_cannot_answer_the_check_sends_nothing_twice(fa
     assert created.status_code == 201, created.text
     bridge = start_bridge(port, proxy.url, braze, db, *extra)
     try:
-        proxy.hold_next_send(forward=reached)
+        answered = threading.Event()  # the kill waits for the accept's answer, which the send may overtake
+
+        def kill_once_answered() -> None:
+            answered.wait(10)
+            bridge.process.kill()
+
+        proxy.hold_next_send(forward=reached, then=kill_once_answered)
         accepted = requests.post(f"{bridge_url}/braze/notifications/realtime", headers={"Api-Token": API_TOKEN},
                                  timeout=5, json={"template_key": "promo", "receiver": receiver, "event_name": EVENT,
                                                   "variables": {"name": message_id}, "message_id": message_id})
+        answered.set()
         assert accepted.status_code == 200, accepted.text
         assert proxy.held.wait(30), "the bridge never sent"
         bridge.process.kill()
