@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -256,7 +257,7 @@ INSERT INTO callbacks VALUES ('m0', 'SENT', 'u1', '{"external_id": "u1", "name":
 
 def test_an_outbox_written_before_the_check_opens_and_checks_its_posting_callbacks(tmp_path: Path):
     path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:  # closed now: a GC-tuned process keeps a dropped one, and its lock
         db.executescript(OLD_CALLBACKS)
     outbox = Outbox(path)
     try:

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -78,7 +79,7 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> 
 
 def states(db: Path) -> dict[str, int]:
     """What the killed process left in its outbox (read straight from the file)."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:  # closed now: a GC-tuned process keeps a dropped one, and its lock
         rows = conn.execute("SELECT 'webhooks_' || state, COUNT(*) FROM webhooks GROUP BY state UNION ALL "
                             "SELECT 'callbacks_' || state, COUNT(*) FROM callbacks GROUP BY state").fetchall()
     return dict(rows)

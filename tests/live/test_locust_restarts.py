@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,9 @@ def test_a_bridge_killed_mid_run_is_reconciled_from_its_outbox(stack: Stack, tmp
             locust.kill()
     stack.services["bridge"].stop()  # the outbox file is its process's alone while it runs
 
-    with sqlite3.connect(stack.db) as db:  # the truth: what the outbox committed, and Braze's events
+    # the truth: what the outbox committed, and Braze's events; closed at once (a GC-tuned process keeps a dropped
+    # connection, and its lock on the outbox, until a collection that may not come)
+    with closing(sqlite3.connect(stack.db)) as db:
         rows = db.execute("SELECT message_id, state, notification_id FROM webhooks").fetchall()
     accepted = {m for m, _, _ in rows}
     sent = {m for m, state, notification in rows if state == "sent" and notification}
