@@ -52,9 +52,10 @@ def stack(tmp_path):
         stop_all([service.process for service in services])
 
 
-def run_distributed(urls: dict[str, str], tmp_path: Path) -> tuple[int, str, list[int], list[dict]]:
+def run_distributed(urls: dict[str, str], tmp_path: Path) -> tuple[int, str, list[int], str, list[dict]]:
     """A headless master expecting two workers, and the two workers: (the master's exit code, its output, the
-    workers' exit codes, its stats CSV rows). Every process is stopped on the way out, whatever happens."""
+    workers' exit codes, their output, its stats CSV rows). Every process is stopped on the way out, whatever
+    happens."""
     port = free_port()
     prefix = tmp_path / "run"
     master_log, worker_logs = tmp_path / "master.log", [tmp_path / f"worker{i}.log" for i in range(WORKERS)]
@@ -77,17 +78,18 @@ def run_distributed(urls: dict[str, str], tmp_path: Path) -> tuple[int, str, lis
     finally:
         stop_all(processes)  # only those still running: SIGTERM, then SIGKILL after 3 s
     output = master_log.read_text()
+    workers_output = "".join(f"--- worker {i}\n{log.read_text()}" for i, log in enumerate(worker_logs))
     with open(f"{prefix}_stats.csv", newline="") as file:
         rows = list(csv.DictReader(file))
-    return code, output, worker_codes, rows
+    return code, output, worker_codes, workers_output, rows
 
 
 def test_a_master_and_two_workers_run_clean_and_both_workers_carry_load(stack, tmp_path):
     seed_feeds(stack)  # devices have notifications to read, so READs flow too
-    code, output, worker_codes, rows = run_distributed(stack, tmp_path)
+    code, output, worker_codes, workers_output, rows = run_distributed(stack, tmp_path)
 
     assert code == 0, output
-    assert worker_codes == [0] * WORKERS, output
+    assert worker_codes == [0] * WORKERS, workers_output
     assert "2 workers connected" in output, output
     reconciled = RECONCILED.search(output)
     assert reconciled is not None, output
