@@ -797,11 +797,56 @@ def check_clocks(w: PipelineWatch) -> None:
                         name, skew)
 
 
+# -- distributed runs: what each worker carried -----------------------------------------------------------
+@dataclass
+class WorkerShare:
+    requests: int = 0
+    users: int = 0  # the most users it reported running at once
+
+
+class WorkerTally:
+    """On a master: the requests each worker made and the most users it ran, printed when Locust quits.
+
+    Why: a distributed run's figures are the sum of its workers', so a worker that connected but carried no load
+    (its users failing to start, say) goes unseen in them. The counts come from the reports every worker sends the
+    master anyway (Locust's `stats_total`, the requests since the last report, and `user_count`), so workers run
+    no code of this file for it."""
+
+    def __init__(self) -> None:
+        self.shares: dict[str, WorkerShare] = {}
+
+    def on_report(self, client_id: str, data: dict[str, Any]) -> None:
+        share = self.shares.setdefault(client_id, WorkerShare())
+        share.requests += int((data.get("stats_total") or {}).get("num_requests", 0))
+        share.users = max(share.users, int(data.get("user_count") or 0))
+
+    def print(self, runner: MasterRunner) -> None:
+        lines = ["Requests by worker (from the workers' reports to this master)"]
+        for client_id, share in sorted(self.shares.items(), key=lambda item: runner.get_worker_index(item[0])):
+            lines.append(f"worker {runner.get_worker_index(client_id)} ({client_id}): {share.requests} requests, "
+                         f"at most {share.users} users")
+        print("\n".join(lines), flush=True)
+
+
+tally = WorkerTally()
+
+
+@events.init.add_listener
+def follow_workers(environment, **_kwargs) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        environment.events.worker_report.add_listener(tally.on_report)
+        # at quit: after the workers' final reports, which they send when told to quit
+        environment.events.quit.add_listener(lambda **_: tally.print(runner))
+
+
 @events.test_start.add_listener
 def on_test_start(environment, **_kwargs) -> None:
     global watch
     if isinstance(environment.runner, WorkerRunner):
         return
+    if isinstance(environment.runner, MasterRunner):
+        tally.shares.clear()
     if any(issubclass(cls, CampaignTriggerUser) for cls in environment.user_classes or []):
         create_trigger_targets(environment)
     if watch is not None and watch.greenlet is not None:

@@ -1,0 +1,2 @@
+-- pgbench: the round trip alone.
+SELECT 1;

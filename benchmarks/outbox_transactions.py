@@ -1,0 +1,66 @@
+"""What one outbox transaction costs the bridge, in process: the figure a shared outbox on a server would replace.
+
+    .venv/bin/python benchmarks/outbox_transactions.py [--count 5000] [--rounds 3]
+
+A realtime notification is three outbox transactions: the accept (the row committed before the 200), the claim
+(pending -> sending) and the mark sent (sending -> sent, with its SENT callback row). This times each, through
+`bridge.outbox.Outbox` as the bridge calls it (Python and SQLite together, WAL, `synchronous=NORMAL`, a file in a
+temporary directory), so docs/scaling.md can set it beside a round trip to PostgreSQL. Pin it to a core
+(`taskset -c 0`) and compare rounds: on a shared machine the spread is the noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bridge.outbox import CallbackRow, Outbox
+
+BODY = {"template_key": "welcome", "variables": {"first_name": "Ada"}, "event_name": "sendbird_notification"}
+STEPS = ("accept", "claim", "mark_sent")
+
+
+def one_round(count: int) -> dict[str, float]:
+    """Microseconds per call of each step, over `count` notifications on a new outbox file."""
+    spent = dict.fromkeys(STEPS, 0.0)
+    with tempfile.TemporaryDirectory() as scratch:
+        outbox = Outbox(Path(scratch) / "bridge.sqlite3")
+        try:
+            for i in range(count):
+                message_id, receiver = f"bench-{i}", f"sb-demo-{i % 60}"
+                started = time.perf_counter()
+                outbox.accept(message_id, "realtime", BODY, receiver, "g", "trace", float(i), {"status": "accepted"})
+                accepted = time.perf_counter()
+                outbox.claim(message_id, float(i) + 1)
+                claimed = time.perf_counter()
+                callback = CallbackRow(message_id, "SENT", f"demo-{i % 60}", {"name": "sendbird_notification"},
+                                       "trace", 0)
+                outbox.mark_sent([message_id], f"n-{i}", float(i) + 2, [callback], 1000 * i)
+                done = time.perf_counter()
+                spent["accept"] += accepted - started
+                spent["claim"] += claimed - accepted
+                spent["mark_sent"] += done - claimed
+        finally:
+            outbox.close()
+    return {step: seconds / count * 1e6 for step, seconds in spent.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=5000, help="notifications per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rounds = [one_round(args.count) for _ in range(args.rounds)]
+    for number, figures in enumerate(rounds, 1):
+        print(f"round {number}: " + ", ".join(f"{step} {figures[step]:.1f} us" for step in STEPS))
+    print("median: " + ", ".join(f"{step} {statistics.median(r[step] for r in rounds):.1f} us" for step in STEPS))
+
+
+if __name__ == "__main__":
+    main()
