@@ -20,6 +20,7 @@ from harness.faults.rules import FaultRules
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
+from harness.route_builders import share_route_builders
 from harness.runtime import Runtime
 
 DEFAULT_API_TOKEN = "local-integration-token"
@@ -56,8 +57,9 @@ def create_app(runtime: Runtime | None = None, *, sendbird_url: str = "http://12
     except ValueError:
         outbox.close()
         raise
-    app = Flask("bridge")
+    app = Flask("bridge", static_folder=None)  # the integration serves no /static route
     use_compact_json(app)
+    share_route_builders(app)
     app.extensions["bridge"] = bridge
     app.extensions["runtime"] = runtime
     app.extensions["faults"] = faults

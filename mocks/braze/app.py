@@ -12,6 +12,7 @@ from harness.faults.rules import FaultRules
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
+from harness.route_builders import share_route_builders
 from harness.runtime import Runtime
 from harness.snapshots import SnapshotKeeper
 from mocks.braze.rest.admin_api import admin_api_blueprint
@@ -42,8 +43,9 @@ def create_app(runtime: Runtime | None = None, api_key: str = DEFAULT_API_KEY, w
     faults = FaultRules("braze", runtime.journal, runtime.clock, runtime.ids)
     runtime = runtime.with_faults(faults)
     service = BrazeService(runtime, api_key=api_key, webhook_timeout=webhook_timeout)
-    app = Flask("mocks.braze")
+    app = Flask("mocks.braze", static_folder=None)  # Braze serves no /static route
     use_compact_json(app)
+    share_route_builders(app)
     app.extensions["braze"] = service
     app.extensions["runtime"] = runtime
     app.extensions["faults"] = faults

@@ -12,6 +12,7 @@ from harness.faults.rules import FaultRules
 from harness.json_provider import use_compact_json
 from harness.limits import MIB, BodyLimit
 from harness.outbound import OutboundPolicy, coerce
+from harness.route_builders import share_route_builders
 from harness.runtime import Runtime
 from harness.snapshots import SnapshotKeeper
 from mocks.sendbird.api import admin_extras_blueprint, api_blueprint, install_error_handlers, storage_blueprint
@@ -45,8 +46,9 @@ def create_app(runtime: Runtime | None = None, app_id: str = DEFAULT_APP_ID, api
     runtime = runtime.with_faults(faults)
     service = SendbirdService(runtime, app_id=app_id, api_token=api_token, webhook_url=webhook_url,
                               create_unknown_users=create_unknown_users, require_access_token=require_access_token)
-    app = Flask("mocks.sendbird")
+    app = Flask("mocks.sendbird", static_folder=None)  # Sendbird serves no /static route
     use_compact_json(app)
+    share_route_builders(app)
     app.extensions["sendbird"] = service
     app.extensions["runtime"] = runtime
     app.extensions["faults"] = faults
