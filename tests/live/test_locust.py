@@ -13,12 +13,14 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
-from harness.processes import free_port, start_service, wait_for
+from harness.processes import free_port, start_service, stop_all, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -30,12 +32,12 @@ TEMPLATE = {"key": "welcome", "name": "Welcome", "ui_template": {"title": "Welco
 RECONCILED = re.compile(r"^reconciliation: accepted=(\d+) .*duplicates=(\d+) losses=(\d+) -> (\w+)$", re.M)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """Braze, Sendbird and the bridge on free ports, with the template and the read webhook `bsim up` sets up."""
+@contextmanager
+def running_stack(db: Path) -> Iterator[dict[str, str]]:
+    """Braze, Sendbird and the bridge on free ports, with the template and the read webhook `bsim up` sets up;
+    their URLs, and every process stopped at the end."""
     ports = {name: free_port() for name in ("braze", "sendbird", "bridge")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    db = tmp_path_factory.mktemp("bridge") / "outbox.sqlite3"
     services = [start_service("braze", "mocks.braze", ports["braze"])]
     try:
         services.append(start_service("sendbird", "mocks.sendbird", ports["sendbird"],
@@ -50,8 +52,13 @@ def stack(tmp_path_factory):
         assert hooks.status_code == 200, hooks.text
         yield urls
     finally:
-        for service in reversed(services):
-            service.stop()
+        stop_all([service.process for service in services])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("bridge") / "outbox.sqlite3") as urls:
+        yield urls
 
 
 def run_locust(urls: dict[str, str], tmp_path: Path, user_class: str, *extra: str) -> tuple[int, str, list[dict]]:

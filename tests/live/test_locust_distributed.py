@@ -16,10 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
-from harness.processes import free_port, start_service, stop_all
-from tests.live.test_locust import RECONCILED, SENDBIRD, TEMPLATE, row, seed_feeds
+from harness.processes import free_port, stop_all
+from tests.live.test_locust import RECONCILED, row, running_stack, seed_feeds
 
 pytestmark = pytest.mark.live
 
@@ -32,24 +31,8 @@ WORKER_LINE = re.compile(r"^worker (\d+) \((\S+)\): (\d+) requests, at most (\d+
 
 @pytest.fixture
 def stack(tmp_path):
-    """Braze, Sendbird and the bridge on free ports, with the template and the read webhook `bsim up` sets up."""
-    ports = {name: free_port() for name in ("braze", "sendbird", "bridge")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    services = [start_service("braze", "mocks.braze", ports["braze"])]
-    try:
-        services.append(start_service("sendbird", "mocks.sendbird", ports["sendbird"],
-                                      ("--webhook-url", urls["bridge"] + "/sendbird/webhooks",
-                                       "--ws-port", str(free_port()))))
-        services.append(start_service("bridge", "bridge", ports["bridge"], (
-            "--sendbird-url", urls["sendbird"], "--braze-url", urls["braze"], "--db", str(tmp_path / "outbox.db"))))
-        created = requests.post(urls["sendbird"] + "/v1/templates", json=TEMPLATE, headers=SENDBIRD, timeout=10)
-        assert created.status_code == 200, created.text
-        hooks = requests.put(urls["sendbird"] + "/_admin/webhooks", timeout=10, json={
-            "url": urls["bridge"] + "/sendbird/webhooks", "events": ["group_channel:message_read"]})
-        assert hooks.status_code == 200, hooks.text
+    with running_stack(tmp_path / "outbox.db") as urls:
         yield urls
-    finally:
-        stop_all([service.process for service in services])
 
 
 def run_distributed(urls: dict[str, str], tmp_path: Path) -> tuple[int, str, list[int], str, list[dict]]:

@@ -11,7 +11,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import simulator.runner as runner
 from simulator.cli import cli
 from simulator.fault_report import faults_section
 from simulator.loader import load, parse
@@ -34,20 +33,6 @@ def outage(**changes) -> dict:
 
 def scenario_text(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False)
-
-
-@pytest.fixture
-def journal(monkeypatch):
-    """The records a simulated run's report was built from."""
-    seen: list[dict] = []
-    build = runner.build_report
-
-    def keep(records, **kwargs):
-        seen.extend(records)
-        return build(records, **kwargs)
-
-    monkeypatch.setattr(runner, "build_report", keep)
-    return seen
 
 
 def test_a_sendbird_503_window_is_reported_with_its_firings_the_retries_and_the_notifications_that_arrived(journal):

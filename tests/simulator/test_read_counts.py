@@ -10,11 +10,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from simulator import runner
 from simulator.analysis import build_report
 from simulator.cli import cli
 from simulator.loader import check_text, load
@@ -25,20 +23,6 @@ from simulator.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-def journal(monkeypatch):
-    """The records a simulated run's report was built from."""
-    seen: list[dict] = []
-    build = runner.build_report
-
-    def keep(records, **kwargs):
-        seen.extend(records)
-        return build(records, **kwargs)
-
-    monkeypatch.setattr(runner, "build_report", keep)
-    return seen
 
 
 def reads_by_template(records: list[dict]) -> tuple[Counter, Counter]:
