@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from mocks.braze.liquid.base import BrazeLiquidSyntaxError
+from mocks.braze.liquid.render import compile_template
 from mocks.sendbird.templates import PLACEHOLDER
 from simulator.durations import parse_duration
 
@@ -131,7 +133,7 @@ def required_variables(template: Any) -> set[str]:
 def check(data: Any, run_for_default: float) -> list[Finding]:
     """Every cross-reference problem of a scenario (`run_for_default`: the run length when it says none)."""
     parts = Parts.read(data)
-    return [*_duplicates(data), *_messages(parts), *_segments_in_audiences(data, parts),
+    return [*_duplicates(data), *_messages(parts), *_liquid(parts), *_segments_in_audiences(data, parts),
             *_timeline(data, parts, run_for_default), *_faults(data, parts, run_for_default),
             *_content_expectations(data, parts), *_stubs(data)]
 
@@ -173,6 +175,23 @@ def _messages(parts: Parts) -> Iterator[Finding]:
                           f"{message.owner} does not supply {_listed(unfilled)}, used by template {key!r}",
                           "the notification would show " + ", ".join(f"`{{{name}}}`" for name in unfilled)
                           + " as written; add it under `variables:`", "warning")
+
+
+def _liquid(parts: Parts) -> Iterator[Finding]:
+    """A variable's Liquid that does not parse, at its own line: the fake Braze refuses such a message when the run
+    saves it (Braze's composer refuses to save it), so the author hears of it here first, with the construct."""
+    for message in parts.messages:
+        variables = get(message.body, "variables")
+        for name in sorted(names(variables)):
+            liquid = text(get(variables, name))
+            if liquid is None or "{" not in liquid:
+                continue
+            try:
+                compile_template(liquid)
+            except BrazeLiquidSyntaxError as exc:
+                line = f" (line {exc.line})" if exc.line is not None and "\n" in liquid else ""
+                yield Finding((*message.loc, "variables", name), f"variable {name!r} of {message.owner}{line}: "
+                              f"{exc.reason}", "Braze refuses to save a message whose Liquid does not parse")
 
 
 def _listed(variables: list[str]) -> str:

@@ -463,3 +463,27 @@ def test_any_change_anywhere_gets_problems_placed_in_the_file_never_a_crash(chan
     lines = text.count("\n") + 1
     assert all(1 <= p.line <= lines and p.column >= 1 and p.message for p in checked.problems)
     assert (checked.scenario is None) == bool(checked.errors)
+
+
+def test_a_variables_liquid_that_does_not_parse_is_an_error_at_its_line_naming_the_construct():
+    """Braze's composer refuses to save it, and so does the fake when the run creates the campaign; validate says
+    so first, where the author wrote it."""
+    scenario = yaml.safe_load((ROOT / "scenarios" / "onboarding_demo.yaml").read_text())
+    variables = scenario["braze"]["campaigns"][0]["sendbird"]["variables"]
+    variables["first_name"] = "{{ ${first_name} | frob }}"
+    variables["plan"] = "{% if custom_attribute.${plan} %}\n  pro"
+    text = yaml.safe_dump(scenario, sort_keys=False)
+    problems = {p.path: p for p in check_text(text).problems}
+
+    name = problems["braze.campaigns.0.sendbird.variables.first_name"]
+    assert name.message == "variable 'first_name' of campaign 'welcome': unknown filter 'frob'"
+    assert text.splitlines()[name.line - 1].strip().startswith("first_name:")
+    plan = problems["braze.campaigns.0.sendbird.variables.plan"]
+    assert plan.message == ("variable 'plan' of campaign 'welcome' (line 1): tag 'if' was never closed "
+                            "(expected {% endif %})")
+    assert {p.level for p in problems.values()} == {"error"}
+
+
+def test_every_ready_scenarios_liquid_parses():
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        assert [p for p in check_text(path.read_text()).problems if "variable '" in p.message] == [], path.name
