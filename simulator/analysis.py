@@ -42,6 +42,8 @@ NO_REASON = {"pending": "no attempt recorded by the end of the run",
              "posted": "the bridge posted it to Braze, which recorded no event"}
 # A restarted service lost what the run had created on it: the run fails unless it expected that.
 UNEXPECTED_RESTART = Expectation(name="no service restarted during the run", metric="checks.restarts", equals=0)
+TIMELINE_FAILED = Expectation(name="every timeline action reached the stack", metric="checks.timeline_errors", equals=0)
+DETAILS = 20  # the first problems a check lists
 
 
 def _ts(value: str) -> datetime:
@@ -315,8 +317,11 @@ def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mod
     trail = Trail(records, content)
     checks = trail.checks(event_callback)
     explain_lost(records, checks["lost_details"])
+    timeline_errors = [{k: r[k] for k in ("index", "fault", "error") if k in r} for r in records
+                       if r["kind"] == "timeline.error" and r["service"] == "simulator"]
     checks.update(empty_variables=content.gaps, empty_variable_details=content.details,
-                  restarts=len(restarts), restart_details=list(restarts))
+                  restarts=len(restarts), restart_details=list(restarts),
+                  timeline_errors=len(timeline_errors), timeline_error_details=timeline_errors[:DETAILS])
     funnel = {stage: trail.counts.get(stage, 0) for stage in FUNNEL}
     ratios = {name: round(funnel[a] / funnel[b], 4) if funnel[b] else 0.0 for name, (a, b) in RATIOS.items()}
     latencies = trail.latencies()
@@ -343,5 +348,9 @@ def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mod
             report["expectations"].append(implicit)
     if restarts and not any(e.metric == UNEXPECTED_RESTART.metric for e in scenario.expectations):
         report["expectations"].append(check(UNEXPECTED_RESTART, report))
+    # a timeline action the stack refused (a trigger, events or attributes Braze would not take) changed the world
+    # the expectations judge: never a green run unless the scenario bounds the count itself
+    if timeline_errors and not any(e.metric == TIMELINE_FAILED.metric for e in scenario.expectations):
+        report["expectations"].append(check(TIMELINE_FAILED, report))
     report["passed"] = all(e["passed"] for e in report["expectations"])
     return report

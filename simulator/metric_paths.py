@@ -28,7 +28,7 @@ def _numbers(section: dict[str, Any]) -> tuple[str, ...]:
 
 
 LATENCY_STATS = tuple(percentiles([]))
-CHECKS = (*_numbers(Trail([]).checks(True)), "empty_variables", "restarts")  # the last two: added by build_report
+CHECKS = (*_numbers(Trail([]).checks(True)), "empty_variables", "restarts", "timeline_errors")  # added by build_report
 CAMPAIGN_STATS = (*_numbers(CampaignStats().to_dict([])), *READ_COUNTS)  # the reads: added by build_report
 # The fake Braze's canvas stats (`CanvasEngine.stats`) count by name as steps run; these are the names.
 CANVAS_STATS = ("entered", "completed", "active", "unique_conversions")

@@ -259,3 +259,37 @@ def test_a_live_run_refuses_to_set_the_attribute_that_marks_its_users(tmp_path):
     assert result.exit_code == 3
     said = " ".join(result.output.split())
     assert "the timeline sets 'bsim_run', the attribute that marks a live run's users" in said
+
+
+REFUSED_ACTION = """\
+braze:
+  campaigns:
+    - {id: greet, name: Greet, sendbird: {template_key: note, variables: {text: hi}}}
+timeline:
+  - {at: 1m, set_attributes: {recipients: {users: [user-1, nobody-42]}, attributes: {tier: gold}}}
+  - {at: 2m, trigger_campaign: {campaign: greet}}
+"""
+
+
+def test_a_timeline_action_the_stack_refuses_fails_the_run_and_says_which():
+    """A refused action changed a different world than the scenario says: the run is never green for it."""
+    report = run_simulated(parse(scenario_text(REFUSED_ACTION, size=3)))
+    assert report["checks"]["timeline_errors"] == 1
+    [detail] = report["checks"]["timeline_error_details"]
+    assert detail["index"] == 0 and "No user matches the identifier" in detail["error"]
+    implicit = result(report, "every timeline action reached the stack")
+    assert implicit["value"] == 1 and not implicit["passed"] and not report["passed"]
+    assert report["funnel"]["notifications"] == 3  # the rest of the timeline still ran
+
+
+def test_a_scenario_that_expects_refused_actions_bounds_them_itself():
+    body = REFUSED_ACTION + "expectations:\n  - {metric: checks.timeline_errors, equals: 1}\n"
+    report = run_simulated(parse(scenario_text(body, size=3)))
+    assert report["passed"]
+    assert [e["metric"] for e in report["expectations"]] == ["checks.timeline_errors", "checks.empty_variables"]
+
+
+def test_a_run_whose_timeline_is_taken_whole_reports_no_timeline_errors():
+    report = run_simulated(parse(scenario_text(REFUSED_ACTION.replace(", nobody-42", ""), size=3)))
+    assert report["checks"]["timeline_errors"] == 0 and report["checks"]["timeline_error_details"] == []
+    assert not any(e["metric"] == "checks.timeline_errors" for e in report["expectations"]) and report["passed"]
