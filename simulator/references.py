@@ -133,7 +133,7 @@ def required_variables(template: Any) -> set[str]:
 def check(data: Any, run_for_default: float) -> list[Finding]:
     """Every cross-reference problem of a scenario (`run_for_default`: the run length when it says none)."""
     parts = Parts.read(data)
-    return [*_duplicates(data), *_messages(parts), *_liquid(parts), *_segments_in_audiences(data, parts),
+    return [*_duplicates(data), *_messages(parts), *_liquid(data, parts), *_segments_in_audiences(data, parts),
             *_timeline(data, parts, run_for_default), *_faults(data, parts, run_for_default),
             *_content_expectations(data, parts), *_stubs(data)]
 
@@ -177,21 +177,48 @@ def _messages(parts: Parts) -> Iterator[Finding]:
                           + " as written; add it under `variables:`", "warning")
 
 
-def _liquid(parts: Parts) -> Iterator[Finding]:
-    """A variable's Liquid that does not parse, at its own line: the fake Braze refuses such a message when the run
-    saves it (Braze's composer refuses to save it), so the author hears of it here first, with the construct."""
+def _liquid(data: Any, parts: Parts) -> Iterator[Finding]:
+    """Liquid that does not parse, at its own value: the fake Braze refuses such a message when the run saves it
+    (as Braze's composer refuses to save it), so the author hears of it here first, with the construct. Checked:
+    a Sendbird message's variables, and a written-out `webhook`'s URL, header values and body."""
     for message in parts.messages:
         variables = get(message.body, "variables")
         for name in sorted(names(variables)):
-            liquid = text(get(variables, name))
-            if liquid is None or "{" not in liquid:
-                continue
-            try:
-                compile_template(liquid)
-            except BrazeLiquidSyntaxError as exc:
-                line = f" (line {exc.line})" if exc.line is not None and "\n" in liquid else ""
-                yield Finding((*message.loc, "variables", name), f"variable {name!r} of {message.owner}{line}: "
-                              f"{exc.reason}", "Braze refuses to save a message whose Liquid does not parse")
+            yield from _parsed(get(variables, name), (*message.loc, "variables", name),
+                               f"variable {name!r} of {message.owner}")
+    for loc, owner, webhook in _webhooks(data):
+        fields = [("url", get(webhook, "url")), ("body", get(webhook, "body"))]
+        headers = get(webhook, "headers")
+        fields += [(f"headers.{name}", get(headers, name)) for name in sorted(names(headers))]
+        if isinstance(get(webhook, "body"), Mapping):
+            fields[1:2] = [(f"body.{key}", get(webhook, "body", key)) for key in sorted(names(get(webhook, "body")))]
+        for field_name, value in fields:
+            yield from _parsed(value, (*loc, *field_name.split(".", 1)), f"webhook {field_name} of {owner}")
+
+
+def _webhooks(data: Any) -> Iterator[tuple[Loc, str, Any]]:
+    """Every written-out `webhook` (not a Sendbird message, not a saved template's id), with where it is."""
+    for i, campaign in entries(get(data, "braze", "campaigns")):
+        if isinstance(get(campaign, "webhook"), Mapping):
+            yield ("braze", "campaigns", i, "webhook"), f"campaign {text(get(campaign, 'id'))!r}", \
+                get(campaign, "webhook")
+    for i, canvas in entries(get(data, "braze", "canvases")):
+        for j, step in entries(get(canvas, "steps")):
+            if get(step, "type") == "message" and isinstance(get(step, "webhook"), Mapping) \
+                    and get(step, "webhook", "sendbird") is None:
+                yield (("braze", "canvases", i, "steps", j, "webhook"),
+                       f"canvas {text(get(canvas, 'id'))!r} step {text(get(step, 'id'))!r}", get(step, "webhook"))
+
+
+def _parsed(value: Any, loc: Loc, what: str) -> Iterator[Finding]:
+    liquid = text(value)
+    if liquid is None or "{" not in liquid:
+        return
+    try:
+        compile_template(liquid)
+    except BrazeLiquidSyntaxError as exc:
+        line = f" (line {exc.line})" if exc.line is not None and "\n" in liquid else ""
+        yield Finding(loc, f"{what}{line}: {exc.reason}", "Braze refuses to save a message whose Liquid does not parse")
 
 
 def _listed(variables: list[str]) -> str:

@@ -487,3 +487,19 @@ def test_a_variables_liquid_that_does_not_parse_is_an_error_at_its_line_naming_t
 def test_every_ready_scenarios_liquid_parses():
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
         assert [p for p in check_text(path.read_text()).problems if "variable '" in p.message] == [], path.name
+
+
+def test_a_written_out_webhooks_liquid_that_does_not_parse_is_an_error_at_its_field():
+    scenario = yaml.safe_load((ROOT / "scenarios" / "onboarding_demo.yaml").read_text())
+    scenario["braze"]["campaigns"].append({
+        "id": "hook", "name": "Hook", "webhook": {
+            "url": "https://hooks.example.com/{{ ${user_id} }}", "method": "POST",
+            "headers": {"X-Plan": "{{ custom_attribute.${plan} | frob }}"},
+            "body": {"who": "{% if x %}", "fine": "{{${first_name}}}"}}})
+    problems = {p.path: p.message for p in check_text(yaml.safe_dump(scenario, sort_keys=False)).problems}
+    index = len(scenario["braze"]["campaigns"]) - 1
+    assert problems == {
+        f"braze.campaigns.{index}.webhook.headers.X-Plan":
+            "webhook headers.X-Plan of campaign 'hook': unknown filter 'frob'",
+        f"braze.campaigns.{index}.webhook.body.who":
+            "webhook body.who of campaign 'hook': tag 'if' was never closed (expected {% endif %})"}
