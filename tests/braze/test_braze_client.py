@@ -101,16 +101,6 @@ def test_user_track_reports_a_non_fatal_error_as_not_successful(client):
     assert answer["errors"][0]["input_array"] == "events"
 
 
-def test_user_export_by_ids_and_by_email_shows_the_tracked_profile(client):
-    client.user_track(attributes=[{"external_id": "ada", "first_name": "Ada", "email": "ada@example.com"}])
-    by_ids = client.user_export(external_ids=["ada", "nobody"], fields_to_export=["external_id", "first_name"])
-    assert by_ids["success"] is True
-    assert by_ids["users"] == [{"external_id": "ada", "first_name": "Ada"}]
-    assert by_ids["invalid_user_ids"] == ["nobody"]
-    by_email = client.user_export(email="ada@example.com", fields_to_export=["external_id", "email"])
-    assert by_email["users"] == [{"external_id": "ada", "email": "ada@example.com"}]
-
-
 def test_user_delete_removes_the_profile(client, fake):
     client.user_track(attributes=[{"external_id": "ada", "first_name": "Ada"}])
     answer = client.user_delete(external_ids=["ada"])
