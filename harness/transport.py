@@ -228,19 +228,20 @@ class Transport:
         # the network. The in-process mocks set it when a test lets its calls through (`reach_network`).
         self.fallback: BaseAdapter | None = None
         self._apps: dict[str, WSGIApp] = {}
+        self._public: set[str] = set()  # hosts that are a real product's own names (`register(public=True)`)
         self._lock = threading.Lock()
 
     def with_outbound(self, policy: OutboundPolicy) -> Transport:
         """This transport under another policy, sharing its registered apps: in one simulated process each
         service keeps the policy it was given while all of them reach each other."""
         view = Transport(self.simulated, self.timeout, self.pool_size, policy, self.faults)
-        view._apps, view._lock, view.fallback = self._apps, self._lock, self.fallback
+        view._apps, view._public, view._lock, view.fallback = self._apps, self._public, self._lock, self.fallback
         return view
 
     def with_faults(self, faults: FaultRules) -> Transport:
         """This transport with a service's outbound fault rules, sharing its registered apps."""
         view = Transport(self.simulated, self.timeout, self.pool_size, self.outbound, faults)
-        view._apps, view._lock, view.fallback = self._apps, self._lock, self.fallback
+        view._apps, view._public, view._lock, view.fallback = self._apps, self._public, self._lock, self.fallback
         return view
 
     def reach_network(self) -> None:
@@ -255,14 +256,18 @@ class Transport:
         checked = check_url(url)
         return checked if self.simulated else self.outbound.check_url(checked)
 
-    def register(self, host: str, app: WSGIApp) -> None:
-        """Route `http://host[:port]` to `app` (simulated mode); `host` may include a port."""
+    def register(self, host: str, app: WSGIApp, public: bool = False) -> None:
+        """Route `http://host[:port]` to `app` (simulated mode); `host` may include a port. `public`: the host is a
+        real product's own name (`rest.iad-01.braze.com`), where the product answers and the harness's `/_admin`
+        does not, so `names_for` leaves it out."""
         with self._lock:
             self._apps[host.lower()] = app
+            (self._public.add if public else self._public.discard)(host.lower())
 
     def unregister(self, host: str) -> None:
         with self._lock:
             self._apps.pop(host.lower(), None)
+            self._public.discard(host.lower())
 
     def app_for(self, host: str, port: int | None = None) -> WSGIApp | None:
         host = host.lower()
@@ -273,9 +278,10 @@ class Transport:
         return self._apps.get(host)
 
     def names_for(self, app: WSGIApp) -> list[str]:
-        """The hosts (`host[:port]`) `app` is registered under: the names it answers to in-process."""
+        """The hosts (`host[:port]`) `app` is registered under, but for public ones: the names it answers to
+        in-process as the harness's service, `/_admin` included."""
         with self._lock:
-            return [host for host, registered in self._apps.items() if registered is app]
+            return [host for host, registered in self._apps.items() if registered is app and host not in self._public]
 
     @property
     def hosts(self) -> list[str]:

@@ -25,7 +25,7 @@ from mocks.inprocess.hosts import BRAZE_DEFAULT_URL, BRAZE_INSTANCES
 from mocks.inprocess.routing import Router
 from mocks.inprocess.world import HTTP, Driver, MockError, World
 
-ADMIN_HOST = BRAZE_INSTANCES["US-01"]
+ADMIN_HOST = "braze.local"  # the harness's name for the fake, where its /_admin answers (never at Braze's hosts)
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ class FakeBraze(Fake):
         app = create_app(world.runtime, api_key=api_key)
         transport = world.runtime.transport
         for host in BRAZE_INSTANCES.values():
-            transport.register(host, app)
+            transport.register(host, app, public=True)
+        transport.register(ADMIN_HOST, app)
         router.intercept(*BRAZE_INSTANCES.values())
         return cls(world, transport.client(), f"http://{ADMIN_HOST}", api_key, url, router, app)
 

@@ -27,6 +27,7 @@ from mocks.sendbird.sdk_shapes import STATS_PATH, sdk_statistic
 from mocks.sendbird.service import SendbirdService
 
 FEED_CHANNEL = "notifications_feed"
+ADMIN_HOST = "sendbird.local"  # the harness's name for the fake, where its /_admin answers (never at Sendbird's)
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,10 @@ class FakeSendbird(Fake):
         notifications_host, chat_host = sendbird_hosts(app_id)
         transport = world.runtime.transport
         for host in (notifications_host, chat_host):
-            transport.register(host, app)
+            transport.register(host, app, public=True)
+        transport.register(ADMIN_HOST, app)
         router.intercept(notifications_host, chat_host)
-        return cls(world, transport.client(), f"http://{chat_host}", app_id, api_token, f"https://{notifications_host}",
+        return cls(world, transport.client(), f"http://{ADMIN_HOST}", app_id, api_token, f"https://{notifications_host}",
                    f"https://{chat_host}", router, app)
 
     @property

@@ -248,3 +248,15 @@ def test_without_passthrough_the_fakes_webhooks_never_leave_the_process(webhook_
 
     assert received == []
     assert "no service is registered" in attempts[0]["error"]
+
+
+def test_the_harnesss_admin_routes_are_not_at_the_products_hosts(fake_stack):
+    """Real Braze and Sendbird have no /_admin: a team's call there is refused, and changes nothing."""
+    fake_stack.braze.track(attributes=[{"external_id": "ada", "first_name": "Ada"}])
+    reset = requests.post(f"{fake_stack.braze.url}/_admin/reset", json={})
+    health = requests.get(f"{fake_stack.sendbird.chat_url}/_admin/health")
+    feeds = requests.get(f"{fake_stack.sendbird.url}/_admin/feeds/ada/notifications_feed")
+
+    assert (reset.status_code, health.status_code, feeds.status_code) == (403, 403, 403)
+    assert "message" in reset.json() and health.json()["error"] is True
+    assert fake_stack.braze.user("ada") is not None  # the helpers reach it at the harness's own names
