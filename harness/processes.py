@@ -154,9 +154,10 @@ def start_service(name: str, module: str, port: int, args: Sequence[str] = (), e
         time.sleep(0.05)
 
 
-def wait_for(condition, timeout: float, interval: float = 0.1) -> bool:
+def wait_for(condition, timeout: float, interval: float = 0.1, backoff_to: float | None = None) -> bool:
     """Poll `condition()` until it is true or `timeout` passes (for callers outside any service:
-    the CLI and tests waiting on live servers)."""
+    the CLI and tests waiting on live servers). With `backoff_to`, the pause doubles from `interval` up to it:
+    an answer that lands within milliseconds is seen at once, a slow one is not hammered."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -165,6 +166,8 @@ def wait_for(condition, timeout: float, interval: float = 0.1) -> bool:
         except requests.RequestException:
             pass
         time.sleep(interval)
+        if backoff_to is not None:
+            interval = min(interval * 2, backoff_to)
     return False
 
 

@@ -11,7 +11,6 @@ starts at each journal's cursor after the last reset. `stack()` points Sendbird'
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 import requests
 
 from bridge.app import DEFAULT_API_TOKEN as INTEGRATION_TOKEN
-from harness.processes import ServiceProcess, free_port, start_service, stop_all
+from harness.processes import ServiceProcess, free_port, start_service, stop_all, wait_for
 from harness.transport import Transport
 from mocks.braze.rest.auth import DEFAULT_API_KEY
 from mocks.inprocess.braze import FakeBraze
@@ -74,16 +73,24 @@ class LiveWorld:
     def poll(self, check: Callable[[], T]) -> T:
         """`check()` until it stops raising AssertionError or `timeout` passes (then its last AssertionError)."""
         __tracebackhide__ = True
-        deadline = time.monotonic() + self.timeout
-        pause = FIRST_POLL
-        while True:
+        outcome: list[Any] = []  # [value, error] of the last look
+
+        def settled() -> bool:
             try:
-                return check()
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(pause)  # a test waiting on servers in other processes, not product code
-            pause = min(pause * 2, LAST_POLL)
+                outcome[:] = [check(), None]
+            except AssertionError as missing:
+                outcome[:] = [None, missing]
+                return False
+            except requests.RequestException as broken:  # a server that does not answer: said at once
+                outcome[:] = [None, broken]
+            return True
+
+        if not wait_for(settled, self.timeout, FIRST_POLL, backoff_to=LAST_POLL) and not outcome:
+            settled()  # the timeout ran out before the first look
+        value, error = outcome
+        if error is not None:
+            raise error
+        return value
 
     def take_task_errors(self) -> list[tuple[str, str]]:
         return []  # a live service logs its own

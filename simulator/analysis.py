@@ -295,15 +295,20 @@ def with_reads(trail: Trail, campaigns: dict[str, Any],
     return campaigns, out
 
 
-def pipeline_summary(records: list[dict[str, Any]], event_callback: bool = True) -> dict[str, Any]:
-    """The funnel, its ratios and the checks of records that no scenario made (the in-process mocks' report):
-    the part of `build_report` that needs only the journal. An item still on its way counts as lost until it lands."""
-    trail = Trail(records)
+def _pipeline(trail: Trail, records: list[dict[str, Any]], event_callback: bool
+              ) -> tuple[dict[str, Any], dict[str, int], dict[str, float], dict[str, list[float]]]:
+    """(checks, funnel, ratios, latencies) of a trail: what every report reads from the journal alone."""
     checks = trail.checks(event_callback)
     explain_lost(records, checks["lost_details"])
     funnel = {stage: trail.counts.get(stage, 0) for stage in FUNNEL}
     ratios = {name: round(funnel[a] / funnel[b], 4) if funnel[b] else 0.0 for name, (a, b) in RATIOS.items()}
-    latencies = trail.latencies()
+    return checks, funnel, ratios, trail.latencies()
+
+
+def pipeline_summary(records: list[dict[str, Any]], event_callback: bool = True) -> dict[str, Any]:
+    """The funnel, its ratios and the checks of records that no scenario made (the in-process mocks' report):
+    the part of `build_report` that needs only the journal. An item still on its way counts as lost until it lands."""
+    checks, funnel, ratios, latencies = _pipeline(Trail(records), records, event_callback)
     return {"funnel": funnel, "ratios": ratios, "checks": checks,
             "latency_ms": {hop: percentiles(values) for hop, values in latencies.items()},
             "journal_records": len(records)}
@@ -315,16 +320,12 @@ def build_report(records: list[dict[str, Any]], *, scenario: Any, seed: int, mod
     """`restarts`: the services (`{"service", "epoch"}`) whose journal restarted during a live run."""
     content = Content(scenario.expectations)
     trail = Trail(records, content)
-    checks = trail.checks(event_callback)
-    explain_lost(records, checks["lost_details"])
+    checks, funnel, ratios, latencies = _pipeline(trail, records, event_callback)
     timeline_errors = [{k: r[k] for k in ("index", "fault", "error") if k in r} for r in records
                        if r["kind"] == "timeline.error" and r["service"] == "simulator"]
     checks.update(empty_variables=content.gaps, empty_variable_details=content.details,
                   restarts=len(restarts), restart_details=list(restarts),
                   timeline_errors=len(timeline_errors), timeline_error_details=timeline_errors[:DETAILS])
-    funnel = {stage: trail.counts.get(stage, 0) for stage in FUNNEL}
-    ratios = {name: round(funnel[a] / funnel[b], 4) if funnel[b] else 0.0 for name, (a, b) in RATIOS.items()}
-    latencies = trail.latencies()
     campaigns, canvases = with_reads(trail, campaigns, canvases)
     report: dict[str, Any] = {
         "scenario": scenario.name, "description": scenario.description, "seed": seed, "mode": mode,

@@ -73,20 +73,6 @@ def campaign(fake: ServiceProcess, port: int, body: str = "{{${user_id}}}|{{api_
     return created.json()["campaign_id"]
 
 
-def test_user_track_creates_the_profile_with_its_attributes_events_and_purchases(client, fake):
-    answer = client.user_track(
-        attributes=[{"external_id": "ada", "first_name": "Ada", "email": "ada@example.com", "plan": "pro"}],
-        events=[{"external_id": "ada", "name": "played", "time": "2026-01-01T00:00:00Z", "properties": {"n": 1}}],
-        purchases=[{"external_id": "ada", "product_id": "p1", "currency": "USD", "price": 2.5,
-                    "time": "2026-01-01T00:00:00Z"}])
-    assert answer["success"] is True and answer["status_code"] == 201
-    assert (answer["attributes_processed"], answer["events_processed"], answer["purchases_processed"]) == (1, 1, 1)
-    stored = profile(fake, "ada")
-    assert stored is not None
-    assert stored["first_name"] == "Ada" and stored["email"] == "ada@example.com"
-    assert stored["custom_attributes"]["plan"] == "pro"
-
-
 def test_user_track_with_attributes_only_sends_empty_event_and_purchase_arrays_which_braze_accepts(client, fake):
     """The client always sends all three arrays (`"events": []`, `"purchases": []` here)."""
     answer = client.user_track(attributes=[{"external_id": "bo", "last_name": "Bo"}])
