@@ -39,6 +39,7 @@ VERDICT = re.compile(r"^reconciliation: accepted=(?P<accepted>\d+) sends=(?P<sen
                      r"duplicates=(?P<duplicates>\d+) losses=(?P<losses>\d+) -> (?P<verdict>\w+)$", re.M)
 DRAINED = re.compile(r"drained in (?P<seconds>[0-9.]+) s")
 MODULES = {"braze": "mocks.braze", "sendbird": "mocks.sendbird", "bridge": "bridge"}
+JOURNAL_PAGE = 10_000  # the admin journal's largest page
 
 
 class ChaosStack:
@@ -97,23 +98,35 @@ class ChaosStack:
 
     def fired(self) -> dict[str, int]:
         """How often each named rule fired, from the services' journals (a rule of a restarted fake is gone with
-        it, its firings are in the journal it saved)."""
+        it, its firings are in the journal it saved). A journal that cannot be read is an error, not "nothing
+        fired": a case whose fault seemed never to happen would otherwise fail for the wrong reason."""
         counts: dict[str, int] = {}
-        for url in self.urls.values():
+        for name, url in self.urls.items():
             since = None
             while True:
-                try:
-                    page = requests.get(url + "/_admin/journal", timeout=10, params={
-                        "kind": "fault.fired", "limit": 10_000, **({"since": since} if since else {})}).json()
-                except (requests.RequestException, ValueError):
-                    break
+                page = self._journal_page(name, url, since)
                 for record in page["records"]:
-                    name = record.get("name") or record["rule"]
-                    counts[name] = counts.get(name, 0) + 1
-                if len(page["records"]) < 10_000:
+                    rule = record.get("name") or record["rule"]
+                    counts[rule] = counts.get(rule, 0) + 1
+                if len(page["records"]) < JOURNAL_PAGE:
                     break
                 since = page["cursor"]
         return counts
+
+    @staticmethod
+    def _journal_page(name: str, url: str, since: str | None, attempts: int = 3) -> dict[str, Any]:
+        params = {"kind": "fault.fired", "limit": JOURNAL_PAGE, **({"since": since} if since else {})}
+        problem = ""
+        for _ in range(attempts):  # a loaded CI machine can be slow to answer a large page
+            try:
+                response = requests.get(url + "/_admin/journal", timeout=30, params=params)
+            except requests.RequestException as exc:
+                problem = repr(exc)
+                continue
+            if response.status_code == 200:
+                return response.json()
+            problem = f"HTTP {response.status_code}: {response.text[:300]}"
+        raise RuntimeError(f"could not read the {name} journal's fault.fired records: {problem}")
 
     def stop(self) -> None:
         for service in self.services.values():
