@@ -85,15 +85,21 @@ def start_hello(port: int) -> LiveServer:
     return start_live(SERVE_HELLO.format(root=ROOT, port=port), port, health="/")
 
 
-def start_module(module: str, port: int, args: list[str] = (), core: str = SERVER_CORE) -> LiveServer:
-    """A service's own `python -m <module> --port <port> ...`, pinned to `core`."""
-    return start_live(SERVE_MODULE.format(module=module, args=["--port", str(port), *args]), port, core=core)
+def start_module(module: str, port: int, args: list[str] = (), core: str = SERVER_CORE,
+                 cwd: str | None = None) -> LiveServer:
+    """A service's own `python -m <module> --port <port> ...`, pinned to `core`; `cwd`: a checkout whose code
+    it runs instead of this one's (a benchmark comparing two revisions)."""
+    return start_live(SERVE_MODULE.format(module=module, args=["--port", str(port), *args]), port, core=core,
+                      cwd=cwd)
 
 
-def start_live(code: str, port: int, health: str = "/_admin/health", core: str = SERVER_CORE) -> LiveServer:
+def start_live(code: str, port: int, health: str = "/_admin/health", core: str = SERVER_CORE,
+               cwd: str | None = None) -> LiveServer:
     """Run a Python snippet that serves on `port`, pinned to `core`; wait for `health`."""
     errors = tempfile.TemporaryFile()  # noqa: SIM115 (the server writes it while starting; read if it fails)
-    proc = subprocess.Popen(pinned([sys.executable, "-c", code], core), stdout=subprocess.DEVNULL, stderr=errors)
+    env = None if cwd is None else {**os.environ, "PYTHONPATH": cwd}
+    proc = subprocess.Popen(pinned([sys.executable, "-c", code], core), stdout=subprocess.DEVNULL, stderr=errors,
+                            cwd=cwd, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and proc.poll() is None:
