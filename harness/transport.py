@@ -28,7 +28,7 @@ from harness.faults.inbound import READ_TIMEOUT, NoAnswer
 from harness.faults.outbound import FaultingAdapter
 from harness.faults.rules import FaultRules
 from harness.outbound import LOOPBACK_ONLY, OutboundPolicy
-from harness.outbound_http import CheckedHTTPAdapter
+from harness.outbound_http import CheckedHTTPAdapter, DirectLane
 from harness.urls import check_url
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -196,18 +196,27 @@ class Client:
 
     A Session's own per-call work (merging settings, cookies, hooks, redirects) cost a quarter of a
     keep-alive POST on the bridge's send path (300 us of CPU through a Session against 223 us
-    through the adapter); these calls use none of it. Same requests, same `requests.Response`, same
-    exceptions, and `responses` still intercepts them in tests."""
+    through the adapter); these calls use none of it. Live, plain HTTP goes further down, straight to the
+    adapter's checked urllib3 pools (`harness.outbound_http.DirectLane`), unless outbound fault rules are
+    active. Same requests, same `requests.Response`, same exceptions, and `responses` still intercepts them
+    in tests."""
 
     def __init__(self, adapter: BaseAdapter, timeout: Any) -> None:
         self.adapter = adapter
         self.timeout = timeout
+        inner = adapter.inner if isinstance(adapter, FaultingAdapter) else adapter
+        self._lane = DirectLane(inner) if isinstance(inner, CheckedHTTPAdapter) else None
 
     def request(self, method: str, url: str, *, params: Any = None, data: Any = None, json: Any = None,
                 headers: dict[str, str] | None = None, timeout: Any = None) -> requests.Response:
         prepared = requests.PreparedRequest()
         prepared.prepare(method=method, url=url, params=params, data=data, json=json, headers=headers)
-        return self.adapter.send(prepared, timeout=timeout if timeout is not None else self.timeout)
+        timeout = timeout if timeout is not None else self.timeout
+        lane = self._lane
+        if lane is not None and lane.takes(prepared) and not (
+                isinstance(self.adapter, FaultingAdapter) and self.adapter.rules.has_outbound):
+            return lane.send(prepared, timeout)
+        return self.adapter.send(prepared, timeout=timeout)
 
     def get(self, url: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", url, **kwargs)

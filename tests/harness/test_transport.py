@@ -460,3 +460,81 @@ def test_client_takes_the_transport_default_timeout_unless_given() -> None:
     client.post("http://x/y", json={})
     client.post("http://x/y", json={}, timeout=(1, 2))
     assert seen == [DEFAULT_TIMEOUT, (1, 2)]
+
+
+# -- the live client's direct lane (harness.outbound_http.DirectLane) ------------------------------
+@pytest.fixture
+def lane_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URLs the direct lane sent, from now on."""
+    from harness.outbound_http import DirectLane
+
+    calls: list[str] = []
+    original = DirectLane.send
+
+    def spy(self, request, timeout):
+        calls.append(request.url)
+        return original(self, request, timeout)
+
+    monkeypatch.setattr(DirectLane, "send", spy)
+    return calls
+
+
+def test_the_live_client_answers_through_its_lane_as_the_adapter_does(live_server_factory, lane_calls) -> None:
+    base = live_server_factory(make_app()).base_url
+    client = Transport(simulated=False).client()
+    via_lane = client.post(f"{base}/echo", json={"title": "hi"}, headers={"Api-Token": "tok-1"})
+    refused = client.get(f"{base}/status/429")
+    assert lane_calls == [f"{base}/echo", f"{base}/status/429"]
+    via_adapter = Transport(simulated=False).session().post(f"{base}/echo", json={"title": "hi"},
+                                                          headers={"Api-Token": "tok-1"})
+    assert (via_lane.status_code, via_lane.reason, via_lane.json()) == (200, "OK", via_adapter.json())
+    assert via_lane.headers["content-type"] == via_adapter.headers["Content-Type"] == "application/json"
+    assert via_lane.text == via_adapter.text and via_lane.url == f"{base}/echo"
+    assert (refused.status_code, refused.headers["X-Reply"], refused.headers["retry-after"]) == (429, "r429", "7")
+    assert refused.json() == {"code": 429}
+
+
+def test_responses_sees_every_call_of_the_live_client(live_server_factory, lane_calls) -> None:
+    import responses
+
+    base = live_server_factory(make_app()).base_url
+    client = Transport(simulated=False).client()
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{base}/echo", json={"stubbed": True})
+        assert client.post(f"{base}/echo", json={}).json() == {"stubbed": True}
+    assert lane_calls == []
+    assert client.post(f"{base}/echo", json={}).json()["method"] == "POST"  # the lane again once it is gone
+    assert lane_calls == [f"{base}/echo"]
+
+
+def test_the_lane_raises_what_requests_raises(live_server_factory, lane_calls) -> None:
+    from urllib3.exceptions import NewConnectionError
+
+    from harness.outbound import OutboundRefused
+
+    server = live_server_factory(make_app())
+    client = Transport(simulated=False, timeout=(1, 0.1)).client()
+    with pytest.raises(requests.ReadTimeout):
+        client.get(f"{server.base_url}/slow", params={"s": 0.5})
+    port = server.port
+    server.__exit__(None, None, None)
+    with pytest.raises(requests.ConnectionError) as refused:
+        client.get(f"http://127.0.0.1:{port}/echo")
+    assert isinstance(refused.value.args[0].reason, NewConnectionError)  # never connected: the bridge may resend
+    with pytest.raises(OutboundRefused):  # loopback only: refused before any socket opens
+        client.get("http://192.0.2.1/echo")
+    assert len(lane_calls) == 3
+
+
+def test_outbound_fault_rules_take_the_adapter_path(live_server_factory, lane_calls) -> None:
+    from harness.faults.rules import FaultRules
+    from harness.runtime import Runtime
+
+    base = live_server_factory(make_app()).base_url
+    runtime = Runtime.simulation()
+    rules = FaultRules("bridge", runtime.journal, runtime.clock, runtime.ids)
+    client = Transport(simulated=False).with_faults(rules).client()
+    assert client.get(f"{base}/echo").status_code == 200
+    rules.add({"direction": "outbound", "match": {"path": "/echo"}, "effect": {"status": 503}})
+    assert client.get(f"{base}/echo").status_code == 503
+    assert lane_calls == [f"{base}/echo"]
