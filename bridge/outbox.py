@@ -254,6 +254,25 @@ class Outbox:
                        " WHERE message_id = ?", (now, message_id))
             return _claimed(row, now)
 
+    def claim_realtime(self, message_ids: list[str], now: float) -> list[WebhookRow]:
+        """pending → sending, in one transaction, for those of `message_ids` that are due realtime webhooks; in
+        the order given. One claim per send cost about five times a row of a claim of 32 (`claim` is 55 us)."""
+        with self._tx() as db:
+            marks = ",".join("?" * len(message_ids))
+            found = {row[0]: row for row in db.execute(
+                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE message_id IN ({marks}) AND state = 'pending'"
+                " AND mode = 'realtime' AND next_attempt_at <= ?", (*message_ids, now))}
+            chosen = [_claimed(found[m], now) for m in message_ids if m in found]
+            db.executemany("UPDATE webhooks SET state = 'sending', sending_since = ?, attempts = attempts + 1"
+                           " WHERE message_id = ?", [(now, r.message_id) for r in chosen])
+            return chosen
+
+    def unclaim(self, message_ids: Iterable[str]) -> None:
+        """sending → pending for claimed rows whose request never left: the claim's attempt is taken back."""
+        with self._tx() as db:
+            db.executemany("UPDATE webhooks SET state = 'pending', sending_since = NULL, attempts = attempts - 1"
+                           " WHERE message_id = ? AND state = 'sending'", [(m,) for m in message_ids])
+
     def claim_group(self, group_key: str, limit: int, now: float) -> list[WebhookRow]:
         """Up to `limit` due batch webhooks of one group, oldest first, at most one per receiver
         (Sendbird sends one message per target and keys variables by user id)."""
@@ -311,6 +330,14 @@ class Outbox:
         with self._tx() as db:
             db.executemany("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?, created_at_ms = ?"
                            " WHERE message_id = ?", [(notification_id, now, created_at_ms, m) for m in message_ids])
+            self._insert_callbacks(db, callbacks, now)
+
+    def mark_each_sent(self, sends: list[tuple[str, str, int]], now: float, callbacks: list[CallbackRow]) -> None:
+        """sending → sent for several realtime sends, each (message_id, notification_id, created_at_ms), and
+        their SENT callbacks, in one transaction: a commit per send was most of `mark_sent`'s 120 us."""
+        with self._tx() as db:
+            db.executemany("UPDATE webhooks SET state = 'sent', notification_id = ?, sent_at = ?, created_at_ms = ?"
+                           " WHERE message_id = ?", [(n, now, created, m) for m, n, created in sends])
             self._insert_callbacks(db, callbacks, now)
 
     def release(self, message_ids: Iterable[str], next_attempt_at: float) -> None:

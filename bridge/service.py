@@ -53,6 +53,9 @@ TRACEBACK_FRAMES = 6
 # The most a batch send's variables and targets take as JSON: half the fake Sendbird's default body limit, so
 # 10,000 receivers with large variables leave in several sends instead of one that Sendbird refuses (413).
 SEND_BODY_BUDGET = 8 * 1024 * 1024
+# Realtime sends share their SQLite transactions: a send's claim takes up to this many queued webhooks with it,
+# and up to this many sent ones are marked in one commit (docs/bridge.md, "Realtime sends").
+REALTIME_SHARE = 32
 
 
 def transient(exc: Exception) -> bool:
@@ -119,6 +122,12 @@ class Bridge:
         self._callback_lock = threading.Lock()
         self._callbacks_not_before = 0.0
         self._task_failures: dict[str, int] = {}  # task kind -> errors in a row, for the retry's backoff
+        # realtime webhooks whose send task is queued, in order; rows claimed ahead for their own tasks; sent
+        # rows not yet marked (each with its notification id and creation time)
+        self._queued: dict[str, None] = {}
+        self._claimed: dict[str, WebhookRow] = {}
+        self._unmarked: list[tuple[WebhookRow, str, int]] = []
+        self._realtime_lock = threading.Lock()
         feed = FeedCheck(self.http, self.sendbird_url, sendbird_token, self.sendbird_timeout)
         self.recovery = Recovery(self, feed, MAX_ATTEMPTS)
         self.callback_check = CallbackCheck(self, MAX_ATTEMPTS, lambda: (self.integration.braze_rest_endpoint,
@@ -169,6 +178,8 @@ class Bridge:
         if self.paused:  # the resume plans everything pending
             return first, False
         if mode == "realtime":
+            with self._realtime_lock:
+                self._queued[webhook.message_id] = None
             self.tasks.soon(self.send_realtime, webhook.message_id, name="bridge.realtime")
         else:
             self._count_batch(webhook.group_key)
@@ -181,11 +192,66 @@ class Bridge:
                                                           name="bridge.realtime_retry"))
 
     def _send_realtime(self, message_id: str) -> None:
-        if self.paused:
-            return
-        row = self.outbox.claim(message_id, self.due())
+        row = self._claim_realtime(message_id)
         if row is not None:
             self._send([row], "realtime")
+
+    def _claim_realtime(self, message_id: str) -> WebhookRow | None:
+        """This task's row, claimed ahead by an earlier task's claim or now, with up to `REALTIME_SHARE - 1`
+        queued others in the same transaction. Only queued rows are claimed ahead: each has a task on its way
+        that takes it from `_claimed`, so none is left `sending` with no one to send it."""
+        with self._realtime_lock:
+            self._queued.pop(message_id, None)
+            row = self._claimed.pop(message_id, None)
+            if row is not None or self.paused:
+                return row
+            ahead = [m for m, _ in zip(self._queued, range(REALTIME_SHARE - 1), strict=False)]
+            rows = self.outbox.claim_realtime([message_id, *ahead], self.due())
+            for claimed in rows:
+                if claimed.message_id != message_id:
+                    self._claimed[claimed.message_id] = claimed
+            return rows[0] if rows and rows[0].message_id == message_id else None
+
+    def _sent_realtime(self, row: WebhookRow, notification_id: str, created_at_ms: int) -> None:
+        """A realtime send answered: marked in one commit with the others answered by the time a mark task,
+        planned by the first of them, runs behind the sends already queued (or at once when `REALTIME_SHARE`
+        wait). Until then the row is `sending` in the outbox, as it is while the answer travels: a process
+        that dies first leaves it to the feed check, which finds the notification."""
+        with self._realtime_lock:
+            self._unmarked.append((row, notification_id, created_at_ms))
+            count = len(self._unmarked)
+        if count >= REALTIME_SHARE:
+            self.mark_realtime()
+        elif count == 1:
+            self.tasks.soon(self.guarded, "mark_sent", self.mark_realtime,
+                            retry=lambda delay: self.tasks.after(delay, self.mark_realtime), name="bridge.mark_sent")
+
+    def mark_realtime(self) -> None:
+        """Commit the answered realtime sends: sent, with their SENT callbacks, in one transaction."""
+        with self._realtime_lock:
+            sent, self._unmarked = self._unmarked, []
+        if not sent:
+            return
+        now = self.now()
+        callbacks = [c for row, notification_id, _ in sent for c in self.sent_callbacks([row], notification_id, now)]
+        try:
+            self.outbox.mark_each_sent([(row.message_id, notification_id, created) for row, notification_id, created
+                                        in sent], now, callbacks)
+        except Exception as exc:  # the sends left: the feed check finds them
+            self._send_outcome_lost([row for row, _, _ in sent], exc)
+            return
+        for row, notification_id, created in sent:
+            self.report_sent([row], "realtime", notification_id, now, False)
+            self.read_earlier([row], created)
+        if callbacks:
+            self._kick_callbacks()
+
+    def _release_claimed(self) -> None:
+        """Rows claimed ahead go back to pending (a pause or a reset): their requests never left."""
+        with self._realtime_lock:
+            claimed, self._claimed = list(self._claimed), {}
+        if claimed:
+            self.outbox.unclaim(claimed)
 
     # -- batch ------------------------------------------------------------------------------------
     def _count_batch(self, group_key: str) -> None:
@@ -289,8 +355,11 @@ class Bridge:
 
     def _sent(self, rows: list[WebhookRow], mode: str, notification_id: str, created_at: Any) -> None:
         now = self.now()
-        callbacks = self.sent_callbacks(rows, notification_id, now)
         created_at_ms = self.created_at_ms(created_at, now)
+        if mode == "realtime" and len(rows) == 1 and rows[0].mode == "realtime":
+            self._sent_realtime(rows[0], notification_id, created_at_ms)
+            return
+        callbacks = self.sent_callbacks(rows, notification_id, now)
         self.outbox.mark_sent([r.message_id for r in rows], notification_id, now, callbacks, created_at_ms)
         self.report_sent(rows, mode, notification_id, now, bool(callbacks))
         self.read_earlier(rows, created_at_ms)
@@ -571,10 +640,18 @@ class Bridge:
         if row.state == "checking":
             self.recovery.plan(message_id, row.next_attempt_at)
         elif row.state == "pending" and row.mode == "realtime":
-            self.tasks.at(max(self.at(row.next_attempt_at), self.runtime.clock.now()), self.send_realtime,
-                          message_id, name="bridge.realtime")
+            self._plan_realtime(message_id, row.next_attempt_at)
         elif row.state == "pending":
             self._plan_group(row.group_key)
+
+    def _plan_realtime(self, message_id: str, due: float) -> None:
+        """A pending realtime webhook's send task at its due time; one due now is queued, to be claimed with
+        others (a resumed backlog leaves 32 to a transaction, as fresh accepts do)."""
+        if due <= self.due():
+            with self._realtime_lock:
+                self._queued[message_id] = None
+        self.tasks.at(max(self.at(due), self.runtime.clock.now()), self.send_realtime, message_id,
+                      name="bridge.realtime")
 
     def set_paused(self, paused: bool) -> None:
         """Hold Sendbird sends (webhooks are still accepted and wait in the outbox), or let them go.
@@ -588,11 +665,12 @@ class Bridge:
             self.plan_pending()
         elif paused and not was:
             self.journal("sending.paused", None)
+            self._release_claimed()
+            self.mark_realtime()
 
     def plan_pending(self) -> None:
         for message_id, due in self.outbox.pending_realtime():
-            self.tasks.at(max(self.at(due), self.runtime.clock.now()), self.send_realtime, message_id,
-                          name="bridge.realtime")
+            self._plan_realtime(message_id, due)
         for group_key, _, _ in self.outbox.batch_groups():
             self._plan_group(group_key)
         if self.outbox.next_callback_at() is not None:
@@ -699,6 +777,10 @@ class Bridge:
 
     def reset(self) -> None:
         self.tasks.cancel_all()
+        with self._realtime_lock:
+            self._queued.clear()
+            self._claimed.clear()
+            self._unmarked.clear()
         with self._lock:
             self._group_tasks.clear()
             self._group_counts.clear()

@@ -37,6 +37,7 @@ def interrupted_post(restartable: Restartable, message_id: str, receiver: str, r
     row = restartable.accept_and_claim(webhook_body(message_id, receiver), f"trace-{message_id}")
     bridge = restartable.bridge
     bridge._send([row], "realtime")
+    bridge.mark_realtime()
     bridge.tasks.cancel_all()
     posting = bridge.outbox.claim_callbacks(75, bridge.now())
     assert [c.key for c in posting] == [(message_id, "SENT")]

@@ -260,7 +260,8 @@ def test_callbacks_that_were_being_posted_are_posted_again_after_restart(restart
     stack = restartable.stack
     row = restartable.accept_and_claim(webhook_body("m1", "ada"), "trace-1")
     bridge = restartable.bridge
-    bridge._send([row], "realtime")  # the send completes and commits its SENT callback...
+    bridge._send([row], "realtime")  # the send completes...
+    bridge.mark_realtime()  # ...and commits its SENT callback...
     bridge.tasks.cancel_all()
     posting = bridge.outbox.claim_callbacks(75, bridge.now())  # ...whose post is under way at the crash
     assert [(c.message_id, c.status) for c in posting] == [("m1", "SENT")]

@@ -124,6 +124,20 @@ def test_an_exception_while_committing_a_sent_batch_leaves_no_row_sending(make_o
     assert len(out.journal("recovery.delivered")) == 3
 
 
+def test_an_exception_while_committing_realtime_sends_leaves_them_to_the_feed_check(out: Outbound):
+    """Realtime sends are marked several to a commit; when that commit breaks, every one of them went to
+    Sendbird, so each is checked against the feed, found, and sent once."""
+    fail_once(out.bridge.outbox, "mark_each_sent", sqlite3.OperationalError("disk I/O error"))
+    for i in range(3):
+        out.accept("realtime", webhook_body(f"m{i}", f"u{i}", variables={"m": f"m{i}"}))
+    out.run()
+    assert [e["error"] for e in task_errors(out)] == ["OperationalError: disk I/O error"]
+    assert {out.state(f"m{i}") for i in range(3)} == {"sent"}
+    assert [out.delivered(f"m{i}") for i in range(3)] == [1, 1, 1] and len(out.sendbird.calls) == 3
+    assert sorted(r["message_id"] for r in out.journal("recovery.delivered")) == ["m0", "m1", "m2"]
+    assert sorted(e["properties"]["message_id"] for e in out.events()) == ["m0", "m1", "m2"]
+
+
 def test_a_break_after_a_retry_was_committed_still_plans_the_retry(out: Outbound):
     """Sendbird answered 503, the bridge released the row for a retry, then broke before planning it: the
     row is pending (not checked: it never arrived) and its retry still happens, once."""
@@ -175,7 +189,7 @@ def test_a_transient_error_before_the_request_left_is_retried_with_backoff(out: 
 @pytest.mark.parametrize("mode", ["realtime", "batch"])
 def test_a_failing_claim_is_journaled_and_the_task_runs_again(make_outbound, mode: str):
     out = make_outbound(batch_linger_ms=100)
-    claim = "claim" if mode == "realtime" else "claim_group"
+    claim = "claim_realtime" if mode == "realtime" else "claim_group"
     fail_once(out.bridge.outbox, claim, sqlite3.OperationalError("database is locked"))
     out.accept(mode, webhook_body("m1", "u1"))
     if mode == "batch":
