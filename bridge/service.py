@@ -53,9 +53,11 @@ TRACEBACK_FRAMES = 6
 # The most a batch send's variables and targets take as JSON: half the fake Sendbird's default body limit, so
 # 10,000 receivers with large variables leave in several sends instead of one that Sendbird refuses (413).
 SEND_BODY_BUDGET = 8 * 1024 * 1024
-# Realtime sends share their SQLite transactions: a send's claim takes up to this many queued webhooks with it,
-# and up to this many sent ones are marked in one commit (docs/bridge.md, "Realtime sends").
+# Realtime sends share their SQLite transactions: a claim takes up to this many queued webhooks, and up to this
+# many sent ones are marked in one commit; at most this many sender tasks send them (docs/bridge.md, "Realtime
+# sends").
 REALTIME_SHARE = 32
+REALTIME_SENDERS = 4
 
 
 def transient(exc: Exception) -> bool:
@@ -122,11 +124,12 @@ class Bridge:
         self._callback_lock = threading.Lock()
         self._callbacks_not_before = 0.0
         self._task_failures: dict[str, int] = {}  # task kind -> errors in a row, for the retry's backoff
-        # realtime webhooks whose send task is queued, in order; rows claimed ahead for their own tasks; sent
-        # rows not yet marked (each with its notification id and creation time)
+        # realtime webhooks due for a send, in order; rows claimed and not yet sent; sent rows not yet marked
+        # (each with its notification id and creation time); sender tasks running or planned
         self._queued: dict[str, None] = {}
         self._claimed: dict[str, WebhookRow] = {}
         self._unmarked: list[tuple[WebhookRow, str, int]] = []
+        self._senders = 0
         self._realtime_lock = threading.Lock()
         feed = FeedCheck(self.http, self.sendbird_url, sendbird_token, self.sendbird_timeout)
         self.recovery = Recovery(self, feed, MAX_ATTEMPTS)
@@ -178,53 +181,75 @@ class Bridge:
         if self.paused:  # the resume plans everything pending
             return first, False
         if mode == "realtime":
-            with self._realtime_lock:
-                self._queued[webhook.message_id] = None
-            self.tasks.soon(self.send_realtime, webhook.message_id, name="bridge.realtime")
+            self.queue_realtime(webhook.message_id)
         else:
             self._count_batch(webhook.group_key)
         return first, False
 
     # -- realtime ---------------------------------------------------------------------------------
-    def send_realtime(self, message_id: str) -> None:
-        self.guarded("send", self._send_realtime, message_id,
-                     retry=lambda delay: self.tasks.after(delay, self.send_realtime, message_id,
-                                                          name="bridge.realtime_retry"))
+    def queue_realtime(self, *message_ids: str) -> None:
+        """Due realtime webhooks join the queue, and a sender task starts unless `REALTIME_SENDERS` run. Under
+        load the running senders take each new webhook: an accept plans no task of its own, and wakes no
+        thread, which cost a context switch per notification on the bridge's one core."""
+        with self._realtime_lock:
+            for message_id in message_ids:
+                self._queued[message_id] = None
+            start = self._senders < REALTIME_SENDERS and bool(self._queued or self._claimed)
+            if start:
+                self._senders += 1
+        if start:
+            self.tasks.soon(self.send_realtime, name="bridge.realtime")
 
-    def _send_realtime(self, message_id: str) -> None:
-        row = self._claim_realtime(message_id)
-        if row is not None:
+    def send_realtime(self) -> None:
+        """One sender: claims a share of the queue at a time and sends it, one request per webhook, until the
+        queue is empty or sending is paused; then commits what it sent."""
+        try:
+            self.guarded("send", self._send_queued,
+                         retry=lambda delay: self.tasks.after(delay, self.queue_realtime, name="bridge.realtime_retry"))
+        finally:
+            with self._realtime_lock:
+                self._senders = max(0, self._senders - 1)  # a reset in between already counted it out
+            self.mark_realtime()
+
+    def _send_queued(self) -> None:
+        while (row := self._next_realtime()) is not None:
             self._send([row], "realtime")
 
-    def _claim_realtime(self, message_id: str) -> WebhookRow | None:
-        """This task's row, claimed ahead by an earlier task's claim or now, with up to `REALTIME_SHARE - 1`
-        queued others in the same transaction. Only queued rows are claimed ahead: each has a task on its way
-        that takes it from `_claimed`, so none is left `sending` with no one to send it."""
-        with self._realtime_lock:
-            self._queued.pop(message_id, None)
-            row = self._claimed.pop(message_id, None)
-            if row is not None or self.paused:
-                return row
-            ahead = [m for m, _ in zip(self._queued, range(REALTIME_SHARE - 1), strict=False)]
-            rows = self.outbox.claim_realtime([message_id, *ahead], self.due())
-            for claimed in rows:
-                if claimed.message_id != message_id:
-                    self._claimed[claimed.message_id] = claimed
-            return rows[0] if rows and rows[0].message_id == message_id else None
+    def _next_realtime(self) -> WebhookRow | None:
+        """The next claimed row; when none is left, the sends so far are marked and the next share of the queue
+        is claimed in one transaction. A queued webhook that is no longer due and pending (sent by a check,
+        released for a later retry, a duplicate) is dropped: whatever comes next for it is planned elsewhere."""
+        while True:
+            with self._realtime_lock:
+                if self.paused:
+                    return None
+                if self._claimed:
+                    first = next(iter(self._claimed))
+                    return self._claimed.pop(first)
+                share = [m for m, _ in zip(self._queued, range(REALTIME_SHARE), strict=False)]
+                for message_id in share:
+                    del self._queued[message_id]
+            if not share:
+                return None
+            self.mark_realtime()
+            try:
+                rows = self.outbox.claim_realtime(share, self.due())
+            except Exception:
+                self.queue_realtime(*share)  # still due: the retry's sender takes them
+                raise
+            with self._realtime_lock:
+                self._claimed.update((row.message_id, row) for row in rows)
 
     def _sent_realtime(self, row: WebhookRow, notification_id: str, created_at_ms: int) -> None:
-        """A realtime send answered: marked in one commit with the others answered by the time a mark task,
-        planned by the first of them, runs behind the sends already queued (or at once when `REALTIME_SHARE`
-        wait). Until then the row is `sending` in the outbox, as it is while the answer travels: a process
-        that dies first leaves it to the feed check, which finds the notification."""
+        """A realtime send answered: marked in one commit with the others its sender sent since its last claim
+        (at most `REALTIME_SHARE`), before the next claim or when the sender ends. Until then the row is
+        `sending` in the outbox, as it is while the answer travels: a process that dies first leaves it to
+        the feed check, which finds the notification."""
         with self._realtime_lock:
             self._unmarked.append((row, notification_id, created_at_ms))
-            count = len(self._unmarked)
-        if count >= REALTIME_SHARE:
+            full = len(self._unmarked) >= REALTIME_SHARE
+        if full:
             self.mark_realtime()
-        elif count == 1:
-            self.tasks.soon(self.guarded, "mark_sent", self.mark_realtime,
-                            retry=lambda delay: self.tasks.after(delay, self.mark_realtime), name="bridge.mark_sent")
 
     def mark_realtime(self) -> None:
         """Commit the answered realtime sends: sent, with their SENT callbacks, in one transaction."""
@@ -411,7 +436,7 @@ class Bridge:
             self.journal("sendbird.retry", row.trace_id, message_id=row.message_id, attempt=row.attempts,
                          reason=result.reason, delay_seconds=round(delay, 3))
         if rows[0].mode == "realtime":
-            self.tasks.after(delay, self.send_realtime, rows[0].message_id, name="bridge.realtime_retry")
+            self.tasks.after(delay, self.queue_realtime, rows[0].message_id, name="bridge.realtime_retry")
         else:
             self._kick_group(rows[0].group_key, self.at(now + delay))
 
@@ -645,13 +670,11 @@ class Bridge:
             self._plan_group(row.group_key)
 
     def _plan_realtime(self, message_id: str, due: float) -> None:
-        """A pending realtime webhook's send task at its due time; one due now is queued, to be claimed with
-        others (a resumed backlog leaves 32 to a transaction, as fresh accepts do)."""
+        """A pending realtime webhook joins the queue at its due time."""
         if due <= self.due():
-            with self._realtime_lock:
-                self._queued[message_id] = None
-        self.tasks.at(max(self.at(due), self.runtime.clock.now()), self.send_realtime, message_id,
-                      name="bridge.realtime")
+            self.queue_realtime(message_id)
+        else:
+            self.tasks.at(self.at(due), self.queue_realtime, message_id, name="bridge.realtime_due")
 
     def set_paused(self, paused: bool) -> None:
         """Hold Sendbird sends (webhooks are still accepted and wait in the outbox), or let them go.
@@ -781,6 +804,7 @@ class Bridge:
             self._queued.clear()
             self._claimed.clear()
             self._unmarked.clear()
+            self._senders = 0
         with self._lock:
             self._group_tasks.clear()
             self._group_counts.clear()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.service import REALTIME_SHARE
+import pytest
 
-from .conftest import Outbound, webhook_body
+from bridge.service import REALTIME_SENDERS, REALTIME_SHARE
+
+from .conftest import Crash, Outbound, webhook_body
 
 
 def counted(out: Outbound, name: str) -> list[int]:
@@ -52,15 +54,17 @@ def test_a_lone_webhook_is_marked_without_waiting_for_others(out: Outbound):
 
 
 def test_a_pause_gives_back_the_rows_claimed_ahead_with_their_attempt(out: Outbound):
+    def pause_during_the_first_send(call):
+        out.bridge.set_paused(True)
+        return out._sendbird_ok(call)
+
+    out.sendbird.then(pause_during_the_first_send)
     for i in range(4):
         out.accept("realtime", webhook_body(f"m{i}", f"u{i}", variables={"m": f"m{i}"}))
-    out.runtime.scheduler.run_until_idle(max_tasks=1)  # one send: its claim takes the three queued behind it
-    assert [out.state(f"m{i}") for i in range(4)] == ["sending"] * 4  # m0 sent, its mark not yet committed
-    out.bridge.set_paused(True)
+    out.run()  # one send: its claim took the three queued behind it, which the pause gave back
+    assert len(out.sendbird.calls) == 1
     assert [out.state(f"m{i}") for i in range(4)] == ["sent", "pending", "pending", "pending"]
     assert [out.bridge.outbox.webhook(f"m{i}").attempts for i in range(4)] == [1, 0, 0, 0]
-    out.run()
-    assert len(out.sendbird.calls) == 1
     out.bridge.set_paused(False)
     out.run()
     assert [out.delivered(f"m{i}") for i in range(4)] == [1, 1, 1, 1]
@@ -71,9 +75,15 @@ def test_a_pause_gives_back_the_rows_claimed_ahead_with_their_attempt(out: Outbo
 def test_sends_answered_but_not_yet_marked_when_the_process_dies_are_found_in_the_feed(make_outbound,
                                                                                       tmp_path: Path):
     out = make_outbound(db=str(tmp_path / "bridge.sqlite3"))
+
+    def killed(*args, **kwargs):
+        raise Crash("killed before the sends were marked")
+
+    out.bridge.outbox.mark_each_sent = killed
     for i in range(3):
         out.accept("realtime", webhook_body(f"m{i}", f"u{i}", variables={"m": f"m{i}"}))
-    out.runtime.scheduler.run_until_idle(max_tasks=3)  # the three sends; their mark task, behind them, never runs
+    with pytest.raises(Crash):
+        out.run()
     assert [out.delivered(f"m{i}") for i in range(3)] == [1, 1, 1]
     assert {out.state(f"m{i}") for i in range(3)} == {"sending"}
     out.restart()
@@ -82,3 +92,20 @@ def test_sends_answered_but_not_yet_marked_when_the_process_dies_are_found_in_th
     assert [out.delivered(f"m{i}") for i in range(3)] == [1, 1, 1] and len(out.sendbird.calls) == 3
     assert sorted(r["message_id"] for r in out.journal("recovery.delivered")) == ["m0", "m1", "m2"]
     assert sorted(e["properties"]["message_id"] for e in out.events()) == ["m0", "m1", "m2"]
+
+
+def test_more_webhooks_than_one_sender_starts_no_more_than_the_senders_allowed(out: Outbound):
+    started = []
+    original = out.bridge.tasks.soon
+
+    def counting(fn, *args, **kwargs):
+        if kwargs.get("name") == "bridge.realtime":
+            started.append(fn)
+        return original(fn, *args, **kwargs)
+
+    out.bridge.tasks.soon = counting
+    for i in range(50):
+        out.accept("realtime", webhook_body(f"m{i}", f"u{i}", variables={"m": f"m{i}"}))
+    assert len(started) == REALTIME_SENDERS  # the 46 others joined the queue the running senders take from
+    out.run()
+    assert [out.delivered(f"m{i}") for i in range(50)] == [1] * 50
