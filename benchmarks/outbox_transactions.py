@@ -51,15 +51,45 @@ def one_round(count: int) -> dict[str, float]:
     return {step: seconds / count * 1e6 for step, seconds in spent.items()}
 
 
+def shared_round(count: int, share: int) -> dict[str, float]:
+    """Microseconds per notification of the claim and the mark when realtime sends share them `share` to a
+    transaction, as the bridge's senders do (`claim_realtime`, `mark_each_sent`)."""
+    spent = {"claim": 0.0, "mark_sent": 0.0}
+    with tempfile.TemporaryDirectory() as scratch:
+        outbox = Outbox(Path(scratch) / "bridge.sqlite3")
+        try:
+            for i in range(count):
+                outbox.accept(f"bench-{i}", "realtime", BODY, f"sb-demo-{i % 60}", "g", "trace", float(i),
+                              {"status": "accepted"})
+            for start in range(0, count, share):
+                ids = [f"bench-{i}" for i in range(start, min(count, start + share))]
+                began = time.perf_counter()
+                outbox.claim_realtime(ids, float(count))
+                claimed = time.perf_counter()
+                callbacks = [CallbackRow(m, "SENT", f"demo-{n % 60}", {"name": "sendbird_notification"}, "trace", 0)
+                             for n, m in enumerate(ids)]
+                outbox.mark_each_sent([(m, f"n-{m}", 1000 * n) for n, m in enumerate(ids)], float(count) + 1,
+                                      callbacks)
+                spent["claim"] += claimed - began
+                spent["mark_sent"] += time.perf_counter() - claimed
+        finally:
+            outbox.close()
+    return {step: seconds / count * 1e6 for step, seconds in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5000, help="notifications per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--share", type=int, default=32, help="webhooks to a shared claim and mark")
     args = parser.parse_args()
     rounds = [one_round(args.count) for _ in range(args.rounds)]
     for number, figures in enumerate(rounds, 1):
         print(f"round {number}: " + ", ".join(f"{step} {figures[step]:.1f} us" for step in STEPS))
     print("median: " + ", ".join(f"{step} {statistics.median(r[step] for r in rounds):.1f} us" for step in STEPS))
+    shared = [shared_round(args.count, args.share) for _ in range(args.rounds)]
+    print(f"shared {args.share} to a transaction (realtime senders), median per notification: " + ", ".join(
+        f"{step} {statistics.median(r[step] for r in shared):.1f} us" for step in ("claim", "mark_sent")))
 
 
 if __name__ == "__main__":
