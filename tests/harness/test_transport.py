@@ -492,6 +492,9 @@ def test_the_live_client_answers_through_its_lane_as_the_adapter_does(live_serve
     assert via_lane.text == via_adapter.text and via_lane.url == f"{base}/echo"
     assert (refused.status_code, refused.headers["X-Reply"], refused.headers["retry-after"]) == (429, "r429", "7")
     assert refused.json() == {"code": 429}
+    from harness.outbound_http import _PlainHeadersResponse  # the checked connections' own response class
+
+    assert isinstance(via_lane.raw._original_response, _PlainHeadersResponse)
 
 
 def test_responses_sees_every_call_of_the_live_client(live_server_factory, lane_calls) -> None:
