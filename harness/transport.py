@@ -13,6 +13,7 @@ resolution the connection uses. Calling code is identical in both.
 from __future__ import annotations
 
 import io
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -20,9 +21,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
+from requests import compat as _requests_compat
 from requests.adapters import BaseAdapter
+from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
+from requests.utils import check_header_validity, get_encoding_from_headers
 
 from harness.faults.inbound import READ_TIMEOUT, NoAnswer
 from harness.faults.outbound import FaultingAdapter
@@ -191,6 +194,47 @@ class _TimeoutSession(requests.Session):
         return super().request(method, url, **kwargs)
 
 
+# A URL requests' `prepare_url` leaves exactly as it is: scheme, a lower-case ASCII host and port, a path of
+# unreserved characters. The services' calls are all of this kind (a configured base and a fixed path).
+_LABEL = r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
+_PLAIN_URL = re.compile(rf"https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?/[A-Za-z0-9._~\-/]*")
+
+
+complexjson = _requests_compat.json  # what requests encodes a `json=` body with
+
+
+def _prepared(method: str, url: str, json: Any, headers: dict[str, str] | None) -> requests.PreparedRequest | None:
+    """What `PreparedRequest.prepare` makes of a call with a plain URL and a JSON body or none, built directly
+    (its URL parsing, auth and cookie steps do nothing for such a call and cost about 20 us); None for any
+    other call, which goes through `prepare`."""
+    if not _PLAIN_URL.fullmatch(url):
+        return None
+    prepared = requests.PreparedRequest()
+    prepared.method = method.upper()
+    prepared.url = url
+    prepared.headers = CaseInsensitiveDict()
+    for header in (headers or {}).items():
+        check_header_validity(header)
+        prepared.headers[header[0]] = header[1]
+    prepared._cookies = None
+    prepared.hooks = default_hooks()
+    prepared._body_position = None
+    if json is None:
+        prepared.body = None
+        if prepared.method not in ("GET", "HEAD") and "Content-Length" not in prepared.headers:
+            prepared.headers["Content-Length"] = "0"
+        return prepared
+    try:
+        body = complexjson.dumps(json, allow_nan=False).encode("utf-8")
+    except ValueError as exc:
+        raise requests.exceptions.InvalidJSONError(exc, request=prepared) from None
+    prepared.body = body
+    prepared.headers["Content-Length"] = str(len(body))
+    if "content-type" not in prepared.headers:  # after the length, in requests' order
+        prepared.headers["Content-Type"] = "application/json"
+    return prepared
+
+
 class Client:
     """requests' adapter for the mode, without the Session around it, for hot service-to-service calls.
 
@@ -209,8 +253,10 @@ class Client:
 
     def request(self, method: str, url: str, *, params: Any = None, data: Any = None, json: Any = None,
                 headers: dict[str, str] | None = None, timeout: Any = None) -> requests.Response:
-        prepared = requests.PreparedRequest()
-        prepared.prepare(method=method, url=url, params=params, data=data, json=json, headers=headers)
+        prepared = _prepared(method, url, json, headers) if params is None and data is None else None
+        if prepared is None:
+            prepared = requests.PreparedRequest()
+            prepared.prepare(method=method, url=url, params=params, data=data, json=json, headers=headers)
         timeout = timeout if timeout is not None else self.timeout
         lane = self._lane
         if lane is not None and lane.takes(prepared) and not (
