@@ -37,7 +37,7 @@ def one_round(count: int) -> dict[str, float]:
                 started = time.perf_counter()
                 outbox.accept(message_id, "realtime", BODY, receiver, "g", "trace", float(i), {"status": "accepted"})
                 accepted = time.perf_counter()
-                outbox.claim(message_id, float(i) + 1)
+                outbox.claim_realtime([message_id], float(i) + 1)
                 claimed = time.perf_counter()
                 callback = CallbackRow(message_id, "SENT", f"demo-{i % 60}", {"name": "sendbird_notification"},
                                        "trace", 0)

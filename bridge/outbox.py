@@ -243,20 +243,10 @@ class Outbox:
             return json.loads(first[0]), True
 
     # -- sending ----------------------------------------------------------------------------------
-    def claim(self, message_id: str, now: float) -> WebhookRow | None:
-        """pending → sending for one webhook, when it is due."""
-        with self._tx() as db:
-            row = db.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE message_id = ? AND state = 'pending'"
-                             " AND next_attempt_at <= ?", (message_id, now)).fetchone()
-            if row is None:
-                return None
-            db.execute("UPDATE webhooks SET state = 'sending', sending_since = ?, attempts = attempts + 1"
-                       " WHERE message_id = ?", (now, message_id))
-            return _claimed(row, now)
-
     def claim_realtime(self, message_ids: list[str], now: float) -> list[WebhookRow]:
         """pending → sending, in one transaction, for those of `message_ids` that are due realtime webhooks; in
-        the order given. One claim per send cost about five times a row of a claim of 32 (`claim` is 55 us)."""
+        the order given. A claim of one costs several times a row of a claim of 32
+        (`benchmarks/outbox_transactions.py`)."""
         with self._tx() as db:
             marks = ",".join("?" * len(message_ids))
             found = {row[0]: row for row in db.execute(

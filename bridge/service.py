@@ -381,7 +381,7 @@ class Bridge:
     def _sent(self, rows: list[WebhookRow], mode: str, notification_id: str, created_at: Any) -> None:
         now = self.now()
         created_at_ms = self.created_at_ms(created_at, now)
-        if mode == "realtime" and len(rows) == 1 and rows[0].mode == "realtime":
+        if rows[0].mode == "realtime":  # a realtime webhook is always sent alone
             self._sent_realtime(rows[0], notification_id, created_at_ms)
             return
         callbacks = self.sent_callbacks(rows, notification_id, now)

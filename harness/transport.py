@@ -248,7 +248,9 @@ class Client:
     def __init__(self, adapter: BaseAdapter, timeout: Any) -> None:
         self.adapter = adapter
         self.timeout = timeout
-        inner = adapter.inner if isinstance(adapter, FaultingAdapter) else adapter
+        faulting = isinstance(adapter, FaultingAdapter)
+        self._faults = adapter.rules if faulting else None  # while they have outbound rules, the adapter decides
+        inner = adapter.inner if faulting else adapter
         self._lane = DirectLane(inner) if isinstance(inner, CheckedHTTPAdapter) else None
 
     def request(self, method: str, url: str, *, params: Any = None, data: Any = None, json: Any = None,
@@ -259,8 +261,7 @@ class Client:
             prepared.prepare(method=method, url=url, params=params, data=data, json=json, headers=headers)
         timeout = timeout if timeout is not None else self.timeout
         lane = self._lane
-        if lane is not None and lane.takes(prepared) and not (
-                isinstance(self.adapter, FaultingAdapter) and self.adapter.rules.has_outbound):
+        if lane is not None and lane.takes(prepared) and not (self._faults is not None and self._faults.has_outbound):
             return lane.send(prepared, timeout)
         return self.adapter.send(prepared, timeout=timeout)
 

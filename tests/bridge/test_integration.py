@@ -189,7 +189,7 @@ class Restartable:
         response = self.stack.post("realtime", body, trace_id)
         assert response.status_code == 200
         self.bridge.tasks.cancel_all()  # ...and never got further on its own
-        row = self.bridge.outbox.claim(body["message_id"], self.bridge.now())
+        [row] = self.bridge.outbox.claim_realtime([body["message_id"]], self.bridge.now())
         assert row is not None and self.bridge.outbox.webhook(body["message_id"]).state == "sending"
         return row
 

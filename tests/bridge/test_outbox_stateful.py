@@ -119,7 +119,7 @@ class OutboxMachine(RuleBasedStateMachine):
         row = self.rows.get(message_id)
         if row is not None and row["mode"] != "realtime":
             return  # the bridge claims one by one only realtime webhooks
-        claimed = self.outbox.claim(message_id, self.now)
+        claimed = next(iter(self.outbox.claim_realtime([message_id], self.now)), None)
         expected = row is not None and row["state"] == "pending" and row["due"] <= self.now
         assert (claimed is not None) == expected, (message_id, row, claimed)
         if claimed is not None:
