@@ -39,8 +39,8 @@ def one_round(count: int) -> dict[str, float]:
                 accepted = time.perf_counter()
                 outbox.claim_realtime([message_id], float(i) + 1)
                 claimed = time.perf_counter()
-                callback = CallbackRow(message_id, "SENT", f"demo-{i % 60}", {"name": "sendbird_notification"},
-                                       "trace", 0)
+                callback = CallbackRow.of(message_id, "SENT", f"demo-{i % 60}", {"name": "sendbird_notification"},
+                                          "trace")
                 outbox.mark_sent([message_id], f"n-{i}", float(i) + 2, [callback], 1000 * i)
                 done = time.perf_counter()
                 spent["accept"] += accepted - started
@@ -66,7 +66,7 @@ def shared_round(count: int, share: int) -> dict[str, float]:
                 began = time.perf_counter()
                 outbox.claim_realtime(ids, float(count))
                 claimed = time.perf_counter()
-                callbacks = [CallbackRow(m, "SENT", f"demo-{n % 60}", {"name": "sendbird_notification"}, "trace", 0)
+                callbacks = [CallbackRow.of(m, "SENT", f"demo-{n % 60}", {"name": "sendbird_notification"}, "trace")
                              for n, m in enumerate(ids)]
                 outbox.mark_each_sent([(m, f"n-{m}", 1000 * n) for n, m in enumerate(ids)], float(count) + 1,
                                       callbacks)

@@ -463,7 +463,7 @@ class Bridge:
         external_id = body.get("user_id") or row.receiver
         event = {"external_id": external_id, "name": body["event_name"],
                  "time": stamp, "properties": properties}
-        return CallbackRow(row.message_id, status, external_id, event, row.trace_id, 0)
+        return CallbackRow.of(row.message_id, status, external_id, event, row.trace_id)
 
     def on_read(self, payload: dict[str, Any]) -> int:
         """A `group_channel:message_read` webhook from Sendbird: one READ for each notification its read
@@ -564,10 +564,10 @@ class Bridge:
         traces = [c.trace_id or "" for c in batch]
         if any(traces):
             headers["X-Trace-Ids"] = ",".join(traces)
+        headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         result = call(self.http, "POST", settings.braze_rest_endpoint.rstrip("/") + "/users/track",
-                      self.runtime.clock.now(), BRAZE_TIMEOUT, (200, 201), json={"events": [c.event for c in batch]},
-                      headers=headers)
+                      self.runtime.clock.now(), BRAZE_TIMEOUT, (200, 201), data=track_body(batch), headers=headers)
         try:
             self.metrics.callback_latency.observe(time.perf_counter() - started)
             if result.ok:
@@ -826,10 +826,19 @@ def refused_events(errors: Any, size: int) -> dict[int, str]:
     return refused
 
 
+def track_body(batch: list[CallbackRow]) -> bytes:
+    """The /users/track body of `batch`'s events: their stored JSON joined as `json.dumps` would write the list,
+    so no event is decoded and encoded again on its way out (5 us a callback)."""
+    return ('{"events": [' + ", ".join(c.event_json for c in batch) + "]}").encode()
+
+
 def within_budget(rows: list[WebhookRow], budget: int = SEND_BODY_BUDGET) -> int:
     """How many of `rows` (at least one) one batch send carries without its body passing `budget`."""
     per_row_bound = MAX_VARIABLES + 2 * 255 + 8  # variables, the receiver twice (a key and a target), JSON marks
     if len(rows) * per_row_bound <= budget:
+        return len(rows)
+    # the stored body's JSON holds the variables (spaced, ASCII-escaped: never shorter than their compact JSON)
+    if sum(r.body_chars + 2 * len(r.receiver) + 8 for r in rows) <= budget and all(r.body_chars for r in rows):
         return len(rows)
     size = 0
     for count, row in enumerate(rows):

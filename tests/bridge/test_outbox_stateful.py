@@ -73,7 +73,7 @@ class OutboxMachine(RuleBasedStateMachine):
     def _callback(self, message_id: str, status: str) -> CallbackRow:
         event = {"external_id": self.rows[message_id]["receiver"], "name": "e",
                  "properties": {"status": status, "message_id": message_id}}
-        return CallbackRow(message_id, status, self.rows[message_id]["receiver"], event, f"t-{message_id}", 0)
+        return CallbackRow.of(message_id, status, self.rows[message_id]["receiver"], event, f"t-{message_id}")
 
     def _queue_callbacks(self, keys: list[tuple[str, str]]) -> int:
         new = 0
