@@ -218,7 +218,6 @@ class Outbox:
             self._db.close()
             raise OutboxInUse(f"outbox {self.path} is in use by another bridge process ({exc})") from None
         self._db.execute(f"PRAGMA synchronous={synchronous}")  # NORMAL survives a killed process
-        self._db.execute("PRAGMA cache_size=-65536")
         self._db.executescript(SCHEMA)
         self._migrate()
         self._lock = threading.RLock()
