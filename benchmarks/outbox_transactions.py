@@ -1,6 +1,6 @@
 """What one outbox transaction costs the bridge, in process: the figure a shared outbox on a server would replace.
 
-    .venv/bin/python benchmarks/outbox_transactions.py [--count 5000] [--rounds 3]
+    .venv/bin/python benchmarks/outbox_transactions.py [--count 5000] [--rounds 3] [--share 32] [--batch 10000]
 
 A realtime notification is three outbox transactions: the accept (the row committed before the 200), the claim
 (pending -> sending) and the mark sent (sending -> sent, with its SENT callback row). This times each, through
@@ -77,11 +77,56 @@ def shared_round(count: int, share: int) -> dict[str, float]:
     return {step: seconds / count * 1e6 for step, seconds in spent.items()}
 
 
+BATCH_STEPS = ("claim_group", "mark_sent", "claim_callbacks", "callbacks_done")
+
+
+def batch_round(count: int, batch: int) -> dict[str, float]:
+    """Microseconds per recipient of the batch drain's four outbox transactions, `count` webhooks of one group
+    waiting and claimed `batch` at a time, their SENT callbacks claimed and finished 75 at a time (Braze's
+    /users/track limit), as the bridge's batch flush and callback flush call them."""
+    spent = dict.fromkeys(BATCH_STEPS, 0.0)
+    body = {**BODY, "campaign_id": "c-1"}
+    with tempfile.TemporaryDirectory() as scratch:
+        outbox = Outbox(Path(scratch) / "bridge.sqlite3")
+        try:
+            for i in range(count):
+                outbox.accept(f"bench-{i}", "batch", {**body, "user_id": f"u-{i}"}, f"u-{i}", "g", f"t-{i}",
+                              i / 1000, {"status": "accepted"})
+            now = count / 1000 + 1
+            while True:
+                began = time.perf_counter()
+                rows = outbox.claim_group("g", batch, now)
+                claimed = time.perf_counter()
+                spent["claim_group"] += claimed - began
+                if not rows:
+                    break
+                callbacks = [CallbackRow.of(r.message_id, "SENT", r.receiver, {
+                    "external_id": r.receiver, "name": "sendbird_notification", "time": "2026-12-02T10:00:00.000Z",
+                    "properties": {"status": "SENT", "template_key": "welcome", "notification_id": "n-1",
+                                   "message_id": r.message_id, "campaign_id": "c-1"}}, r.trace_id) for r in rows]
+                began = time.perf_counter()
+                outbox.mark_sent([r.message_id for r in rows], "n-1", now, callbacks, 1000)
+                spent["mark_sent"] += time.perf_counter() - began
+            while True:
+                began = time.perf_counter()
+                posting = outbox.claim_callbacks(75, now)
+                claimed = time.perf_counter()
+                spent["claim_callbacks"] += claimed - began
+                if not posting:
+                    break
+                outbox.callbacks_done([c.key for c in posting])
+                spent["callbacks_done"] += time.perf_counter() - claimed
+        finally:
+            outbox.close()
+    return {step: seconds / count * 1e6 for step, seconds in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=5000, help="notifications per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--share", type=int, default=32, help="webhooks to a shared claim and mark")
+    parser.add_argument("--batch", type=int, default=10_000, help="webhooks to a batch claim (the bridge's batch_max)")
     args = parser.parse_args()
     rounds = [one_round(args.count) for _ in range(args.rounds)]
     for number, figures in enumerate(rounds, 1):
@@ -90,6 +135,11 @@ def main() -> None:
     shared = [shared_round(args.count, args.share) for _ in range(args.rounds)]
     print(f"shared {args.share} to a transaction (realtime senders), median per notification: " + ", ".join(
         f"{step} {statistics.median(r[step] for r in shared):.1f} us" for step in ("claim", "mark_sent")))
+    batches = [batch_round(args.count, args.batch) for _ in range(args.rounds)]
+    medians = {step: statistics.median(r[step] for r in batches) for step in BATCH_STEPS}
+    print(f"batch drain, {args.batch} to a claim, median per recipient: "
+          + ", ".join(f"{step} {value:.1f} us" for step, value in medians.items())
+          + f", together {sum(medians.values()):.1f} us")
 
 
 if __name__ == "__main__":
